@@ -1,0 +1,170 @@
+# winapi-remoting: GNU Make build.
+#
+#   make              libraries (static + shared) and apps, in $(BUILD)
+#   make test         install missing packages, build, run every test, then again under ASan+UBSan
+#   make check        run every test of this build only (no sanitizer pass)
+#   make demo         start the host emulator, make echo calls through liblowlat, stop it
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Variables: BUILD (output directory), SANITIZE (e.g. address,undefined), CFLAGS, CC,
+# TEST_TIMEOUT (seconds per test binary; multiplied for sanitizer builds).
+
+BUILD ?= build
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+TEST_TIMEOUT ?= 300
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+libdir ?= $(prefix)/lib
+includedir ?= $(prefix)/include
+bindir ?= $(prefix)/bin
+
+LOWLAT_VERSION_MAJOR := 1
+LOWLAT_VERSION := $(LOWLAT_VERSION_MAJOR).0.0
+VMBUS_VERSION_MAJOR := 0
+VMBUS_VERSION := $(VMBUS_VERSION_MAJOR).1.0
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wno-format-nonliteral -Werror
+ALL_CPPFLAGS := -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
+ALL_CFLAGS := -std=c11 $(WARNINGS) -fPIC -pthread -MMD -MP $(CFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS)
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# One list per component; the tree shows the layers (see README "Layout").
+VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
+	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c
+PROTOCOL_SOURCES := lib/winapi/protocol.c lib/log/log.c
+DRIVER_SOURCES := drivers/winapi/winapi_driver.c
+LOWLAT_SOURCES := lib/lowlat/lowlat.c
+HOST_SOURCES := drivers/host/host.c drivers/host/echo.c
+
+objects = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+VMBUS_OBJECTS := $(call objects,$(VMBUS_SOURCES))
+PROTOCOL_OBJECTS := $(call objects,$(PROTOCOL_SOURCES))
+LOWLAT_OBJECTS := $(call objects,$(LOWLAT_SOURCES) $(DRIVER_SOURCES)) $(PROTOCOL_OBJECTS) $(VMBUS_OBJECTS)
+HOST_OBJECTS := $(call objects,$(HOST_SOURCES)) $(PROTOCOL_OBJECTS) $(VMBUS_OBJECTS)
+
+LIBS_ISAL := -lisal
+LIB := $(BUILD)/lib
+BIN := $(BUILD)/bin
+TESTBIN := $(BUILD)/tests
+
+LIBRARIES := $(LIB)/libvmbus.a $(LIB)/libvmbus.so.$(VMBUS_VERSION) \
+	$(LIB)/liblowlat.a $(LIB)/liblowlat.so.$(LOWLAT_VERSION) $(LIB)/libwinapi-host.a
+APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim
+
+UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut
+E2E_TESTS := $(TESTBIN)/echo_e2e
+TESTS := $(UNIT_TESTS) $(E2E_TESTS)
+
+DEPS_STAMP := $(BUILD)/.deps-installed
+
+.PHONY: all deps test check sanitize-check demo install clean
+.DEFAULT_GOAL := all
+
+all: $(LIBRARIES) $(APPS)
+
+# Packages first: every object waits for them (order-only), and the check re-runs when the
+# script changes.
+$(DEPS_STAMP): scripts/install-deps.sh
+	@mkdir -p $(@D)
+	scripts/install-deps.sh
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+# Static archives.
+$(LIB)/libvmbus.a: $(VMBUS_OBJECTS)
+$(LIB)/liblowlat.a: $(LOWLAT_OBJECTS)
+$(LIB)/libwinapi-host.a: $(HOST_OBJECTS)
+$(LIB)/%.a:
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# Shared libraries: soname = major version, exports fixed by a version script.
+$(LIB)/liblowlat.so.$(LOWLAT_VERSION): $(LOWLAT_OBJECTS) lib/lowlat/liblowlat.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,liblowlat.so.$(LOWLAT_VERSION_MAJOR) \
+		-Wl,--version-script=lib/lowlat/liblowlat.map -Wl,--no-undefined \
+		$(ALL_LDFLAGS) -o $@ $(LOWLAT_OBJECTS) $(LIBS_ISAL)
+	ln -sf $(@F) $(LIB)/liblowlat.so.$(LOWLAT_VERSION_MAJOR)
+	ln -sf $(@F) $(LIB)/liblowlat.so
+
+$(LIB)/libvmbus.so.$(VMBUS_VERSION): $(VMBUS_OBJECTS) lib/vmbus/libvmbus.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libvmbus.so.$(VMBUS_VERSION_MAJOR) \
+		-Wl,--version-script=lib/vmbus/libvmbus.map -Wl,--no-undefined \
+		$(ALL_LDFLAGS) -o $@ $(VMBUS_OBJECTS)
+	ln -sf $(@F) $(LIB)/libvmbus.so.$(VMBUS_VERSION_MAJOR)
+	ln -sf $(@F) $(LIB)/libvmbus.so
+
+# Apps: winapi-test links the shared liblowlat as applications do; the emulator is static.
+RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
+$(BIN)/winapi-test: $(call objects,apps/winapi-test/main.c) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(LIB) -llowlat $(RPATH)
+
+$(BIN)/winapi-host-sim: $(call objects,apps/winapi-host-sim/main.c) $(LIB)/libwinapi-host.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ISAL)
+
+# Tests: unit tests link the objects they test; the end-to-end test uses the public API only.
+$(TESTBIN)/ring_ut: $(call objects,tests/unit/ring_ut.c) $(LIB)/libvmbus.a
+$(TESTBIN)/channel_ut: $(call objects,tests/unit/channel_ut.c) $(LIB)/libvmbus.a
+$(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
+$(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS)
+$(UNIT_TESTS):
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+
+$(TESTBIN)/echo_e2e: $(call objects,tests/e2e/echo_e2e.c) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(LIB) -llowlat -Wl,-rpath,'$$ORIGIN/../lib'
+
+check: all $(TESTS)
+	tests/run-tests.sh $(BUILD) $(TEST_TIMEOUT) $(notdir $(TESTS))
+
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its own build tree.
+sanitize-check:
+	$(MAKE) BUILD=$(BUILD)/sanitize SANITIZE=address,undefined \
+		TEST_TIMEOUT=$$(( $(TEST_TIMEOUT) * 3 )) check
+
+test: check sanitize-check
+
+demo: all
+	scripts/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/winapi $(DESTDIR)$(includedir)/vmbus \
+		$(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/pkgconfig
+	install -m 644 $(LIB)/liblowlat.a $(LIB)/libvmbus.a $(DESTDIR)$(libdir)
+	install -m 755 $(LIB)/liblowlat.so.$(LOWLAT_VERSION) $(LIB)/libvmbus.so.$(VMBUS_VERSION) \
+		$(DESTDIR)$(libdir)
+	ln -sf liblowlat.so.$(LOWLAT_VERSION) $(DESTDIR)$(libdir)/liblowlat.so.$(LOWLAT_VERSION_MAJOR)
+	ln -sf liblowlat.so.$(LOWLAT_VERSION_MAJOR) $(DESTDIR)$(libdir)/liblowlat.so
+	ln -sf libvmbus.so.$(VMBUS_VERSION) $(DESTDIR)$(libdir)/libvmbus.so.$(VMBUS_VERSION_MAJOR)
+	ln -sf libvmbus.so.$(VMBUS_VERSION_MAJOR) $(DESTDIR)$(libdir)/libvmbus.so
+	install -m 644 include/winapi/lowlat.h include/winapi/protocol.h include/winapi/log.h \
+		$(DESTDIR)$(includedir)/winapi
+	install -m 644 include/vmbus/*.h $(DESTDIR)$(includedir)/vmbus
+	install -m 755 $(APPS) $(DESTDIR)$(bindir)
+	sed -e 's|@prefix@|$(prefix)|; s|@libdir@|$(libdir)|; s|@includedir@|$(includedir)|' \
+		-e 's|@version@|$(LOWLAT_VERSION)|' lib/lowlat/liblowlat.pc.in \
+		> $(DESTDIR)$(libdir)/pkgconfig/liblowlat.pc
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

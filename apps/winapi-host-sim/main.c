@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * winapi-host-sim: plays the Windows host on shared memory. Offers one VMBus device of the
+ * winapi class to one guest process at a time and serves its requests with drivers/host.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <vmbus/backend.h>
+#include <vmbus/sim.h>
+#include <winapi/host.h>
+#include <winapi/log.h>
+
+static bool stop_requested;
+
+struct session {
+	pthread_t thread;
+	bool active;   /* a guest owns the device (read and written with __atomic) */
+	bool joinable;
+	struct vmbus_device *device;
+	unsigned int number;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: winapi-host-sim [options]\n"
+		"Plays the Windows host of the winapi remoting device on shared memory.\n"
+		"\n"
+		"  -s, --socket PATH      listen here (default: $WINAPI_SIM_SOCKET, else\n"
+		"                         $XDG_RUNTIME_DIR/winapi-host-sim.sock, else\n"
+		"                         /tmp/winapi-host-sim.<uid>.sock)\n"
+		"  -r, --ring-size BYTES  bytes per ring direction, header page included, a page\n"
+		"                         multiple; K and M suffixes (default 2M)\n"
+		"  -i, --instance GUID    device instance GUID (default: random)\n"
+		"  -1, --once             exit after the first guest leaves\n"
+		"  -v, --verbose          log every guest and request error (twice: debug)\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Stops on SIGINT or SIGTERM and removes its socket.\n");
+}
+
+static void on_stop_signal(int signal_number)
+{
+	(void)signal_number;
+	__atomic_store_n(&stop_requested, true, __ATOMIC_RELAXED);
+}
+
+static int parse_size(const char *text, size_t *size)
+{
+	unsigned long long value;
+	char *end;
+
+	errno = 0;
+	value = strtoull(text, &end, 0);
+	if (errno != 0 || end == text)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k') {
+		value <<= 10;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		value <<= 20;
+		end++;
+	}
+	if (*end != '\0' || value > (1ull << 30))
+		return -EINVAL;
+	*size = (size_t)value;
+	return 0;
+}
+
+static void random_guid(struct vmbus_guid *guid)
+{
+	if (getrandom(guid->bytes, sizeof(guid->bytes), 0) != (ssize_t)sizeof(guid->bytes))
+		memset(guid->bytes, 0x5a, sizeof(guid->bytes));
+	/* RFC 4122 version 4, in the Windows byte layout (Data3 is little-endian). */
+	guid->bytes[7] = (uint8_t)((guid->bytes[7] & 0x0f) | 0x40);
+	guid->bytes[8] = (uint8_t)((guid->bytes[8] & 0x3f) | 0x80);
+}
+
+static void *serve_guest(void *argument)
+{
+	struct session *session = argument;
+	struct winapi_host_stats stats;
+	struct winapi_host *host;
+	int rc;
+
+	rc = winapi_host_create(session->device, &host);
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_ERR, "winapi-host-sim", "guest %u: cannot open the channel: %s",
+			   session->number, strerror(-rc));
+		goto out_close_device;
+	}
+	rc = winapi_host_run(host, &stop_requested);
+	winapi_host_get_stats(host, &stats);
+	winapi_log(WINAPI_LOG_INFO, "winapi-host-sim",
+		   "guest %u left: %" PRIu64 " requests, %" PRIu64 " rejected, %llu signals%s",
+		   session->number, stats.requests, stats.bad_requests,
+		   vmbus_sim_host_signals_received(session->device),
+		   rc != 0 ? " (channel failed)" : "");
+	winapi_host_destroy(host);
+out_close_device:
+	vmbus_device_close(session->device);
+	session->device = NULL;
+	__atomic_store_n(&session->active, false, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int accept_guest(struct vmbus_sim_host *listener, struct session *session)
+{
+	int rc;
+
+	if (__atomic_load_n(&session->active, __ATOMIC_ACQUIRE)) {
+		/* One owner at a time, as with one uio device: later guests hear EBUSY. */
+		rc = vmbus_sim_host_reject(listener, -EBUSY);
+		if (rc == 0)
+			winapi_log(WINAPI_LOG_INFO, "winapi-host-sim", "refused a second guest: device busy");
+		return 0;
+	}
+	if (session->joinable) {
+		pthread_join(session->thread, NULL);
+		session->joinable = false;
+	}
+	rc = vmbus_sim_host_accept(listener, &session->device);
+	if (rc == -EAGAIN)
+		return 0;
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_WARNING, "winapi-host-sim", "dropped a guest: %s", strerror(-rc));
+		return 0;
+	}
+	session->number++;
+	winapi_log(WINAPI_LOG_INFO, "winapi-host-sim", "guest %u connected", session->number);
+	__atomic_store_n(&session->active, true, __ATOMIC_RELEASE);
+	rc = pthread_create(&session->thread, NULL, serve_guest, session);
+	if (rc != 0) {
+		vmbus_device_close(session->device);
+		__atomic_store_n(&session->active, false, __ATOMIC_RELEASE);
+		return -rc;
+	}
+	session->joinable = true;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "ring-size", required_argument, NULL, 'r' },
+		{ "instance", required_argument, NULL, 'i' },
+		{ "once", no_argument, NULL, '1' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vmbus_sim_host_config config = { .ring_size = VMBUS_SIM_DEFAULT_RING_SIZE };
+	struct session session = { .active = false };
+	struct vmbus_sim_host *listener;
+	bool once = false, instance_given = false;
+	char class_text[VMBUS_GUID_STRING_SIZE], instance_text[VMBUS_GUID_STRING_SIZE];
+	struct sigaction action;
+	int option, verbose = 0, rc;
+
+	while ((option = getopt_long(argc, argv, "s:r:i:1vh", options, NULL)) != -1) {
+		switch (option) {
+		case 's':
+			config.socket_path = optarg;
+			break;
+		case 'r':
+			if (parse_size(optarg, &config.ring_size) != 0) {
+				fprintf(stderr, "winapi-host-sim: bad --ring-size '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'i':
+			if (vmbus_guid_parse(optarg, &config.instance_id) != 0) {
+				fprintf(stderr, "winapi-host-sim: bad --instance '%s' (want a GUID)\n", optarg);
+				return 2;
+			}
+			instance_given = true;
+			break;
+		case '1':
+			once = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "winapi-host-sim: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (verbose > 0)
+		winapi_log_set_level(verbose > 1 ? WINAPI_LOG_DEBUG : WINAPI_LOG_INFO);
+	vmbus_guid_parse(VMBUS_SIM_DEFAULT_CLASS, &config.class_id);
+	if (!instance_given)
+		random_guid(&config.instance_id);
+
+	memset(&action, 0, sizeof(action));
+	action.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &action, NULL);
+	sigaction(SIGTERM, &action, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = vmbus_sim_host_listen(&config, &listener);
+	if (rc != 0) {
+		fprintf(stderr, "winapi-host-sim: cannot listen: %s%s\n", strerror(-rc),
+			rc == -EADDRINUSE ? " (another winapi-host-sim serves that socket)" :
+			rc == -EINVAL ? " (ring size must be a page multiple of at least two pages)" : "");
+		return 1;
+	}
+	printf("winapi-host-sim: listening on %s (class %s, instance %s, ring %zu bytes per direction)\n",
+	       vmbus_sim_host_path(listener), vmbus_guid_format(&config.class_id, class_text),
+	       vmbus_guid_format(&config.instance_id, instance_text), config.ring_size);
+	fflush(stdout);
+
+	while (!__atomic_load_n(&stop_requested, __ATOMIC_RELAXED)) {
+		struct pollfd pfd = { .fd = vmbus_sim_host_fd(listener), .events = POLLIN };
+
+		if (once && session.number > 0 && !__atomic_load_n(&session.active, __ATOMIC_ACQUIRE))
+			break;
+		/* Bounded, so that a stop signal or the end of a --once session is seen promptly. */
+		rc = poll(&pfd, 1, 100);
+		if (rc > 0) {
+			rc = accept_guest(listener, &session);
+			if (rc != 0) {
+				fprintf(stderr, "winapi-host-sim: %s\n", strerror(-rc));
+				break;
+			}
+		}
+	}
+
+	__atomic_store_n(&stop_requested, true, __ATOMIC_RELAXED);
+	if (session.joinable)
+		pthread_join(session.thread, NULL);
+	vmbus_sim_host_close(listener);
+	return 0;
+}

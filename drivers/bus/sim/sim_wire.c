@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <vmbus/sim.h>
+
+#include "sim_wire.h"
+
+int vmbus_sim_socket_path(const char *explicit_path, char *path, size_t size)
+{
+	struct sockaddr_un address;
+	const char *runtime_dir;
+	int length;
+
+	if (explicit_path == NULL || *explicit_path == '\0')
+		explicit_path = getenv("WINAPI_SIM_SOCKET");
+	if (explicit_path != NULL && *explicit_path != '\0') {
+		length = snprintf(path, size, "%s", explicit_path);
+	} else {
+		runtime_dir = getenv("XDG_RUNTIME_DIR");
+		if (runtime_dir != NULL && *runtime_dir != '\0')
+			length = snprintf(path, size, "%s/winapi-host-sim.sock", runtime_dir);
+		else
+			length = snprintf(path, size, "/tmp/winapi-host-sim.%u.sock", (unsigned int)getuid());
+	}
+	if (length < 0 || (size_t)length >= size || (size_t)length >= sizeof(address.sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int sim_wire_send(int socket_fd, const void *message, size_t size, const int *fds, unsigned int fd_count)
+{
+	union {
+		char buffer[CMSG_SPACE(sizeof(int) * SIM_FD_COUNT)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = (void *)message, .iov_len = size };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cmsg;
+	ssize_t sent;
+
+	if (fd_count > SIM_FD_COUNT)
+		return -EINVAL;
+	if (fd_count != 0) {
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buffer;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * fd_count);
+	}
+	do
+		sent = sendmsg(socket_fd, &msg, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return -errno;
+	return (size_t)sent == size ? 0 : -EPROTO;
+}
+
+int sim_wire_receive(int socket_fd, void *message, size_t size, int *fds, unsigned int max_fds)
+{
+	/* Room for more descriptors than we accept, so that extra ones arrive and get closed. */
+	union {
+		char buffer[CMSG_SPACE(sizeof(int) * SIM_FD_COUNT * 2)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = message, .iov_len = size };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buffer, .msg_controllen = sizeof(control.buffer),
+	};
+	unsigned int count = 0, i;
+	struct cmsghdr *cmsg;
+	bool excess = false;
+	ssize_t received;
+
+	do
+		received = recvmsg(socket_fd, &msg, MSG_CMSG_CLOEXEC);
+	while (received < 0 && errno == EINTR);
+	if (received < 0)
+		return -errno;
+
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		size_t n;
+
+		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(fd));
+			if (count < max_fds) {
+				fds[count++] = fd;
+			} else {
+				close(fd);
+				excess = true;
+			}
+		}
+	}
+
+	if (received == 0 && count == 0)
+		return -ECONNRESET;
+	if ((size_t)received != size || excess || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		for (i = 0; i < count; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	return (int)count;
+}
+
+int sim_wire_wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int rc;
+
+	do
+		rc = poll(&pfd, 1, timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	return rc == 0 ? -ETIMEDOUT : 0;
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Host-side request loop: take a burst of requests off the guest's TX ring, answer each with
+ * a COMPLETION on the host's TX ring, publish the burst once. The guest is untrusted: every
+ * request is decoded into a private copy and validated before a handler sees it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmbus/channel.h>
+#include <winapi/log.h>
+
+#include "host_private.h"
+
+/* Requests answered per publication: bounds the latency a burst adds to its first request. */
+#define HOST_BURST 32
+/* How long a completion may wait for room in the host's TX ring before it is dropped. */
+#define HOST_TX_TIMEOUT_MS 1000
+/* Longest block in winapi_host_run(), so that a stop request is seen in time. */
+#define HOST_STOP_CHECK_MS 100
+
+struct winapi_host {
+	struct vmbus_channel *channel;
+	uint8_t *receive_buffer;
+	size_t receive_size;
+	uint8_t reply_buffer[WINAPI_MESSAGE_MAX_SIZE];
+	struct winapi_host_stats stats;
+};
+
+static winapi_host_handler *const handlers[] = {
+	[WINAPI_API_ECHO] = winapi_host_echo,
+};
+
+int winapi_host_create(struct vmbus_device *device, struct winapi_host **host_out)
+{
+	struct winapi_host *host;
+	int rc;
+
+	host = calloc(1, sizeof(*host));
+	if (host == NULL)
+		return -ENOMEM;
+	rc = vmbus_chan_open(device, 0, &host->channel);
+	if (rc != 0)
+		goto err_free_host;
+	host->receive_size = vmbus_chan_max_packet_size(host->channel);
+	host->receive_buffer = malloc(host->receive_size);
+	if (host->receive_buffer == NULL) {
+		rc = -ENOMEM;
+		goto err_close_channel;
+	}
+	*host_out = host;
+	return 0;
+
+err_close_channel:
+	vmbus_chan_close(host->channel);
+err_free_host:
+	free(host);
+	return rc;
+}
+
+void winapi_host_destroy(struct winapi_host *host)
+{
+	if (host == NULL)
+		return;
+	free(host->receive_buffer);
+	vmbus_chan_close(host->channel);
+	free(host);
+}
+
+static void count(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+void winapi_host_get_stats(const struct winapi_host *host, struct winapi_host_stats *stats)
+{
+	stats->requests = __atomic_load_n(&host->stats.requests, __ATOMIC_RELAXED);
+	stats->bad_requests = __atomic_load_n(&host->stats.bad_requests, __ATOMIC_RELAXED);
+	stats->batches = __atomic_load_n(&host->stats.batches, __ATOMIC_RELAXED);
+}
+
+/* Publish the completions written so far and release the requests read so far. */
+static int finish_burst(struct winapi_host *host)
+{
+	int rc = vmbus_chan_flush(host->channel);
+	int rc_done = vmbus_chan_recv_done(host->channel);
+
+	return rc != 0 ? rc : rc_done;
+}
+
+static int write_completion(struct winapi_host *host, uint64_t trans_id, const void *reply, size_t size)
+{
+	const struct iovec payload = { .iov_base = (void *)reply, .iov_len = size };
+	const struct vmbus_ring_packet packet = {
+		.type = VMBUS_PACKET_COMPLETION,
+		.trans_id = trans_id,
+		.payload = &payload,
+		.payload_count = 1,
+	};
+	int rc;
+
+	for (;;) {
+		rc = vmbus_chan_write(host->channel, &packet);
+		if (rc != -EAGAIN)
+			return rc;
+		/* Ring full: let the guest see (and drain) what is there, then wait for room. */
+		rc = finish_burst(host);
+		if (rc == 0)
+			rc = vmbus_chan_wait_writable(host->channel,
+						      (uint32_t)(sizeof(struct vmbus_packet_descriptor) + size),
+						      HOST_TX_TIMEOUT_MS);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* Decode, dispatch and answer one DATA_INBAND request that asked for a completion. */
+static int serve_request(struct winapi_host *host, const struct vmbus_ring_packet_info *info)
+{
+	struct winapi_host_reply reply = { .status = WINAPI_STATUS_OK };
+	struct winapi_message request, response;
+	int rc, size;
+
+	rc = winapi_message_decode(host->receive_buffer + info->header_size,
+				   info->packet_size - info->header_size, &request);
+	if (rc == -EPROTONOSUPPORT)
+		reply.status = WINAPI_STATUS_UNSUPPORTED_VERSION;
+	else if (rc != 0 || (request.flags & WINAPI_MESSAGE_FLAG_RESPONSE) ||
+		 request.request_id != info->trans_id)
+		reply.status = WINAPI_STATUS_BAD_MESSAGE;
+	else if (request.api_id >= sizeof(handlers) / sizeof(handlers[0]) || handlers[request.api_id] == NULL)
+		reply.status = WINAPI_STATUS_UNSUPPORTED_API;
+	else
+		handlers[request.api_id](host, &request, &reply);
+
+	if (reply.status == WINAPI_STATUS_OK && reply.length > request.reply_capacity) {
+		reply.status = WINAPI_STATUS_REPLY_TOO_LARGE;
+	}
+	if (reply.status != WINAPI_STATUS_OK) {
+		count(&host->stats.bad_requests);
+		winapi_log(WINAPI_LOG_DEBUG, "host", "request %llu: %s",
+			   (unsigned long long)info->trans_id, winapi_status_name(reply.status));
+		reply.data = NULL;
+		reply.length = 0;
+	}
+
+	memset(&response, 0, sizeof(response));
+	response.api_id = rc == 0 ? request.api_id : 0;
+	response.flags = WINAPI_MESSAGE_FLAG_RESPONSE;
+	response.status = reply.status;
+	response.request_id = info->trans_id;
+	response.inline_length = reply.length;
+	response.inline_data = reply.data;
+	size = winapi_message_encode(&response, host->reply_buffer, sizeof(host->reply_buffer));
+	if (size < 0)
+		return size; /* a handler broke the protocol's limits: a bug here, not in the guest */
+	rc = write_completion(host, info->trans_id, host->reply_buffer, (size_t)size);
+	if (rc == 0)
+		count(&host->stats.requests);
+	return rc;
+}
+
+int winapi_host_poll(struct winapi_host *host)
+{
+	struct vmbus_ring_packet_info info;
+	int answered = 0, burst, rc;
+
+	do {
+		for (burst = 0; burst < HOST_BURST;) {
+			rc = vmbus_chan_recv(host->channel, host->receive_buffer, host->receive_size, &info);
+			if (rc == -EAGAIN)
+				break;
+			if (rc == -EBADMSG) {
+				count(&host->stats.bad_requests);
+				continue;
+			}
+			if (rc != 0)
+				goto err_finish;
+			/* Without COMPLETION_REQUESTED there is nobody to tell that it was wrong. */
+			if (info.type != VMBUS_PACKET_DATA_INBAND ||
+			    !(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED)) {
+				count(&host->stats.bad_requests);
+				continue;
+			}
+			rc = serve_request(host, &info);
+			if (rc == -ETIMEDOUT) {
+				/* The guest stopped reading its ring; the answer is dropped, the host goes on. */
+				count(&host->stats.bad_requests);
+				continue;
+			}
+			if (rc != 0)
+				goto err_finish;
+			burst++;
+		}
+		rc = finish_burst(host);
+		if (rc != 0)
+			return rc;
+		if (burst != 0)
+			count(&host->stats.batches);
+		answered += burst;
+	} while (burst == HOST_BURST);
+	return answered;
+
+err_finish:
+	finish_burst(host);
+	return rc;
+}
+
+int winapi_host_run(struct winapi_host *host, const bool *stop)
+{
+	int rc;
+
+	while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
+		rc = winapi_host_poll(host);
+		if (rc < 0) {
+			winapi_log(WINAPI_LOG_ERR, "host", "channel failed: %s", strerror(-rc));
+			return rc;
+		}
+		rc = vmbus_chan_wait(host->channel, HOST_STOP_CHECK_MS);
+		if (rc == -EIO)
+			return 0; /* the guest left */
+		if (rc != 0 && rc != -ETIMEDOUT && rc != -EINTR)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The backend seam: what a bus backend (drivers/bus/sim, drivers/bus/uio) supplies so that
+ * lib/vmbus can run channels on it. For writers of backends, not of device drivers.
+ *
+ * A backend maps the ring memory of every channel, knows how to signal the peer and how to
+ * wait for the peer's interrupt, then hands all of it to vmbus_device_create(). The ring and
+ * channel code above never learns which backend it runs on; that is what makes the emulator
+ * an honest test of the production code.
+ *
+ * Both ends of a channel use this seam: the guest (VMBUS_SIDE_GUEST: TX is the first half of
+ * the ring memory, as uio map 0) and the emulated host (VMBUS_SIDE_HOST: TX is the second
+ * half), so the host side of the emulator runs the very same ring code from the other end.
+ */
+#ifndef VMBUS_BACKEND_H
+#define VMBUS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmbus/channel.h>
+#include <vmbus/guid.h>
+
+/** monitor_id when the channel has no monitor page slot (sysfs has no `monitor_id`). */
+#define VMBUS_MONITOR_ID_NONE 0xffu
+
+enum vmbus_side {
+	VMBUS_SIDE_GUEST, /**< TX = first half of the ring memory (guest -> host) */
+	VMBUS_SIDE_HOST,  /**< TX = second half (host -> guest) */
+};
+
+struct vmbus_backend_ops {
+	const char *name;
+	/**
+	 * Tell the peer that channel @p index has work (a TX transition, or RX space it waited
+	 * for). Called only when the ring rules say so. Returns 0 or -EIO (peer gone).
+	 */
+	int (*signal)(struct vmbus_device *device, unsigned int index);
+	/**
+	 * Block until the peer may have signalled any channel of the device, or @p timeout_ms
+	 * passes (-1: no limit). Spurious wake-ups are allowed; callers re-check their rings.
+	 * Returns 0; -ETIMEDOUT; -EIO (peer gone, rescind); -EINTR.
+	 */
+	int (*wait)(struct vmbus_device *device, int timeout_ms);
+	/** Undo everything the backend did for this device (unmap, close). May be NULL. */
+	void (*release)(struct vmbus_device *device);
+};
+
+/** Where one channel's rings live. */
+struct vmbus_channel_region {
+	void *ring_base;    /**< TX ring then RX ring of the guest, contiguous, page-aligned */
+	size_t ring_size;   /**< bytes of *one* direction, its header page included */
+	uint32_t relid;     /**< channel relid (sysfs `id`), for messages */
+	uint32_t monitor_id; /**< VMBUS_MONITOR_ID_NONE when not monitored */
+};
+
+struct vmbus_device_params {
+	struct vmbus_guid class_id;
+	struct vmbus_guid instance_id;
+	int numa_node;                  /**< -1 when unknown */
+	enum vmbus_side side;
+	size_t page_size;               /**< system page size: offset of the data area in a ring */
+	unsigned int channel_count;
+	const struct vmbus_channel_region *channels; /**< channel_count entries, copied */
+	const struct vmbus_backend_ops *ops;
+	void *backend_data;             /**< the backend's own state, see vmbus_device_backend_data() */
+};
+
+/**
+ * Create a device over memory the backend has mapped. On success the device owns the
+ * backend's resources: vmbus_device_close() calls ops->release.
+ * @return 0; -EINVAL (no channel, impossible ring size, missing ops); -ENOMEM.
+ */
+int vmbus_device_create(const struct vmbus_device_params *params, struct vmbus_device **device);
+
+/** The backend_data given to vmbus_device_create(). */
+void *vmbus_device_backend_data(const struct vmbus_device *device);
+
+#endif /* VMBUS_BACKEND_H */

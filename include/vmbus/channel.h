@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * VMBus devices and channels for user-space drivers.
+ *
+ * A device (struct vmbus_device) comes from a backend: drivers/bus/sim (the emulator,
+ * vmbus_sim_connect() in <vmbus/sim.h>) or a real uio_hv_generic device. It has one or more
+ * channels; each channel is a pair of rings (TX then RX, as uio map 0 lays them out) plus a
+ * way to signal the peer and to wait for its interrupt. Nothing in this API knows which
+ * backend is underneath.
+ *
+ * Polling and interrupts (shared/DESIGN.md section 5): an open channel starts in polling mode
+ * with its RX interrupt_mask set, so the peer sends no signals. vmbus_chan_wait() spins for a
+ * bounded time, then clears the mask, re-checks the ring and only then blocks on the backend's
+ * interrupt; it masks again when it wakes. Signals to the peer follow the ring rules exactly
+ * (see <vmbus/ring.h>): never one without a ring transition.
+ *
+ * Errors (negative errno) common to the calls below:
+ *   -EAGAIN    TX ring full / RX ring empty (non-blocking calls)
+ *   -EIO       the peer corrupted a ring (the channel is unusable from then on), or is gone
+ *              (channel rescinded, emulator exited)
+ *   -EBADMSG   a well-framed packet of a type or with flags VMBus does not allow; it was
+ *              dropped and the channel works on
+ *   -ENOBUFS   caller's buffer too small for the next packet (nothing consumed)
+ *   -EMSGSIZE  packet larger than the ring can ever carry
+ *   -ETIMEDOUT a wait ran out of time
+ *   -EINVAL    bad arguments
+ *
+ * Synchronisation table:
+ *
+ *   call                                      | may run concurrently with
+ *   ------------------------------------------+-------------------------------------------
+ *   vmbus_chan_send*, vmbus_chan_write,       | the receive calls of the same channel;
+ *     vmbus_chan_flush, vmbus_chan_wait_writable | not with each other on the same channel
+ *   vmbus_chan_recv, vmbus_chan_recv_done,    | the send calls of the same channel;
+ *     vmbus_chan_wait, vmbus_chan_rx_empty      | not with each other on the same channel
+ *   calls on different channels               | anything
+ *   vmbus_chan_close, vmbus_device_close      | nothing on the same channel / device
+ *
+ * Callers that share a channel between threads serialise each direction themselves (liblowlat
+ * does; winapi-pmd gives each channel to one worker).
+ */
+#ifndef VMBUS_CHANNEL_H
+#define VMBUS_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <vmbus/guid.h>
+#include <vmbus/ring.h>
+
+struct vmbus_device;
+struct vmbus_channel;
+
+/** Device identity, as offered by the host. */
+const struct vmbus_guid *vmbus_device_class_id(const struct vmbus_device *device);
+const struct vmbus_guid *vmbus_device_instance_id(const struct vmbus_device *device);
+/** NUMA node of the device, or -1 when unknown. */
+int vmbus_device_numa_node(const struct vmbus_device *device);
+/** Channels the backend offers: the primary channel is index 0. */
+unsigned int vmbus_device_channel_count(const struct vmbus_device *device);
+/** Backend name ("sim", "uio"), for messages. */
+const char *vmbus_device_backend_name(const struct vmbus_device *device);
+
+/**
+ * Release the device and everything its backend mapped. Every channel must be closed first.
+ */
+void vmbus_device_close(struct vmbus_device *device);
+
+/**
+ * Open channel @p index of @p device.
+ * @return 0; -EINVAL (no such channel); -EBUSY (already open); -ENOMEM; -EIO (ring header
+ *         corrupt).
+ */
+int vmbus_chan_open(struct vmbus_device *device, unsigned int index, struct vmbus_channel **channel);
+
+/** Close a channel (the rings stay mapped until vmbus_device_close()). */
+void vmbus_chan_close(struct vmbus_channel *channel);
+
+/** Largest packet, descriptor included, that this channel's TX ring can carry. */
+uint32_t vmbus_chan_max_packet_size(const struct vmbus_channel *channel);
+
+/**
+ * Write one packet into the TX ring without publishing it: a batch is any number of
+ * vmbus_chan_write() calls followed by one vmbus_chan_flush().
+ * @return 0, -EAGAIN, -EMSGSIZE, -EINVAL, -EIO (see <vmbus/ring.h>).
+ */
+int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_packet *packet);
+
+/**
+ * Publish the batch with one write_index store and make one signal decision for it,
+ * signalling the peer if the ring rules require it.
+ * @return 0; or the backend's error from signalling (-EIO: peer gone).
+ */
+int vmbus_chan_flush(struct vmbus_channel *channel);
+
+/**
+ * Send one DATA_INBAND packet (type 6) and publish it.
+ * @param flags VMBUS_PACKET_FLAG_COMPLETION_REQUESTED to ask for a COMPLETION (type 0xb)
+ *              carrying the same @p trans_id.
+ * @return as vmbus_chan_write() and vmbus_chan_flush().
+ */
+int vmbus_chan_send_inband(struct vmbus_channel *channel, uint64_t trans_id, uint16_t flags,
+			   const struct iovec *payload, unsigned int payload_count);
+
+/** Send one COMPLETION packet (type 0xb) answering @p trans_id, and publish it. */
+int vmbus_chan_send_completion(struct vmbus_channel *channel, uint64_t trans_id,
+			       const struct iovec *payload, unsigned int payload_count);
+
+/**
+ * Block until the TX ring has room for a packet of @p packet_size bytes, using the
+ * pending_send_size protocol (the peer signals when it frees enough space).
+ * @return 0; -ETIMEDOUT; -EMSGSIZE if it can never fit; -EIO.
+ */
+int vmbus_chan_wait_writable(struct vmbus_channel *channel, uint32_t packet_size, int timeout_ms);
+
+/**
+ * Receive the next packet into @p buffer: the whole packet, descriptor first
+ * (info->header_size is where the payload starts). Packet types other than those VMBus
+ * devices use on rings (6, 7, 8, 9, 0xb) and unknown flags are rejected with -EBADMSG and
+ * the packet is dropped. The space is released to the peer by vmbus_chan_recv_done().
+ * @return 0, -EAGAIN, -ENOBUFS, -EBADMSG, -EIO.
+ */
+int vmbus_chan_recv(struct vmbus_channel *channel, void *buffer, size_t buffer_size,
+		    struct vmbus_ring_packet_info *info);
+
+/**
+ * Release what vmbus_chan_recv() consumed (one read_index store for the whole burst) and
+ * signal the peer if it was waiting for that space.
+ * @return 0; or the backend's error from signalling.
+ */
+int vmbus_chan_recv_done(struct vmbus_channel *channel);
+
+/** No packet waiting in the RX ring. */
+bool vmbus_chan_rx_empty(const struct vmbus_channel *channel);
+
+/**
+ * Wait until the RX ring holds a packet: spin for the channel's spin budget, then unmask RX
+ * interrupts, re-check, and block in the backend.
+ * @param timeout_ms -1 waits forever; 0 only checks.
+ * @return 0 (a packet is there); -ETIMEDOUT; -EIO (peer gone); -EINTR.
+ */
+int vmbus_chan_wait(struct vmbus_channel *channel, int timeout_ms);
+
+/**
+ * How long vmbus_chan_wait() and vmbus_chan_wait_writable() spin before they block.
+ * 0 blocks at once (interrupt mode); UINT32_MAX never blocks (pinned polling, benchmarks).
+ * Default: VMBUS_CHAN_DEFAULT_SPIN_NS, or the environment variable VMBUS_SPIN_NS.
+ */
+void vmbus_chan_set_spin_ns(struct vmbus_channel *channel, uint32_t spin_ns);
+
+#define VMBUS_CHAN_DEFAULT_SPIN_NS 50000u
+
+/** Counters a channel keeps; all monotonic since open. */
+struct vmbus_chan_stats {
+	uint64_t packets_sent;
+	uint64_t packets_received;
+	uint64_t signals_sent;      /**< calls to the backend's signal (TX batches and RX space) */
+	uint64_t sleeps;            /**< times a wait blocked in the backend */
+	uint64_t bad_packets;       /**< packets rejected (-EBADMSG) and corruption seen (-EIO) */
+};
+
+/** Copy the channel's counters. */
+void vmbus_chan_get_stats(const struct vmbus_channel *channel, struct vmbus_chan_stats *stats);
+
+#endif /* VMBUS_CHANNEL_H */

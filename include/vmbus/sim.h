@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The emulated VMBus backend (drivers/bus/sim). winapi-host-sim plays the Windows host: it
+ * offers one device, creates its memory the way uio_hv_generic maps it (ring memory = map 0,
+ * TX half then RX half; interrupt page = map 1; monitor page = map 2) as memfds, plus one
+ * eventfd per direction, and hands them to one guest process at a time over a unix socket.
+ * Both ends then run the ordinary lib/vmbus ring and channel code on that memory.
+ *
+ * Socket path: an explicit path, else $WINAPI_SIM_SOCKET, else
+ * $XDG_RUNTIME_DIR/winapi-host-sim.sock, else /tmp/winapi-host-sim.<uid>.sock.
+ */
+#ifndef VMBUS_SIM_H
+#define VMBUS_SIM_H
+
+#include <stddef.h>
+
+#include <vmbus/channel.h>
+#include <vmbus/guid.h>
+
+/** Class GUID of the winapi remoting device (the seeds' channel GUID). */
+#define VMBUS_SIM_DEFAULT_CLASS "6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21"
+/** Default bytes per ring direction, header page included: uio_hv_generic's 2 MiB. */
+#define VMBUS_SIM_DEFAULT_RING_SIZE (2u << 20)
+
+/**
+ * Resolve the socket path as described above into @p path.
+ * @return 0; -ENAMETOOLONG if it does not fit @p size or a unix socket address.
+ */
+int vmbus_sim_socket_path(const char *explicit_path, char *path, size_t size);
+
+/**
+ * Guest side: connect to the emulator and map the device it offers.
+ * @param socket_path NULL for the default (see above)
+ * @param timeout_ms  how long to wait for the emulator's offer
+ * @return 0; -ENOENT / -ECONNREFUSED (no emulator listening there); -EBUSY (another guest
+ *         owns the device); -EPROTO (the emulator's offer is malformed: wrong magic or
+ *         version, impossible sizes, missing descriptors); -ETIMEDOUT; -ENOMEM; other
+ *         negative errno from socket calls or mmap.
+ */
+int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_device **device);
+
+/** Host-side emulator: the listening half. */
+struct vmbus_sim_host;
+
+struct vmbus_sim_host_config {
+	const char *socket_path;        /**< NULL: default */
+	struct vmbus_guid class_id;
+	struct vmbus_guid instance_id;
+	size_t ring_size;               /**< per direction, header page included; page multiple */
+};
+
+/**
+ * Bind and listen. A stale socket file (nobody listening) is replaced; a live one is not.
+ * @return 0; -EADDRINUSE (another emulator listens there); -EINVAL (ring size not a page
+ *         multiple or below two pages); other negative errno.
+ */
+int vmbus_sim_host_listen(const struct vmbus_sim_host_config *config, struct vmbus_sim_host **host);
+
+/** The listening socket, for poll(): readable when a guest connects. */
+int vmbus_sim_host_fd(const struct vmbus_sim_host *host);
+
+/** The socket path in use. */
+const char *vmbus_sim_host_path(const struct vmbus_sim_host *host);
+
+/**
+ * Accept one guest and give it the device: fresh ring memory (headers initialised as the
+ * kernel does on channel open), interrupt and monitor pages, and eventfds. @p device is the
+ * host's view (VMBUS_SIDE_HOST); its backend wait returns -EIO when the guest disconnects.
+ * @return 0; -EAGAIN (nobody connecting); -EPROTO (the guest's hello is malformed; that
+ *         guest is dropped); other negative errno.
+ */
+int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **device);
+
+/** Accept one guest and tell it the device is busy. @return 0 or negative errno. */
+int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error);
+
+/** Number of signals the guest sent on this host-side device (read from its eventfd). */
+unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device);
+
+/** Stop listening and remove the socket file. */
+void vmbus_sim_host_close(struct vmbus_sim_host *host);
+
+#endif /* VMBUS_SIM_H */

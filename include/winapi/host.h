@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The host side of the winapi protocol (drivers/host): serves requests arriving on channel 0
+ * of a host-side VMBus device and answers each with a completion. Portable C: the emulator
+ * runs it on Linux over drivers/bus/sim; a Windows provider would run the same handlers.
+ *
+ * Requests are untrusted: a malformed one is answered with an error status when it asked for
+ * a completion, and dropped otherwise; the channel keeps serving.
+ *
+ * Synchronisation: one thread per struct winapi_host; winapi_host_get_stats() may be called
+ * from another thread (counters are read atomically, one by one).
+ */
+#ifndef WINAPI_HOST_H
+#define WINAPI_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vmbus/channel.h>
+
+struct winapi_host;
+
+struct winapi_host_stats {
+	uint64_t requests;       /**< requests answered (any status) */
+	uint64_t bad_requests;   /**< requests answered with an error status, or dropped */
+	uint64_t batches;        /**< bursts of requests answered with one publication */
+};
+
+/**
+ * Serve channel 0 of @p device (a VMBUS_SIDE_HOST device), which must outlive the host.
+ * @return 0; -ENOMEM; -EBUSY; -EIO (ring corrupt).
+ */
+int winapi_host_create(struct vmbus_device *device, struct winapi_host **host);
+
+void winapi_host_destroy(struct winapi_host *host);
+
+/**
+ * Answer every request waiting now, in bursts: each burst's completions are published with
+ * one index store and at most one signal.
+ * @return requests answered (>= 0); -EIO (the guest corrupted the ring or left).
+ */
+int winapi_host_poll(struct winapi_host *host);
+
+/**
+ * Serve until the guest leaves or *@p stop becomes true (checked at least every 100 ms; set
+ * it with __atomic_store_n or from a signal handler). Idles like every poller here: spin,
+ * then block on the guest's signal.
+ * @return 0 when the guest left or stop was requested; -EIO if the guest corrupted the ring.
+ */
+int winapi_host_run(struct winapi_host *host, const bool *stop);
+
+void winapi_host_get_stats(const struct winapi_host *host, struct winapi_host_stats *stats);
+
+#endif /* WINAPI_HOST_H */

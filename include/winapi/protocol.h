@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The winapi remoting wire format (shared/DESIGN.md section 3), spoken inside VMBus packets on
+ * channels of class 6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21.
+ *
+ * A request is the payload of a DATA_INBAND packet (type 6) with COMPLETION_REQUESTED; the
+ * response is the payload of the COMPLETION packet (type 0xb) with the same trans_id. Both
+ * are a message:
+ *
+ *     +0     struct winapi_message_header            64 bytes
+ *     +64    struct winapi_buffer_descriptor[n]      32 bytes each, n = buffer_count <= 8
+ *     +64+32n inline data                            inline_length <= 3072 bytes
+ *
+ * followed by at most 7 bytes of VMBus padding. Every integer is little-endian; the header
+ * ends with a CRC32C of its first 60 bytes. Whoever reads a message (host or guest) treats it
+ * as untrusted: winapi_message_decode() checks every field before anything uses it.
+ *
+ * Versioning: version = major << 8 | minor. A receiver accepts any minor of its own major and
+ * ignores reserved fields (senders zero them), so a minor version may add fields there and
+ * new API ids; a new major is refused with WINAPI_STATUS_UNSUPPORTED_VERSION.
+ *
+ * The encode and decode functions touch only the buffers they are given and may run
+ * concurrently on different buffers.
+ */
+#ifndef WINAPI_PROTOCOL_H
+#define WINAPI_PROTOCOL_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WINAPI_PROTOCOL_MAGIC 0x57494e41u /* "WINA" */
+#define WINAPI_PROTOCOL_VERSION_MAJOR 1u
+#define WINAPI_PROTOCOL_VERSION_MINOR 0u
+#define WINAPI_PROTOCOL_VERSION (WINAPI_PROTOCOL_VERSION_MAJOR << 8 | WINAPI_PROTOCOL_VERSION_MINOR)
+
+#define WINAPI_MAX_BUFFERS 8u
+#define WINAPI_MAX_INLINE_DATA 3072u
+#define WINAPI_MIN_BUFFER_SIZE (4u << 10)
+#define WINAPI_MAX_BUFFER_SIZE (64u << 20)
+
+/** API ids (the seeds' WINAPI_API_*). */
+enum winapi_api_id {
+	WINAPI_API_ECHO = 1,        /**< inline data back as it came */
+	WINAPI_API_BUFFER_TEST = 2, /**< read / write / verify over shared buffers */
+	WINAPI_API_PERF_TEST = 3,   /**< latency and throughput runs */
+};
+
+/** Header flags. */
+#define WINAPI_MESSAGE_FLAG_RESPONSE 0x1u /**< set in every response */
+
+/** Result of a request, in the response header. */
+enum winapi_status {
+	WINAPI_STATUS_OK = 0,
+	WINAPI_STATUS_BAD_MESSAGE = 1,         /**< request failed validation */
+	WINAPI_STATUS_UNSUPPORTED_VERSION = 2, /**< another protocol major */
+	WINAPI_STATUS_UNSUPPORTED_API = 3,     /**< unknown api_id */
+	WINAPI_STATUS_BAD_BUFFER = 4,          /**< a descriptor the host cannot reach */
+	WINAPI_STATUS_REPLY_TOO_LARGE = 5,     /**< result exceeds reply_capacity */
+	WINAPI_STATUS_BUSY = 6,                /**< host out of resources, retry later */
+	WINAPI_STATUS_INTERNAL = 7,            /**< host-side failure */
+};
+
+/** The fixed 64-byte header. Fields are little-endian on the wire. */
+struct winapi_message_header {
+	uint32_t magic;           /**< @0  WINAPI_PROTOCOL_MAGIC */
+	uint16_t version;         /**< @4  WINAPI_PROTOCOL_VERSION of the sender */
+	uint16_t api_id;          /**< @6  enum winapi_api_id */
+	uint32_t flags;           /**< @8  WINAPI_MESSAGE_FLAG_* */
+	uint32_t status;          /**< @12 enum winapi_status; 0 in requests */
+	uint64_t request_id;      /**< @16 equals the VMBus trans_id of the request */
+	uint32_t inline_length;   /**< @24 bytes of inline data */
+	uint32_t reply_capacity;  /**< @28 request: most inline bytes the sender accepts back */
+	uint16_t buffer_count;    /**< @32 descriptors after the header */
+	uint16_t reserved0;       /**< @34 zero */
+	uint8_t reserved1[24];    /**< @36 zero */
+	uint32_t header_checksum; /**< @60 CRC32C of bytes 0..59 */
+};
+
+static_assert(sizeof(struct winapi_message_header) == 64, "header is 64 bytes");
+static_assert(offsetof(struct winapi_message_header, version) == 4, "version @4");
+static_assert(offsetof(struct winapi_message_header, api_id) == 6, "api_id @6");
+static_assert(offsetof(struct winapi_message_header, flags) == 8, "flags @8");
+static_assert(offsetof(struct winapi_message_header, status) == 12, "status @12");
+static_assert(offsetof(struct winapi_message_header, request_id) == 16, "request_id @16");
+static_assert(offsetof(struct winapi_message_header, inline_length) == 24, "inline_length @24");
+static_assert(offsetof(struct winapi_message_header, reply_capacity) == 28, "reply_capacity @28");
+static_assert(offsetof(struct winapi_message_header, buffer_count) == 32, "buffer_count @32");
+static_assert(offsetof(struct winapi_message_header, reserved1) == 36, "reserved1 @36");
+static_assert(offsetof(struct winapi_message_header, header_checksum) == 60, "checksum @60");
+
+/** Where a buffer lives (DESIGN.md section 4). */
+enum winapi_buffer_kind {
+	WINAPI_BUFFER_GPADL = 1,      /**< region = GPADL handle, offset within it */
+	WINAPI_BUFFER_GPA_DIRECT = 2, /**< region = index of the packet's GPA range */
+};
+
+/** One buffer descriptor, 32 bytes, little-endian. */
+struct winapi_buffer_descriptor {
+	uint32_t kind;     /**< @0  enum winapi_buffer_kind */
+	uint32_t flags;    /**< @4  zero in version 1.0 */
+	uint32_t region;   /**< @8  see enum winapi_buffer_kind */
+	uint32_t reserved; /**< @12 zero */
+	uint64_t offset;   /**< @16 byte offset in the region */
+	uint64_t length;   /**< @24 WINAPI_MIN_BUFFER_SIZE .. WINAPI_MAX_BUFFER_SIZE */
+};
+
+static_assert(sizeof(struct winapi_buffer_descriptor) == 32, "descriptor is 32 bytes");
+static_assert(offsetof(struct winapi_buffer_descriptor, offset) == 16, "offset @16");
+static_assert(offsetof(struct winapi_buffer_descriptor, length) == 24, "length @24");
+
+/** Largest message: header, 8 descriptors, 3 KiB inline. */
+#define WINAPI_MESSAGE_MAX_SIZE                                                              \
+	(sizeof(struct winapi_message_header) +                                              \
+	 WINAPI_MAX_BUFFERS * sizeof(struct winapi_buffer_descriptor) + WINAPI_MAX_INLINE_DATA)
+
+/** A message in host byte order, as encoded from or decoded into. */
+struct winapi_message {
+	uint16_t version;
+	uint16_t api_id;
+	uint32_t flags;
+	uint32_t status;
+	uint64_t request_id;
+	uint32_t reply_capacity;
+	uint16_t buffer_count;
+	struct winapi_buffer_descriptor buffers[WINAPI_MAX_BUFFERS]; /**< host byte order */
+	uint32_t inline_length;
+	const void *inline_data; /**< encode: source; decode: points into the decoded bytes */
+};
+
+/**
+ * Write @p message into @p out (little-endian, reserved fields zero, checksum sealed).
+ * The version written is WINAPI_PROTOCOL_VERSION; message->version is ignored.
+ * @return bytes written; -EINVAL (buffer_count > 8, inline_length > 3072, inline_data NULL
+ *         with a length, a descriptor that fails winapi_buffer_descriptor_check());
+ *         -ENOBUFS if @p out_size is too small.
+ */
+int winapi_message_encode(const struct winapi_message *message, void *out, size_t out_size);
+
+/**
+ * Validate @p length bytes received from the peer and decode them into @p message.
+ * @p bytes must stay valid while message->inline_data is used (it points into them).
+ * @return 0; -EBADMSG (too short, wrong magic, checksum mismatch, counts or lengths beyond the
+ *         limits or beyond @p length, more than 7 bytes of trailing padding, a bad descriptor);
+ *         -EPROTONOSUPPORT (another major version; message->version and request_id are
+ *         filled so that the receiver can answer).
+ */
+int winapi_message_decode(const void *bytes, size_t length, struct winapi_message *message);
+
+/** Bytes that winapi_message_encode() writes for @p message. */
+size_t winapi_message_size(const struct winapi_message *message);
+
+/**
+ * Check one descriptor on its own (kind known, flags and reserved zero, length within
+ * 4 KiB..64 MiB, offset + length without overflow). Whether the region holds it is the
+ * host's check. @return 0 or -EINVAL.
+ */
+int winapi_buffer_descriptor_check(const struct winapi_buffer_descriptor *descriptor);
+
+/** Map a response status to the negative errno liblowlat returns (0 for OK). */
+int winapi_status_to_errno(uint32_t status);
+
+/** Short text for a status, for messages. */
+const char *winapi_status_name(uint32_t status);
+
+/**
+ * CRC32C (Castagnoli, the iSCSI CRC: reflected, init and final XOR ~0) over @p length bytes,
+ * continuing from @p crc (0 to start). crc32c("123456789") = 0xe3069283.
+ */
+uint32_t winapi_crc32c(uint32_t crc, const void *data, size_t length);
+
+#endif /* WINAPI_PROTOCOL_H */

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include <isa-l/crc.h>
+
+#include <winapi/protocol.h>
+
+uint32_t winapi_crc32c(uint32_t crc, const void *data, size_t length)
+{
+	const unsigned char *bytes = data;
+
+	/* isa-l's crc32_iscsi() is the raw update (no inversions) and takes an int length. */
+	crc = ~crc;
+	while (length > 0) {
+		int chunk = length > (size_t)INT_MAX ? INT_MAX & ~7 : (int)length;
+
+		crc = crc32_iscsi((unsigned char *)bytes, chunk, crc);
+		bytes += chunk;
+		length -= (size_t)chunk;
+	}
+	return ~crc;
+}
+
+static uint32_t header_checksum(const struct winapi_message_header *header)
+{
+	return winapi_crc32c(0, header, offsetof(struct winapi_message_header, header_checksum));
+}
+
+int winapi_buffer_descriptor_check(const struct winapi_buffer_descriptor *descriptor)
+{
+	if (descriptor->kind != WINAPI_BUFFER_GPADL && descriptor->kind != WINAPI_BUFFER_GPA_DIRECT)
+		return -EINVAL;
+	if (descriptor->flags != 0 || descriptor->reserved != 0)
+		return -EINVAL;
+	if (descriptor->length < WINAPI_MIN_BUFFER_SIZE || descriptor->length > WINAPI_MAX_BUFFER_SIZE)
+		return -EINVAL;
+	if (descriptor->offset > UINT64_MAX - descriptor->length)
+		return -EINVAL;
+	return 0;
+}
+
+size_t winapi_message_size(const struct winapi_message *message)
+{
+	return sizeof(struct winapi_message_header) +
+	       (size_t)message->buffer_count * sizeof(struct winapi_buffer_descriptor) +
+	       message->inline_length;
+}
+
+int winapi_message_encode(const struct winapi_message *message, void *out, size_t out_size)
+{
+	struct winapi_message_header header;
+	uint8_t *cursor = out;
+	size_t size;
+	unsigned int i;
+
+	if (message == NULL || out == NULL || message->buffer_count > WINAPI_MAX_BUFFERS ||
+	    message->inline_length > WINAPI_MAX_INLINE_DATA ||
+	    (message->inline_length != 0 && message->inline_data == NULL))
+		return -EINVAL;
+	for (i = 0; i < message->buffer_count; i++)
+		if (winapi_buffer_descriptor_check(&message->buffers[i]) != 0)
+			return -EINVAL;
+	size = winapi_message_size(message);
+	if (out_size < size)
+		return -ENOBUFS;
+
+	memset(&header, 0, sizeof(header));
+	header.magic = htole32(WINAPI_PROTOCOL_MAGIC);
+	header.version = htole16(WINAPI_PROTOCOL_VERSION);
+	header.api_id = htole16(message->api_id);
+	header.flags = htole32(message->flags);
+	header.status = htole32(message->status);
+	header.request_id = htole64(message->request_id);
+	header.inline_length = htole32(message->inline_length);
+	header.reply_capacity = htole32(message->reply_capacity);
+	header.buffer_count = htole16(message->buffer_count);
+	header.header_checksum = htole32(header_checksum(&header));
+	memcpy(cursor, &header, sizeof(header));
+	cursor += sizeof(header);
+
+	for (i = 0; i < message->buffer_count; i++) {
+		const struct winapi_buffer_descriptor *source = &message->buffers[i];
+		struct winapi_buffer_descriptor wire = {
+			.kind = htole32(source->kind),
+			.region = htole32(source->region),
+			.offset = htole64(source->offset),
+			.length = htole64(source->length),
+		};
+
+		memcpy(cursor, &wire, sizeof(wire));
+		cursor += sizeof(wire);
+	}
+	if (message->inline_length != 0)
+		memcpy(cursor, message->inline_data, message->inline_length);
+	return (int)size;
+}
+
+int winapi_message_decode(const void *bytes, size_t length, struct winapi_message *message)
+{
+	const uint8_t *cursor = bytes;
+	struct winapi_message_header header;
+	size_t expected;
+	unsigned int i;
+
+	if (bytes == NULL || message == NULL || length < sizeof(header))
+		return -EBADMSG;
+	/* One copy, then every check and every use reads the copy. */
+	memcpy(&header, cursor, sizeof(header));
+	cursor += sizeof(header);
+	if (le32toh(header.magic) != WINAPI_PROTOCOL_MAGIC)
+		return -EBADMSG;
+	if (le32toh(header.header_checksum) != header_checksum(&header))
+		return -EBADMSG;
+
+	memset(message, 0, sizeof(*message));
+	message->version = le16toh(header.version);
+	message->api_id = le16toh(header.api_id);
+	message->flags = le32toh(header.flags);
+	message->status = le32toh(header.status);
+	message->request_id = le64toh(header.request_id);
+	message->reply_capacity = le32toh(header.reply_capacity);
+	message->buffer_count = le16toh(header.buffer_count);
+	message->inline_length = le32toh(header.inline_length);
+	if (message->version >> 8 != WINAPI_PROTOCOL_VERSION_MAJOR)
+		return -EPROTONOSUPPORT;
+
+	if (message->buffer_count > WINAPI_MAX_BUFFERS || message->inline_length > WINAPI_MAX_INLINE_DATA)
+		return -EBADMSG;
+	expected = winapi_message_size(message);
+	/* VMBus pads packets to 8 bytes; anything longer than that is not ours. */
+	if (length < expected || length - expected >= 8)
+		return -EBADMSG;
+
+	for (i = 0; i < message->buffer_count; i++) {
+		struct winapi_buffer_descriptor wire, *decoded = &message->buffers[i];
+
+		memcpy(&wire, cursor, sizeof(wire));
+		cursor += sizeof(wire);
+		decoded->kind = le32toh(wire.kind);
+		decoded->flags = le32toh(wire.flags);
+		decoded->region = le32toh(wire.region);
+		decoded->reserved = le32toh(wire.reserved);
+		decoded->offset = le64toh(wire.offset);
+		decoded->length = le64toh(wire.length);
+		if (winapi_buffer_descriptor_check(decoded) != 0)
+			return -EBADMSG;
+	}
+	message->inline_data = message->inline_length != 0 ? cursor : NULL;
+	return 0;
+}
+
+int winapi_status_to_errno(uint32_t status)
+{
+	switch (status) {
+	case WINAPI_STATUS_OK:
+		return 0;
+	case WINAPI_STATUS_BAD_MESSAGE:
+		return -EBADMSG;
+	case WINAPI_STATUS_UNSUPPORTED_VERSION:
+		return -EPROTONOSUPPORT;
+	case WINAPI_STATUS_UNSUPPORTED_API:
+		return -EOPNOTSUPP;
+	case WINAPI_STATUS_BAD_BUFFER:
+		return -EFAULT;
+	case WINAPI_STATUS_REPLY_TOO_LARGE:
+		return -ENOBUFS;
+	case WINAPI_STATUS_BUSY:
+		return -EBUSY;
+	default:
+		return -EREMOTEIO;
+	}
+}
+
+const char *winapi_status_name(uint32_t status)
+{
+	static const char *const names[] = {
+		[WINAPI_STATUS_OK] = "ok",
+		[WINAPI_STATUS_BAD_MESSAGE] = "bad message",
+		[WINAPI_STATUS_UNSUPPORTED_VERSION] = "unsupported protocol version",
+		[WINAPI_STATUS_UNSUPPORTED_API] = "unsupported api",
+		[WINAPI_STATUS_BAD_BUFFER] = "bad buffer",
+		[WINAPI_STATUS_REPLY_TOO_LARGE] = "reply too large",
+		[WINAPI_STATUS_BUSY] = "busy",
+		[WINAPI_STATUS_INTERNAL] = "internal host error",
+	};
+
+	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown status";
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs the Debian packages the build and the tests need, only when one is missing.
+# Called by the Makefile before building; safe to run by hand (idempotent).
+# Usage: scripts/install-deps.sh [--check]   (--check: list what is missing, install nothing)
+set -eu
+
+# build-essential and pkg-config: the toolchain; the -dev packages: see README "Dependencies".
+PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev"
+
+missing=""
+for package in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $package"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+	echo "missing packages:$missing"
+	exit 1
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	as_root=""
+elif command -v sudo >/dev/null 2>&1; then
+	as_root="sudo"
+else
+	echo "install-deps: need root (or sudo) to install:$missing" >&2
+	exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Package lists on a fresh machine are often empty or stale: refresh once, then install.
+$as_root apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+$as_root apt-get install -y -q --no-install-recommends $missing >/dev/null
