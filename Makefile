@@ -131,7 +131,7 @@ $(UNIT_TESTS):
 
 $(TESTBIN)/echo_e2e: $(call objects,tests/e2e/echo_e2e.c) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(LIB) -llowlat -Wl,-rpath,'$$ORIGIN/../lib'
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(LIB) -llowlat -lcmocka -Wl,-rpath,'$$ORIGIN/../lib'
 
 check: all $(TESTS)
 	tests/run-tests.sh $(BUILD) $(TEST_TIMEOUT) $(notdir $(TESTS))

@@ -23,10 +23,14 @@
 
 static bool stop_requested;
 
+/*
+ * The guest being served. The main thread owns the device (it creates and closes it); the
+ * session thread only serves it, and clears `active` when it is done.
+ */
 struct session {
 	pthread_t thread;
-	bool active;   /* a guest owns the device (read and written with __atomic) */
-	bool joinable;
+	bool active;   /* the session thread is serving (read and written with __atomic) */
+	bool joinable; /* a session thread exists and its device is open */
 	struct vmbus_device *device;
 	unsigned int number;
 };
@@ -98,7 +102,7 @@ static void *serve_guest(void *argument)
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "winapi-host-sim", "guest %u: cannot open the channel: %s",
 			   session->number, strerror(-rc));
-		goto out_close_device;
+		goto out_done;
 	}
 	rc = winapi_host_run(host, &stop_requested);
 	winapi_host_get_stats(host, &stats);
@@ -108,28 +112,38 @@ static void *serve_guest(void *argument)
 		   vmbus_sim_host_signals_received(session->device),
 		   rc != 0 ? " (channel failed)" : "");
 	winapi_host_destroy(host);
-out_close_device:
-	vmbus_device_close(session->device);
-	session->device = NULL;
+out_done:
 	__atomic_store_n(&session->active, false, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* Wait for the session thread and release its device; the guest sees its connection close. */
+static void end_session(struct session *session)
+{
+	if (!session->joinable)
+		return;
+	pthread_join(session->thread, NULL);
+	vmbus_device_close(session->device);
+	session->device = NULL;
+	session->joinable = false;
 }
 
 static int accept_guest(struct vmbus_sim_host *listener, struct session *session)
 {
 	int rc;
 
-	if (__atomic_load_n(&session->active, __ATOMIC_ACQUIRE)) {
-		/* One owner at a time, as with one uio device: later guests hear EBUSY. */
+	/*
+	 * One owner at a time, as with one uio device. A guest that has just left may still be
+	 * in its session for a moment: then the newcomer waits for it, it is not refused.
+	 */
+	if (session->joinable && __atomic_load_n(&session->active, __ATOMIC_ACQUIRE) &&
+	    vmbus_sim_host_guest_connected(session->device)) {
 		rc = vmbus_sim_host_reject(listener, -EBUSY);
 		if (rc == 0)
 			winapi_log(WINAPI_LOG_INFO, "winapi-host-sim", "refused a second guest: device busy");
 		return 0;
 	}
-	if (session->joinable) {
-		pthread_join(session->thread, NULL);
-		session->joinable = false;
-	}
+	end_session(session);
 	rc = vmbus_sim_host_accept(listener, &session->device);
 	if (rc == -EAGAIN)
 		return 0;
@@ -143,6 +157,7 @@ static int accept_guest(struct vmbus_sim_host *listener, struct session *session
 	rc = pthread_create(&session->thread, NULL, serve_guest, session);
 	if (rc != 0) {
 		vmbus_device_close(session->device);
+		session->device = NULL;
 		__atomic_store_n(&session->active, false, __ATOMIC_RELEASE);
 		return -rc;
 	}
@@ -233,8 +248,12 @@ int main(int argc, char **argv)
 	while (!__atomic_load_n(&stop_requested, __ATOMIC_RELAXED)) {
 		struct pollfd pfd = { .fd = vmbus_sim_host_fd(listener), .events = POLLIN };
 
-		if (once && session.number > 0 && !__atomic_load_n(&session.active, __ATOMIC_ACQUIRE))
-			break;
+		/* A session that ended (guest left, or its channel failed) lets its guest go now. */
+		if (session.joinable && !__atomic_load_n(&session.active, __ATOMIC_ACQUIRE)) {
+			end_session(&session);
+			if (once)
+				break;
+		}
 		/* Bounded, so that a stop signal or the end of a --once session is seen promptly. */
 		rc = poll(&pfd, 1, 100);
 		if (rc > 0) {
@@ -247,8 +266,7 @@ int main(int argc, char **argv)
 	}
 
 	__atomic_store_n(&stop_requested, true, __ATOMIC_RELAXED);
-	if (session.joinable)
-		pthread_join(session.thread, NULL);
+	end_session(&session);
 	vmbus_sim_host_close(listener);
 	return 0;
 }

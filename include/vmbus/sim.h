@@ -13,6 +13,7 @@
 #ifndef VMBUS_SIM_H
 #define VMBUS_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <vmbus/channel.h>
@@ -74,6 +75,12 @@ int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **dev
 
 /** Accept one guest and tell it the device is busy. @return 0 or negative errno. */
 int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error);
+
+/**
+ * Whether the guest of this host-side device still holds its connection (it has not exited or
+ * closed the device). Never blocks.
+ */
+bool vmbus_sim_host_guest_connected(const struct vmbus_device *device);
 
 /** Number of signals the guest sent on this host-side device (read from its eventfd). */
 unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device);

@@ -70,11 +70,13 @@ static int sim_host_wait(struct vmbus_device *device, int timeout_ms)
 		return errno == EINTR ? -EINTR : -errno;
 	if (rc == 0)
 		return -ETIMEDOUT;
+	/* Count before looking at the socket, so that the last signals of a guest are counted. */
+	if ((fds[0].revents & POLLIN) &&
+	    read(host->signal_host_fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
+		host->signals_received += count;
 	/* The guest sends nothing after its hello: an event on the socket means it left. */
 	if (fds[1].revents != 0)
 		return -EIO;
-	if (read(host->signal_host_fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
-		host->signals_received += count;
 	return 0;
 }
 
@@ -106,6 +108,15 @@ static const struct vmbus_backend_ops sim_host_ops = {
 	.wait = sim_host_wait,
 	.release = sim_host_release,
 };
+
+bool vmbus_sim_host_guest_connected(const struct vmbus_device *device)
+{
+	const struct sim_host_device *host = vmbus_device_backend_data(device);
+	struct pollfd pfd = { .fd = host->connection_fd, .events = POLLIN };
+
+	/* As in sim_host_wait(): any event on the socket means the guest has gone. */
+	return poll(&pfd, 1, 0) == 0;
+}
 
 unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device)
 {

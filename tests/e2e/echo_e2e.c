@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * End to end: a real winapi-host-sim process, liblowlat's public API, nothing else.
+ * 100,000 echoes of 0 to 3072 bytes, every byte checked, every completion accounted for;
+ * then the lifecycle: a second guest is refused, guests come and go, the host stops or dies
+ * under a guest and the guest's next call fails cleanly instead of hanging.
+ *
+ * The emulator binary is $WINAPI_BIN_DIR/winapi-host-sim (tests/run-tests.sh sets it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <winapi/lowlat.h>
+
+#define ECHO_CALLS 100000u
+#define MAX_ECHO 3072u
+
+struct emulator {
+	char directory[64];
+	char socket_path[128];
+	pid_t pid;
+};
+
+static struct emulator emulator;
+
+static void sleep_ms(long ms)
+{
+	struct timespec delay = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&delay, NULL);
+}
+
+/* Start winapi-host-sim and wait (bounded) until its socket exists. */
+static int start_emulator(void)
+{
+	const char *bin_dir = getenv("WINAPI_BIN_DIR");
+	char binary[512];
+	char *argv[] = { binary, "--socket", emulator.socket_path, NULL };
+	struct stat st;
+	int i;
+
+	if (emulator.pid > 0) {
+		fprintf(stderr, "an emulator is already running (pid %d)\n", (int)emulator.pid);
+		return -1;
+	}
+	snprintf(binary, sizeof(binary), "%s/winapi-host-sim", bin_dir != NULL ? bin_dir : "build/bin");
+	/* A killed emulator leaves its socket file; remove it so that the wait below means the
+	 * new one is up (replacing stale files is the emulator's own job, tested in sim_ut). */
+	unlink(emulator.socket_path);
+	emulator.pid = fork();
+	if (emulator.pid < 0) {
+		fprintf(stderr, "fork: %s\n", strerror(errno));
+		emulator.pid = 0;
+		return -1;
+	}
+	if (emulator.pid == 0) {
+		/* If this test dies (a timeout kills it), the emulator must not outlive it. */
+		int null_fd = open("/dev/null", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (null_fd >= 0)
+			dup2(null_fd, STDOUT_FILENO);
+		execv(binary, argv);
+		fprintf(stderr, "cannot start %s: %s\n", binary, strerror(errno));
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		if (stat(emulator.socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return 0;
+		if (waitpid(emulator.pid, NULL, WNOHANG) == emulator.pid) {
+			emulator.pid = 0;
+			fprintf(stderr, "%s exited at start\n", binary);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	fprintf(stderr, "%s did not create %s within 5 s\n", binary, emulator.socket_path);
+	return -1;
+}
+
+/* Send @signal and wait (bounded) for the emulator to exit; returns its wait status. */
+static int stop_emulator(int signal_number)
+{
+	int status = -1, i;
+
+	if (emulator.pid <= 0)
+		return -1;
+	kill(emulator.pid, signal_number);
+	for (i = 0; i < 500; i++) {
+		if (waitpid(emulator.pid, &status, WNOHANG) == emulator.pid) {
+			emulator.pid = 0;
+			return status;
+		}
+		sleep_ms(10);
+	}
+	kill(emulator.pid, SIGKILL);
+	waitpid(emulator.pid, &status, 0);
+	emulator.pid = 0;
+	return -1;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(emulator.directory, sizeof(emulator.directory), "/tmp/echo_e2e.XXXXXX");
+	if (mkdtemp(emulator.directory) == NULL)
+		return -1;
+	snprintf(emulator.socket_path, sizeof(emulator.socket_path), "%s/host-sim.sock",
+		 emulator.directory);
+	setenv("WINAPI_SIM_SOCKET", emulator.socket_path, 1);
+	return start_emulator();
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	stop_emulator(SIGKILL);
+	unlink(emulator.socket_path);
+	rmdir(emulator.directory);
+	return 0;
+}
+
+static void test_echo_100000(void **state)
+{
+	static char input[MAX_ECHO + 1], output[MAX_ECHO + 1];
+	struct winapi_stats stats;
+	winapi_handle_t handle;
+	unsigned int seed = 2026;
+	uint32_t call;
+
+	(void)state;
+	handle = winapi_init();
+	assert_non_null(handle);
+	for (call = 0; call < ECHO_CALLS; call++) {
+		size_t length = call % (MAX_ECHO + 1); /* 0, 1, ..., 3072, 0, ... */
+		size_t i;
+
+		/* Any byte but NUL (the API takes a C string); a fresh pattern every call. */
+		for (i = 0; i < length; i++)
+			input[i] = (char)(1 + rand_r(&seed) % 255);
+		input[length] = '\0';
+		memset(output, 0, sizeof(output));
+		assert_int_equal(winapi_echo(handle, input, output, sizeof(output)), 0);
+		if (memcmp(input, output, length + 1) != 0)
+			fail_msg("call %u: %zu bytes came back different", call, length);
+	}
+	/* Every completion arrived once: none late, none unmatched, none lost. */
+	assert_int_equal(winapi_get_stats(handle, &stats), 0);
+	assert_int_equal(stats.calls, ECHO_CALLS);
+	assert_int_equal(stats.failed_calls, 0);
+	assert_int_equal(stats.timeouts, 0);
+	assert_int_equal(stats.stale_completions, 0);
+	assert_int_equal(stats.unexpected_packets, 0);
+	winapi_cleanup(handle);
+}
+
+static void test_second_guest_refused(void **state)
+{
+	winapi_handle_t first, second;
+	char output[16];
+
+	(void)state;
+	first = winapi_init();
+	assert_non_null(first);
+	errno = 0;
+	second = winapi_init();
+	assert_null(second);
+	assert_int_equal(errno, EBUSY);
+	/* The owner is not disturbed by the refusal. */
+	assert_int_equal(winapi_echo(first, "still mine", output, sizeof(output)), 0);
+	assert_string_equal(output, "still mine");
+	winapi_cleanup(first);
+}
+
+static void test_argument_errors(void **state)
+{
+	static char long_input[MAX_ECHO + 2], output[MAX_ECHO + 1];
+	winapi_handle_t handle;
+	char small[8];
+
+	(void)state;
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(NULL, "x", small, sizeof(small)), -EINVAL);
+	assert_int_equal(winapi_echo(handle, NULL, small, sizeof(small)), -EINVAL);
+	assert_int_equal(winapi_echo(handle, "x", NULL, 8), -EINVAL);
+	assert_int_equal(winapi_echo(handle, "eight ch", small, sizeof(small)), -ENOBUFS);
+	assert_int_equal(winapi_echo(handle, "seven c", small, sizeof(small)), 0); /* exact fit */
+	assert_string_equal(small, "seven c");
+	memset(long_input, 'a', MAX_ECHO + 1);
+	assert_int_equal(winapi_echo(handle, long_input, output, sizeof(output)), -EMSGSIZE);
+	long_input[MAX_ECHO] = '\0';
+	assert_int_equal(winapi_echo(handle, long_input, output, sizeof(output)), 0);
+	assert_int_equal(strlen(output), MAX_ECHO);
+	assert_int_equal(winapi_get_stats(NULL, NULL), -EINVAL);
+	winapi_cleanup(handle);
+	winapi_cleanup(NULL);
+}
+
+static void test_guests_come_and_go(void **state)
+{
+	char output[32], input[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 20; i++) {
+		winapi_handle_t handle = winapi_init();
+
+		assert_non_null(handle);
+		snprintf(input, sizeof(input), "guest %d", i);
+		assert_int_equal(winapi_echo(handle, input, output, sizeof(output)), 0);
+		assert_string_equal(output, input);
+		winapi_cleanup(handle);
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* The host stops (SIGTERM) under a guest: clean exit, socket gone, the guest's call fails fast. */
+static void test_host_stops_under_guest(void **state)
+{
+	winapi_handle_t handle;
+	char output[16];
+	uint64_t start;
+	int status;
+
+	(void)state;
+	handle = winapi_init();
+	assert_non_null(handle);
+	status = stop_emulator(SIGTERM);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(access(emulator.socket_path, F_OK), -1);
+	start = now_ms();
+	assert_int_equal(winapi_echo(handle, "anyone?", output, sizeof(output)), -EIO);
+	assert_true(now_ms() - start < 4000); /* well before the 5 s call timeout */
+	winapi_cleanup(handle);
+	/* Nobody listens now: a clear error, not a hang. */
+	errno = 0;
+	assert_null(winapi_init());
+	assert_true(errno == ENOENT || errno == ECONNREFUSED);
+}
+
+/* The host dies (SIGKILL) under a guest: the same, without any help from the host. */
+static void test_host_dies_under_guest(void **state)
+{
+	winapi_handle_t handle;
+	char output[16];
+
+	(void)state;
+	assert_int_equal(start_emulator(), 0);
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "alive", output, sizeof(output)), 0);
+	stop_emulator(SIGKILL);
+	assert_int_equal(winapi_echo(handle, "anyone?", output, sizeof(output)), -EIO);
+	winapi_cleanup(handle);
+	/* A new emulator serves new guests. */
+	assert_int_equal(start_emulator(), 0);
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "again", output, sizeof(output)), 0);
+	winapi_cleanup(handle);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_echo_100000),
+		cmocka_unit_test(test_second_guest_refused),
+		cmocka_unit_test(test_argument_errors),
+		cmocka_unit_test(test_guests_come_and_go),
+		cmocka_unit_test(test_host_stops_under_guest),
+		cmocka_unit_test(test_host_dies_under_guest),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("echo end to end", tests, group_setup, group_teardown);
+}
