@@ -5,7 +5,6 @@
  * validated field by field and every mapping is checked against the size of its file.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,38 +33,16 @@ struct sim_guest {
 static int sim_guest_signal(struct vmbus_device *device, unsigned int index)
 {
 	struct sim_guest *guest = vmbus_device_backend_data(device);
-	const uint64_t one = 1;
 
 	(void)index;
-	if (write(guest->signal_host_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-		return errno == EAGAIN ? 0 : -EIO; /* EAGAIN: counter saturated, host will wake */
-	return 0;
+	return sim_signal_peer(guest->signal_host_fd);
 }
 
 static int sim_guest_wait(struct vmbus_device *device, int timeout_ms)
 {
 	struct sim_guest *guest = vmbus_device_backend_data(device);
-	struct pollfd fds[2] = {
-		{ .fd = guest->interrupt_fd, .events = POLLIN },
-		/* The emulator never writes after its offer: any event here means it went away. */
-		{ .fd = guest->socket_fd, .events = POLLIN },
-	};
-	uint64_t count;
-	int rc = poll(fds, 2, timeout_ms);
 
-	if (rc < 0)
-		return errno == EINTR ? -EINTR : -errno;
-	if (rc == 0)
-		return -ETIMEDOUT;
-	if (fds[1].revents != 0)
-		return -EIO;
-	if (fds[0].revents & POLLIN) {
-		/* Consume the count, like uio's read(): the next wait blocks until a new signal. */
-		if (read(guest->interrupt_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-			return -EIO;
-		return 0;
-	}
-	return -EIO;
+	return sim_wait_peer(guest->interrupt_fd, guest->socket_fd, timeout_ms, NULL);
 }
 
 static void sim_guest_unmap(struct sim_guest *guest)

@@ -48,36 +48,17 @@ struct sim_host_device {
 static int sim_host_signal(struct vmbus_device *device, unsigned int index)
 {
 	struct sim_host_device *host = vmbus_device_backend_data(device);
-	const uint64_t one = 1;
 
 	(void)index;
-	if (write(host->signal_guest_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-		return errno == EAGAIN ? 0 : -EIO;
-	return 0;
+	return sim_signal_peer(host->signal_guest_fd);
 }
 
 static int sim_host_wait(struct vmbus_device *device, int timeout_ms)
 {
 	struct sim_host_device *host = vmbus_device_backend_data(device);
-	struct pollfd fds[2] = {
-		{ .fd = host->signal_host_fd, .events = POLLIN },
-		{ .fd = host->connection_fd, .events = POLLIN },
-	};
-	uint64_t count;
-	int rc = poll(fds, 2, timeout_ms);
 
-	if (rc < 0)
-		return errno == EINTR ? -EINTR : -errno;
-	if (rc == 0)
-		return -ETIMEDOUT;
-	/* Count before looking at the socket, so that the last signals of a guest are counted. */
-	if ((fds[0].revents & POLLIN) &&
-	    read(host->signal_host_fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
-		host->signals_received += count;
-	/* The guest sends nothing after its hello: an event on the socket means it left. */
-	if (fds[1].revents != 0)
-		return -EIO;
-	return 0;
+	return sim_wait_peer(host->signal_host_fd, host->connection_fd, timeout_ms,
+			     &host->signals_received);
 }
 
 static void sim_host_device_free(struct sim_host_device *host)

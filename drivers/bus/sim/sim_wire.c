@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -129,4 +130,34 @@ int sim_wire_wait_readable(int fd, int timeout_ms)
 	if (rc < 0)
 		return -errno;
 	return rc == 0 ? -ETIMEDOUT : 0;
+}
+
+int sim_signal_peer(int event_fd)
+{
+	const uint64_t one = 1;
+
+	if (write(event_fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+		return 0;
+	/* EAGAIN: the counter is saturated, so the peer has a wake-up pending anyway. */
+	return errno == EAGAIN ? 0 : -EIO;
+}
+
+int sim_wait_peer(int event_fd, int socket_fd, int timeout_ms, unsigned long long *signals)
+{
+	struct pollfd fds[2] = {
+		{ .fd = event_fd, .events = POLLIN },
+		{ .fd = socket_fd, .events = POLLIN },
+	};
+	uint64_t count;
+	int rc = poll(fds, 2, timeout_ms);
+
+	if (rc < 0)
+		return errno == EINTR ? -EINTR : -errno;
+	if (rc == 0)
+		return -ETIMEDOUT;
+	/* Consume the count first, so that a peer's last signals are counted even as it leaves. */
+	if ((fds[0].revents & POLLIN) && read(event_fd, &count, sizeof(count)) == (ssize_t)sizeof(count) &&
+	    signals != NULL)
+		*signals += count;
+	return fds[1].revents != 0 ? -EIO : 0;
 }

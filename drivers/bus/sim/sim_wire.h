@@ -57,6 +57,18 @@ int sim_wire_send(int socket_fd, const void *message, size_t size, const int *fd
  */
 int sim_wire_receive(int socket_fd, void *message, size_t size, int *fds, unsigned int max_fds);
 
+/* Signal the peer: add one to @event_fd. Returns 0, or -EIO if the eventfd is unusable. */
+int sim_signal_peer(int event_fd);
+
+/*
+ * The backend wait of both sides: block until the peer signals @event_fd (its count is
+ * consumed, like uio's read(), and added to *@signals unless NULL) or anything happens on
+ * @socket_fd.
+ * Nobody writes to the socket after the hand-over, so an event there means the peer is gone.
+ * Returns 0, -ETIMEDOUT, -EINTR, or -EIO (peer gone).
+ */
+int sim_wait_peer(int event_fd, int socket_fd, int timeout_ms, unsigned long long *signals);
+
 /* Wait until @fd is readable: 0, -ETIMEDOUT, or negative errno. */
 int sim_wire_wait_readable(int fd, int timeout_ms);
 
