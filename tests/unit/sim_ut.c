@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -300,11 +301,12 @@ static void *hostile_emulator(void *argument)
 	return NULL;
 }
 
-static int memfd_of_size(size_t size)
+static int memfd_of_size(size_t size, bool sealed)
 {
-	int fd = memfd_create("sim_ut", MFD_CLOEXEC);
+	int fd = memfd_create("sim_ut", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
-	if (fd >= 0 && ftruncate(fd, (off_t)size) != 0) {
+	if (fd >= 0 && (ftruncate(fd, (off_t)size) != 0 ||
+			(sealed && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0))) {
 		close(fd);
 		return -1;
 	}
@@ -325,9 +327,9 @@ static struct sim_offer good_offer(void)
 /* The five descriptors of a good offer; @ring_bytes sizes the ring memfd. */
 static void good_fds(struct hostile *h, size_t ring_bytes)
 {
-	h->fds[SIM_FD_RING] = memfd_of_size(ring_bytes);
-	h->fds[SIM_FD_INTERRUPT_PAGE] = memfd_of_size(4096);
-	h->fds[SIM_FD_MONITOR_PAGE] = memfd_of_size(4096);
+	h->fds[SIM_FD_RING] = memfd_of_size(ring_bytes, true);
+	h->fds[SIM_FD_INTERRUPT_PAGE] = memfd_of_size(4096, true);
+	h->fds[SIM_FD_MONITOR_PAGE] = memfd_of_size(4096, true);
 	h->fds[SIM_FD_SIGNAL_HOST] = eventfd(0, EFD_CLOEXEC);
 	h->fds[SIM_FD_SIGNAL_GUEST] = eventfd(0, EFD_CLOEXEC);
 	h->fd_count = SIM_FD_COUNT;
@@ -417,6 +419,13 @@ static void test_hostile_offers(void **state)
 	/* The ring memfd is smaller than the offer claims: mapping it would SIGBUS later. */
 	h = (struct hostile){ .offer = good_offer() };
 	good_fds(&h, 3 * 4096);
+	assert_int_equal(connect_to_hostile(f, &h, 2000), -EPROTO);
+
+	/* A ring memfd the emulator could still shrink under our mapping. */
+	h = (struct hostile){ .offer = good_offer() };
+	good_fds(&h, 4 * 4096);
+	close(h.fds[SIM_FD_RING]);
+	h.fds[SIM_FD_RING] = memfd_of_size(4 * 4096, false);
 	assert_int_equal(connect_to_hostile(f, &h, 2000), -EPROTO);
 
 	/* An eventfd where the ring memory should be. */

@@ -5,6 +5,7 @@
  * validated field by field and every mapping is checked against the size of its file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -90,15 +91,22 @@ static int validate_offer(const struct sim_offer *offer)
 	return 0;
 }
 
-/* Map @size bytes of the memfd @fd, refusing a file smaller than that (SIGBUS otherwise). */
+/*
+ * Map @size bytes of the memfd @fd. The file must be at least that large and sealed against
+ * shrinking: otherwise the emulator could truncate it later and our accesses would SIGBUS.
+ */
 static int map_shared(int fd, size_t size, void **address)
 {
 	struct stat st;
 	void *mapping;
+	int seals;
 
 	if (fstat(fd, &st) != 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+		return -EPROTO;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
 		return -EPROTO;
 	mapping = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mapping == MAP_FAILED)

@@ -5,6 +5,7 @@
  * hv_ringbuffer_init() does at channel open, so a new guest never sees an old guest's state.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -106,15 +107,20 @@ unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *de
 	return host->signals_received;
 }
 
-/* A memfd of @size bytes, mapped shared. Returns 0 or negative errno. */
+/*
+ * A memfd of @size bytes, mapped shared and sealed at that size: a guest that maps it can
+ * rely on the size (a file that shrinks under a mapping turns accesses into SIGBUS).
+ * Returns 0 or negative errno.
+ */
 static int create_region(const char *name, size_t size, void **mapping, int *fd_out)
 {
-	int fd = memfd_create(name, MFD_CLOEXEC);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	int rc;
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) != 0)
+	if (ftruncate(fd, (off_t)size) != 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
 		goto err_close;
 	*mapping = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (*mapping == MAP_FAILED) {
