@@ -148,7 +148,9 @@ static int accept_guest(struct vmbus_sim_host *listener, struct session *session
 	if (rc == -EAGAIN)
 		return 0;
 	if (rc != 0) {
-		winapi_log(WINAPI_LOG_WARNING, "winapi-host-sim", "dropped a guest: %s", strerror(-rc));
+		/* ECONNRESET: a client that only checked whether we listen (another emulator starting). */
+		winapi_log(rc == -ECONNRESET ? WINAPI_LOG_DEBUG : WINAPI_LOG_WARNING, "winapi-host-sim",
+			   "dropped a guest: %s", strerror(-rc));
 		return 0;
 	}
 	session->number++;

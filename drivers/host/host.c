@@ -146,7 +146,8 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 	}
 
 	memset(&response, 0, sizeof(response));
-	response.api_id = rc == 0 ? request.api_id : 0;
+	/* A request of another major version decodes far enough to say which api it was for. */
+	response.api_id = rc == 0 || rc == -EPROTONOSUPPORT ? request.api_id : 0;
 	response.flags = WINAPI_MESSAGE_FLAG_RESPONSE;
 	response.status = reply.status;
 	response.request_id = info->trans_id;
@@ -213,14 +214,16 @@ int winapi_host_run(struct winapi_host *host, const bool *stop)
 
 	while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
 		rc = winapi_host_poll(host);
+		if (rc == -ENOTCONN)
+			return 0; /* the guest left while we answered it */
 		if (rc < 0) {
 			winapi_log(WINAPI_LOG_ERR, "host", "channel failed: %s", strerror(-rc));
 			return rc;
 		}
 		rc = vmbus_chan_wait(host->channel, HOST_STOP_CHECK_MS);
-		if (rc == -EIO)
+		if (rc == -ENOTCONN)
 			return 0; /* the guest left */
-		if (rc != 0 && rc != -ETIMEDOUT && rc != -EINTR)
+		if (rc != 0 && rc != -ETIMEDOUT)
 			return rc;
 	}
 	return 0;

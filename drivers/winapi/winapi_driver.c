@@ -142,16 +142,21 @@ static int accept_reply(struct winapi_call *call, uint64_t request_id, const uin
 			   (unsigned long long)request_id, strerror(-rc));
 		return -EBADMSG;
 	}
-	if (!(reply.flags & WINAPI_MESSAGE_FLAG_RESPONSE) || reply.request_id != request_id ||
-	    reply.api_id != call->api_id || reply.buffer_count != 0) {
+	if (!(reply.flags & WINAPI_MESSAGE_FLAG_RESPONSE) || reply.request_id != request_id) {
 		winapi_log(WINAPI_LOG_ERR, "winapi", "reply to request %llu does not match it",
 			   (unsigned long long)request_id);
 		return -EBADMSG;
 	}
+	/* An error status comes first: a host that could not decode the request may not know its api. */
 	if (reply.status != WINAPI_STATUS_OK) {
 		winapi_log(WINAPI_LOG_DEBUG, "winapi", "request %llu: host status %s",
 			   (unsigned long long)request_id, winapi_status_name(reply.status));
 		return winapi_status_to_errno(reply.status);
+	}
+	if (reply.api_id != call->api_id || reply.buffer_count != 0) {
+		winapi_log(WINAPI_LOG_ERR, "winapi", "reply to request %llu is for another api",
+			   (unsigned long long)request_id);
+		return -EBADMSG;
 	}
 	if (reply.inline_length > call->reply_capacity) {
 		winapi_log(WINAPI_LOG_ERR, "winapi", "host returned %u bytes for a %u-byte reply buffer",
@@ -171,12 +176,15 @@ static int await_completion(struct winapi_driver *driver, struct winapi_call *ca
 	int rc;
 
 	for (;;) {
+		/* A host that keeps sending packets that are not our answer does not extend the call. */
+		if (now_ns() >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 		rc = vmbus_chan_recv(driver->channel, driver->receive_buffer, driver->receive_size, &info);
 		if (rc == -EAGAIN) {
-			/* Release what we consumed before we sleep: the host may wait for that room. */
-			rc = vmbus_chan_recv_done(driver->channel);
-			if (rc == 0)
-				rc = vmbus_chan_wait(driver->channel, remaining_ms(deadline));
+			/* The wait releases what we consumed first: the host may wait for that room. */
+			rc = vmbus_chan_wait(driver->channel, remaining_ms(deadline));
 			if (rc != 0)
 				return rc;
 			continue;
@@ -220,6 +228,8 @@ int winapi_driver_call(struct winapi_driver *driver, struct winapi_call *call)
 	if (call->request_length > WINAPI_MAX_INLINE_DATA || call->reply_capacity > WINAPI_MAX_INLINE_DATA)
 		return -EMSGSIZE;
 	timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : winapi_driver_default_timeout_ms();
+	/* The time spent queueing behind another thread's call counts against this one. */
+	deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	pthread_mutex_lock(&driver->lock);
 	request_id = driver->next_request_id++;
@@ -235,7 +245,6 @@ int winapi_driver_call(struct winapi_driver *driver, struct winapi_call *call)
 		goto out_unlock;
 	}
 
-	deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
 	call->reply_length = 0;
 	rc = send_request(driver, request_id, (size_t)size, deadline);
 	if (rc == 0)

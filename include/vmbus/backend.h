@@ -34,13 +34,16 @@ struct vmbus_backend_ops {
 	const char *name;
 	/**
 	 * Tell the peer that channel @p index has work (a TX transition, or RX space it waited
-	 * for). Called only when the ring rules say so. Returns 0 or -EIO (peer gone).
+	 * for). Called only when the ring rules say so; may run concurrently with itself and
+	 * with wait. Must never block. Returns 0 or -ENOTCONN (peer gone).
 	 */
 	int (*signal)(struct vmbus_device *device, unsigned int index);
 	/**
 	 * Block until the peer may have signalled any channel of the device, or @p timeout_ms
-	 * passes (-1: no limit). Spurious wake-ups are allowed; callers re-check their rings.
-	 * Returns 0; -ETIMEDOUT; -EIO (peer gone, rescind); -EINTR.
+	 * passes (-1: no limit), consuming the event. lib/vmbus lets one thread at a time in.
+	 * Spurious wake-ups are allowed; callers re-check their rings.
+	 * Returns 0; -ETIMEDOUT; -EINTR; -ENOTCONN (peer gone, rescind). Any other error is
+	 * taken as final for the device, like -ENOTCONN.
 	 */
 	int (*wait)(struct vmbus_device *device, int timeout_ms);
 	/** Undo everything the backend did for this device (unmap, close). May be NULL. */

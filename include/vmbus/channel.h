@@ -17,8 +17,8 @@
  *
  * Errors (negative errno) common to the calls below:
  *   -EAGAIN    TX ring full / RX ring empty (non-blocking calls)
- *   -EIO       the peer corrupted a ring (the channel is unusable from then on), or is gone
- *              (channel rescinded, emulator exited)
+ *   -EIO       the peer corrupted a ring; a corrupt RX ring stays -EIO for good
+ *   -ENOTCONN  the peer is gone (channel rescinded, emulator exited)
  *   -EBADMSG   a well-framed packet of a type or with flags VMBus does not allow; it was
  *              dropped and the channel works on
  *   -ENOBUFS   caller's buffer too small for the next packet (nothing consumed)
@@ -34,7 +34,9 @@
  *     vmbus_chan_flush, vmbus_chan_wait_writable | not with each other on the same channel
  *   vmbus_chan_recv, vmbus_chan_recv_done,    | the send calls of the same channel;
  *     vmbus_chan_wait, vmbus_chan_rx_empty      | not with each other on the same channel
- *   calls on different channels               | anything
+ *   vmbus_chan_get_stats, vmbus_chan_max_packet_size | anything but close
+ *   calls on different channels               | anything (waits on one device share its
+ *                                             |   interrupt safely: none loses a wake-up)
  *   vmbus_chan_close, vmbus_device_close      | nothing on the same channel / device
  *
  * Callers that share a channel between threads serialise each direction themselves (liblowlat
@@ -92,7 +94,7 @@ int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_pack
 /**
  * Publish the batch with one write_index store and make one signal decision for it,
  * signalling the peer if the ring rules require it.
- * @return 0; or the backend's error from signalling (-EIO: peer gone).
+ * @return 0; or the backend's error from signalling (-ENOTCONN: peer gone).
  */
 int vmbus_chan_flush(struct vmbus_channel *channel);
 
@@ -111,8 +113,10 @@ int vmbus_chan_send_completion(struct vmbus_channel *channel, uint64_t trans_id,
 
 /**
  * Block until the TX ring has room for a packet of @p packet_size bytes, using the
- * pending_send_size protocol (the peer signals when it frees enough space).
- * @return 0; -ETIMEDOUT; -EMSGSIZE if it can never fit; -EIO.
+ * pending_send_size protocol (the peer signals when it frees enough space). Publishes any
+ * unflushed writes first (vmbus_chan_flush()): the peer cannot free space it cannot see.
+ * @return 0; -ETIMEDOUT; -EMSGSIZE if it can never fit; -EIO (the peer's read_index is
+ *         corrupt); -ENOTCONN.
  */
 int vmbus_chan_wait_writable(struct vmbus_channel *channel, uint32_t packet_size, int timeout_ms);
 
@@ -137,10 +141,11 @@ int vmbus_chan_recv_done(struct vmbus_channel *channel);
 bool vmbus_chan_rx_empty(const struct vmbus_channel *channel);
 
 /**
- * Wait until the RX ring holds a packet: spin for the channel's spin budget, then unmask RX
- * interrupts, re-check, and block in the backend.
+ * Wait until the RX ring holds a packet: release what was read so far
+ * (vmbus_chan_recv_done()), spin for the channel's spin budget, then unmask RX interrupts,
+ * re-check, and block in the backend. Signals that interrupt the process do not end it early.
  * @param timeout_ms -1 waits forever; 0 only checks.
- * @return 0 (a packet is there); -ETIMEDOUT; -EIO (peer gone); -EINTR.
+ * @return 0 (a packet is there); -ETIMEDOUT; -ENOTCONN (peer gone).
  */
 int vmbus_chan_wait(struct vmbus_channel *channel, int timeout_ms);
 
@@ -158,7 +163,7 @@ struct vmbus_chan_stats {
 	uint64_t packets_sent;
 	uint64_t packets_received;
 	uint64_t signals_sent;      /**< calls to the backend's signal (TX batches and RX space) */
-	uint64_t sleeps;            /**< times a wait blocked in the backend */
+	uint64_t sleeps;            /**< times a wait blocked (in the backend or behind its sleeper) */
 	uint64_t bad_packets;       /**< packets rejected (-EBADMSG) and corruption seen (-EIO) */
 };
 

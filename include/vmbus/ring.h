@@ -38,7 +38,8 @@
  *     set_pending_send_size)          | never with another producer call on the same ring
  *   consumer calls (peek, read,       | any producer call on the same ring;
  *     read_publish, set_interrupt_mask)| never with another consumer call on the same ring
- *   bytes_free / bytes_available      | anything (a snapshot; may be stale on return)
+ *   bytes_free, max_packet_size       | what a producer call may (it reads the producer's cursor)
+ *   bytes_available, is_empty         | what a consumer call may (it reads the consumer's cursor)
  */
 #ifndef VMBUS_RING_H
 #define VMBUS_RING_H
@@ -139,7 +140,9 @@ void vmbus_ring_header_init(void *base, size_t header_size);
  * ring never becomes completely full and write_index == read_index always means empty.
  *
  * @return 0; -EAGAIN when full; -EMSGSIZE if the packet can never fit (len8 overflow or larger
- *         than data_size - 8); -EINVAL on bad arguments; -EIO if the peer's read_index is invalid.
+ *         than vmbus_ring_max_packet_size(): data_size - 16, as packet + trailer must stay
+ *         below the free space of an empty ring); -EINVAL on bad arguments; -EIO if the
+ *         peer's read_index is invalid.
  */
 int vmbus_ring_write(struct vmbus_ring *ring, const struct vmbus_ring_packet *packet);
 
@@ -205,7 +208,10 @@ void vmbus_ring_set_interrupt_mask(struct vmbus_ring *ring, bool masked);
 /** Consumer: no unread packet (load-acquire of the producer's write_index). */
 bool vmbus_ring_is_empty(const struct vmbus_ring *ring);
 
-/** Producer view: bytes free now, counting unpublished writes; 0 if read_index is corrupt. */
+/**
+ * Producer view: bytes free now, counting unpublished writes. Never 0 on a valid ring (the
+ * 8-byte gap stays free), so 0 means the peer's read_index is corrupt.
+ */
 uint32_t vmbus_ring_bytes_free(const struct vmbus_ring *ring);
 
 /** Consumer view: bytes not yet read; 0 if write_index is corrupt. */

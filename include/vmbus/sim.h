@@ -3,8 +3,9 @@
  * @file
  * The emulated VMBus backend (drivers/bus/sim). winapi-host-sim plays the Windows host: it
  * offers one device, creates its memory the way uio_hv_generic maps it (ring memory = map 0,
- * TX half then RX half; interrupt page = map 1; monitor page = map 2) as memfds, plus one
- * eventfd per direction, and hands them to one guest process at a time over a unix socket.
+ * TX half then RX half; interrupt page = map 1; monitor page = map 2) as sealed memfds, plus
+ * one signal socket per direction (the emulator's interrupt line, like uio's fd), and hands
+ * them to one guest process at a time over a unix socket.
  * Both ends then run the ordinary lib/vmbus ring and channel code on that memory.
  *
  * Socket path: an explicit path, else $WINAPI_SIM_SOCKET, else
@@ -34,10 +35,11 @@ int vmbus_sim_socket_path(const char *explicit_path, char *path, size_t size);
  * Guest side: connect to the emulator and map the device it offers.
  * @param socket_path NULL for the default (see above)
  * @param timeout_ms  how long to wait for the emulator's offer
- * @return 0; -ENOENT / -ECONNREFUSED (no emulator listening there); -EBUSY (another guest
- *         owns the device); -EPROTO (the emulator's offer is malformed: wrong magic or
- *         version, impossible sizes, missing descriptors); -ETIMEDOUT; -ENOMEM; other
- *         negative errno from socket calls or mmap.
+ * @return 0; -ENOENT / -ECONNREFUSED (no emulator listening there); -EACCES (the listener
+ *         runs as another user); -EBUSY (another guest owns the device); -EPROTO (the
+ *         emulator's offer is malformed: wrong magic or version, impossible sizes, missing,
+ *         unsealed or wrong kinds of descriptors); -ETIMEDOUT; -ECONNRESET (the emulator
+ *         hung up); -ENOMEM; other negative errno from socket calls or mmap.
  */
 int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_device **device);
 
@@ -66,8 +68,9 @@ const char *vmbus_sim_host_path(const struct vmbus_sim_host *host);
 
 /**
  * Accept one guest and give it the device: fresh ring memory (headers initialised as the
- * kernel does on channel open), interrupt and monitor pages, and eventfds. @p device is the
- * host's view (VMBUS_SIDE_HOST); its backend wait returns -EIO when the guest disconnects.
+ * kernel does on channel open), interrupt and monitor pages, and signal sockets. @p device is
+ * the host's view (VMBUS_SIDE_HOST); its backend wait returns -ENOTCONN when the guest
+ * disconnects.
  * @return 0; -EAGAIN (nobody connecting); -EPROTO (the guest's hello is malformed; that
  *         guest is dropped); other negative errno.
  */
@@ -82,7 +85,7 @@ int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error);
  */
 bool vmbus_sim_host_guest_connected(const struct vmbus_device *device);
 
-/** Number of signals the guest sent on this host-side device (read from its eventfd). */
+/** Number of signals the guest sent on this host-side device (the ones the host consumed). */
 unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device);
 
 /** Stop listening and remove the socket file. */

@@ -52,8 +52,10 @@ void winapi_driver_close(struct winapi_driver *driver);
 /**
  * Send one request and wait for its completion.
  * @return 0 (call->reply_length set); -EINVAL, -EMSGSIZE (lengths beyond the protocol);
- *         -ETIMEDOUT; -EIO (channel corrupt or host gone); -EBADMSG (the host's reply failed
- *         validation); or the host's status as errno (winapi_status_to_errno()).
+ *         -ETIMEDOUT (counted from the call, including time queued behind other threads);
+ *         -ENOTCONN (the host is gone); -EIO (the host corrupted the channel); -EBADMSG (the
+ *         host's reply failed validation); or the host's status as errno
+ *         (winapi_status_to_errno()).
  */
 int winapi_driver_call(struct winapi_driver *driver, struct winapi_call *call);
 

@@ -38,7 +38,8 @@ void winapi_host_destroy(struct winapi_host *host);
 /**
  * Answer every request waiting now, in bursts: each burst's completions are published with
  * one index store and at most one signal.
- * @return requests answered (>= 0); -EIO (the guest corrupted the ring or left).
+ * @return requests answered (>= 0); -EIO (the guest corrupted a ring); -ENOTCONN (the guest
+ *         left); -EINVAL or -ENOBUFS (a handler broke the protocol's limits: a host bug).
  */
 int winapi_host_poll(struct winapi_host *host);
 
@@ -46,7 +47,7 @@ int winapi_host_poll(struct winapi_host *host);
  * Serve until the guest leaves or *@p stop becomes true (checked at least every 100 ms; set
  * it with __atomic_store_n or from a signal handler). Idles like every poller here: spin,
  * then block on the guest's signal.
- * @return 0 when the guest left or stop was requested; -EIO if the guest corrupted the ring.
+ * @return 0 when the guest left or stop was requested; otherwise as winapi_host_poll().
  */
 int winapi_host_run(struct winapi_host *host, const bool *stop);
 

@@ -58,8 +58,10 @@ winapi_handle_t winapi_init(void);
  * back in @p output, NUL-terminated.
  * @return 0; -EINVAL (a NULL argument); -EMSGSIZE (input longer than 3072 bytes); -ENOBUFS
  *         (@p output_size < strlen(input) + 1: nothing is truncated silently); -ETIMEDOUT;
- *         -EIO (the host went away or the channel is corrupt); -EBADMSG (the host's reply
- *         failed validation).
+ *         -ENOTCONN (the host went away); -EIO (the host corrupted the channel); -EBADMSG (the
+ *         host's reply failed validation); -EPROTONOSUPPORT, -EOPNOTSUPP, -EBUSY, -EREMOTEIO
+ *         (the host refused the request: see winapi_status_to_errno() in
+ *         <winapi/protocol.h>).
  */
 int winapi_echo(winapi_handle_t handle, const char *input, char *output, size_t output_size);
 

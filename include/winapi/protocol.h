@@ -17,8 +17,10 @@
  * as untrusted: winapi_message_decode() checks every field before anything uses it.
  *
  * Versioning: version = major << 8 | minor. A receiver accepts any minor of its own major and
- * ignores reserved fields (senders zero them), so a minor version may add fields there and
- * new API ids; a new major is refused with WINAPI_STATUS_UNSUPPORTED_VERSION.
+ * ignores the header's reserved fields (senders zero them), so a minor version may add header
+ * fields there and new API ids; a new major is refused with WINAPI_STATUS_UNSUPPORTED_VERSION.
+ * Descriptor flags and reserved words must be zero in 1.x: a buffer a receiver would
+ * misread is refused rather than guessed at.
  *
  * The encode and decode functions touch only the buffers they are given and may run
  * concurrently on different buffers.

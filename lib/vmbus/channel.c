@@ -71,7 +71,7 @@ static int signal_peer(struct vmbus_channel *channel)
 {
 	struct vmbus_device *device = channel->device;
 
-	channel->stats.signals_sent++;
+	vmbus_count(&channel->stats.signals_sent);
 	return device->params.ops->signal(device, channel->index);
 }
 
@@ -83,7 +83,7 @@ int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_pack
 		return -EINVAL;
 	rc = vmbus_ring_write(&channel->tx, packet);
 	if (rc == 0)
-		channel->stats.packets_sent++;
+		vmbus_count(&channel->stats.packets_sent);
 	return rc;
 }
 
@@ -129,16 +129,22 @@ int vmbus_chan_send_completion(struct vmbus_channel *channel, uint64_t trans_id,
 	return send_one(channel, &packet);
 }
 
-/* Packet types that a VMBus device may put on a ring (openvmm parse_packet accepts these). */
-static bool packet_type_allowed(uint16_t type)
+/*
+ * What a VMBus device may put on a ring: the types that travel in practice (vmbus-spec.md 3.2;
+ * openvmm parse_packet accepts these and no others) and only the COMPLETION_REQUESTED flag.
+ * Transfer-page and GPA-direct packets carry a header after the descriptor (offset8 >= 3).
+ */
+static bool packet_allowed(const struct vmbus_ring_packet_info *info)
 {
-	switch (type) {
+	if (info->flags & ~VMBUS_PACKET_FLAG_COMPLETION_REQUESTED)
+		return false;
+	switch (info->type) {
 	case VMBUS_PACKET_DATA_INBAND:
-	case VMBUS_PACKET_DATA_USING_TRANSFER_PAGES:
-	case VMBUS_PACKET_DATA_USING_GPADL:
-	case VMBUS_PACKET_DATA_USING_GPA_DIRECT:
 	case VMBUS_PACKET_COMPLETION:
 		return true;
+	case VMBUS_PACKET_DATA_USING_TRANSFER_PAGES:
+	case VMBUS_PACKET_DATA_USING_GPA_DIRECT:
+		return info->header_size >= 24;
 	default:
 		return false;
 	}
@@ -151,16 +157,21 @@ int vmbus_chan_recv(struct vmbus_channel *channel, void *buffer, size_t buffer_s
 
 	if (channel == NULL || buffer == NULL || info == NULL)
 		return -EINVAL;
+	if (channel->rx_broken)
+		return -EIO;
 	rc = vmbus_ring_read(&channel->rx, buffer, buffer_size, info);
-	if (rc == -EIO)
-		channel->stats.bad_packets++;
+	if (rc == -EIO) {
+		/* Corruption does not heal: stop reading the peer's indices altogether. */
+		channel->rx_broken = true;
+		vmbus_count(&channel->stats.bad_packets);
+	}
 	if (rc != 0)
 		return rc;
-	if (!packet_type_allowed(info->type) || (info->flags & ~VMBUS_PACKET_FLAG_COMPLETION_REQUESTED)) {
-		channel->stats.bad_packets++;
+	if (!packet_allowed(info)) {
+		vmbus_count(&channel->stats.bad_packets);
 		return -EBADMSG;
 	}
-	channel->stats.packets_received++;
+	vmbus_count(&channel->stats.packets_received);
 	return 0;
 }
 
@@ -184,7 +195,13 @@ void vmbus_chan_set_spin_ns(struct vmbus_channel *channel, uint32_t spin_ns)
 
 void vmbus_chan_get_stats(const struct vmbus_channel *channel, struct vmbus_chan_stats *stats)
 {
-	*stats = channel->stats;
+	const struct vmbus_chan_stats *counters = &channel->stats;
+
+	stats->packets_sent = __atomic_load_n(&counters->packets_sent, __ATOMIC_RELAXED);
+	stats->packets_received = __atomic_load_n(&counters->packets_received, __ATOMIC_RELAXED);
+	stats->signals_sent = __atomic_load_n(&counters->signals_sent, __ATOMIC_RELAXED);
+	stats->sleeps = __atomic_load_n(&counters->sleeps, __ATOMIC_RELAXED);
+	stats->bad_packets = __atomic_load_n(&counters->bad_packets, __ATOMIC_RELAXED);
 }
 
 /*
@@ -192,13 +209,14 @@ void vmbus_chan_get_stats(const struct vmbus_channel *channel, struct vmbus_chan
  * consumer-side wait and the producer-side wait share the backoff below.
  */
 struct wait_condition {
-	bool (*ready)(struct vmbus_channel *channel, uint32_t need);
+	/* 1: ready; 0: not yet; negative errno: it never will be (corrupt ring). */
+	int (*ready)(struct vmbus_channel *channel, uint32_t need);
 	/* Arm the peer's signal before sleeping (unmask RX / set pending_send_size), or disarm. */
 	void (*arm)(struct vmbus_channel *channel, uint32_t need, bool armed);
 	uint32_t need;
 };
 
-static bool rx_ready(struct vmbus_channel *channel, uint32_t need)
+static int rx_ready(struct vmbus_channel *channel, uint32_t need)
 {
 	(void)need;
 	return !vmbus_ring_is_empty(&channel->rx);
@@ -210,9 +228,14 @@ static void rx_arm(struct vmbus_channel *channel, uint32_t need, bool armed)
 	vmbus_ring_set_interrupt_mask(&channel->rx, !armed);
 }
 
-static bool tx_ready(struct vmbus_channel *channel, uint32_t need)
+static int tx_ready(struct vmbus_channel *channel, uint32_t need)
 {
-	return vmbus_ring_bytes_free(&channel->tx) > need;
+	uint32_t free_bytes = vmbus_ring_bytes_free(&channel->tx);
+
+	/* A valid ring always keeps its 8-byte gap free: 0 means the peer's read_index is bad. */
+	if (free_bytes == 0)
+		return -EIO;
+	return free_bytes > need;
 }
 
 static void tx_arm(struct vmbus_channel *channel, uint32_t need, bool armed)
@@ -229,12 +252,13 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 			int timeout_ms)
 {
 	struct vmbus_device *device = channel->device;
-	uint64_t start, deadline, spin_until, now;
+	uint64_t start, deadline, spin_until, generation;
 	unsigned int spins;
 	int rc;
 
-	if (condition->ready(channel, condition->need))
-		return 0;
+	rc = condition->ready(channel, condition->need);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 	if (timeout_ms == 0)
 		return -ETIMEDOUT;
 
@@ -246,58 +270,67 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 
 	/* Spin: the peer is usually polling too and answers within a few microseconds. */
 	for (spins = 1;; spins++) {
-		if (condition->ready(channel, condition->need))
-			return 0;
+		rc = condition->ready(channel, condition->need);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
 		/* Reading the clock costs more than a ring check: look at it every 64 spins. */
 		if ((spins & 63u) == 0 && vmbus_now_ns() >= spin_until)
 			break;
 		vmbus_cpu_relax();
 	}
 
-	/* Block: arm the peer's signal, re-check (else a packet that raced in is never signalled). */
+	/*
+	 * Block. The generation is read before arming: a wake-up that another thread consumes
+	 * after our re-check still moves it, and then vmbus_device_wait() returns at once.
+	 * Arm, then re-check: a packet that raced in before the arming is never signalled.
+	 */
 	for (;;) {
-		int wait_ms;
-
+		generation = vmbus_device_wake_generation(device);
 		condition->arm(channel, condition->need, true);
-		if (condition->ready(channel, condition->need)) {
-			rc = 0;
+		rc = condition->ready(channel, condition->need);
+		if (rc != 0)
 			break;
-		}
-		now = vmbus_now_ns();
-		if (now >= deadline) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		wait_ms = deadline == UINT64_MAX ? -1 :
-			(int)((deadline - now + 999999u) / 1000000u);
-		channel->stats.sleeps++;
-		rc = device->params.ops->wait(device, wait_ms);
-		if (rc != 0 && rc != -ETIMEDOUT)
+		vmbus_count(&channel->stats.sleeps);
+		rc = vmbus_device_wait(device, generation, deadline);
+		if (rc != 0)
 			break;
 	}
 	condition->arm(channel, condition->need, false);
-	if (rc != 0 && condition->ready(channel, condition->need))
+	if (rc < 0 && condition->ready(channel, condition->need) > 0)
 		rc = 0;
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 int vmbus_chan_wait(struct vmbus_channel *channel, int timeout_ms)
 {
 	const struct wait_condition condition = { .ready = rx_ready, .arm = rx_arm };
+	int rc;
 
 	if (channel == NULL)
 		return -EINVAL;
+	/*
+	 * Release what was read first: the producer may be blocked on that space, and its
+	 * empty -> non-empty test uses the published read_index.
+	 */
+	rc = vmbus_chan_recv_done(channel);
+	if (rc != 0)
+		return rc;
 	return wait_backoff(channel, &condition, timeout_ms);
 }
 
 int vmbus_chan_wait_writable(struct vmbus_channel *channel, uint32_t packet_size, int timeout_ms)
 {
 	struct wait_condition condition = { .ready = tx_ready, .arm = tx_arm };
+	int rc;
 
 	if (channel == NULL)
 		return -EINVAL;
 	if (packet_size > vmbus_ring_max_packet_size(&channel->tx))
 		return -EMSGSIZE;
+	/* Publish what was written first: the consumer may be asleep waiting for it. */
+	rc = vmbus_chan_flush(channel);
+	if (rc != 0)
+		return rc;
 	/* The ring's full rule: room means free > packet + trailer. */
 	condition.need = vmbus_packet_align8(packet_size) + VMBUS_PACKET_TRAILER_SIZE;
 	return wait_backoff(channel, &condition, timeout_ms);

@@ -12,13 +12,35 @@ static uint32_t spin_ns_from_environment(void)
 	unsigned long long value;
 	char *end;
 
-	if (text == NULL || *text == '\0')
+	if (text == NULL || *text == '\0' || *text == '-')
 		return VMBUS_CHAN_DEFAULT_SPIN_NS;
 	errno = 0;
 	value = strtoull(text, &end, 10);
 	if (errno != 0 || *end != '\0')
 		return VMBUS_CHAN_DEFAULT_SPIN_NS;
 	return value > UINT32_MAX ? UINT32_MAX : (uint32_t)value;
+}
+
+/* The condition variable waits on CLOCK_MONOTONIC, like every deadline in lib/vmbus. */
+static int init_wait(struct vmbus_device *device)
+{
+	pthread_condattr_t attributes;
+	int rc;
+
+	if (pthread_condattr_init(&attributes) != 0)
+		return -ENOMEM;
+	rc = pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&device->wait_cond, &attributes);
+	pthread_condattr_destroy(&attributes);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_mutex_init(&device->wait_lock, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&device->wait_cond);
+		return -rc;
+	}
+	return 0;
 }
 
 int vmbus_device_create(const struct vmbus_device_params *params, struct vmbus_device **device_out)
@@ -45,6 +67,9 @@ int vmbus_device_create(const struct vmbus_device_params *params, struct vmbus_d
 	if (device->channels == NULL)
 		goto err_free_regions;
 
+	if (init_wait(device) != 0)
+		goto err_free_channels;
+
 	memcpy(device->regions, params->channels, params->channel_count * sizeof(*device->regions));
 	device->params = *params;
 	device->params.channels = device->regions;
@@ -52,6 +77,8 @@ int vmbus_device_create(const struct vmbus_device_params *params, struct vmbus_d
 	*device_out = device;
 	return 0;
 
+err_free_channels:
+	free(device->channels);
 err_free_regions:
 	free(device->regions);
 err_free_device:
@@ -65,6 +92,8 @@ void vmbus_device_close(struct vmbus_device *device)
 		return;
 	if (device->params.ops->release != NULL)
 		device->params.ops->release(device);
+	pthread_cond_destroy(&device->wait_cond);
+	pthread_mutex_destroy(&device->wait_lock);
 	free(device->channels);
 	free(device->regions);
 	free(device);
@@ -98,4 +127,68 @@ unsigned int vmbus_device_channel_count(const struct vmbus_device *device)
 const char *vmbus_device_backend_name(const struct vmbus_device *device)
 {
 	return device->params.ops->name;
+}
+
+uint64_t vmbus_device_wake_generation(struct vmbus_device *device)
+{
+	return __atomic_load_n(&device->wake_generation, __ATOMIC_ACQUIRE);
+}
+
+static int milliseconds_until(uint64_t deadline_ns, uint64_t now)
+{
+	uint64_t ms;
+
+	if (deadline_ns == UINT64_MAX)
+		return -1;
+	ms = (deadline_ns - now + 999999u) / 1000000u;
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadline_ns)
+{
+	struct timespec until = {
+		.tv_sec = (time_t)(deadline_ns / 1000000000u),
+		.tv_nsec = (long)(deadline_ns % 1000000000u),
+	};
+	int rc = 0, backend_rc;
+	uint64_t now;
+
+	pthread_mutex_lock(&device->wait_lock);
+	for (;;) {
+		if (device->backend_error != 0) {
+			rc = device->backend_error;
+			break;
+		}
+		if (__atomic_load_n(&device->wake_generation, __ATOMIC_RELAXED) != seen)
+			break;
+		now = vmbus_now_ns();
+		if (now >= deadline_ns) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (device->sleeper) {
+			/* Someone else sleeps in the backend; its wake-up will wake us. */
+			if (deadline_ns == UINT64_MAX)
+				pthread_cond_wait(&device->wait_cond, &device->wait_lock);
+			else
+				pthread_cond_timedwait(&device->wait_cond, &device->wait_lock, &until);
+			continue;
+		}
+		device->sleeper = true;
+		pthread_mutex_unlock(&device->wait_lock);
+		backend_rc = device->params.ops->wait(device, milliseconds_until(deadline_ns, now));
+		pthread_mutex_lock(&device->wait_lock);
+		device->sleeper = false;
+		/* The peer gone (or the backend broken) stays so: no waiter sleeps on it again. */
+		if (backend_rc < 0 && backend_rc != -ETIMEDOUT && backend_rc != -EINTR)
+			device->backend_error = backend_rc;
+		/*
+		 * Whatever woke the backend (a signal, a timeout, EINTR), every waiter re-checks:
+		 * the one whose deadline passed leaves, another takes over the sleeping.
+		 */
+		__atomic_store_n(&device->wake_generation, device->wake_generation + 1, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&device->wait_cond);
+	}
+	pthread_mutex_unlock(&device->wait_lock);
+	return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef LIB_VMBUS_PRIVATE_H
 #define LIB_VMBUS_PRIVATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -17,7 +18,8 @@ struct vmbus_channel {
 	struct vmbus_ring tx;
 	struct vmbus_ring rx;
 	uint32_t spin_ns;
-	struct vmbus_chan_stats stats;
+	bool rx_broken;                /* the peer corrupted the RX ring: every receive is -EIO */
+	struct vmbus_chan_stats stats; /* updated with relaxed atomics: both directions count */
 };
 
 struct vmbus_device {
@@ -25,7 +27,36 @@ struct vmbus_device {
 	struct vmbus_channel_region *regions;
 	struct vmbus_channel **channels;   /* open channels, NULL where closed */
 	uint32_t default_spin_ns;
+
+	/*
+	 * The backend has one interrupt source per device (uio: one fd for all channels), and
+	 * waiting on it consumes the event. So only one thread sleeps in the backend at a time;
+	 * other waiters sleep on wait_cond, and every wake-up bumps wake_generation so that each
+	 * waiter re-checks its own ring. A waiter reads the generation before it arms and
+	 * re-checks, and never blocks once the generation has moved: no wake-up is lost between
+	 * threads.
+	 */
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;
+	uint64_t wake_generation; /* written under wait_lock, read with __atomic */
+	bool sleeper;             /* a thread is inside ops->wait */
+	int backend_error;        /* sticky: -ENOTCONN once the peer is gone, or the backend's error */
 };
+
+/* Snapshot the device's wake-up generation before arming a wait. */
+uint64_t vmbus_device_wake_generation(struct vmbus_device *device);
+
+/*
+ * Block until the wake-up generation differs from @seen, the peer is gone, or @deadline_ns
+ * (CLOCK_MONOTONIC, UINT64_MAX: none) passes. Returns 0, -ETIMEDOUT, or the backend's
+ * sticky error (-ENOTCONN: the peer is gone).
+ */
+int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadline_ns);
+
+static inline void vmbus_count(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
 
 static inline uint64_t vmbus_now_ns(void)
 {

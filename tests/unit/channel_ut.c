@@ -47,7 +47,7 @@ static int fake_signal(struct vmbus_device *device, unsigned int index)
 
 	(void)index;
 	__atomic_fetch_add(&end->signals, 1, __ATOMIC_RELAXED);
-	return write(end->peer_fd, &one, sizeof(one)) == sizeof(one) ? 0 : -EIO;
+	return write(end->peer_fd, &one, sizeof(one)) == sizeof(one) ? 0 : -ENOTCONN;
 }
 
 static int fake_wait(struct vmbus_device *device, int timeout_ms)
@@ -59,7 +59,7 @@ static int fake_wait(struct vmbus_device *device, int timeout_ms)
 
 	__atomic_fetch_add(&end->wait_calls, 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&end->peer_gone, __ATOMIC_RELAXED))
-		return -EIO;
+		return -ENOTCONN;
 	rc = poll(&pfd, 1, timeout_ms);
 	if (rc == 0)
 		return -ETIMEDOUT;
@@ -363,7 +363,10 @@ static void test_wait_peer_gone(void **state)
 
 	vmbus_chan_set_spin_ns(f->guest_channel, 0);
 	f->guest_end.peer_gone = true;
-	assert_int_equal(vmbus_chan_wait(f->guest_channel, 5000), -EIO);
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 5000), -ENOTCONN);
+	/* Sticky: the next wait does not ask the backend again. */
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 5000), -ENOTCONN);
+	assert_int_equal(f->guest_end.wait_calls, 1);
 }
 
 static void *drain_later(void *argument)
@@ -404,6 +407,90 @@ static void test_wait_writable_pending_send(void **state)
 	assert_int_equal(vmbus_chan_send_inband(f->guest_channel, 99, 0, &iov, 1), 0);
 }
 
+/* Waits on two channels' worth of conditions share the device's one interrupt. */
+struct writable_waiter {
+	struct fixture *f;
+	int rc;
+};
+
+static void *wait_writable_thread(void *argument)
+{
+	struct writable_waiter *job = argument;
+
+	job->rc = vmbus_chan_wait_writable(job->f->guest_channel, 1016, 1500);
+	return NULL;
+}
+
+static void test_two_waiters_no_lost_wakeup(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t payload[1000];
+	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) };
+	struct writable_waiter writer = { .f = f };
+	struct delayed_send job = { .f = f, .delay_ms = 100 };
+	struct timespec start;
+	pthread_t writer_thread, sender;
+
+	/* W: the guest's TX is full and the host never drains it, so W sleeps its full 1.5 s. */
+	vmbus_chan_set_spin_ns(f->guest_channel, 0);
+	while (vmbus_chan_send_inband(f->guest_channel, 1, 0, &iov, 1) == 0)
+		;
+	assert_int_equal(pthread_create(&writer_thread, NULL, wait_writable_thread, &writer), 0);
+	/* R: waits for a completion that arrives after 100 ms; whoever wakes on the signal, R sees it. */
+	assert_int_equal(pthread_create(&sender, NULL, send_later, &job), 0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 5000), 0);
+	assert_true(elapsed_ms(&start) < 1000);
+	pthread_join(sender, NULL);
+	pthread_join(writer_thread, NULL);
+	assert_int_equal(writer.rc, -ETIMEDOUT);
+}
+
+struct delayed_guest_send {
+	struct fixture *f;
+};
+
+static void *guest_send_later(void *argument)
+{
+	struct delayed_guest_send *job = argument;
+	struct timespec delay = { .tv_sec = 0, .tv_nsec = 100 * 1000000L };
+
+	nanosleep(&delay, NULL);
+	send_text(job->f->guest_channel, 2, "second");
+	return NULL;
+}
+
+/* A wait releases what was read: else the writer sees a "non-empty" ring and never signals. */
+static void test_wait_publishes_reads_first(void **state)
+{
+	struct fixture *f = *state;
+	struct delayed_guest_send job = { .f = f };
+	struct vmbus_ring_packet_info info;
+	struct timespec start;
+	uint8_t buffer[64];
+	pthread_t thread;
+
+	assert_int_equal(send_text(f->guest_channel, 1, "first"), 0);
+	assert_int_equal(vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info), 0);
+	/* No recv_done: the host's read of "first" is not published yet. */
+	vmbus_chan_set_spin_ns(f->host_channel, 0);
+	assert_int_equal(pthread_create(&thread, NULL, guest_send_later, &job), 0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	assert_int_equal(vmbus_chan_wait(f->host_channel, 3000), 0);
+	assert_true(elapsed_ms(&start) < 2000);
+	pthread_join(thread, NULL);
+	assert_int_equal(f->guest_end.signals, 1);
+}
+
+static void test_wait_writable_corrupt_read_index(void **state)
+{
+	struct fixture *f = *state;
+
+	guest_tx_header(f)->read_index = 3; /* not on 8 bytes */
+	assert_int_equal(vmbus_chan_wait_writable(f->guest_channel, 64, 1000), -EIO);
+	assert_int_equal(vmbus_chan_wait_writable(f->guest_channel, 64, -1), -EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +504,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_blocks_then_wakes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_peer_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_writable_pending_send, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_waiters_no_lost_wakeup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_publishes_reads_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_writable_corrupt_read_index, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);

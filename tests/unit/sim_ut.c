@@ -193,7 +193,7 @@ static void test_handover_and_exchange(void **state)
 	/* The guest leaves: the host's wait reports it instead of sleeping on. */
 	vmbus_chan_close(guest_channel);
 	vmbus_device_close(guest);
-	assert_int_equal(vmbus_chan_wait(host_channel, 5000), -EIO);
+	assert_int_equal(vmbus_chan_wait(host_channel, 5000), -ENOTCONN);
 	/* Exactly one signal crossed: the send that found the host asleep on an empty ring. */
 	assert_int_equal(vmbus_sim_host_signals_received(job.device), 1);
 	vmbus_chan_close(host_channel);
@@ -253,6 +253,7 @@ struct hostile {
 	int fds[8];
 	unsigned int fd_count;
 	size_t offer_size;
+	int kept[2];     /* the emulator's ends of the signal sockets, or 0 */
 	enum { ANSWER, HANG_UP, STAY_SILENT } behaviour;
 	int done_fd; /* eventfd: the test is finished with the connection */
 };
@@ -324,14 +325,25 @@ static struct sim_offer good_offer(void)
 	return offer;
 }
 
+/* The guest's end of a signal socketpair; the hostile emulator keeps the other end. */
+static int signal_socket(struct hostile *h, int which)
+{
+	int pair[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+		return -1;
+	h->kept[which] = pair[0];
+	return pair[1];
+}
+
 /* The five descriptors of a good offer; @ring_bytes sizes the ring memfd. */
 static void good_fds(struct hostile *h, size_t ring_bytes)
 {
 	h->fds[SIM_FD_RING] = memfd_of_size(ring_bytes, true);
 	h->fds[SIM_FD_INTERRUPT_PAGE] = memfd_of_size(4096, true);
 	h->fds[SIM_FD_MONITOR_PAGE] = memfd_of_size(4096, true);
-	h->fds[SIM_FD_SIGNAL_HOST] = eventfd(0, EFD_CLOEXEC);
-	h->fds[SIM_FD_SIGNAL_GUEST] = eventfd(0, EFD_CLOEXEC);
+	h->fds[SIM_FD_SIGNAL_HOST] = signal_socket(h, 0);
+	h->fds[SIM_FD_SIGNAL_GUEST] = signal_socket(h, 1);
 	h->fd_count = SIM_FD_COUNT;
 }
 
@@ -362,6 +374,9 @@ static int connect_to_hostile(struct fixture *f, struct hostile *h, int timeout_
 	pthread_join(thread, NULL);
 	for (i = 0; i < h->fd_count; i++)
 		close(h->fds[i]);
+	for (i = 0; i < 2; i++)
+		if (h->kept[i] > 0)
+			close(h->kept[i]);
 	close(h->done_fd);
 	close(h->listen_fd);
 	return rc;
@@ -428,6 +443,18 @@ static void test_hostile_offers(void **state)
 	h.fds[SIM_FD_RING] = memfd_of_size(4 * 4096, false);
 	assert_int_equal(connect_to_hostile(f, &h, 2000), -EPROTO);
 
+	/* An eventfd where a signal socket should be: its writer could be blocked by the peer. */
+	h = (struct hostile){ .offer = good_offer() };
+	good_fds(&h, 4 * 4096);
+	close(h.fds[SIM_FD_SIGNAL_GUEST]);
+	h.fds[SIM_FD_SIGNAL_GUEST] = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(connect_to_hostile(f, &h, 2000), -EPROTO);
+
+	h = (struct hostile){ .offer = good_offer() };
+	h.offer.numa_node = 5000;
+	good_fds(&h, 4 * 4096);
+	assert_int_equal(connect_to_hostile(f, &h, 2000), -EPROTO);
+
 	/* An eventfd where the ring memory should be. */
 	h = (struct hostile){ .offer = good_offer() };
 	good_fds(&h, 4 * 4096);
@@ -467,10 +494,36 @@ static void test_hostile_offers(void **state)
 	assert_int_equal(open_fd_count(), fds_before);
 }
 
+/* A peer that never drains its signals cannot block us, and a peer that leaves is noticed. */
+static void test_signal_socket_never_blocks(void **state)
+{
+	unsigned long long signals = 0;
+	int pair[2], other[2], i;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SIM_SIGNAL_SOCKET_TYPE, 0, pair), 0);
+	assert_int_equal(socketpair(AF_UNIX, SIM_SIGNAL_SOCKET_TYPE, 0, other), 0);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(sim_signal_peer(pair[0]), 0);
+	/* The waiter drains a bounded number per wait and counts them. */
+	assert_int_equal(sim_wait_peer(pair[1], other[0], 1000, &signals), 0);
+	assert_true(signals >= 1 && signals <= 64);
+	/* Nothing pending on a fresh pair: the wait times out. */
+	assert_int_equal(sim_wait_peer(other[1], other[0], 10, NULL), -ETIMEDOUT);
+	/* The peer's end closes: the signal fails and the wait reports the peer gone. */
+	close(other[1]);
+	assert_int_equal(sim_signal_peer(other[0]), -ENOTCONN);
+	close(pair[0]);
+	assert_int_equal(sim_wait_peer(pair[1], other[0], 1000, NULL), -ENOTCONN);
+	close(pair[1]);
+	close(other[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socket_path),
+		cmocka_unit_test(test_signal_socket_never_blocks),
 		cmocka_unit_test_setup_teardown(test_handover_and_exchange, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_guest_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_rules, setup, teardown),

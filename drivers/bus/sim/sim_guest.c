@@ -88,6 +88,9 @@ static int validate_offer(const struct sim_offer *offer)
 	if (offer->ring_size < 2u * offer->page_size || offer->ring_size % offer->page_size != 0 ||
 	    offer->ring_size - offer->page_size >= UINT32_MAX)
 		return -EPROTO;
+	/* NUMA node ids are small (MAX_NUMNODES is at most 1024); -1 means unknown. */
+	if (offer->numa_node < -1 || offer->numa_node >= 1024)
+		return -EPROTO;
 	return 0;
 }
 
@@ -101,18 +104,45 @@ static int map_shared(int fd, size_t size, void **address)
 	void *mapping;
 	int seals;
 
+	/* Seals first: once shrinking is sealed, the size fstat() reports can only grow. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return -EPROTO;
 	if (fstat(fd, &st) != 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
-		return -EPROTO;
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0 || !(seals & F_SEAL_SHRINK))
 		return -EPROTO;
 	mapping = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mapping == MAP_FAILED)
 		return -errno;
 	*address = mapping;
 	return 0;
+}
+
+/* A signal socket of the kind the emulator creates (SIM_SIGNAL_SOCKET_TYPE), nothing else. */
+static bool is_signal_socket(int fd)
+{
+	socklen_t length = sizeof(int);
+	struct stat st;
+	int type;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 &&
+	       type == SIM_SIGNAL_SOCKET_TYPE;
+}
+
+/*
+ * Whoever listens on the path must run as us or as root: the /tmp fallback path is
+ * world-writable, and another user's "emulator" there would see our memory.
+ */
+static int check_peer(int fd)
+{
+	struct ucred credentials;
+	socklen_t length = sizeof(credentials);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0)
+		return -errno;
+	return credentials.uid == getuid() || credentials.uid == 0 ? 0 : -EACCES;
 }
 
 static int connect_socket(const char *path, int timeout_ms, int *socket_fd)
@@ -125,15 +155,23 @@ static int connect_socket(const char *path, int timeout_ms, int *socket_fd)
 	if (fd < 0)
 		return -errno;
 	memcpy(address.sun_path, path, strlen(path) + 1);
-	if (timeout_ms > 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-	if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
-		rc = -errno;
+	if (timeout_ms > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) != 0)
+		goto err_close;
+	if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0)
+		goto err_close;
+	rc = check_peer(fd);
+	if (rc != 0) {
 		close(fd);
 		return rc;
 	}
 	*socket_fd = fd;
 	return 0;
+
+err_close:
+	/* With SO_SNDTIMEO, a connect that found the backlog full for too long says EAGAIN. */
+	rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
+	close(fd);
+	return rc;
 }
 
 int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_device **device)
@@ -168,7 +206,8 @@ int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_devi
 		goto err_close_socket;
 	}
 	rc = validate_offer(&offer);
-	if (rc == 0 && fd_count != SIM_FD_COUNT)
+	if (rc == 0 && (fd_count != SIM_FD_COUNT || !is_signal_socket(fds[SIM_FD_SIGNAL_HOST]) ||
+			!is_signal_socket(fds[SIM_FD_SIGNAL_GUEST])))
 		rc = -EPROTO;
 	if (rc != 0)
 		goto err_close_fds;
@@ -203,7 +242,7 @@ int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_devi
 	rc = vmbus_device_create(&params, device);
 	if (rc != 0)
 		goto err_unmap;
-	/* The mappings hold the memory; of the descriptors only the eventfds stay open. */
+	/* The mappings hold the memory; of the descriptors only the signal sockets stay open. */
 	close(fds[SIM_FD_RING]);
 	close(fds[SIM_FD_INTERRUPT_PAGE]);
 	close(fds[SIM_FD_MONITOR_PAGE]);

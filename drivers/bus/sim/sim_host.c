@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -37,8 +36,8 @@ struct vmbus_sim_host {
 
 struct sim_host_device {
 	int connection_fd;
-	int signal_host_fd;   /* we wait on it */
-	int signal_guest_fd;  /* we write it */
+	int signal_host_fd;   /* our end of guest -> host signals: we wait on it */
+	int signal_guest_fd;  /* our end of host -> guest signals: we send on it */
 	void *ring_memory;
 	size_t ring_memory_size;
 	void *interrupt_page;
@@ -136,14 +135,15 @@ err_close:
 	return rc;
 }
 
-/* Non-blocking, so that a signal never blocks the writer even if the counter saturates. */
-static int create_eventfd(int *fd_out)
+/* One signal direction: @ours stays here, @theirs goes to the guest. */
+static int create_signal_pair(int *ours, int *theirs)
 {
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int pair[2];
 
-	if (fd < 0)
+	if (socketpair(AF_UNIX, SIM_SIGNAL_SOCKET_TYPE | SOCK_CLOEXEC, 0, pair) != 0)
 		return -errno;
-	*fd_out = fd;
+	*ours = pair[0];
+	*theirs = pair[1];
 	return 0;
 }
 
@@ -217,9 +217,9 @@ int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **dev
 		rc = create_region("vmbus-sim-monitor-page", SIM_HYPERV_PAGE_SIZE,
 				   &state->monitor_page, &fds[SIM_FD_MONITOR_PAGE]);
 	if (rc == 0)
-		rc = create_eventfd(&fds[SIM_FD_SIGNAL_HOST]);
+		rc = create_signal_pair(&state->signal_host_fd, &fds[SIM_FD_SIGNAL_HOST]);
 	if (rc == 0)
-		rc = create_eventfd(&fds[SIM_FD_SIGNAL_GUEST]);
+		rc = create_signal_pair(&state->signal_guest_fd, &fds[SIM_FD_SIGNAL_GUEST]);
 	if (rc != 0)
 		goto err_close_fds;
 
@@ -232,11 +232,9 @@ int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **dev
 	if (rc != 0)
 		goto err_close_fds;
 
-	/* The guest has its copies; we keep only our eventfd ends and the mappings. */
-	for (i = SIM_FD_RING; i <= SIM_FD_MONITOR_PAGE; i++)
+	/* The guest has its copies; we keep the mappings and our ends of the signal sockets. */
+	for (i = 0; i < SIM_FD_COUNT; i++)
 		close(fds[i]);
-	state->signal_host_fd = fds[SIM_FD_SIGNAL_HOST];
-	state->signal_guest_fd = fds[SIM_FD_SIGNAL_GUEST];
 
 	region = (struct vmbus_channel_region){
 		.ring_base = state->ring_memory,

@@ -132,32 +132,40 @@ int sim_wire_wait_readable(int fd, int timeout_ms)
 	return rc == 0 ? -ETIMEDOUT : 0;
 }
 
-int sim_signal_peer(int event_fd)
+int sim_signal_peer(int signal_fd)
 {
-	const uint64_t one = 1;
+	const char signal_byte = 's';
 
-	if (write(event_fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+	if (send(signal_fd, &signal_byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
 		return 0;
-	/* EAGAIN: the counter is saturated, so the peer has a wake-up pending anyway. */
-	return errno == EAGAIN ? 0 : -EIO;
+	/* A full queue: the peer has not drained the signals it has, a wake-up is pending. */
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -ENOTCONN;
 }
 
-int sim_wait_peer(int event_fd, int socket_fd, int timeout_ms, unsigned long long *signals)
+/* Signals drained per wait: a peer flooding us costs one bounded loop, then a spurious wake. */
+#define SIM_DRAIN_MAX 64
+
+int sim_wait_peer(int signal_fd, int socket_fd, int timeout_ms, unsigned long long *signals)
 {
 	struct pollfd fds[2] = {
-		{ .fd = event_fd, .events = POLLIN },
+		{ .fd = signal_fd, .events = POLLIN },
 		{ .fd = socket_fd, .events = POLLIN },
 	};
-	uint64_t count;
-	int rc = poll(fds, 2, timeout_ms);
+	char buffer[16];
+	int rc = poll(fds, 2, timeout_ms), drained;
 
 	if (rc < 0)
 		return errno == EINTR ? -EINTR : -errno;
 	if (rc == 0)
 		return -ETIMEDOUT;
-	/* Consume the count first, so that a peer's last signals are counted even as it leaves. */
-	if ((fds[0].revents & POLLIN) && read(event_fd, &count, sizeof(count)) == (ssize_t)sizeof(count) &&
-	    signals != NULL)
-		*signals += count;
-	return fds[1].revents != 0 ? -EIO : 0;
+	/* Count first, so that a peer's last signals are counted even as it leaves. */
+	for (drained = 0; (fds[0].revents & POLLIN) && drained < SIM_DRAIN_MAX; drained++) {
+		if (recv(signal_fd, buffer, sizeof(buffer), MSG_DONTWAIT) <= 0)
+			break;
+		if (signals != NULL)
+			(*signals)++;
+	}
+	if (fds[1].revents != 0 || (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)))
+		return -ENOTCONN;
+	return 0;
 }

@@ -42,10 +42,20 @@ enum sim_fd_index {
 	SIM_FD_RING,           /* memfd, 2 * ring_size: TX half then RX half (uio map 0) */
 	SIM_FD_INTERRUPT_PAGE, /* memfd, 4 KiB (uio map 1) */
 	SIM_FD_MONITOR_PAGE,   /* memfd, 4 KiB (uio map 2) */
-	SIM_FD_SIGNAL_HOST,    /* eventfd: the guest writes 1 to signal the host */
-	SIM_FD_SIGNAL_GUEST,   /* eventfd: the host writes 1 to interrupt the guest */
+	SIM_FD_SIGNAL_HOST,    /* signal socket: the guest sends here to signal the host */
+	SIM_FD_SIGNAL_GUEST,   /* signal socket: the guest's interrupts arrive here */
 	SIM_FD_COUNT
 };
+
+/*
+ * Signals travel on one SOCK_SEQPACKET socketpair per direction, a one-byte message per
+ * signal; each side holds only its own end. Not eventfds: both ends of an eventfd share one
+ * file description and one counter, so a hostile peer could clear O_NONBLOCK or fill the
+ * counter and block our write for good. On a socketpair every call is non-blocking by its
+ * own flag (MSG_DONTWAIT), a full queue just means a wake-up is already pending, and a peer
+ * that exits shows up as a hang-up.
+ */
+#define SIM_SIGNAL_SOCKET_TYPE SOCK_SEQPACKET
 
 /* Send @size bytes and @fd_count descriptors in one message. Returns 0 or negative errno. */
 int sim_wire_send(int socket_fd, const void *message, size_t size, const int *fds, unsigned int fd_count);
@@ -57,17 +67,17 @@ int sim_wire_send(int socket_fd, const void *message, size_t size, const int *fd
  */
 int sim_wire_receive(int socket_fd, void *message, size_t size, int *fds, unsigned int max_fds);
 
-/* Signal the peer: add one to @event_fd. Returns 0, or -EIO if the eventfd is unusable. */
-int sim_signal_peer(int event_fd);
+/* Signal the peer on our end of a signal socket. Returns 0, or -ENOTCONN if the peer is gone. */
+int sim_signal_peer(int signal_fd);
 
 /*
- * The backend wait of both sides: block until the peer signals @event_fd (its count is
- * consumed, like uio's read(), and added to *@signals unless NULL) or anything happens on
- * @socket_fd.
- * Nobody writes to the socket after the hand-over, so an event there means the peer is gone.
- * Returns 0, -ETIMEDOUT, -EINTR, or -EIO (peer gone).
+ * The backend wait of both sides: block until the peer signals on @signal_fd (the signals are
+ * consumed, like uio's read(), and counted into *@signals unless NULL) or anything happens on
+ * @socket_fd. Nobody writes to the hand-over socket afterwards, so an event there, or a
+ * hang-up on the signal socket, means the peer is gone.
+ * Returns 0, -ETIMEDOUT, -EINTR, or -ENOTCONN (peer gone).
  */
-int sim_wait_peer(int event_fd, int socket_fd, int timeout_ms, unsigned long long *signals);
+int sim_wait_peer(int signal_fd, int socket_fd, int timeout_ms, unsigned long long *signals);
 
 /* Wait until @fd is readable: 0, -ETIMEDOUT, or negative errno. */
 int sim_wire_wait_readable(int fd, int timeout_ms);
