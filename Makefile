@@ -39,7 +39,8 @@ endif
 
 # One list per component; the tree shows the layers (see README "Layout").
 VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
-	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c
+	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
+	drivers/bus/uio/uio_bus.c
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/log/log.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c
@@ -58,7 +59,9 @@ TESTBIN := $(BUILD)/tests
 
 LIBRARIES := $(LIB)/libvmbus.a $(LIB)/libvmbus.so.$(VMBUS_VERSION) \
 	$(LIB)/liblowlat.a $(LIB)/liblowlat.so.$(LOWLAT_VERSION) $(LIB)/libwinapi-host.a
-APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim
+APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe
+# The example driver, linked statically for the initramfs of the VM test.
+STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut
 E2E_TESTS := $(TESTBIN)/echo_e2e
@@ -66,7 +69,7 @@ TESTS := $(UNIT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
 
-.PHONY: all deps test check sanitize-check demo install clean
+.PHONY: all deps test check sanitize-check demo vm-test install clean
 .DEFAULT_GOAL := all
 
 all: $(LIBRARIES) $(APPS)
@@ -120,6 +123,15 @@ $(BIN)/winapi-host-sim: $(call objects,apps/winapi-host-sim/main.c) $(LIB)/libwi
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ISAL)
 
+# vmbus-probe uses include/vmbus/ only, so it links libvmbus alone.
+$(BIN)/vmbus-probe: $(call objects,apps/vmbus-probe/main.c) $(LIB)/libvmbus.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(STATIC_PROBE): $(call objects,apps/vmbus-probe/main.c) $(LIB)/libvmbus.a
+	@mkdir -p $(@D)
+	$(CC) -static $(ALL_LDFLAGS) -o $@ $^
+
 # Tests: unit tests link the objects they test; the end-to-end test uses the public API only.
 $(TESTBIN)/ring_ut: $(call objects,tests/unit/ring_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/channel_ut: $(call objects,tests/unit/channel_ut.c) $(LIB)/libvmbus.a
@@ -145,6 +157,11 @@ test: check sanitize-check
 
 demo: all
 	scripts/demo.sh $(BUILD)
+
+# The uio backend against a real kernel and a real VMBus host: QEMU's hv-balloon, nested
+# (tests/vm/README.md). Installs QEMU from bookworm-backports and downloads kernels.
+vm-test: $(STATIC_PROBE)
+	tests/vm/run.sh $(STATIC_PROBE) scripts/vmbus-bind
 
 install: all
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/winapi $(DESTDIR)$(includedir)/vmbus \

@@ -22,9 +22,6 @@
 #include <vmbus/channel.h>
 #include <vmbus/guid.h>
 
-/** monitor_id when the channel has no monitor page slot (sysfs has no `monitor_id`). */
-#define VMBUS_MONITOR_ID_NONE 0xffu
-
 enum vmbus_side {
 	VMBUS_SIDE_GUEST, /**< TX = first half of the ring memory (guest -> host) */
 	VMBUS_SIDE_HOST,  /**< TX = second half (host -> guest) */
@@ -58,6 +55,16 @@ struct vmbus_channel_region {
 	uint32_t monitor_id; /**< VMBUS_MONITOR_ID_NONE when not monitored */
 };
 
+/**
+ * params.quirks: how the backend's kernel interface misbehaves.
+ *
+ * VMBUS_BACKEND_SIGNAL_UNMASKS_RX: signalling the host also clears the RX interrupt_mask of
+ * the device's channels (uio_hv_generic for non-monitored channels: its irqcontrol write sets
+ * mask = !value on the primary since 6.10, on every channel since 6.16). lib/vmbus masks
+ * again every channel that is polling, so the host does not start interrupting pollers.
+ */
+#define VMBUS_BACKEND_SIGNAL_UNMASKS_RX 0x1u
+
 struct vmbus_device_params {
 	struct vmbus_guid class_id;
 	struct vmbus_guid instance_id;
@@ -68,14 +75,24 @@ struct vmbus_device_params {
 	const struct vmbus_channel_region *channels; /**< channel_count entries, copied */
 	const struct vmbus_backend_ops *ops;
 	void *backend_data;             /**< the backend's own state, see vmbus_device_backend_data() */
+	unsigned int quirks;            /**< VMBUS_BACKEND_* */
 };
 
 /**
  * Create a device over memory the backend has mapped. On success the device owns the
  * backend's resources: vmbus_device_close() calls ops->release.
- * @return 0; -EINVAL (no channel, impossible ring size, missing ops); -ENOMEM.
+ * @return 0; -EINVAL (no channel or more than 64, impossible ring size, missing ops);
+ *         -ENOMEM.
  */
 int vmbus_device_create(const struct vmbus_device_params *params, struct vmbus_device **device);
+
+/**
+ * Add a channel (a subchannel the host offered later) as the next index.
+ * May run concurrently with channel calls, but not with another add.
+ * @return the new channel's index (>= 1); -EINVAL (impossible ring size); -ENOSPC (the
+ *         device has its 64 channels).
+ */
+int vmbus_device_add_channel(struct vmbus_device *device, const struct vmbus_channel_region *region);
 
 /** The backend_data given to vmbus_device_create(). */
 void *vmbus_device_backend_data(const struct vmbus_device *device);

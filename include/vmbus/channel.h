@@ -56,6 +56,9 @@
 struct vmbus_device;
 struct vmbus_channel;
 
+/** monitor_id when the channel has no monitor page slot (sysfs has no `monitor_id`). */
+#define VMBUS_MONITOR_ID_NONE 0xffu
+
 /** Device identity, as offered by the host. */
 const struct vmbus_guid *vmbus_device_class_id(const struct vmbus_device *device);
 const struct vmbus_guid *vmbus_device_instance_id(const struct vmbus_device *device);

@@ -11,16 +11,13 @@
 
 int vmbus_chan_open(struct vmbus_device *device, unsigned int index, struct vmbus_channel **channel_out)
 {
-	const struct vmbus_channel_region *region;
+	struct vmbus_channel_region region;
 	struct vmbus_channel *channel;
 	uint8_t *first_half, *second_half;
 	int rc;
 
-	if (device == NULL || channel_out == NULL || index >= device->params.channel_count)
+	if (device == NULL || channel_out == NULL || index >= vmbus_device_channel_count(device))
 		return -EINVAL;
-	if (device->channels[index] != NULL)
-		return -EBUSY;
-
 	channel = calloc(1, sizeof(*channel));
 	if (channel == NULL)
 		return -ENOMEM;
@@ -28,37 +25,48 @@ int vmbus_chan_open(struct vmbus_device *device, unsigned int index, struct vmbu
 	channel->index = index;
 	channel->spin_ns = device->default_spin_ns;
 
-	region = &device->regions[index];
-	first_half = region->ring_base;
-	second_half = first_half + region->ring_size;
+	pthread_mutex_lock(&device->channels_lock);
+	if (device->channels[index] != NULL) {
+		rc = -EBUSY;
+		goto err_unlock;
+	}
+	region = device->regions[index];
+	first_half = region.ring_base;
+	second_half = first_half + region.ring_size;
 	rc = vmbus_ring_attach(&channel->tx,
 			       device->params.side == VMBUS_SIDE_GUEST ? first_half : second_half,
-			       region->ring_size, device->params.page_size);
+			       region.ring_size, device->params.page_size);
 	if (rc != 0)
-		goto err_free_channel;
+		goto err_unlock;
 	rc = vmbus_ring_attach(&channel->rx,
 			       device->params.side == VMBUS_SIDE_GUEST ? second_half : first_half,
-			       region->ring_size, device->params.page_size);
+			       region.ring_size, device->params.page_size);
 	if (rc != 0)
-		goto err_free_channel;
+		goto err_unlock;
 
 	/* Start in polling mode: the peer need not signal us until we decide to sleep. */
 	vmbus_ring_set_interrupt_mask(&channel->rx, true);
-
 	device->channels[index] = channel;
+	pthread_mutex_unlock(&device->channels_lock);
 	*channel_out = channel;
 	return 0;
 
-err_free_channel:
+err_unlock:
+	pthread_mutex_unlock(&device->channels_lock);
 	free(channel);
 	return rc;
 }
 
 void vmbus_chan_close(struct vmbus_channel *channel)
 {
+	struct vmbus_device *device;
+
 	if (channel == NULL)
 		return;
-	channel->device->channels[channel->index] = NULL;
+	device = channel->device;
+	pthread_mutex_lock(&device->channels_lock);
+	device->channels[channel->index] = NULL;
+	pthread_mutex_unlock(&device->channels_lock);
 	free(channel);
 }
 
@@ -67,12 +75,41 @@ uint32_t vmbus_chan_max_packet_size(const struct vmbus_channel *channel)
 	return vmbus_ring_max_packet_size(&channel->tx);
 }
 
+/*
+ * After a signal that cleared RX masks behind our back (VMBUS_BACKEND_SIGNAL_UNMASKS_RX), mask
+ * again every channel that is polling. Against a waiter arming concurrently: we store the mask,
+ * fence, then look at rx_armed; the waiter stores rx_armed, fences, then clears the mask. With
+ * both fences sequentially consistent, either we see it armed and clear the mask again, or its
+ * clear lands after our store: a sleeping waiter never stays masked.
+ */
+static void remask_polling_channels(struct vmbus_device *device)
+{
+	unsigned int i, count;
+
+	pthread_mutex_lock(&device->channels_lock);
+	count = device->channel_count;
+	for (i = 0; i < count; i++) {
+		struct vmbus_channel *channel = device->channels[i];
+
+		if (channel == NULL)
+			continue;
+		vmbus_ring_set_interrupt_mask(&channel->rx, true);
+		if (__atomic_load_n(&channel->rx_armed, __ATOMIC_RELAXED))
+			vmbus_ring_set_interrupt_mask(&channel->rx, false);
+	}
+	pthread_mutex_unlock(&device->channels_lock);
+}
+
 static int signal_peer(struct vmbus_channel *channel)
 {
 	struct vmbus_device *device = channel->device;
+	int rc;
 
 	vmbus_count(&channel->stats.signals_sent);
-	return device->params.ops->signal(device, channel->index);
+	rc = device->params.ops->signal(device, channel->index);
+	if (device->params.quirks & VMBUS_BACKEND_SIGNAL_UNMASKS_RX)
+		remask_polling_channels(device);
+	return rc;
 }
 
 int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_packet *packet)
@@ -225,7 +262,15 @@ static int rx_ready(struct vmbus_channel *channel, uint32_t need)
 static void rx_arm(struct vmbus_channel *channel, uint32_t need, bool armed)
 {
 	(void)need;
-	vmbus_ring_set_interrupt_mask(&channel->rx, !armed);
+	if (armed) {
+		/* rx_armed first, then the fence in set_interrupt_mask: see remask_polling_channels(). */
+		__atomic_store_n(&channel->rx_armed, true, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		vmbus_ring_set_interrupt_mask(&channel->rx, false);
+	} else {
+		vmbus_ring_set_interrupt_mask(&channel->rx, true);
+		__atomic_store_n(&channel->rx_armed, false, __ATOMIC_RELAXED);
+	}
 }
 
 static int tx_ready(struct vmbus_channel *channel, uint32_t need)

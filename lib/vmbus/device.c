@@ -43,47 +43,70 @@ static int init_wait(struct vmbus_device *device)
 	return 0;
 }
 
+static bool region_valid(const struct vmbus_channel_region *region, size_t page_size)
+{
+	return region->ring_base != NULL && region->ring_size > page_size;
+}
+
 int vmbus_device_create(const struct vmbus_device_params *params, struct vmbus_device **device_out)
 {
 	struct vmbus_device *device;
 	unsigned int i;
+	int rc;
 
 	if (params == NULL || device_out == NULL || params->ops == NULL ||
 	    params->ops->signal == NULL || params->ops->wait == NULL ||
-	    params->channel_count == 0 || params->channels == NULL)
+	    params->channel_count == 0 || params->channel_count > VMBUS_MAX_CHANNELS ||
+	    params->channels == NULL)
 		return -EINVAL;
 	for (i = 0; i < params->channel_count; i++)
-		if (params->channels[i].ring_base == NULL ||
-		    params->channels[i].ring_size <= params->page_size)
+		if (!region_valid(&params->channels[i], params->page_size))
 			return -EINVAL;
 
 	device = calloc(1, sizeof(*device));
 	if (device == NULL)
 		return -ENOMEM;
-	device->regions = calloc(params->channel_count, sizeof(*device->regions));
-	if (device->regions == NULL)
+	rc = init_wait(device);
+	if (rc != 0)
 		goto err_free_device;
-	device->channels = calloc(params->channel_count, sizeof(*device->channels));
-	if (device->channels == NULL)
-		goto err_free_regions;
-
-	if (init_wait(device) != 0)
-		goto err_free_channels;
+	rc = -pthread_mutex_init(&device->channels_lock, NULL);
+	if (rc != 0)
+		goto err_destroy_wait;
 
 	memcpy(device->regions, params->channels, params->channel_count * sizeof(*device->regions));
 	device->params = *params;
 	device->params.channels = device->regions;
+	device->channel_count = params->channel_count;
 	device->default_spin_ns = spin_ns_from_environment();
 	*device_out = device;
 	return 0;
 
-err_free_channels:
-	free(device->channels);
-err_free_regions:
-	free(device->regions);
+err_destroy_wait:
+	pthread_cond_destroy(&device->wait_cond);
+	pthread_mutex_destroy(&device->wait_lock);
 err_free_device:
 	free(device);
-	return -ENOMEM;
+	return rc;
+}
+
+int vmbus_device_add_channel(struct vmbus_device *device, const struct vmbus_channel_region *region)
+{
+	int index;
+
+	if (device == NULL || region == NULL || !region_valid(region, device->params.page_size))
+		return -EINVAL;
+	pthread_mutex_lock(&device->channels_lock);
+	if (device->channel_count == VMBUS_MAX_CHANNELS) {
+		pthread_mutex_unlock(&device->channels_lock);
+		return -ENOSPC;
+	}
+	index = (int)device->channel_count;
+	device->regions[index] = *region;
+	/* The region is in place before anyone can see the new count. */
+	__atomic_store_n(&device->channel_count, device->channel_count + 1, __ATOMIC_RELEASE);
+	device->params.channel_count = device->channel_count;
+	pthread_mutex_unlock(&device->channels_lock);
+	return index;
 }
 
 void vmbus_device_close(struct vmbus_device *device)
@@ -92,10 +115,9 @@ void vmbus_device_close(struct vmbus_device *device)
 		return;
 	if (device->params.ops->release != NULL)
 		device->params.ops->release(device);
+	pthread_mutex_destroy(&device->channels_lock);
 	pthread_cond_destroy(&device->wait_cond);
 	pthread_mutex_destroy(&device->wait_lock);
-	free(device->channels);
-	free(device->regions);
 	free(device);
 }
 
@@ -121,7 +143,7 @@ int vmbus_device_numa_node(const struct vmbus_device *device)
 
 unsigned int vmbus_device_channel_count(const struct vmbus_device *device)
 {
-	return device->params.channel_count;
+	return __atomic_load_n(&device->channel_count, __ATOMIC_ACQUIRE);
 }
 
 const char *vmbus_device_backend_name(const struct vmbus_device *device)

@@ -19,13 +19,20 @@ struct vmbus_channel {
 	struct vmbus_ring rx;
 	uint32_t spin_ns;
 	bool rx_broken;                /* the peer corrupted the RX ring: every receive is -EIO */
+	bool rx_armed;                 /* a wait has unmasked RX to sleep (__atomic: see remask) */
 	struct vmbus_chan_stats stats; /* updated with relaxed atomics: both directions count */
 };
 
+/* Primary + 63 subchannels: what uio_hv_generic and DPDK's vmbus bus support. */
+#define VMBUS_MAX_CHANNELS 64
+
 struct vmbus_device {
 	struct vmbus_device_params params; /* params.channels points at regions below */
-	struct vmbus_channel_region *regions;
-	struct vmbus_channel **channels;   /* open channels, NULL where closed */
+	struct vmbus_channel_region regions[VMBUS_MAX_CHANNELS];
+	/* channel_count and the open channels, changed under channels_lock */
+	pthread_mutex_t channels_lock;
+	unsigned int channel_count;        /* read with __atomic where unlocked */
+	struct vmbus_channel *channels[VMBUS_MAX_CHANNELS]; /* open channels, NULL where closed */
 	uint32_t default_spin_ns;
 
 	/*
