@@ -63,9 +63,11 @@ APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe
 # The example driver, linked statically for the initramfs of the VM test.
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
-UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut
+UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
+	$(TESTBIN)/uio_ut
+SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test
 E2E_TESTS := $(TESTBIN)/echo_e2e
-TESTS := $(UNIT_TESTS) $(E2E_TESTS)
+TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
 
@@ -136,10 +138,16 @@ $(STATIC_PROBE): $(call objects,apps/vmbus-probe/main.c) $(LIB)/libvmbus.a
 $(TESTBIN)/ring_ut: $(call objects,tests/unit/ring_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/channel_ut: $(call objects,tests/unit/channel_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
+# uio_ut includes drivers/bus/uio/uio_bus.c itself (fake open/mmap), so the archive's copy stays out.
+$(TESTBIN)/uio_ut: $(call objects,tests/unit/uio_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS)
 $(UNIT_TESTS):
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+
+$(TESTBIN)/vmbus_bind_test: tests/unit/vmbus_bind_test.sh scripts/vmbus-bind
+	@mkdir -p $(@D)
+	install -m 755 $< $@
 
 $(TESTBIN)/echo_e2e: $(call objects,tests/e2e/echo_e2e.c) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
 	@mkdir -p $(@D)
