@@ -1,2 +1,0 @@
-build/obj/lib/vmbus/guid.o: lib/vmbus/guid.c include/vmbus/guid.h
-include/vmbus/guid.h:
