@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "le_bytes.h"
+
 #include <winapi/protocol.h>
 
 /* Reference CRC32C: reflected polynomial 0x82f63b78, init and final XOR ~0. */
@@ -27,28 +29,6 @@ static uint32_t reference_crc32c(const uint8_t *data, size_t length)
 			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
 	}
 	return ~crc;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
 /* After editing header bytes, seal them again the way the spec says (CRC of bytes 0..59). */

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "le_bytes.h"
+
 #include <vmbus/ring.h>
 
 #define HEADER_SIZE 4096u
@@ -36,29 +38,6 @@ struct fixture {
 	struct vmbus_ring producer;
 	struct vmbus_ring consumer;
 };
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* Byte @offset of the data area, going around the ring. */
 static uint8_t *data_at(struct fixture *f, uint32_t offset)
