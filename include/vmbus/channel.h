@@ -161,6 +161,28 @@ void vmbus_chan_set_spin_ns(struct vmbus_channel *channel, uint32_t spin_ns);
 
 #define VMBUS_CHAN_DEFAULT_SPIN_NS 50000u
 
+/**
+ * Interrupt mode: the channel's RX interrupt_mask stays clear, so the peer signals every
+ * empty -> non-empty transition, and waits block at once instead of spinning. For drivers
+ * driven by the host's interrupts (the fcopy daemon's shape) rather than by polling. Off
+ * again: back to polling with the device's default spin budget.
+ */
+void vmbus_chan_set_interrupt_mode(struct vmbus_channel *channel, bool enabled);
+
+/**
+ * Block until the backend reports the peer's next interrupt for this device, whatever the
+ * rings hold: one that arrived since the previous wait returns at once (uio counts them), and
+ * with several threads waiting on one device a return may be another channel's interrupt.
+ * Callers then drain the ring.
+ *
+ * Only for an interrupt that is certain to come: the channel is in interrupt mode and its RX
+ * ring was empty, with every read released (vmbus_chan_recv_done()), before the packet awaited
+ * was asked for; the peer then signals the transition. Anywhere else vmbus_chan_wait() is the
+ * call: it re-checks the ring before it sleeps, this one cannot.
+ * @return 0; -ETIMEDOUT; -ENOTCONN (peer gone).
+ */
+int vmbus_chan_wait_interrupt(struct vmbus_channel *channel, int timeout_ms);
+
 /** Counters a channel keeps; all monotonic since open. */
 struct vmbus_chan_stats {
 	uint64_t packets_sent;

@@ -216,6 +216,13 @@ int vmbus_chan_recv_done(struct vmbus_channel *channel)
 {
 	bool need_signal;
 
+	/*
+	 * uio_hv_generic before "Let userspace take care of interrupt mask" (6.18, backported
+	 * to some stables) sets our RX mask in its interrupt handler. In interrupt mode the mask
+	 * must be clear whenever the ring may go empty -> non-empty, so clear it again here.
+	 */
+	if (channel->interrupt_mode)
+		vmbus_ring_set_interrupt_mask(&channel->rx, false);
 	vmbus_ring_read_publish(&channel->rx, &need_signal);
 	return need_signal ? signal_peer(channel) : 0;
 }
@@ -228,6 +235,34 @@ bool vmbus_chan_rx_empty(const struct vmbus_channel *channel)
 void vmbus_chan_set_spin_ns(struct vmbus_channel *channel, uint32_t spin_ns)
 {
 	channel->spin_ns = spin_ns;
+}
+
+static void rx_arm(struct vmbus_channel *channel, uint32_t need, bool armed);
+
+void vmbus_chan_set_interrupt_mode(struct vmbus_channel *channel, bool enabled)
+{
+	channel->interrupt_mode = false;
+	rx_arm(channel, 0, enabled);
+	channel->interrupt_mode = enabled;
+	channel->spin_ns = enabled ? 0 : channel->device->default_spin_ns;
+}
+
+int vmbus_chan_wait_interrupt(struct vmbus_channel *channel, int timeout_ms)
+{
+	struct vmbus_device *device;
+	uint64_t generation, deadline;
+	int rc;
+
+	if (channel == NULL)
+		return -EINVAL;
+	device = channel->device;
+	deadline = timeout_ms < 0 ? UINT64_MAX : vmbus_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	generation = vmbus_device_wake_generation(device);
+	rx_arm(channel, 0, true);
+	vmbus_count(&channel->stats.sleeps);
+	rc = vmbus_device_wait(device, generation, deadline);
+	rx_arm(channel, 0, false);
+	return rc;
 }
 
 void vmbus_chan_get_stats(const struct vmbus_channel *channel, struct vmbus_chan_stats *stats)
@@ -262,6 +297,8 @@ static int rx_ready(struct vmbus_channel *channel, uint32_t need)
 static void rx_arm(struct vmbus_channel *channel, uint32_t need, bool armed)
 {
 	(void)need;
+	if (!armed && channel->interrupt_mode)
+		return; /* interrupt mode: RX stays unmasked between waits */
 	if (armed) {
 		/* rx_armed first, then the fence in set_interrupt_mask: see remask_polling_channels(). */
 		__atomic_store_n(&channel->rx_armed, true, __ATOMIC_RELAXED);

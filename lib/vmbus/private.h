@@ -20,6 +20,7 @@ struct vmbus_channel {
 	uint32_t spin_ns;
 	bool rx_broken;                /* the peer corrupted the RX ring: every receive is -EIO */
 	bool rx_armed;                 /* a wait has unmasked RX to sleep (__atomic: see remask) */
+	bool interrupt_mode;           /* RX stays unmasked; waits block at once */
 	struct vmbus_chan_stats stats; /* updated with relaxed atomics: both directions count */
 };
 

@@ -1,0 +1,515 @@
+#!/bin/bash
+# Nested-QEMU test of the user-space VMBus driver against a real VMBus host (QEMU's hv-balloon).
+# See tests/vm/README.md. Usage: tests/vm/run.sh <probe-binary> <vmbus-bind-script> [workdir]
+#
+# Outer QEMU (TCG, -cpu max) boots L1 = Debian 6.12; L1 loads kvm_amd and runs L2 under KVM with
+# Hyper-V enlightenments, vmbus-bridge and hv-balloon, once per case:
+#   poll      (L2 = 6.12)  vmbus-probe --mode poll must succeed
+#   interrupt (L2 = 6.12)  vmbus-probe --mode interrupt must succeed
+#   refuse    (L2 = 6.1)   vmbus-probe must exit 3 saying "needs kernel 6.10"
+# Exit status: 0 all cases passed, 1 a case failed, 2 setup error (message names cause and remedy).
+#
+# Environment (all optional):
+#   WINAPI_VM_WORKDIR      cache and log directory when no [workdir] is given (default /var/tmp/winapi-vm-test)
+#   WINAPI_VM_TIMEOUT      wall-clock limit of the outer QEMU, seconds (default 900)
+#   WINAPI_VM_L2_TIMEOUT   limit of each inner QEMU, seconds (default 120)
+#   WINAPI_VM_CASES        cases to run, space separated (default "poll interrupt refuse")
+set -eu
+
+ALL_CASES="poll interrupt refuse"
+
+say() { echo "vm-test: $*"; }
+die() {
+	echo "vm-test: error: $*" >&2
+	exit 2
+}
+
+usage() {
+	echo "usage: $0 <probe-binary> <vmbus-bind-script> [workdir]" >&2
+	echo "  workdir defaults to \$WINAPI_VM_WORKDIR or /var/tmp/winapi-vm-test (downloads are cached there)" >&2
+	exit 2
+}
+
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+	usage
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+probe=$(readlink -f -- "$1") || die "probe binary '$1' not found"
+bind_script=$(readlink -f -- "$2") || die "vmbus-bind script '$2' not found"
+work=${3:-${WINAPI_VM_WORKDIR:-/var/tmp/winapi-vm-test}}
+outer_timeout=${WINAPI_VM_TIMEOUT:-900}
+l2_timeout=${WINAPI_VM_L2_TIMEOUT:-120}
+cases=${WINAPI_VM_CASES:-$ALL_CASES}
+
+if [ ! -f "$probe" ] || [ ! -x "$probe" ]; then
+	die "probe binary '$probe' is missing or not executable (build it first)"
+fi
+if [ ! -f "$bind_script" ] || [ ! -r "$bind_script" ]; then
+	die "vmbus-bind script '$bind_script' is missing or unreadable"
+fi
+head -c 4 "$probe" | grep -q "ELF" || die "'$probe' is not an ELF binary (expected the static vmbus-probe)"
+for f in guest-init l1-init; do
+	[ -f "$here/$f" ] || die "$here/$f is missing (incomplete checkout?)"
+done
+for c in $cases; do
+	case " $ALL_CASES " in
+	*" $c "*) ;;
+	*) die "unknown case '$c' in WINAPI_VM_CASES (known: $ALL_CASES)" ;;
+	esac
+done
+case "$outer_timeout$l2_timeout" in
+*[!0-9]*) die "WINAPI_VM_TIMEOUT and WINAPI_VM_L2_TIMEOUT must be whole seconds" ;;
+esac
+
+start_time=$(date +%s)
+elapsed() { echo "$(($(date +%s) - start_time))s"; }
+
+mkdir -p "$work" || die "cannot create workdir '$work'"
+work=$(cd "$work" && pwd)
+
+# One run per workdir at a time (the cache is shared, and the machine only has room for one QEMU).
+exec 9> "$work/.lock"
+if ! flock -w 1200 9; then
+	die "another run holds $work/.lock for more than 20 minutes; stop it or use another workdir"
+fi
+
+qemu_pid=
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+	[ -n "$qemu_pid" ] || return 0
+	# $qemu_pid is timeout(1): it passes TERM on to QEMU, and it leads QEMU's process group.
+	kill -TERM "$qemu_pid" 2> /dev/null || return 0
+	local waited=0
+	while [ "$waited" -lt 5 ]; do
+		kill -0 "$qemu_pid" 2> /dev/null || return 0
+		sleep 1
+		waited=$((waited + 1))
+	done
+	kill -KILL -- "-$qemu_pid" 2> /dev/null || kill -KILL "$qemu_pid" 2> /dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# Host packages
+
+# shellcheck source=/dev/null
+[ -r /etc/os-release ] && . /etc/os-release
+[ "${VERSION_CODENAME:-}" = bookworm ] ||
+	die "this harness needs Debian bookworm (found '${PRETTY_NAME:-unknown}'): it uses bookworm-backports for QEMU >= 8.2 and kernel 6.12"
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "$1: run as root (or install it by hand: $2)"
+}
+
+apt_log=$work/apt.log
+# Runs an apt-get command quietly; on failure shows its output and stops with message $1.
+apt_run() {
+	local what=$1
+	shift
+	if ! DEBIAN_FRONTEND=noninteractive apt-get "$@" > "$apt_log" 2>&1; then
+		sed 's/^/    /' "$apt_log" | tail -n 30 >&2
+		die "$what"
+	fi
+}
+
+apt_updated=
+apt_update() {
+	need_root "package lists must be refreshed" "apt-get update"
+	say "apt-get update"
+	apt_run "apt-get update failed: check the network and the /etc/apt sources" update
+	apt_updated=1
+}
+
+has_backports_source() {
+	grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+
+has_backports_lists() {
+	local policy
+	policy=$(apt-cache policy 2> /dev/null || true)
+	case "$policy" in *n=bookworm-backports*) return 0 ;; esac
+	return 1
+}
+
+add_backports_source() {
+	need_root "bookworm-backports is not configured" "add bookworm-backports to /etc/apt/sources.list.d"
+	local deb822=/etc/apt/sources.list.d/debian.sources stanza=
+	if [ -f "$deb822" ]; then
+		# Copy the machine's own stanza for the main archive (its mirror and key), changing the suite.
+		stanza=$(awk 'BEGIN { RS = "" } /(^|\n)Suites:[^\n]*[ \t]bookworm([ \t]|\n|$)/ { print; exit }' "$deb822")
+	fi
+	if [ -n "$stanza" ]; then
+		printf '%s\n' "$stanza" | sed -e 's/^Suites:.*/Suites: bookworm-backports/' > /etc/apt/sources.list.d/bookworm-backports.sources
+	else
+		local line
+		line=$(grep -hE '^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+[[:space:]]+bookworm[[:space:]]' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2> /dev/null | head -n 1 || true)
+		[ -n "$line" ] || die "found no 'bookworm' entry in /etc/apt/sources.list or $deb822 to copy; add bookworm-backports by hand"
+		echo "$line" | sed -E 's/^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+[[:space:]]+)bookworm[[:space:]].*/\1bookworm-backports main/' \
+			> /etc/apt/sources.list.d/bookworm-backports.list
+	fi
+	say "added bookworm-backports to /etc/apt/sources.list.d"
+}
+
+qemu_has_balloon() {
+	local devices
+	command -v qemu-system-x86_64 > /dev/null 2>&1 || return 1
+	devices=$(qemu-system-x86_64 -device help 2> /dev/null || true)
+	case "$devices" in *'"hv-balloon"'*) return 0 ;; esac
+	return 1
+}
+
+if ! has_backports_source; then
+	add_backports_source
+	apt_update
+elif ! has_backports_lists; then
+	apt_update
+fi
+
+missing=
+for pair in cpio:cpio xz:xz-utils; do
+	command -v "${pair%%:*}" > /dev/null 2>&1 || missing="$missing ${pair#*:}"
+done
+if [ -n "$missing" ]; then
+	need_root "missing tools:$missing" "apt-get install$missing"
+	[ -n "$apt_updated" ] || apt_update
+	say "installing$missing"
+	# shellcheck disable=SC2086
+	apt_run "apt-get install$missing failed" install -y --no-install-recommends $missing
+fi
+
+if ! qemu_has_balloon; then
+	need_root "qemu-system-x86_64 with -device hv-balloon is missing" "apt-get install -t bookworm-backports qemu-system-x86"
+	[ -n "$apt_updated" ] || apt_update
+	say "installing qemu-system-x86 from bookworm-backports"
+	apt_run "apt-get install -t bookworm-backports qemu-system-x86 failed" \
+		install -y --no-install-recommends -t bookworm-backports qemu-system-x86
+	qemu_has_balloon || die "qemu-system-x86_64 ($(qemu-system-x86_64 --version | head -n 1)) has no '-device hv-balloon'; it needs QEMU >= 8.2 from bookworm-backports (apt-get install -t bookworm-backports qemu-system-x86)"
+fi
+say "$(qemu-system-x86_64 --version | head -n 1) ($(elapsed))"
+
+# ---------------------------------------------------------------------------------------------
+# Kernels and busybox, resolved from the package lists at run time and cached in $work/debs
+
+# apt-cache is slow here (about 0.7 s a call when apt keeps no binary cache), so ask it twice in all:
+# the candidate names, then one "apt-cache madison" table of "name version suite" for all of them.
+load_package_table() {
+	local names
+	names=$(apt-cache pkgnames linux-image- 2> /dev/null |
+		grep -E '^linux-image-(6\.12\.[0-9]+[^ ]*|6\.1\.0-[0-9]+)-amd64$' | grep -vE -- '-(cloud|rt)-amd64$' || true)
+	# shellcheck disable=SC2086
+	package_table=$(apt-cache madison $names busybox-static 2> /dev/null |
+		awk -F'|' '{ gsub(/ /, "", $1); gsub(/ /, "", $2); split($3, uri, " "); sub(/\/.*/, "", uri[2]); print $1, $2, uri[2] }' || true)
+}
+
+# Prints "name version" of the newest package in the table whose name matches extended regex $1 and whose
+# suite matches $2: the highest name (sort -V: the kernel ABI), and of that name the highest version.
+newest_package() {
+	local best_name='' best_version='' name version suite
+	while read -r name version suite; do
+		if ! [[ $name =~ $1 ]] || ! [[ $suite =~ $2 ]]; then
+			continue
+		fi
+		if [ -z "$best_name" ] ||
+			{ [ "$name" != "$best_name" ] && [ "$(printf '%s\n' "$best_name" "$name" | sort -V | tail -n 1)" = "$name" ]; } ||
+			{ [ "$name" = "$best_name" ] && dpkg --compare-versions "$version" gt "$best_version"; }; then
+			best_name=$name
+			best_version=$version
+		fi
+	done <<< "$package_table"
+	[ -n "$best_name" ] && echo "$best_name $best_version"
+}
+
+resolve_packages() {
+	load_package_table
+	# Plain flavour (not -dbg, -unsigned, -cloud, -rt): the same kernel and modules as -unsigned.
+	k612=$(newest_package '^linux-image-6\.12\.[0-9]+.*-amd64$' '^bookworm-backports$') || return 1
+	k61=$(newest_package '^linux-image-6\.1\.0-[0-9]+-amd64$' '^bookworm(-security|-updates)?$') || return 1
+	bb=$(newest_package '^busybox-static$' '^bookworm(-security|-updates)?$') || return 1
+}
+
+# Prints the path of the cached .deb of package $1 at version $2, downloading it if needed.
+fetch_deb() {
+	local pkg=$1 version=$2 f
+	for f in "$work/debs/${pkg}_"*.deb; do
+		if [ -f "$f" ] && [ "$(dpkg-deb -f "$f" Version)" = "$version" ]; then
+			echo "$f"
+			return 0
+		fi
+	done
+	rm -f "$work/debs/${pkg}_"*.deb
+	say "downloading $pkg $version" >&2
+	local sandbox=()
+	[ "$(id -u)" -ne 0 ] || sandbox=(-o APT::Sandbox::User=root)
+	(cd "$work/debs" && apt-get download -qq "${sandbox[@]}" "$pkg=$version" >&2) || return 1
+	for f in "$work/debs/${pkg}_"*.deb; do
+		[ -f "$f" ] && echo "$f" && return 0
+	done
+	return 1
+}
+
+fetch_all() {
+	resolve_packages || return 1
+	# shellcheck disable=SC2086  # "name version"
+	deb612=$(fetch_deb $k612) || return 1
+	# shellcheck disable=SC2086
+	deb61=$(fetch_deb $k61) || return 1
+	# shellcheck disable=SC2086
+	debbb=$(fetch_deb $bb) || return 1
+}
+
+mkdir -p "$work/debs" "$work/x"
+# The archive replaces kernel packages; stale lists then name files that are gone. Refresh once and retry.
+if ! fetch_all; then
+	[ -z "$apt_updated" ] || die "cannot resolve or download the kernel packages (6.12: '${k612:-none}', 6.1: '${k61:-none}') or busybox-static; check the network and that bookworm-backports is reachable"
+	apt_update
+	fetch_all || die "cannot resolve or download the kernel packages (6.12: '${k612:-none}', 6.1: '${k61:-none}') or busybox-static after apt-get update; check the network and the apt sources"
+fi
+say "L1/L2 kernel ${k612% *}, refuse-case kernel ${k61% *} ($(elapsed))"
+
+# Drop cached packages and extractions that the current ones replaced.
+for f in "$work/debs/"*.deb; do
+	[ -f "$f" ] || continue
+	case "$f" in "$deb612" | "$deb61" | "$debbb") ;; *) rm -f "$f" ;; esac
+done
+
+# Extracts a .deb once into $work/x/<name>; prints the directory.
+extract_deb() {
+	local deb=$1 dir
+	dir="$work/x/$(basename "$deb" .deb)"
+	if [ ! -f "$dir/.extracted" ]; then
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		dpkg-deb -x "$deb" "$dir" || die "cannot unpack $deb (corrupt download? delete $work/debs and rerun)"
+		touch "$dir/.extracted"
+	fi
+	echo "$dir"
+}
+x612=$(extract_deb "$deb612")
+x61=$(extract_deb "$deb61")
+xbb=$(extract_deb "$debbb")
+for d in "$work/x/"*; do
+	case "$d" in "$x612" | "$x61" | "$xbb") ;; *) rm -rf "$d" ;; esac
+done
+
+# The kernel image and module tree inside an extracted linux-image package.
+kernel_image() {
+	local f
+	f=$(find "$1/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n 1)
+	[ -n "$f" ] || die "no /boot/vmlinuz-* in $1"
+	echo "$f"
+}
+module_tree() {
+	local d
+	d=$(find "$1/lib/modules" "$1/usr/lib/modules" -mindepth 1 -maxdepth 1 -type d 2> /dev/null | head -n 1)
+	[ -n "$d" ] || die "no lib/modules/<version> in $1"
+	echo "$d"
+}
+vmlinuz612=$(kernel_image "$x612")
+vmlinuz61=$(kernel_image "$x61")
+mods612=$(module_tree "$x612")
+mods61=$(module_tree "$x61")
+busybox=$xbb/bin/busybox
+[ -x "$busybox" ] || die "busybox-static package has no bin/busybox"
+
+# ---------------------------------------------------------------------------------------------
+# Initramfs building
+
+# Copies modules $2... from module tree $1, with everything they depend on, decompressed, into
+# $root/lib/vmtest-modules and writes the load order (dependencies first) to .../order.
+# Module files are found with find; dependencies come from each module's own modinfo (depends=).
+install_modules() {
+	local tree=$1
+	shift
+	local dest=$root/lib/vmtest-modules
+	mkdir -p "$dest"
+	: > "$dest/order"
+	local m
+	for m in "$@"; do
+		add_module "$tree" "$m"
+	done
+}
+
+module_contents() {
+	case "$1" in
+	*.ko.xz) xz -dc "$1" ;;
+	*.ko.gz) gzip -dc "$1" ;;
+	*.ko.zst) zstd -qdc "$1" ;;
+	*.ko) cat "$1" ;;
+	*) return 1 ;;
+	esac
+}
+
+add_module() {
+	local tree=$1 name=${2//-/_} dest=$root/lib/vmtest-modules file pattern deps dep
+	grep -qx "$name.ko" "$dest/order" && return 0
+	pattern=${name//_/[-_]}
+	file=$(find "$tree" -name "$pattern.ko*" -type f | head -n 1)
+	if [ -z "$file" ]; then
+		# Built into the kernel: nothing to load.
+		grep -qE "/$pattern\.ko$" "$tree/modules.builtin" 2> /dev/null && return 0
+		die "kernel module $name not found under $tree (neither a module nor built in)"
+	fi
+	module_contents "$file" > "$dest/$name.ko.tmp" || die "cannot decompress $file (is zstd installed?)"
+	deps=$(tr '\0' '\n' < "$dest/$name.ko.tmp" | sed -n 's/^depends=//p' | head -n 1)
+	for dep in ${deps//,/ }; do
+		add_module "$tree" "$dep"
+	done
+	mv "$dest/$name.ko.tmp" "$dest/$name.ko"
+	echo "$name.ko" >> "$dest/order"
+}
+
+# Creates a root with busybox (every applet linked) and the given /init.
+make_root() {
+	root=$1
+	rm -rf "$root"
+	mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/lib"
+	cp "$busybox" "$root/bin/busybox"
+	local applet
+	for applet in $("$busybox" --list); do
+		[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+	done
+	ln -sf ../../bin/busybox "$root/usr/bin/env"
+	install -m 0755 "$2" "$root/init"
+}
+
+# Copies an executable and the shared libraries it links into $root.
+copy_with_libs() {
+	local exe=$1 target=$2 lib
+	install -D -m 0755 "$exe" "$root$target"
+	for lib in $(ldd "$exe" 2> /dev/null | grep -o '/[^ ]*' || true); do
+		# 0755: the dynamic loader among them must be executable.
+		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+	done
+}
+
+make_cpio() {
+	(set -o pipefail && cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$2.tmp" ||
+		die "building $2 failed (disk full?)"
+	mv "$2.tmp" "$2"
+}
+
+build=$work/build
+mkdir -p "$build"
+
+# L2: one initramfs per kernel, each with the binaries under test.
+if ldd "$probe" 2> /dev/null | grep -q '=>'; then
+	say "note: $probe is dynamically linked; copying its libraries into the L2 initramfs"
+fi
+for k in 6.12 6.1; do
+	make_root "$build/l2-$k" "$here/guest-init"
+	if [ "$k" = 6.12 ]; then tree=$mods612; else tree=$mods61; fi
+	install_modules "$tree" hv_vmbus uio uio_hv_generic
+	copy_with_libs "$probe" /bin/vmbus-probe
+	install -m 0755 "$bind_script" "$root/bin/vmbus-bind"
+	make_cpio "$root" "$build/initrd-l2-$k.gz"
+done
+
+# L1: QEMU, its libraries and firmware, the kvm modules, both L2 kernels and initramfs images.
+make_root "$build/l1" "$here/l1-init"
+install_modules "$mods612" kvm_amd
+copy_with_libs "$(command -v qemu-system-x86_64)" /usr/bin/qemu-system-x86_64
+mkdir -p "$root/usr/share/qemu"
+for fw in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
+	src=
+	for dir in /usr/share/qemu /usr/share/seabios; do
+		[ -e "$dir/$fw" ] && src=$(readlink -f "$dir/$fw") && break
+	done
+	[ -n "$src" ] || die "QEMU firmware $fw not found in /usr/share/qemu or /usr/share/seabios (reinstall qemu-system-x86 and seabios)"
+	cp "$src" "$root/usr/share/qemu/$fw"
+done
+mkdir -p "$root/l2"
+cp "$vmlinuz612" "$root/l2/vmlinuz-6.12"
+cp "$vmlinuz61" "$root/l2/vmlinuz-6.1"
+cp "$build/initrd-l2-6.12.gz" "$root/l2/initrd-6.12.gz"
+cp "$build/initrd-l2-6.1.gz" "$root/l2/initrd-6.1.gz"
+make_cpio "$root" "$build/initrd-l1.gz"
+rm -rf "$build/l1" "$build/l2-6.12" "$build/l2-6.1"
+say "initramfs images built, L1 $(du -h "$build/initrd-l1.gz" | cut -f1) ($(elapsed))"
+
+# ---------------------------------------------------------------------------------------------
+# Run
+
+log=$work/serial.log
+qemu_err=$work/qemu-outer.stderr
+rm -f "$log" "$qemu_err"
+l1_cases=$(echo "$cases" | tr -s ' ' ',')
+say "booting L1 under TCG, cases: $cases (limit ${outer_timeout}s, log: $log)"
+l1_start=$(date +%s)
+timeout -k 10 "$outer_timeout" qemu-system-x86_64 \
+	-machine q35,accel=tcg -m 2048 -smp 2 -cpu max \
+	-kernel "$vmlinuz612" -initrd "$build/initrd-l1.gz" \
+	-append "console=ttyS0 panic=-1 loglevel=4 vmtest_cases=$l1_cases vmtest_l2_timeout=$l2_timeout" \
+	-nodefaults -display none -monitor none -serial "file:$log" -no-reboot \
+	< /dev/null > /dev/null 2> "$qemu_err" &
+qemu_pid=$!
+qemu_rc=0
+wait "$qemu_pid" || qemu_rc=$?
+qemu_pid=
+say "outer QEMU exited with status $qemu_rc after $(($(date +%s) - l1_start))s"
+[ "$qemu_rc" -ne 124 ] || say "outer QEMU hit the ${outer_timeout}s limit (WINAPI_VM_TIMEOUT) and was stopped"
+if [ -s "$qemu_err" ]; then
+	say "outer QEMU stderr:"
+	sed 's/^/    /' "$qemu_err"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Verdict
+
+[ -f "$log" ] || die "no serial log written ($log); the outer QEMU did not start (see the stderr above)"
+text=$work/serial.txt
+tr -d '\r' < "$log" > "$text"
+
+show() {
+	echo "----- $1"
+	sed 's/^/    /'
+	echo "-----"
+}
+
+passed=0
+failed=0
+report=
+show_tail=
+for c in $cases; do
+	result=$(grep -ao "VMTEST_RESULT $c [A-Z].*" "$text" | head -n 1 || true)
+	case "$result" in
+	"VMTEST_RESULT $c PASS"*) verdict=PASS ;;
+	*) verdict=FAIL ;;
+	esac
+	if [ "$verdict" = PASS ]; then
+		passed=$((passed + 1))
+		report="${report}vm-test: $c: PASS"$'\n'
+		continue
+	fi
+	failed=$((failed + 1))
+	report="${report}vm-test: $c: FAIL"$'\n'
+	if [ -n "$result" ]; then
+		say "$c: ${result#"VMTEST_RESULT $c "}"
+	else
+		exit_line=$(grep -ao "VMTEST_L2_EXIT $c rc=[0-9]*" "$text" | head -n 1 || true)
+		if [ -n "$exit_line" ]; then
+			say "$c: L2 printed no result (${exit_line#VMTEST_L2_EXIT }; 137 = killed at the ${l2_timeout}s L2 limit)"
+		else
+			say "$c: L2 never finished (L1 did not reach or did not complete this case)"
+		fi
+	fi
+	if grep -aq "VMTEST_L2_START $c " "$text"; then
+		sed -n "/VMTEST_L2_START $c /,/VMTEST_L2_EXIT $c /p" "$text" | show "L2 serial output of case $c"
+	else
+		show_tail=1
+	fi
+done
+if ! grep -aq VMTEST_L1_DONE "$text"; then
+	say "L1 did not finish (no VMTEST_L1_DONE): timed out or crashed"
+	show_tail=1
+fi
+if [ -n "$show_tail" ]; then
+	tail -n 80 "$text" | show "last 80 lines of the serial log ($log)"
+fi
+
+printf '%s' "$report"
+say "$passed passed, $failed failed ($(elapsed) in all)"
+[ "$failed" -eq 0 ] || exit 1
+exit 0
