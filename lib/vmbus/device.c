@@ -205,10 +205,13 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 		if (backend_rc < 0 && backend_rc != -ETIMEDOUT && backend_rc != -EINTR)
 			device->backend_error = backend_rc;
 		/*
-		 * Whatever woke the backend (a signal, a timeout, EINTR), every waiter re-checks:
-		 * the one whose deadline passed leaves, another takes over the sleeping.
+		 * An interrupt (or the end of the device) moves the generation: every waiter
+		 * re-checks its ring. A timeout or EINTR does not, but the followers still wake: the
+		 * one whose deadline passed leaves, another takes over the sleeping.
 		 */
-		__atomic_store_n(&device->wake_generation, device->wake_generation + 1, __ATOMIC_RELEASE);
+		if (backend_rc == 0 || device->backend_error != 0)
+			__atomic_store_n(&device->wake_generation, device->wake_generation + 1,
+					 __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&device->wait_cond);
 	}
 	pthread_mutex_unlock(&device->wait_lock);

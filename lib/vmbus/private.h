@@ -39,7 +39,7 @@ struct vmbus_device {
 	/*
 	 * The backend has one interrupt source per device (uio: one fd for all channels), and
 	 * waiting on it consumes the event. So only one thread sleeps in the backend at a time;
-	 * other waiters sleep on wait_cond, and every wake-up bumps wake_generation so that each
+	 * other waiters sleep on wait_cond, and every interrupt bumps wake_generation so that each
 	 * waiter re-checks its own ring. A waiter reads the generation before it arms and
 	 * re-checks, and never blocks once the generation has moved: no wake-up is lost between
 	 * threads.

@@ -491,6 +491,36 @@ static void test_wait_writable_corrupt_read_index(void **state)
 	assert_int_equal(vmbus_chan_wait_writable(f->guest_channel, 64, -1), -EIO);
 }
 
+static void test_interrupt_mode(void **state)
+{
+	struct fixture *f = *state;
+	struct vmbus_ring_packet_info info;
+	struct iovec iov = { .iov_base = "irq", .iov_len = 3 };
+	uint8_t buffer[64];
+
+	vmbus_chan_set_interrupt_mode(f->guest_channel, true);
+	assert_int_equal(guest_rx_header(f)->interrupt_mask, 0);
+	/* No interrupt pending: the wait times out, and RX stays unmasked. */
+	assert_int_equal(vmbus_chan_wait_interrupt(f->guest_channel, 20), -ETIMEDOUT);
+	assert_int_equal(guest_rx_header(f)->interrupt_mask, 0);
+
+	/* The host's completion on an empty, unmasked ring signals; the wait consumes it. */
+	assert_int_equal(vmbus_chan_send_completion(f->host_channel, 4, &iov, 1), 0);
+	assert_int_equal(f->host_end.signals, 1);
+	assert_int_equal(vmbus_chan_wait_interrupt(f->guest_channel, 1000), 0);
+	assert_int_equal(vmbus_chan_recv(f->guest_channel, buffer, sizeof(buffer), &info), 0);
+	/* A kernel that masks in its interrupt handler (before 6.18): recv_done unmasks again. */
+	guest_rx_header(f)->interrupt_mask = 1;
+	assert_int_equal(vmbus_chan_recv_done(f->guest_channel), 0);
+	assert_int_equal(guest_rx_header(f)->interrupt_mask, 0);
+	/* A regular wait in interrupt mode does not re-mask when it returns. */
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 20), -ETIMEDOUT);
+	assert_int_equal(guest_rx_header(f)->interrupt_mask, 0);
+
+	vmbus_chan_set_interrupt_mode(f->guest_channel, false);
+	assert_int_equal(guest_rx_header(f)->interrupt_mask, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +537,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_waiters_no_lost_wakeup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_publishes_reads_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_writable_corrupt_read_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupt_mode, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);
