@@ -39,6 +39,7 @@ endif
 
 # One list per component; the tree shows the layers (see README "Layout").
 VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
+	lib/vmbus/memory.c \
 	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
 	drivers/bus/uio/uio_bus.c
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/log/log.c

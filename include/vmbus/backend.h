@@ -21,6 +21,7 @@
 
 #include <vmbus/channel.h>
 #include <vmbus/guid.h>
+#include <vmbus/memory.h>
 
 enum vmbus_side {
 	VMBUS_SIDE_GUEST, /**< TX = first half of the ring memory (guest -> host) */
@@ -45,6 +46,18 @@ struct vmbus_backend_ops {
 	int (*wait)(struct vmbus_device *device, int timeout_ms);
 	/** Undo everything the backend did for this device (unmap, close). May be NULL. */
 	void (*release)(struct vmbus_device *device);
+
+	/* Memory the host reaches without copies (<vmbus/memory.h>); NULL where there is none. */
+
+	/** GPADL region @p index: 0 or -ENOENT. */
+	int (*gpadl_region)(const struct vmbus_device *device, unsigned int index,
+			    struct vmbus_gpadl_region *region);
+	/** DMA memory: page-aligned, zeroed, whole pages. 0, -ENOMEM or -EOPNOTSUPP. */
+	int (*dma_alloc)(struct vmbus_device *device, size_t size, void **address);
+	void (*dma_free)(struct vmbus_device *device, void *address, size_t size);
+	/** Hyper-V page numbers of a DMA range: count written, -EINVAL, -ENOBUFS. */
+	int (*dma_pfns)(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
+			size_t max);
 };
 
 /** Where one channel's rings live. */

@@ -58,14 +58,7 @@ static_assert(offsetof(struct vmbus_packet_descriptor, trans_id) == 8, "trans_id
 /** Largest packet len8 can describe (u16 units of 8 bytes), excluding the trailer. */
 #define VMBUS_PACKET_MAX_LENGTH (UINT16_MAX * 8u)
 
-/** GPA-direct (type 9) range header: struct gpa_range without its PFN array. */
-struct vmbus_gpa_range {
-	uint32_t byte_count;
-	uint32_t byte_offset;
-	/* followed by ceil((byte_offset + byte_count) / 4096) u64 page frame numbers */
-};
-
-static_assert(sizeof(struct vmbus_gpa_range) == 8, "gpa_range header is 8 bytes");
+/* GPA-direct (type 9) page ranges: <vmbus/memory.h>. */
 
 /** Round up to the 8-byte alignment every packet and index obeys. */
 static inline uint32_t vmbus_packet_align8(uint32_t length)

@@ -46,17 +46,45 @@ int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_devi
 /** Host-side emulator: the listening half. */
 struct vmbus_sim_host;
 
+/* What the guest's kernel does behind its back, reproduced by the guest side (quirks). */
+#define VMBUS_SIM_QUIRK_UNMASK_PRIMARY_ON_SIGNAL 0x1u /* uio irqcontrol, 6.10-6.15 */
+#define VMBUS_SIM_QUIRK_UNMASK_ALL_ON_SIGNAL 0x2u     /* uio irqcontrol, 6.16+ */
+#define VMBUS_SIM_QUIRK_MASK_IN_INTERRUPT 0x4u        /* uio ISR before 6.18 */
+
 struct vmbus_sim_host_config {
 	const char *socket_path;        /**< NULL: default */
 	struct vmbus_guid class_id;
 	struct vmbus_guid instance_id;
-	size_t ring_size;               /**< per direction, header page included; page multiple */
+	size_t ring_size;               /**< primary, per direction, header page included */
+	size_t subchannel_ring_size;    /**< the same for subchannels */
+	unsigned int subchannels;       /**< offered with the primary, 0..15 */
+	bool monitored;                 /**< signal by monitor page (else the signal socket) */
+	size_t pool_size[2];            /**< GPADL regions receive, send (maps 3, 4); 0: none */
+	size_t guest_ram_size;          /**< shared guest RAM for GPA-direct buffers; 0: none */
+	unsigned int quirks;            /**< VMBUS_SIM_QUIRK_* */
 };
+
+/** Default guest RAM: plenty for 8 buffers of 64 MiB; a sparse memfd costs only what is touched. */
+#define VMBUS_SIM_DEFAULT_GUEST_RAM (1ull << 30)
+
+/**
+ * Fill @p config's kernel-dependent fields from a profile that reproduces what a guest kernel
+ * gives a uio device (shared/research/vmbus-spec.md 1.3, 1.8):
+ *   linux-6.1   monitored channel, 2 MiB rings, GPADL regions 31 MiB + 16 MiB
+ *   linux-6.12  non-monitored, 2 MiB rings, GPADL regions (Debian's 6.12 still makes them)
+ *   mainline    non-monitored, 68 KiB primary rings, 2 MiB subchannel rings, no GPADL regions
+ * with each kernel's interrupt-mask quirks. Leaves socket path, GUIDs, subchannels and guest
+ * RAM alone. @return 0; -EINVAL for an unknown name.
+ */
+int vmbus_sim_profile(const char *name, struct vmbus_sim_host_config *config);
+
+/** The profile names, NULL-terminated, for --help. */
+extern const char *const vmbus_sim_profile_names[];
 
 /**
  * Bind and listen. A stale socket file (nobody listening) is replaced; a live one is not.
- * @return 0; -EADDRINUSE (another emulator listens there); -EINVAL (ring size not a page
- *         multiple or below two pages); other negative errno.
+ * @return 0; -EADDRINUSE (another emulator listens there); -EINVAL (a ring size not a page
+ *         multiple or below two pages, more than 15 subchannels); other negative errno.
  */
 int vmbus_sim_host_listen(const struct vmbus_sim_host_config *config, struct vmbus_sim_host **host);
 
@@ -84,6 +112,12 @@ int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error);
  * closed the device). Never blocks.
  */
 bool vmbus_sim_host_guest_connected(const struct vmbus_device *device);
+
+/**
+ * Host side: the guest RAM of a host-side device (GPA-direct page N is at address + N * 4096),
+ * or -ENOENT when the profile has none.
+ */
+int vmbus_sim_host_guest_ram(const struct vmbus_device *device, void **address, size_t *size);
 
 /** Number of signals the guest sent on this host-side device (the ones the host consumed). */
 unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device);

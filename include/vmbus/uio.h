@@ -17,7 +17,11 @@
  *    call); a non-monitored one writes 1 to the fd (kernel 6.10 or later), which also clears
  *    RX interrupt masks behind our back, so lib/vmbus masks them again while polling;
  *  - interrupts: the fd's 4-byte read. EIO from it means the channel was rescinded: every
- *    wait and signal then fails with -ENOTCONN.
+ *    wait and signal then fails with -ENOTCONN;
+ *  - memory (<vmbus/memory.h>): maps 3 and 4 are the device's GPADL regions; DMA memory is
+ *    locked anonymous memory (hugepages when available) whose page numbers come from
+ *    /proc/self/pagemap, which needs CAP_SYS_ADMIN: without it vmbus_device_dma_alloc() says
+ *    -EOPNOTSUPP.
  *
  * Roots: sysfs and /dev can be redirected (tests, containers): the config's fields, else
  * $VMBUS_SYSFS_ROOT and $VMBUS_DEV_ROOT, else /sys and /dev.
@@ -94,18 +98,5 @@ int vmbus_uio_open_subchannels(struct vmbus_device *device, unsigned int count, 
 
 /** The uio event count last read from the interrupt fd (interrupts received so far). */
 uint32_t vmbus_uio_interrupt_count(const struct vmbus_device *device);
-
-/** A GPADL region the kernel set up (uio maps 3 and 4), when it did. */
-enum vmbus_uio_region {
-	VMBUS_UIO_RECEIVE_BUFFER = 3, /**< map 3, `recv:<gpadl>` */
-	VMBUS_UIO_SEND_BUFFER = 4,    /**< map 4, `send:<gpadl>` */
-};
-
-/**
- * Where region @p which is mapped and its GPADL handle.
- * @return 0; -ENOENT when the kernel did not create it (non-network devices on 6.14+).
- */
-int vmbus_uio_region(const struct vmbus_device *device, enum vmbus_uio_region which, void **address,
-		     size_t *size, uint32_t *gpadl);
 
 #endif /* VMBUS_UIO_H */

@@ -27,9 +27,20 @@
 
 #include <vmbus/backend.h>
 #include <vmbus/channel.h>
+#include <vmbus/memory.h>
 #include <vmbus/sim.h>
 
 #include "../../drivers/bus/sim/sim_wire.h"
+
+/* Descriptor positions of the smallest offer: one channel, no pools, no guest RAM. */
+enum {
+	SIM_FD_RING,
+	SIM_FD_INTERRUPT_PAGE,
+	SIM_FD_MONITOR_PAGE,
+	SIM_FD_SIGNAL_HOST,
+	SIM_FD_SIGNAL_GUEST,
+	SIM_FD_COUNT
+};
 
 struct fixture {
 	char directory[64];
@@ -519,6 +530,129 @@ static void test_signal_socket_never_blocks(void **state)
 	close(other[0]);
 }
 
+/* Connect a guest to a host configured by @profile, with subchannels and guest RAM. */
+static void connect_profile(struct fixture *f, const char *profile, unsigned int subchannels,
+			    struct accept_job *job, struct vmbus_device **guest)
+{
+	struct vmbus_sim_host_config config = host_config(f->path);
+	pthread_t thread;
+
+	assert_int_equal(vmbus_sim_profile(profile, &config), 0);
+	config.subchannels = subchannels;
+	config.guest_ram_size = 16u << 20;
+	assert_int_equal(vmbus_sim_host_listen(&config, &job->host), 0);
+	assert_int_equal(pthread_create(&thread, NULL, accept_one, job), 0);
+	assert_int_equal(vmbus_sim_connect(f->path, 5000, guest), 0);
+	pthread_join(thread, NULL);
+	assert_int_equal(job->rc, 0);
+}
+
+static void close_profile(struct accept_job *job, struct vmbus_device *guest)
+{
+	vmbus_device_close(guest);
+	vmbus_device_close(job->device);
+	vmbus_sim_host_close(job->host);
+}
+
+static void test_profile_linux_6_1(void **state)
+{
+	struct fixture *f = *state;
+	struct accept_job job = { 0 };
+	struct vmbus_channel *guest_channel, *host_channel;
+	struct vmbus_gpadl_region guest_pool, host_pool;
+	struct vmbus_device *guest;
+	struct iovec iov = { .iov_base = "m", .iov_len = 1 };
+	struct delayed_send later;
+	uint64_t pfns[4];
+	void *dma, *ram;
+	size_t ram_size;
+	pthread_t thread;
+
+	connect_profile(f, "linux-6.1", 2, &job, &guest);
+	assert_int_equal(vmbus_device_channel_count(guest), 3);
+	assert_int_equal(vmbus_device_channel_count(job.device), 3);
+
+	/* Both GPADL regions, shared: what the guest writes the host reads, by the same handle. */
+	assert_int_equal(vmbus_device_gpadl_region(guest, VMBUS_GPADL_RECEIVE, &guest_pool), 0);
+	assert_int_equal(guest_pool.size, 31u << 20);
+	assert_int_equal(vmbus_device_gpadl_region(job.device, VMBUS_GPADL_RECEIVE, &host_pool), 0);
+	assert_int_equal(host_pool.gpadl, guest_pool.gpadl);
+	memcpy((uint8_t *)guest_pool.address + 12345, "pool", 4);
+	assert_memory_equal((uint8_t *)host_pool.address + 12345, "pool", 4);
+	assert_int_equal(vmbus_device_gpadl_region(guest, VMBUS_GPADL_SEND, &guest_pool), 0);
+	assert_int_equal(guest_pool.size, 16u << 20);
+
+	/* DMA memory is guest RAM: page N is where the host finds page N. */
+	assert_int_equal(vmbus_device_dma_alloc(guest, 3 * 4096, &dma), 0);
+	assert_int_equal(vmbus_device_dma_pfns(guest, (uint8_t *)dma + 100, 8192, pfns, 4), 3);
+	assert_int_equal(vmbus_device_dma_pfns(guest, dma, 4096, pfns, 0), -ENOBUFS);
+	assert_int_equal(vmbus_sim_host_guest_ram(job.device, &ram, &ram_size), 0);
+	memcpy((uint8_t *)dma + 4096, "dma!", 4);
+	assert_memory_equal((uint8_t *)ram + pfns[1] * 4096, "dma!", 4);
+	assert_int_equal(vmbus_device_dma_pfns(guest, &pfns, 8, pfns, 4), -EINVAL);
+	vmbus_device_dma_free(guest, dma, 3 * 4096);
+
+	/* Monitored: the guest's signal is a trigger bit the host finds on its scan. */
+	assert_int_equal(vmbus_chan_open(guest, 2, &guest_channel), 0);
+	assert_int_equal(vmbus_chan_open(job.device, 2, &host_channel), 0);
+	vmbus_chan_set_spin_ns(host_channel, 0);
+	later = (struct delayed_send){ .channel = guest_channel, .iov = &iov };
+	assert_int_equal(pthread_create(&thread, NULL, send_later, &later), 0);
+	assert_int_equal(vmbus_chan_wait(host_channel, 5000), 0);
+	pthread_join(thread, NULL);
+	assert_int_equal(vmbus_sim_host_signals_received(job.device), 1);
+	vmbus_chan_close(guest_channel);
+	vmbus_chan_close(host_channel);
+	close_profile(&job, guest);
+}
+
+static void test_profile_mainline(void **state)
+{
+	struct fixture *f = *state;
+	struct accept_job job = { 0 };
+	struct vmbus_channel *primary, *sub, *host_primary, *host_sub;
+	struct vmbus_chan_stats stats;
+	struct vmbus_gpadl_region pool;
+	struct vmbus_device *guest;
+	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+	struct delayed_send later;
+	pthread_t thread;
+
+	connect_profile(f, "mainline", 1, &job, &guest);
+	assert_int_equal(vmbus_device_gpadl_region(guest, VMBUS_GPADL_RECEIVE, &pool), -ENOENT);
+	assert_int_equal(vmbus_chan_open(guest, 0, &primary), 0);
+	assert_int_equal(vmbus_chan_open(guest, 1, &sub), 0);
+	assert_int_equal(vmbus_chan_open(job.device, 0, &host_primary), 0);
+	assert_int_equal(vmbus_chan_open(job.device, 1, &host_sub), 0);
+	assert_int_equal(vmbus_chan_max_packet_size(primary), 0x10000 - 16); /* 68 KiB ring */
+	assert_int_equal(vmbus_chan_max_packet_size(sub), VMBUS_PACKET_MAX_LENGTH); /* 2 MiB */
+
+	/* The host sleeps, so the guest's send signals through the emulated irqcontrol ... */
+	vmbus_chan_set_spin_ns(host_primary, 0);
+	later = (struct delayed_send){ .channel = primary, .iov = &iov };
+	assert_int_equal(pthread_create(&thread, NULL, send_later, &later), 0);
+	assert_int_equal(vmbus_chan_wait(host_primary, 5000), 0);
+	pthread_join(thread, NULL);
+	vmbus_chan_get_stats(primary, &stats);
+	assert_int_equal(stats.signals_sent, 1);
+	/*
+	 * ... which clears the RX masks of every channel, as 6.16+ does. Both guest channels
+	 * poll, so lib/vmbus masked them again: the host's completions need no signal.
+	 */
+	assert_int_equal(vmbus_chan_send_completion(host_primary, 1, &iov, 1), 0);
+	assert_int_equal(vmbus_chan_send_completion(host_sub, 1, &iov, 1), 0);
+	vmbus_chan_get_stats(host_primary, &stats);
+	assert_int_equal(stats.signals_sent, 0);
+	vmbus_chan_get_stats(host_sub, &stats);
+	assert_int_equal(stats.signals_sent, 0);
+
+	vmbus_chan_close(host_sub);
+	vmbus_chan_close(host_primary);
+	vmbus_chan_close(sub);
+	vmbus_chan_close(primary);
+	close_profile(&job, guest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +662,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_second_guest_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_offers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_linux_6_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_mainline, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("sim", tests, NULL, NULL);

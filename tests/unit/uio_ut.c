@@ -37,6 +37,7 @@
 
 #include <vmbus/backend.h>
 #include <vmbus/channel.h>
+#include <vmbus/memory.h>
 #include <vmbus/ring.h>
 #include <vmbus/uio.h>
 
@@ -288,10 +289,9 @@ static void test_linux_6_1_monitored(void **state)
 	struct vmbus_channel *channel;
 	struct vmbus_device *device;
 	uint8_t *rings, *monitor_page;
+	struct vmbus_gpadl_region region;
 	char error[512] = "";
-	uint32_t gpadl, pending;
-	size_t size;
-	void *address;
+	uint32_t pending;
 
 	(void)state;
 	build_tree(LINUX_6_1);
@@ -299,11 +299,11 @@ static void test_linux_6_1_monitored(void **state)
 	assert_string_equal(vmbus_device_backend_name(device), "uio");
 	assert_int_equal(vmbus_device_numa_node(device), 0);
 	assert_int_equal(vmbus_device_channel_count(device), 1);
-	assert_int_equal(vmbus_uio_region(device, VMBUS_UIO_RECEIVE_BUFFER, &address, &size, &gpadl), 0);
-	assert_int_equal(size, 0x1f00000);
-	assert_int_equal(gpadl, 925200);
-	assert_int_equal(vmbus_uio_region(device, VMBUS_UIO_SEND_BUFFER, &address, &size, &gpadl), 0);
-	assert_int_equal(gpadl, 925201);
+	assert_int_equal(vmbus_device_gpadl_region(device, VMBUS_GPADL_RECEIVE, &region), 0);
+	assert_int_equal(region.size, 0x1f00000);
+	assert_int_equal(region.gpadl, 925200);
+	assert_int_equal(vmbus_device_gpadl_region(device, VMBUS_GPADL_SEND, &region), 0);
+	assert_int_equal(region.gpadl, 925201);
 
 	assert_int_equal(vmbus_chan_open(device, 0, &channel), 0);
 	/* 2 MiB rings: len8 limits a packet, not the ring. */
@@ -462,11 +462,9 @@ static void test_mainline_small_ring_and_subchannels(void **state)
 {
 	struct vmbus_channel *primary, *sub;
 	struct vmbus_device *device;
+	struct vmbus_gpadl_region region;
 	char error[512] = "", path[PATH_MAX];
 	uint8_t copy[32];
-	uint32_t gpadl;
-	size_t size;
-	void *address;
 	pthread_t thread;
 	int fd;
 
@@ -477,7 +475,7 @@ static void test_mainline_small_ring_and_subchannels(void **state)
 	make_subchannel_ring(15, false);
 	make_subchannel_ring(16, false);
 	assert_int_equal(open_device("6.18.0", &device, error, sizeof(error)), 0);
-	assert_int_equal(vmbus_uio_region(device, VMBUS_UIO_RECEIVE_BUFFER, &address, &size, &gpadl), -ENOENT);
+	assert_int_equal(vmbus_device_gpadl_region(device, VMBUS_GPADL_RECEIVE, &region), -ENOENT);
 	assert_int_equal(vmbus_chan_open(device, 0, &primary), 0);
 	/* 68 KiB per direction: 64 KiB of data (6.10+ default for an unknown class). */
 	assert_int_equal(vmbus_chan_max_packet_size(primary), 0x10000 - 16);
@@ -607,15 +605,13 @@ static void test_not_a_uio_device(void **state)
 	struct vmbus_channel_region region = { .ring_base = memory, .ring_size = 2 * 4096 };
 	struct vmbus_device_params params = { .page_size = 4096, .channel_count = 1,
 					      .channels = &region, .ops = &other };
+	struct vmbus_gpadl_region gpadl;
 	struct vmbus_device *device;
-	void *address;
-	size_t size;
-	uint32_t gpadl;
 
 	(void)state;
 	assert_int_equal(vmbus_device_create(&params, &device), 0);
 	assert_int_equal(vmbus_uio_open_subchannels(device, 1, 0), -EINVAL);
-	assert_int_equal(vmbus_uio_region(device, VMBUS_UIO_SEND_BUFFER, &address, &size, &gpadl), -EINVAL);
+	assert_int_equal(vmbus_device_gpadl_region(device, VMBUS_GPADL_SEND, &gpadl), -ENOENT);
 	assert_int_equal(vmbus_uio_interrupt_count(device), 0);
 	assert_int_equal(vmbus_uio_open_subchannels(NULL, 1, 0), -EINVAL);
 	vmbus_device_close(device);

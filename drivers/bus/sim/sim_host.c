@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Host side of the emulated bus: the part of Hyper-V plus uio_hv_generic that sets a channel
+ * Host side of the emulated bus: the part of Hyper-V plus uio_hv_generic that sets a device
  * up. Each accepted guest gets fresh memory with ring headers initialised the way
  * hv_ringbuffer_init() does at channel open, so a new guest never sees an old guest's state.
+ * Profiles reproduce what different guest kernels give a uio device.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +15,11 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vmbus/backend.h>
+#include <vmbus/memory.h>
 #include <vmbus/sim.h>
 
 #include "sim_wire.h"
@@ -24,8 +27,13 @@
 /* A guest that connects must say hello within this time, or it is dropped. */
 #define SIM_HELLO_TIMEOUT_MS 2000
 
-/* The relid the emulator gives its one channel (any nonzero value; Hyper-V starts low). */
+/* The relid of the primary channel (any nonzero value; Hyper-V starts low). */
 #define SIM_PRIMARY_RELID 1u
+/* The monitor id of the primary when the profile monitors: ids go up with subchannels. */
+#define SIM_PRIMARY_MONITOR_ID 5u
+
+/* GPADL handles of the two regions (uio map names say recv:<gpadl> and send:<gpadl>). */
+static const uint32_t sim_pool_gpadl[2] = { 0xe1000001u, 0xe1000002u };
 
 struct vmbus_sim_host {
 	int listen_fd;
@@ -38,10 +46,9 @@ struct sim_host_device {
 	int connection_fd;
 	int signal_host_fd;   /* our end of guest -> host signals: we wait on it */
 	int signal_guest_fd;  /* our end of host -> guest signals: we send on it */
-	void *ring_memory;
-	size_t ring_memory_size;
-	void *interrupt_page;
-	void *monitor_page;
+	struct sim_memory memory;
+	unsigned int channel_count;
+	bool monitored;
 	unsigned long long signals_received;
 };
 
@@ -53,22 +60,57 @@ static int sim_host_signal(struct vmbus_device *device, unsigned int index)
 	return sim_signal_peer(host->signal_guest_fd);
 }
 
+/* A monitored guest sets trigger bits instead of signalling: take them, like the hypervisor. */
+static bool take_monitor_triggers(struct sim_host_device *host)
+{
+	bool any = false;
+	unsigned int i;
+
+	for (i = 0; i < host->channel_count; i++)
+		if (vmbus_monitor_take(host->memory.monitor_page.address, SIM_PRIMARY_MONITOR_ID + i))
+			any = true;
+	if (any)
+		host->signals_received++;
+	return any;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
 static int sim_host_wait(struct vmbus_device *device, int timeout_ms)
 {
 	struct sim_host_device *host = vmbus_device_backend_data(device);
+	uint64_t deadline;
+	int rc;
 
-	return sim_wait_peer(host->signal_host_fd, host->connection_fd, timeout_ms,
-			     &host->signals_received);
+	if (!host->monitored)
+		return sim_wait_peer(host->signal_host_fd, host->connection_fd, timeout_ms,
+				     &host->signals_received);
+	/*
+	 * Hyper-V scans the monitor page after each channel's latency; so do we, and watch the
+	 * sockets (departure, stray signals) in between.
+	 */
+	deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		if (take_monitor_triggers(host))
+			return 0;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		rc = sim_wait_peer(host->signal_host_fd, host->connection_fd, 0, &host->signals_received);
+		if (rc != -ETIMEDOUT)
+			return rc;
+		usleep(SIM_MONITOR_SCAN_US);
+	}
 }
 
 static void sim_host_device_free(struct sim_host_device *host)
 {
-	if (host->monitor_page != NULL)
-		munmap(host->monitor_page, SIM_HYPERV_PAGE_SIZE);
-	if (host->interrupt_page != NULL)
-		munmap(host->interrupt_page, SIM_HYPERV_PAGE_SIZE);
-	if (host->ring_memory != NULL)
-		munmap(host->ring_memory, host->ring_memory_size);
+	sim_memory_unmap(&host->memory);
 	if (host->signal_guest_fd >= 0)
 		close(host->signal_guest_fd);
 	if (host->signal_host_fd >= 0)
@@ -83,11 +125,26 @@ static void sim_host_release(struct vmbus_device *device)
 	sim_host_device_free(vmbus_device_backend_data(device));
 }
 
+/* The host's view of a pool: the same region, mapped in the emulator. */
+static int sim_host_gpadl_region(const struct vmbus_device *device, unsigned int index,
+				 struct vmbus_gpadl_region *region)
+{
+	const struct sim_host_device *host = vmbus_device_backend_data(device);
+
+	if (index > 1 || host->memory.pools[index].address == NULL)
+		return -ENOENT;
+	region->address = host->memory.pools[index].address;
+	region->size = host->memory.pools[index].size;
+	region->gpadl = sim_pool_gpadl[index];
+	return 0;
+}
+
 static const struct vmbus_backend_ops sim_host_ops = {
 	.name = "sim-host",
 	.signal = sim_host_signal,
 	.wait = sim_host_wait,
 	.release = sim_host_release,
+	.gpadl_region = sim_host_gpadl_region,
 };
 
 bool vmbus_sim_host_guest_connected(const struct vmbus_device *device)
@@ -106,12 +163,26 @@ unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *de
 	return host->signals_received;
 }
 
+int vmbus_sim_host_guest_ram(const struct vmbus_device *device, void **address, size_t *size)
+{
+	const struct sim_host_device *host;
+
+	if (device == NULL || strcmp(vmbus_device_backend_name(device), sim_host_ops.name) != 0)
+		return -EINVAL;
+	host = vmbus_device_backend_data(device);
+	if (host->memory.guest_ram.address == NULL)
+		return -ENOENT;
+	*address = host->memory.guest_ram.address;
+	*size = host->memory.guest_ram.size;
+	return 0;
+}
+
 /*
  * A memfd of @size bytes, mapped shared and sealed at that size: a guest that maps it can
  * rely on the size (a file that shrinks under a mapping turns accesses into SIGBUS).
  * Returns 0 or negative errno.
  */
-static int create_region(const char *name, size_t size, void **mapping, int *fd_out)
+static int create_region(const char *name, size_t size, struct sim_mapping *mapping, int *fd_out)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	int rc;
@@ -121,11 +192,12 @@ static int create_region(const char *name, size_t size, void **mapping, int *fd_
 	if (ftruncate(fd, (off_t)size) != 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
 		goto err_close;
-	*mapping = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (*mapping == MAP_FAILED) {
-		*mapping = NULL;
+	mapping->address = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mapping->address == MAP_FAILED) {
+		mapping->address = NULL;
 		goto err_close;
 	}
+	mapping->size = size;
 	*fd_out = fd;
 	return 0;
 
@@ -173,30 +245,85 @@ static int accept_guest(struct vmbus_sim_host *host, int *connection_fd)
 
 static void fill_offer(const struct vmbus_sim_host *host, struct sim_offer *offer, int status)
 {
+	const struct vmbus_sim_host_config *config = &host->config;
+	unsigned int i;
+
 	memset(offer, 0, sizeof(*offer));
 	offer->magic = SIM_WIRE_MAGIC;
 	offer->version = SIM_WIRE_VERSION;
 	offer->status = status;
-	offer->channel_count = 1;
-	memcpy(offer->class_id, host->config.class_id.bytes, sizeof(offer->class_id));
-	memcpy(offer->instance_id, host->config.instance_id.bytes, sizeof(offer->instance_id));
-	offer->ring_size = host->config.ring_size;
+	offer->channel_count = 1 + config->subchannels;
+	memcpy(offer->class_id, config->class_id.bytes, sizeof(offer->class_id));
+	memcpy(offer->instance_id, config->instance_id.bytes, sizeof(offer->instance_id));
+	offer->ring_size = config->ring_size;
+	offer->subchannel_ring_size = config->subchannel_ring_size;
 	offer->page_size = (uint32_t)host->page_size;
 	offer->relid = SIM_PRIMARY_RELID;
-	offer->monitor_id = VMBUS_MONITOR_ID_NONE;
+	offer->monitor_id = config->monitored ? SIM_PRIMARY_MONITOR_ID : VMBUS_MONITOR_ID_NONE;
 	offer->numa_node = -1;
+	for (i = 0; i < 2; i++) {
+		offer->pool_size[i] = config->pool_size[i];
+		offer->pool_gpadl[i] = config->pool_size[i] != 0 ? sim_pool_gpadl[i] : 0;
+	}
+	offer->guest_ram_size = config->guest_ram_size;
+	if (config->quirks & VMBUS_SIM_QUIRK_UNMASK_PRIMARY_ON_SIGNAL)
+		offer->flags |= SIM_OFFER_UNMASK_PRIMARY_ON_SIGNAL;
+	if (config->quirks & VMBUS_SIM_QUIRK_UNMASK_ALL_ON_SIGNAL)
+		offer->flags |= SIM_OFFER_UNMASK_ALL_ON_SIGNAL;
+	if (config->quirks & VMBUS_SIM_QUIRK_MASK_IN_INTERRUPT)
+		offer->flags |= SIM_OFFER_MASK_IN_INTERRUPT;
+}
+
+/* Create every region and socket of @offer; @fds receives the guest's descriptors. */
+static int create_device_memory(const struct vmbus_sim_host *host, const struct sim_offer *offer,
+				const struct sim_fd_layout *layout, struct sim_host_device *state, int *fds)
+{
+	static const char *const pool_names[2] = { "vmbus-sim-recv-pool", "vmbus-sim-send-pool" };
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < offer->channel_count && rc == 0; i++) {
+		size_t ring_size = i == 0 ? offer->ring_size : offer->subchannel_ring_size;
+
+		rc = create_region("vmbus-sim-rings", 2 * ring_size, &state->memory.rings[i], &fds[i]);
+		if (rc == 0) {
+			/* The kernel initialises both headers when it opens the channel. */
+			vmbus_ring_header_init(state->memory.rings[i].address, host->page_size);
+			vmbus_ring_header_init((uint8_t *)state->memory.rings[i].address + ring_size,
+					       host->page_size);
+		}
+	}
+	if (rc == 0)
+		rc = create_region("vmbus-sim-int-page", SIM_HYPERV_PAGE_SIZE, &state->memory.interrupt_page,
+				   &fds[layout->interrupt_page]);
+	if (rc == 0)
+		rc = create_region("vmbus-sim-monitor-page", SIM_HYPERV_PAGE_SIZE, &state->memory.monitor_page,
+				   &fds[layout->monitor_page]);
+	for (i = 0; i < 2 && rc == 0; i++)
+		if (layout->pool[i] >= 0)
+			rc = create_region(pool_names[i], offer->pool_size[i], &state->memory.pools[i],
+					   &fds[layout->pool[i]]);
+	if (rc == 0 && layout->guest_ram >= 0)
+		rc = create_region("vmbus-sim-guest-ram", offer->guest_ram_size, &state->memory.guest_ram,
+				   &fds[layout->guest_ram]);
+	if (rc == 0)
+		rc = create_signal_pair(&state->signal_host_fd, &fds[layout->signal_host]);
+	if (rc == 0)
+		rc = create_signal_pair(&state->signal_guest_fd, &fds[layout->signal_guest]);
+	return rc;
 }
 
 int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **device)
 {
-	struct vmbus_channel_region region;
+	struct vmbus_channel_region regions[SIM_MAX_CHANNELS];
 	struct vmbus_device_params params;
 	struct sim_host_device *state;
-	int fds[SIM_FD_COUNT], i, rc;
+	struct sim_fd_layout layout;
+	int fds[SIM_MAX_FDS], rc;
 	struct sim_offer offer;
-	uint8_t *rings;
+	unsigned int i;
 
-	for (i = 0; i < SIM_FD_COUNT; i++)
+	for (i = 0; i < SIM_MAX_FDS; i++)
 		fds[i] = -1;
 	state = calloc(1, sizeof(*state));
 	if (state == NULL)
@@ -207,49 +334,35 @@ int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **dev
 	if (rc != 0)
 		goto err_free_state;
 
-	state->ring_memory_size = 2 * host->config.ring_size;
-	rc = create_region("vmbus-sim-rings", state->ring_memory_size, &state->ring_memory,
-			   &fds[SIM_FD_RING]);
-	if (rc == 0)
-		rc = create_region("vmbus-sim-int-page", SIM_HYPERV_PAGE_SIZE, &state->interrupt_page,
-				   &fds[SIM_FD_INTERRUPT_PAGE]);
-	if (rc == 0)
-		rc = create_region("vmbus-sim-monitor-page", SIM_HYPERV_PAGE_SIZE,
-				   &state->monitor_page, &fds[SIM_FD_MONITOR_PAGE]);
-	if (rc == 0)
-		rc = create_signal_pair(&state->signal_host_fd, &fds[SIM_FD_SIGNAL_HOST]);
-	if (rc == 0)
-		rc = create_signal_pair(&state->signal_guest_fd, &fds[SIM_FD_SIGNAL_GUEST]);
-	if (rc != 0)
-		goto err_close_fds;
-
-	rings = state->ring_memory;
-	vmbus_ring_header_init(rings, host->page_size);
-	vmbus_ring_header_init(rings + host->config.ring_size, host->page_size);
-
 	fill_offer(host, &offer, 0);
-	rc = sim_wire_send(state->connection_fd, &offer, sizeof(offer), fds, SIM_FD_COUNT);
+	sim_fd_layout(&offer, &layout);
+	state->channel_count = offer.channel_count;
+	state->monitored = host->config.monitored;
+	rc = create_device_memory(host, &offer, &layout, state, fds);
 	if (rc != 0)
 		goto err_close_fds;
-
+	rc = sim_wire_send(state->connection_fd, &offer, sizeof(offer), fds, layout.count);
+	if (rc != 0)
+		goto err_close_fds;
 	/* The guest has its copies; we keep the mappings and our ends of the signal sockets. */
-	for (i = 0; i < SIM_FD_COUNT; i++)
+	for (i = 0; i < layout.count; i++)
 		close(fds[i]);
 
-	region = (struct vmbus_channel_region){
-		.ring_base = state->ring_memory,
-		.ring_size = host->config.ring_size,
-		.relid = SIM_PRIMARY_RELID,
-		.monitor_id = VMBUS_MONITOR_ID_NONE,
-	};
+	for (i = 0; i < offer.channel_count; i++)
+		regions[i] = (struct vmbus_channel_region){
+			.ring_base = state->memory.rings[i].address,
+			.ring_size = state->memory.rings[i].size / 2,
+			.relid = SIM_PRIMARY_RELID + i,
+			.monitor_id = host->config.monitored ? SIM_PRIMARY_MONITOR_ID + i : VMBUS_MONITOR_ID_NONE,
+		};
 	memset(&params, 0, sizeof(params));
 	params.class_id = host->config.class_id;
 	params.instance_id = host->config.instance_id;
 	params.numa_node = -1;
 	params.side = VMBUS_SIDE_HOST;
 	params.page_size = host->page_size;
-	params.channel_count = 1;
-	params.channels = &region;
+	params.channel_count = offer.channel_count;
+	params.channels = regions;
 	params.ops = &sim_host_ops;
 	params.backend_data = state;
 	rc = vmbus_device_create(&params, device);
@@ -258,7 +371,7 @@ int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **dev
 	return 0;
 
 err_close_fds:
-	for (i = 0; i < SIM_FD_COUNT; i++)
+	for (i = 0; i < SIM_MAX_FDS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 err_free_state:
@@ -280,6 +393,45 @@ int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error)
 	return rc;
 }
 
+const char *const vmbus_sim_profile_names[] = { "linux-6.1", "linux-6.12", "mainline", NULL };
+
+int vmbus_sim_profile(const char *name, struct vmbus_sim_host_config *config)
+{
+	/* What uio_hv_generic gives a device (vmbus-spec.md 1.3): 31 MiB receive, 16 MiB send. */
+	const size_t receive_pool = 31u << 20, send_pool = 16u << 20;
+
+	if (name == NULL || config == NULL)
+		return -EINVAL;
+	if (strcmp(name, "linux-6.1") == 0) {
+		/* Monitored channels only (the probe refuses others); the ISR masks RX. */
+		config->monitored = true;
+		config->ring_size = config->subchannel_ring_size = 2u << 20;
+		config->pool_size[0] = receive_pool;
+		config->pool_size[1] = send_pool;
+		config->quirks = VMBUS_SIM_QUIRK_MASK_IN_INTERRUPT;
+	} else if (strcmp(name, "linux-6.12") == 0) {
+		/* Non-monitored allowed (6.10+); irqcontrol unmasks the primary; Debian's build
+		 * still creates both GPADL regions for every device. */
+		config->monitored = false;
+		config->ring_size = config->subchannel_ring_size = 2u << 20;
+		config->pool_size[0] = receive_pool;
+		config->pool_size[1] = send_pool;
+		config->quirks = VMBUS_SIM_QUIRK_UNMASK_PRIMARY_ON_SIGNAL | VMBUS_SIM_QUIRK_MASK_IN_INTERRUPT;
+	} else if (strcmp(name, "mainline") == 0) {
+		/* 64 KiB of data + a header page for an unknown class (6.10+), GPADL regions for
+		 * network devices only (6.14+), every channel signalled and unmasked (6.16+),
+		 * userspace owns the mask (6.18+). */
+		config->monitored = false;
+		config->ring_size = 0x11000;
+		config->subchannel_ring_size = 2u << 20;
+		config->pool_size[0] = config->pool_size[1] = 0;
+		config->quirks = VMBUS_SIM_QUIRK_UNMASK_ALL_ON_SIGNAL;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Is someone listening on @path? Decides whether a leftover socket file may be removed. */
 static bool socket_is_live(const char *path)
 {
@@ -295,10 +447,16 @@ static bool socket_is_live(const char *path)
 	return live;
 }
 
+static bool ring_size_valid(size_t ring_size, size_t page_size)
+{
+	return ring_size >= 2 * page_size && ring_size % page_size == 0 && ring_size - page_size < UINT32_MAX;
+}
+
 int vmbus_sim_host_listen(const struct vmbus_sim_host_config *config, struct vmbus_sim_host **host_out)
 {
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
 	struct vmbus_sim_host *host;
+	unsigned int i;
 	int rc;
 
 	host = calloc(1, sizeof(*host));
@@ -306,11 +464,18 @@ int vmbus_sim_host_listen(const struct vmbus_sim_host_config *config, struct vmb
 		return -ENOMEM;
 	host->config = *config;
 	host->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	if (config->ring_size < 2 * host->page_size || config->ring_size % host->page_size != 0 ||
-	    config->ring_size - host->page_size >= UINT32_MAX) {
-		rc = -EINVAL;
+	if (host->config.subchannel_ring_size == 0)
+		host->config.subchannel_ring_size = host->config.ring_size;
+	rc = -EINVAL;
+	if (!ring_size_valid(host->config.ring_size, host->page_size) ||
+	    !ring_size_valid(host->config.subchannel_ring_size, host->page_size) ||
+	    host->config.subchannels >= SIM_MAX_CHANNELS)
 		goto err_free_host;
-	}
+	for (i = 0; i < 2; i++)
+		if (host->config.pool_size[i] % SIM_HYPERV_PAGE_SIZE != 0)
+			goto err_free_host;
+	if (host->config.guest_ram_size % host->page_size != 0)
+		goto err_free_host;
 	rc = vmbus_sim_socket_path(config->socket_path, host->path, sizeof(host->path));
 	if (rc != 0)
 		goto err_free_host;

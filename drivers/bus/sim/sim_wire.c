@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <vmbus/channel.h>
 #include <vmbus/sim.h>
 
 #include "sim_wire.h"
@@ -39,7 +41,7 @@ int vmbus_sim_socket_path(const char *explicit_path, char *path, size_t size)
 int sim_wire_send(int socket_fd, const void *message, size_t size, const int *fds, unsigned int fd_count)
 {
 	union {
-		char buffer[CMSG_SPACE(sizeof(int) * SIM_FD_COUNT)];
+		char buffer[CMSG_SPACE(sizeof(int) * SIM_MAX_FDS)];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { .iov_base = (void *)message, .iov_len = size };
@@ -47,7 +49,7 @@ int sim_wire_send(int socket_fd, const void *message, size_t size, const int *fd
 	struct cmsghdr *cmsg;
 	ssize_t sent;
 
-	if (fd_count > SIM_FD_COUNT)
+	if (fd_count > SIM_MAX_FDS)
 		return -EINVAL;
 	if (fd_count != 0) {
 		memset(&control, 0, sizeof(control));
@@ -71,7 +73,7 @@ int sim_wire_receive(int socket_fd, void *message, size_t size, int *fds, unsign
 {
 	/* Room for more descriptors than we accept, so that extra ones arrive and get closed. */
 	union {
-		char buffer[CMSG_SPACE(sizeof(int) * SIM_FD_COUNT * 2)];
+		char buffer[CMSG_SPACE(sizeof(int) * SIM_MAX_FDS * 2)];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { .iov_base = message, .iov_len = size };
@@ -168,4 +170,38 @@ int sim_wait_peer(int signal_fd, int socket_fd, int timeout_ms, unsigned long lo
 	if (fds[1].revents != 0 || (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)))
 		return -ENOTCONN;
 	return 0;
+}
+
+void sim_fd_layout(const struct sim_offer *offer, struct sim_fd_layout *layout)
+{
+	unsigned int next = offer->channel_count, i;
+
+	layout->interrupt_page = next++;
+	layout->monitor_page = next++;
+	for (i = 0; i < 2; i++)
+		layout->pool[i] = offer->pool_size[i] != 0 ? (int)next++ : -1;
+	layout->guest_ram = offer->guest_ram_size != 0 ? (int)next++ : -1;
+	layout->signal_host = next++;
+	layout->signal_guest = next++;
+	layout->count = next;
+}
+
+static void unmap_one(struct sim_mapping *mapping)
+{
+	if (mapping->address != NULL)
+		munmap(mapping->address, mapping->size);
+	mapping->address = NULL;
+}
+
+void sim_memory_unmap(struct sim_memory *memory)
+{
+	unsigned int i;
+
+	for (i = 0; i < SIM_MAX_CHANNELS; i++)
+		unmap_one(&memory->rings[i]);
+	unmap_one(&memory->interrupt_page);
+	unmap_one(&memory->monitor_page);
+	unmap_one(&memory->pools[0]);
+	unmap_one(&memory->pools[1]);
+	unmap_one(&memory->guest_ram);
 }

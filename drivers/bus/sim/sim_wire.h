@@ -13,39 +13,85 @@
 #include <stdint.h>
 
 #define SIM_WIRE_MAGIC 0x4d495356u /* "VSIM" */
-#define SIM_WIRE_VERSION 1u
+#define SIM_WIRE_VERSION 2u
 
 /* HV_HYP_PAGE_SIZE: uio_hv_generic's int_page and monitor_page maps are 4 KiB since 2025. */
 #define SIM_HYPERV_PAGE_SIZE 4096u
+
+/* Primary + subchannels the emulator offers at most. */
+#define SIM_MAX_CHANNELS 16u
+
+/* Most descriptors an offer carries: rings, 2 pages, 2 pools, guest RAM, 2 signal sockets. */
+#define SIM_MAX_FDS (SIM_MAX_CHANNELS + 7u)
+
+/* The emulator's monitor scan interval: how soon a monitored signal is seen (Hyper-V's
+ * default latency is 50 us; the emulator polls its page at this interval while idle). */
+#define SIM_MONITOR_SCAN_US 200
 
 struct sim_hello {
 	uint32_t magic;
 	uint32_t version;
 };
 
+/* What the guest's kernel would do behind its back (offer.flags), by profile. */
+#define SIM_OFFER_UNMASK_PRIMARY_ON_SIGNAL 0x1u /* 6.10-6.15 irqcontrol: primary's RX mask cleared */
+#define SIM_OFFER_UNMASK_ALL_ON_SIGNAL 0x2u     /* 6.16+: every channel's RX mask cleared */
+#define SIM_OFFER_MASK_IN_INTERRUPT 0x4u        /* before 6.18: the ISR sets the RX mask */
+
 struct sim_offer {
 	uint32_t magic;
 	uint32_t version;
-	int32_t status;         /* 0, or a negative errno (-EBUSY) and no descriptors follow */
-	uint32_t channel_count; /* 1: the primary channel */
+	int32_t status;                /* 0, or a negative errno (-EBUSY) and no descriptors follow */
+	uint32_t channel_count;        /* primary + subchannels, 1..SIM_MAX_CHANNELS */
 	uint8_t class_id[16];
 	uint8_t instance_id[16];
-	uint64_t ring_size;     /* one direction, header page included */
-	uint32_t page_size;     /* header page size: the data area starts here */
-	uint32_t relid;
-	uint32_t monitor_id;    /* VMBUS_MONITOR_ID_NONE */
+	uint64_t ring_size;            /* primary, one direction, header page included */
+	uint64_t subchannel_ring_size; /* the same for every subchannel */
+	uint32_t page_size;            /* header page size: the data area starts here */
+	uint32_t relid;                /* primary; subchannel i has relid + i */
+	uint32_t monitor_id;           /* primary; subchannel i: monitor_id + i; or NONE */
 	int32_t numa_node;
+	uint64_t pool_size[2];         /* GPADL regions (receive, send); 0: absent */
+	uint32_t pool_gpadl[2];
+	uint64_t guest_ram_size;       /* shared guest RAM for GPA-direct; 0: absent */
+	uint32_t flags;                /* SIM_OFFER_* */
+	uint32_t reserved;
 };
 
-/* Order of the descriptors that travel with an offer. */
-enum sim_fd_index {
-	SIM_FD_RING,           /* memfd, 2 * ring_size: TX half then RX half (uio map 0) */
-	SIM_FD_INTERRUPT_PAGE, /* memfd, 4 KiB (uio map 1) */
-	SIM_FD_MONITOR_PAGE,   /* memfd, 4 KiB (uio map 2) */
-	SIM_FD_SIGNAL_HOST,    /* signal socket: the guest sends here to signal the host */
-	SIM_FD_SIGNAL_GUEST,   /* signal socket: the guest's interrupts arrive here */
-	SIM_FD_COUNT
+/*
+ * Order of the descriptors that travel with an offer: a ring memfd per channel (TX half then
+ * RX half, as uio map 0 and the subchannel `ring` files), the interrupt page (map 1), the
+ * monitor page (map 2), the pools that exist (maps 3 and 4), guest RAM if any, then the two
+ * signal sockets.
+ */
+struct sim_fd_layout {
+	unsigned int interrupt_page;
+	unsigned int monitor_page;
+	int pool[2];        /* -1: absent */
+	int guest_ram;      /* -1: absent */
+	unsigned int signal_host;  /* the guest sends here to signal the host */
+	unsigned int signal_guest; /* the guest's interrupts arrive here */
+	unsigned int count;
 };
+
+/* Where each descriptor of @offer is (offer fields already range-checked). */
+void sim_fd_layout(const struct sim_offer *offer, struct sim_fd_layout *layout);
+
+/* Everything both sides map, unmapped by sim_memory_unmap(). */
+struct sim_mapping {
+	void *address;
+	size_t size;
+};
+
+struct sim_memory {
+	struct sim_mapping rings[SIM_MAX_CHANNELS];
+	struct sim_mapping interrupt_page;
+	struct sim_mapping monitor_page;
+	struct sim_mapping pools[2];
+	struct sim_mapping guest_ram;
+};
+
+void sim_memory_unmap(struct sim_memory *memory);
 
 /*
  * Signals travel on one SOCK_SEQPACKET socketpair per direction, a one-byte message per

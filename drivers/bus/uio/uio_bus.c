@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <vmbus/backend.h>
+#include <vmbus/memory.h>
 #include <vmbus/uio.h>
 
 #define UIO_DRIVER_NAME "uio_hv_generic"
@@ -39,9 +40,6 @@ enum uio_map {
 
 /* Monitor ids index trigger groups of 32 in the monitor page: at most 4 groups. */
 #define UIO_MONITOR_ID_LIMIT 128u
-/* struct vmbus_mon_page: u32 state, u32 reserved, then trigs[4] { u32 pending; u32 armed; }. */
-#define UIO_MONITOR_TRIGGER_OFFSET 8u
-#define UIO_MONITOR_TRIGGER_STRIDE 8u
 
 /* Subchannel ring files appear after the offer; DPDK retries for 10 s, so do we by default. */
 #define UIO_SUBCHANNEL_POLL_MS 10
@@ -473,11 +471,7 @@ static int uio_signal(struct vmbus_device *device, unsigned int index)
 	const int32_t enable = 1;
 
 	if (monitor_id != VMBUS_MONITOR_ID_NONE) {
-		uint8_t *page = backend->maps[UIO_MAP_MONITOR_PAGE].address;
-		uint32_t *pending = (uint32_t *)(page + UIO_MONITOR_TRIGGER_OFFSET +
-						 (monitor_id / 32) * UIO_MONITOR_TRIGGER_STRIDE);
-
-		__atomic_fetch_or(pending, 1u << (monitor_id % 32), __ATOMIC_SEQ_CST);
+		vmbus_monitor_trigger(backend->maps[UIO_MAP_MONITOR_PAGE].address, monitor_id);
 		return 0;
 	}
 	if (write(backend->fd, &enable, sizeof(enable)) == (ssize_t)sizeof(enable))
@@ -518,11 +512,35 @@ static void uio_release(struct vmbus_device *device)
 	free(backend);
 }
 
+/* Maps 3 and 4, when the kernel made them (network devices only since 6.14). */
+static int uio_gpadl_region(const struct vmbus_device *device, unsigned int index,
+			    struct vmbus_gpadl_region *region)
+{
+	const struct uio_backend *backend = vmbus_device_backend_data(device);
+	const struct uio_mapping *mapping = &backend->maps[UIO_MAP_RECEIVE + index];
+
+	if (index > 1 || mapping->address == NULL)
+		return -ENOENT;
+	region->address = mapping->address;
+	region->size = mapping->size;
+	region->gpadl = mapping->gpadl;
+	return 0;
+}
+
+static int uio_dma_alloc(struct vmbus_device *device, size_t size, void **address);
+static void uio_dma_free(struct vmbus_device *device, void *address, size_t size);
+static int uio_dma_pfns(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
+			size_t max);
+
 static const struct vmbus_backend_ops uio_ops = {
 	.name = "uio",
 	.signal = uio_signal,
 	.wait = uio_wait,
 	.release = uio_release,
+	.gpadl_region = uio_gpadl_region,
+	.dma_alloc = uio_dma_alloc,
+	.dma_free = uio_dma_free,
+	.dma_pfns = uio_dma_pfns,
 };
 
 static int open_uio_node(const struct uio_roots *roots, int uio_index, char *message, size_t size)
@@ -771,19 +789,92 @@ uint32_t vmbus_uio_interrupt_count(const struct vmbus_device *device)
 	return backend != NULL ? __atomic_load_n(&backend->interrupt_count, __ATOMIC_RELAXED) : 0;
 }
 
-int vmbus_uio_region(const struct vmbus_device *device, enum vmbus_uio_region which, void **address,
-		     size_t *size, uint32_t *gpadl)
-{
-	const struct uio_backend *backend = uio_backend_of(device);
-	const struct uio_mapping *mapping;
+/*
+ * DMA memory on a real guest: locked anonymous memory whose physical pages the kernel reveals
+ * in /proc/self/pagemap (bits 0-54 the page frame, bit 63 present). Only with CAP_SYS_ADMIN:
+ * without it the kernel reports frame 0 (since 4.2), which we refuse. Locked pages do not
+ * swap; the kernel may still migrate them (compaction), which is why DPDK prefers hugepages:
+ * try those first for large buffers.
+ */
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_FRAME_MASK ((1ull << 55) - 1)
 
-	if (backend == NULL || (which != VMBUS_UIO_RECEIVE_BUFFER && which != VMBUS_UIO_SEND_BUFFER))
-		return -EINVAL;
-	mapping = &backend->maps[which];
-	if (mapping->address == NULL)
-		return -ENOENT;
-	*address = mapping->address;
-	*size = mapping->size;
-	*gpadl = mapping->gpadl;
+static int read_frames(const void *address, size_t size, uint64_t *hv_pfns, size_t max, size_t *count)
+{
+	size_t page_size = (size_t)sysconf(_SC_PAGESIZE), per_page = page_size / VMBUS_PAGE_SIZE;
+	uintptr_t start = (uintptr_t)address, first = start / page_size;
+	size_t pages = (start % page_size + size + page_size - 1) / page_size, i, j, n = 0;
+	size_t skip = (start % page_size) / VMBUS_PAGE_SIZE;
+	size_t needed = (start % VMBUS_PAGE_SIZE + size + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE;
+	int fd, rc = 0;
+
+	if (needed > max)
+		return -ENOBUFS;
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < pages && n < needed; i++) {
+		uint64_t entry;
+
+		if (pread(fd, &entry, sizeof(entry), (off_t)((first + i) * sizeof(entry))) != sizeof(entry)) {
+			rc = -EIO;
+			break;
+		}
+		if (!(entry & PAGEMAP_PRESENT) || (entry & PAGEMAP_FRAME_MASK) == 0) {
+			rc = -EOPNOTSUPP;
+			break;
+		}
+		for (j = i == 0 ? skip : 0; j < per_page && n < needed; j++)
+			hv_pfns[n++] = (entry & PAGEMAP_FRAME_MASK) * per_page + j;
+	}
+	close(fd);
+	*count = n;
+	return rc;
+}
+
+static int uio_dma_alloc(struct vmbus_device *device, size_t size, void **address)
+{
+	size_t page_size = (size_t)sysconf(_SC_PAGESIZE), count;
+	uint64_t probe;
+	void *memory;
+	int rc;
+
+	(void)device;
+	size = (size + page_size - 1) / page_size * page_size;
+	memory = MAP_FAILED;
+	if (size >= (2u << 20) && size % (2u << 20) == 0)
+		memory = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE | MAP_LOCKED, -1, 0);
+	if (memory == MAP_FAILED)
+		memory = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED, -1, 0);
+	if (memory == MAP_FAILED)
+		return errno == EAGAIN || errno == EPERM ? -EOPNOTSUPP : -errno; /* RLIMIT_MEMLOCK */
+	/* One frame tells whether the kernel lets us see them at all. */
+	rc = read_frames(memory, 1, &probe, 1, &count);
+	if (rc != 0) {
+		munmap(memory, size);
+		return rc;
+	}
+	*address = memory;
 	return 0;
+}
+
+static void uio_dma_free(struct vmbus_device *device, void *address, size_t size)
+{
+	size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+
+	(void)device;
+	munmap(address, (size + page_size - 1) / page_size * page_size);
+}
+
+static int uio_dma_pfns(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
+			size_t max)
+{
+	size_t count;
+	int rc;
+
+	(void)device;
+	rc = read_frames(address, size, pfns, max, &count);
+	return rc != 0 ? rc : (int)count;
 }
