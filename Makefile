@@ -45,7 +45,8 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/log/log.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c
-HOST_SOURCES := drivers/host/host.c drivers/host/echo.c
+HOST_SOURCES := drivers/host/host.c drivers/host/echo.c drivers/host/buffer_test.c \
+	drivers/host/perf_test.c
 
 objects = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 VMBUS_OBJECTS := $(call objects,$(VMBUS_SOURCES))

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <vmbus/backend.h>
+#include <vmbus/memory.h>
 #include <vmbus/sim.h>
 #include <winapi/host.h>
 #include <winapi/log.h>
@@ -33,6 +34,7 @@ struct session {
 	bool joinable; /* a session thread exists and its device is open */
 	struct vmbus_device *device;
 	unsigned int number;
+	uint64_t delay_ns; /* --delay-us */
 };
 
 static void usage(FILE *out)
@@ -44,8 +46,15 @@ static void usage(FILE *out)
 		"  -s, --socket PATH      listen here (default: $WINAPI_SIM_SOCKET, else\n"
 		"                         $XDG_RUNTIME_DIR/winapi-host-sim.sock, else\n"
 		"                         /tmp/winapi-host-sim.<uid>.sock)\n"
-		"  -r, --ring-size BYTES  bytes per ring direction, header page included, a page\n"
-		"                         multiple; K and M suffixes (default 2M)\n"
+		"  -p, --profile NAME     what the guest's kernel gives the device (default linux-6.12):\n"
+		"                         linux-6.1   monitored channel, 2 MiB rings, GPADL regions\n"
+		"                         linux-6.12  non-monitored, 2 MiB rings, GPADL regions\n"
+		"                         mainline    non-monitored, 68 KiB rings, no GPADL regions\n"
+		"  -r, --ring-size BYTES  override the primary's bytes per ring direction, header page\n"
+		"                         included, a page multiple; K, M and G suffixes\n"
+		"  -c, --subchannels N    subchannels offered with the primary (0..15, default 0)\n"
+		"  -g, --guest-ram BYTES  shared guest RAM for GPA-direct buffers (default 1G; 0: none)\n"
+		"  -d, --delay-us US      answer every request US microseconds late (a slow host)\n"
 		"  -i, --instance GUID    device instance GUID (default: random)\n"
 		"  -1, --once             exit after the first guest leaves\n"
 		"  -v, --verbose          log every guest and request error (twice: debug)\n"
@@ -75,8 +84,11 @@ static int parse_size(const char *text, size_t *size)
 	} else if (*end == 'M' || *end == 'm') {
 		value <<= 20;
 		end++;
+	} else if (*end == 'G' || *end == 'g') {
+		value <<= 30;
+		end++;
 	}
-	if (*end != '\0' || value > (1ull << 30))
+	if (*end != '\0' || value > (64ull << 30))
 		return -EINVAL;
 	*size = (size_t)value;
 	return 0;
@@ -91,19 +103,49 @@ static void random_guid(struct vmbus_guid *guid)
 	guid->bytes[8] = (uint8_t)((guid->bytes[8] & 0x3f) | 0x80);
 }
 
+/* The host reaches guest buffers through its own mappings of what the offer shared. */
+static void *gpadl_span(void *context, uint32_t gpadl, uint64_t offset, uint64_t length)
+{
+	struct vmbus_gpadl_region region;
+	unsigned int i;
+
+	for (i = VMBUS_GPADL_RECEIVE; i <= VMBUS_GPADL_SEND; i++) {
+		if (vmbus_device_gpadl_region(context, i, &region) != 0 || region.gpadl != gpadl)
+			continue;
+		if (offset > region.size || length > region.size - offset)
+			return NULL;
+		return (uint8_t *)region.address + offset;
+	}
+	return NULL;
+}
+
+static void *guest_page(void *context, uint64_t pfn)
+{
+	size_t size;
+	void *ram;
+
+	if (vmbus_sim_host_guest_ram(context, &ram, &size) != 0 || pfn >= size / VMBUS_PAGE_SIZE)
+		return NULL;
+	return (uint8_t *)ram + pfn * VMBUS_PAGE_SIZE;
+}
+
 static void *serve_guest(void *argument)
 {
 	struct session *session = argument;
+	const struct winapi_host_memory memory = {
+		.gpadl_span = gpadl_span, .guest_page = guest_page, .context = session->device,
+	};
 	struct winapi_host_stats stats;
 	struct winapi_host *host;
 	int rc;
 
-	rc = winapi_host_create(session->device, &host);
+	rc = winapi_host_create(session->device, &memory, &host);
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "winapi-host-sim", "guest %u: cannot open the channel: %s",
 			   session->number, strerror(-rc));
 		goto out_done;
 	}
+	winapi_host_set_delay(host, session->delay_ns);
 	rc = winapi_host_run(host, &stop_requested);
 	winapi_host_get_stats(host, &stats);
 	winapi_log(WINAPI_LOG_INFO, "winapi-host-sim",
@@ -171,31 +213,66 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "profile", required_argument, NULL, 'p' },
 		{ "ring-size", required_argument, NULL, 'r' },
+		{ "subchannels", required_argument, NULL, 'c' },
+		{ "guest-ram", required_argument, NULL, 'g' },
+		{ "delay-us", required_argument, NULL, 'd' },
 		{ "instance", required_argument, NULL, 'i' },
 		{ "once", no_argument, NULL, '1' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vmbus_sim_host_config config = { .ring_size = VMBUS_SIM_DEFAULT_RING_SIZE };
+	struct vmbus_sim_host_config config = { .guest_ram_size = VMBUS_SIM_DEFAULT_GUEST_RAM };
 	struct session session = { .active = false };
+	const char *profile = "linux-6.12";
+	size_t ring_size = 0, guest_ram = VMBUS_SIM_DEFAULT_GUEST_RAM;
+	unsigned long value;
+	char *end;
 	struct vmbus_sim_host *listener;
 	bool once = false, instance_given = false;
 	char class_text[VMBUS_GUID_STRING_SIZE], instance_text[VMBUS_GUID_STRING_SIZE];
 	struct sigaction action;
 	int option, verbose = 0, rc;
 
-	while ((option = getopt_long(argc, argv, "s:r:i:1vh", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "s:p:r:c:g:d:i:1vh", options, NULL)) != -1) {
 		switch (option) {
 		case 's':
 			config.socket_path = optarg;
 			break;
+		case 'p':
+			profile = optarg;
+			break;
 		case 'r':
-			if (parse_size(optarg, &config.ring_size) != 0) {
+			if (parse_size(optarg, &ring_size) != 0) {
 				fprintf(stderr, "winapi-host-sim: bad --ring-size '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 'c':
+			errno = 0;
+			value = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || value > 15) {
+				fprintf(stderr, "winapi-host-sim: bad --subchannels '%s' (0..15)\n", optarg);
+				return 2;
+			}
+			config.subchannels = (unsigned int)value;
+			break;
+		case 'g':
+			if (parse_size(optarg, &guest_ram) != 0) {
+				fprintf(stderr, "winapi-host-sim: bad --guest-ram '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			errno = 0;
+			value = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || value > 10000000ul) {
+				fprintf(stderr, "winapi-host-sim: bad --delay-us '%s' (0..10000000)\n", optarg);
+				return 2;
+			}
+			session.delay_ns = (uint64_t)value * 1000u;
 			break;
 		case 'i':
 			if (vmbus_guid_parse(optarg, &config.instance_id) != 0) {
@@ -225,6 +302,14 @@ int main(int argc, char **argv)
 	}
 	if (verbose > 0)
 		winapi_log_set_level(verbose > 1 ? WINAPI_LOG_DEBUG : WINAPI_LOG_INFO);
+	if (vmbus_sim_profile(profile, &config) != 0) {
+		fprintf(stderr, "winapi-host-sim: unknown --profile '%s' (linux-6.1, linux-6.12, mainline)\n",
+			profile);
+		return 2;
+	}
+	if (ring_size != 0)
+		config.ring_size = ring_size;
+	config.guest_ram_size = guest_ram;
 	vmbus_guid_parse(VMBUS_SIM_DEFAULT_CLASS, &config.class_id);
 	if (!instance_given)
 		random_guid(&config.instance_id);
@@ -239,12 +324,14 @@ int main(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "winapi-host-sim: cannot listen: %s%s\n", strerror(-rc),
 			rc == -EADDRINUSE ? " (another winapi-host-sim serves that socket)" :
-			rc == -EINVAL ? " (ring size must be a page multiple of at least two pages)" : "");
+			rc == -EINVAL ? " (ring sizes and guest RAM must be page multiples, rings at least two pages)" : "");
 		return 1;
 	}
-	printf("winapi-host-sim: listening on %s (class %s, instance %s, ring %zu bytes per direction)\n",
-	       vmbus_sim_host_path(listener), vmbus_guid_format(&config.class_id, class_text),
-	       vmbus_guid_format(&config.instance_id, instance_text), config.ring_size);
+	printf("winapi-host-sim: listening on %s (profile %s, class %s, instance %s, ring %zu bytes "
+	       "per direction, %u subchannels, %s)\n", vmbus_sim_host_path(listener), profile,
+	       vmbus_guid_format(&config.class_id, class_text),
+	       vmbus_guid_format(&config.instance_id, instance_text), config.ring_size, config.subchannels,
+	       config.monitored ? "monitored" : "not monitored");
 	fflush(stdout);
 
 	while (!__atomic_load_n(&stop_requested, __ATOMIC_RELAXED)) {

@@ -2,15 +2,17 @@
 #include "host_private.h"
 
 /* ECHO: the inline data goes back as it came. It takes no buffers. */
-void winapi_host_echo(struct winapi_host *host, const struct winapi_message *request,
+void winapi_host_echo(struct winapi_host *host, const struct winapi_host_request *request,
 		      struct winapi_host_reply *reply)
 {
+	const struct winapi_message *message = request->message;
+
 	(void)host;
-	if (request->buffer_count != 0) {
+	if (message->buffer_count != 0) {
 		reply->status = WINAPI_STATUS_BAD_MESSAGE;
 		return;
 	}
 	reply->status = WINAPI_STATUS_OK;
-	reply->data = request->inline_data;
-	reply->length = request->inline_length;
+	reply->data = message->inline_data;
+	reply->length = message->inline_length;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <vmbus/channel.h>
 #include <winapi/log.h>
@@ -22,17 +23,23 @@
 
 struct winapi_host {
 	struct vmbus_channel *channel;
+	struct winapi_host_memory memory;
+	uint64_t delay_ns;
 	uint8_t *receive_buffer;
 	size_t receive_size;
 	uint8_t reply_buffer[WINAPI_MESSAGE_MAX_SIZE];
+	uint8_t reply_space[WINAPI_MAX_INLINE_DATA];
 	struct winapi_host_stats stats;
 };
 
 static winapi_host_handler *const handlers[] = {
 	[WINAPI_API_ECHO] = winapi_host_echo,
+	[WINAPI_API_BUFFER_TEST] = winapi_host_buffer_test,
+	[WINAPI_API_PERF_TEST] = winapi_host_perf_test,
 };
 
-int winapi_host_create(struct vmbus_device *device, struct winapi_host **host_out)
+int winapi_host_create(struct vmbus_device *device, const struct winapi_host_memory *memory,
+		       struct winapi_host **host_out)
 {
 	struct winapi_host *host;
 	int rc;
@@ -40,6 +47,8 @@ int winapi_host_create(struct vmbus_device *device, struct winapi_host **host_ou
 	host = calloc(1, sizeof(*host));
 	if (host == NULL)
 		return -ENOMEM;
+	if (memory != NULL)
+		host->memory = *memory;
 	rc = vmbus_chan_open(device, 0, &host->channel);
 	if (rc != 0)
 		goto err_free_host;
@@ -66,6 +75,91 @@ void winapi_host_destroy(struct winapi_host *host)
 	free(host->receive_buffer);
 	vmbus_chan_close(host->channel);
 	free(host);
+}
+
+void winapi_host_set_delay(struct winapi_host *host, uint64_t delay_ns)
+{
+	host->delay_ns = delay_ns;
+}
+
+uint8_t *winapi_host_reply_space(struct winapi_host *host)
+{
+	return host->reply_space;
+}
+
+/* A GPADL buffer: one span, if the provider says all of it is inside that GPADL. */
+static int walk_gpadl(struct winapi_host *host, const struct winapi_buffer_descriptor *buffer,
+		      winapi_host_span_visitor *visit, void *context)
+{
+	uint8_t *span;
+
+	if (host->memory.gpadl_span == NULL)
+		return -EFAULT;
+	span = host->memory.gpadl_span(host->memory.context, buffer->region, buffer->offset, buffer->length);
+	if (span == NULL)
+		return -EFAULT;
+	return visit != NULL ? visit(span, buffer->length, 0, context) : 0;
+}
+
+/* A GPA-direct buffer: [offset, offset + length) of one range of the packet, page by page. */
+static int walk_gpa_range(struct winapi_host *host, const struct winapi_host_request *request,
+			  const struct winapi_buffer_descriptor *buffer, winapi_host_span_visitor *visit,
+			  void *context)
+{
+	struct vmbus_gpa_range range;
+	uint64_t position = 0;
+	int rc;
+
+	if (request->gpa == NULL || host->memory.guest_page == NULL || buffer->region >= request->gpa->range_count)
+		return -EFAULT;
+	vmbus_gpa_header_range(request->gpa, buffer->region, &range);
+	if (buffer->offset > range.byte_count || buffer->length > range.byte_count - buffer->offset)
+		return -EFAULT;
+	while (position < buffer->length) {
+		uint64_t absolute = range.byte_offset + buffer->offset + position;
+		uint64_t in_page = absolute % VMBUS_PAGE_SIZE;
+		uint64_t length = VMBUS_PAGE_SIZE - in_page;
+		uint8_t *page = host->memory.guest_page(host->memory.context,
+							vmbus_gpa_range_pfn(&range, absolute / VMBUS_PAGE_SIZE));
+
+		if (page == NULL)
+			return -EFAULT;
+		if (length > buffer->length - position)
+			length = buffer->length - position;
+		if (visit != NULL) {
+			rc = visit(page + in_page, (size_t)length, position, context);
+			if (rc != 0)
+				return rc;
+		}
+		position += length;
+	}
+	return 0;
+}
+
+int winapi_host_buffer_walk(struct winapi_host *host, const struct winapi_host_request *request,
+			    unsigned int index, winapi_host_span_visitor *visit, void *context)
+{
+	const struct winapi_buffer_descriptor *buffer;
+
+	if (index >= request->message->buffer_count)
+		return -EFAULT;
+	buffer = &request->message->buffers[index];
+	if (buffer->kind == WINAPI_BUFFER_GPADL)
+		return walk_gpadl(host, buffer, visit, context);
+	return walk_gpa_range(host, request, buffer, visit, context);
+}
+
+int winapi_host_buffers_check(struct winapi_host *host, const struct winapi_host_request *request)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < request->message->buffer_count; i++) {
+		rc = winapi_host_buffer_walk(host, request, i, NULL, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 static void count(uint64_t *counter)
@@ -115,15 +209,33 @@ static int write_completion(struct winapi_host *host, uint64_t trans_id, const v
 	}
 }
 
-/* Decode, dispatch and answer one DATA_INBAND request that asked for a completion. */
+/*
+ * Decode, dispatch and answer one request that asked for a completion: DATA_INBAND, or
+ * GPA-direct whose page ranges name its buffers.
+ */
 static int serve_request(struct winapi_host *host, const struct vmbus_ring_packet_info *info)
 {
 	struct winapi_host_reply reply = { .status = WINAPI_STATUS_OK };
 	struct winapi_message request, response;
+	struct winapi_host_request context = { .message = &request };
+	struct vmbus_gpa_header gpa;
 	int rc, size;
 
 	rc = winapi_message_decode(host->receive_buffer + info->header_size,
 				   info->packet_size - info->header_size, &request);
+	if (rc == 0 && info->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT) {
+		/* The ranges sit between the descriptor and offset8 * 8; decode checks them all. */
+		if (vmbus_gpa_header_decode(host->receive_buffer + sizeof(struct vmbus_packet_descriptor),
+					    info->header_size - sizeof(struct vmbus_packet_descriptor), &gpa) != 0)
+			rc = -EBADMSG;
+		context.gpa = &gpa;
+	}
+	if (host->delay_ns != 0) {
+		struct timespec delay = { .tv_sec = (time_t)(host->delay_ns / 1000000000u),
+					  .tv_nsec = (long)(host->delay_ns % 1000000000u) };
+
+		nanosleep(&delay, NULL);
+	}
 	if (rc == -EPROTONOSUPPORT)
 		reply.status = WINAPI_STATUS_UNSUPPORTED_VERSION;
 	else if (rc != 0 || (request.flags & WINAPI_MESSAGE_FLAG_RESPONSE) ||
@@ -132,7 +244,7 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 	else if (request.api_id >= sizeof(handlers) / sizeof(handlers[0]) || handlers[request.api_id] == NULL)
 		reply.status = WINAPI_STATUS_UNSUPPORTED_API;
 	else
-		handlers[request.api_id](host, &request, &reply);
+		handlers[request.api_id](host, &context, &reply);
 
 	if (reply.status == WINAPI_STATUS_OK && reply.length > request.reply_capacity) {
 		reply.status = WINAPI_STATUS_REPLY_TOO_LARGE;
@@ -179,7 +291,8 @@ int winapi_host_poll(struct winapi_host *host)
 			if (rc != 0)
 				goto err_finish;
 			/* Without COMPLETION_REQUESTED there is nobody to tell that it was wrong. */
-			if (info.type != VMBUS_PACKET_DATA_INBAND ||
+			if ((info.type != VMBUS_PACKET_DATA_INBAND &&
+			     info.type != VMBUS_PACKET_DATA_USING_GPA_DIRECT) ||
 			    !(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED)) {
 				count(&host->stats.bad_requests);
 				continue;

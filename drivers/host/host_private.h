@@ -3,8 +3,10 @@
 #ifndef DRIVERS_HOST_PRIVATE_H
 #define DRIVERS_HOST_PRIVATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include <vmbus/memory.h>
 #include <winapi/host.h>
 #include <winapi/protocol.h>
 
@@ -15,13 +17,39 @@ struct winapi_host_reply {
 	uint32_t length;
 };
 
+/* A request as handlers see it: the decoded message and, for GPA-direct packets, its ranges. */
+struct winapi_host_request {
+	const struct winapi_message *message;
+	const struct vmbus_gpa_header *gpa; /* NULL for DATA_INBAND */
+};
+
 /*
  * One API. The request was decoded and validated as a message; the handler validates what is
  * specific to its API (buffer counts, lengths, operation codes) and never trusts it further.
  */
-typedef void winapi_host_handler(struct winapi_host *host, const struct winapi_message *request,
+typedef void winapi_host_handler(struct winapi_host *host, const struct winapi_host_request *request,
 				 struct winapi_host_reply *reply);
 
 winapi_host_handler winapi_host_echo;
+winapi_host_handler winapi_host_buffer_test;
+winapi_host_handler winapi_host_perf_test;
+
+/* Called with each host-addressable span of a buffer, in order; nonzero stops the walk. */
+typedef int winapi_host_span_visitor(uint8_t *span, size_t length, uint64_t position, void *context);
+
+/*
+ * Walk buffer @index of @request span by span (@position: bytes of the buffer before the
+ * span). Returns 0, the visitor's nonzero value, or -EFAULT as soon as a byte lies outside
+ * what the guest shared: a GPADL it does not have, a range the packet does not carry, a page
+ * number past its memory. Pass a NULL visitor to check without touching anything.
+ */
+int winapi_host_buffer_walk(struct winapi_host *host, const struct winapi_host_request *request,
+			    unsigned int index, winapi_host_span_visitor *visit, void *context);
+
+/* Check every buffer of @request before any is touched: 0 or -EFAULT. */
+int winapi_host_buffers_check(struct winapi_host *host, const struct winapi_host_request *request);
+
+/* Room for a handler's reply payload, valid until the completion is written. */
+uint8_t *winapi_host_reply_space(struct winapi_host *host);
 
 #endif /* DRIVERS_HOST_PRIVATE_H */

@@ -22,8 +22,6 @@
 
 /** Class GUID of the winapi remoting device (the seeds' channel GUID). */
 #define VMBUS_SIM_DEFAULT_CLASS "6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21"
-/** Default bytes per ring direction, header page included: uio_hv_generic's 2 MiB. */
-#define VMBUS_SIM_DEFAULT_RING_SIZE (2u << 20)
 
 /**
  * Resolve the socket path as described above into @p path.

@@ -21,6 +21,20 @@
 
 struct winapi_host;
 
+/**
+ * How the host reaches guest memory named in buffer descriptors: the provider's own mapping
+ * of what the guest shared. The emulator maps memfds; a Windows provider would map the
+ * GPADLs and guest pages it was given. Either callback may be NULL (no such memory).
+ */
+struct winapi_host_memory {
+	/** Host address of [offset, offset + length) of GPADL @p gpadl, or NULL unless all of it
+	 *  lies inside that GPADL. */
+	void *(*gpadl_span)(void *context, uint32_t gpadl, uint64_t offset, uint64_t length);
+	/** Host address of guest page @p pfn (4 KiB), or NULL if the guest has no such page. */
+	void *(*guest_page)(void *context, uint64_t pfn);
+	void *context;
+};
+
 struct winapi_host_stats {
 	uint64_t requests;       /**< requests answered (any status) */
 	uint64_t bad_requests;   /**< requests answered with an error status, or dropped */
@@ -29,9 +43,16 @@ struct winapi_host_stats {
 
 /**
  * Serve channel 0 of @p device (a VMBUS_SIDE_HOST device), which must outlive the host.
+ * Requests arrive as DATA_INBAND, or as GPA-direct packets when their buffers are named by
+ * page ranges. @p memory (copied; NULL: requests with buffers get WINAPI_STATUS_BAD_BUFFER)
+ * resolves buffer descriptors.
  * @return 0; -ENOMEM; -EBUSY; -EIO (ring corrupt).
  */
-int winapi_host_create(struct vmbus_device *device, struct winapi_host **host);
+int winapi_host_create(struct vmbus_device *device, const struct winapi_host_memory *memory,
+		       struct winapi_host **host);
+
+/** Make every request wait @p delay_ns before it is answered (a slow host, for tests). */
+void winapi_host_set_delay(struct winapi_host *host, uint64_t delay_ns);
 
 void winapi_host_destroy(struct winapi_host *host);
 

@@ -160,6 +160,84 @@ size_t winapi_message_size(const struct winapi_message *message);
  */
 int winapi_buffer_descriptor_check(const struct winapi_buffer_descriptor *descriptor);
 
+/* ---- API payloads: the inline data of requests and replies, little-endian ---- */
+
+/** BUFFER_TEST operations (the seeds' WINAPI_BUFFER_OP_*). */
+enum winapi_buffer_op {
+	WINAPI_BUFFER_OP_WRITE = 1,  /**< the host fills the buffers with the pattern */
+	WINAPI_BUFFER_OP_READ = 2,   /**< the host reads the buffers and checksums them */
+	WINAPI_BUFFER_OP_VERIFY = 3, /**< the host checks the buffers hold the pattern */
+};
+
+/**
+ * BUFFER_TEST request, inline (16 bytes), with 1..8 buffer descriptors. The pattern is the
+ * 32-bit value repeated little-endian from the first byte of each buffer. The CRC32C runs
+ * over the buffers' bytes in descriptor order, continuing from crc_seed: a caller that splits
+ * a large call passes each reply's checksum on as the next seed.
+ */
+struct winapi_buffer_test_request {
+	uint32_t operation; /**< enum winapi_buffer_op */
+	uint32_t pattern;
+	uint32_t crc_seed;
+	uint32_t reserved;  /**< zero */
+};
+
+/** BUFFER_TEST reply, inline (32 bytes). */
+struct winapi_buffer_test_reply {
+	uint64_t bytes_processed;
+	uint64_t mismatches;     /**< VERIFY: bytes that differ from the pattern */
+	uint64_t first_mismatch; /**< byte index over this request's buffers; UINT64_MAX: none */
+	uint32_t checksum;       /**< CRC32C of the bytes as they are after the operation */
+	uint32_t reserved;
+};
+
+/** PERF_TEST kinds (the seeds' WINAPI_PERF_*). */
+enum winapi_perf_test_type {
+	WINAPI_PERF_LATENCY = 1,    /**< round trips without data: the host answers at once */
+	WINAPI_PERF_THROUGHPUT = 2, /**< the host reads every byte of the buffers it is given */
+};
+
+/** PERF_TEST request, inline (16 bytes); THROUGHPUT carries buffer descriptors. */
+struct winapi_perf_test_request {
+	uint32_t test_type; /**< enum winapi_perf_test_type */
+	uint32_t reserved;  /**< zero */
+	uint64_t sequence;  /**< echoed back */
+};
+
+/** PERF_TEST reply, inline (32 bytes). */
+struct winapi_perf_test_reply {
+	uint64_t sequence;
+	uint64_t bytes_processed;
+	uint64_t host_ns;   /**< time the host spent on the request, measured there */
+	uint32_t checksum;  /**< CRC32C of the bytes read (THROUGHPUT), so they are really read */
+	uint32_t reserved;
+};
+
+static_assert(sizeof(struct winapi_buffer_test_request) == 16, "buffer test request is 16 bytes");
+static_assert(sizeof(struct winapi_buffer_test_reply) == 32, "buffer test reply is 32 bytes");
+static_assert(sizeof(struct winapi_perf_test_request) == 16, "perf test request is 16 bytes");
+static_assert(sizeof(struct winapi_perf_test_reply) == 32, "perf test reply is 32 bytes");
+
+/*
+ * Payload conversions: encode writes exactly sizeof(struct) little-endian bytes; decode
+ * reads them back and returns 0, or -EBADMSG when @length is not exactly that size or a
+ * reserved field is not zero.
+ */
+void winapi_buffer_test_request_encode(const struct winapi_buffer_test_request *request, void *out);
+int winapi_buffer_test_request_decode(const void *in, size_t length, struct winapi_buffer_test_request *request);
+void winapi_buffer_test_reply_encode(const struct winapi_buffer_test_reply *reply, void *out);
+int winapi_buffer_test_reply_decode(const void *in, size_t length, struct winapi_buffer_test_reply *reply);
+void winapi_perf_test_request_encode(const struct winapi_perf_test_request *request, void *out);
+int winapi_perf_test_request_decode(const void *in, size_t length, struct winapi_perf_test_request *request);
+void winapi_perf_test_reply_encode(const struct winapi_perf_test_reply *reply, void *out);
+int winapi_perf_test_reply_decode(const void *in, size_t length, struct winapi_perf_test_reply *reply);
+
+/** The 32-bit pattern's byte at position @p index of a buffer (little-endian repetition). */
+static inline uint8_t winapi_pattern_byte(uint32_t pattern, uint64_t index)
+{
+	return (uint8_t)(pattern >> (8 * (index & 3)));
+}
+
 /** Map a response status to the negative errno liblowlat returns (0 for OK). */
 int winapi_status_to_errno(uint32_t status);
 

@@ -189,3 +189,133 @@ const char *winapi_status_name(uint32_t status)
 
 	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown status";
 }
+
+/*
+ * The payloads are sequences of little-endian u32 and u64 fields; each pair below walks its
+ * struct's fields in order with these cursors.
+ */
+static void put_32(uint8_t **cursor, uint32_t value)
+{
+	value = htole32(value);
+	memcpy(*cursor, &value, 4);
+	*cursor += 4;
+}
+
+static void put_64(uint8_t **cursor, uint64_t value)
+{
+	value = htole64(value);
+	memcpy(*cursor, &value, 8);
+	*cursor += 8;
+}
+
+static uint32_t get_32(const uint8_t **cursor)
+{
+	uint32_t value;
+
+	memcpy(&value, *cursor, 4);
+	*cursor += 4;
+	return le32toh(value);
+}
+
+static uint64_t get_64(const uint8_t **cursor)
+{
+	uint64_t value;
+
+	memcpy(&value, *cursor, 8);
+	*cursor += 8;
+	return le64toh(value);
+}
+
+void winapi_buffer_test_request_encode(const struct winapi_buffer_test_request *request, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_32(&cursor, request->operation);
+	put_32(&cursor, request->pattern);
+	put_32(&cursor, request->crc_seed);
+	put_32(&cursor, 0);
+}
+
+int winapi_buffer_test_request_decode(const void *in, size_t length, struct winapi_buffer_test_request *request)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length != sizeof(*request))
+		return -EBADMSG;
+	request->operation = get_32(&cursor);
+	request->pattern = get_32(&cursor);
+	request->crc_seed = get_32(&cursor);
+	request->reserved = get_32(&cursor);
+	return request->reserved == 0 ? 0 : -EBADMSG;
+}
+
+void winapi_buffer_test_reply_encode(const struct winapi_buffer_test_reply *reply, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_64(&cursor, reply->bytes_processed);
+	put_64(&cursor, reply->mismatches);
+	put_64(&cursor, reply->first_mismatch);
+	put_32(&cursor, reply->checksum);
+	put_32(&cursor, 0);
+}
+
+int winapi_buffer_test_reply_decode(const void *in, size_t length, struct winapi_buffer_test_reply *reply)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length != sizeof(*reply))
+		return -EBADMSG;
+	reply->bytes_processed = get_64(&cursor);
+	reply->mismatches = get_64(&cursor);
+	reply->first_mismatch = get_64(&cursor);
+	reply->checksum = get_32(&cursor);
+	reply->reserved = get_32(&cursor);
+	return reply->reserved == 0 ? 0 : -EBADMSG;
+}
+
+void winapi_perf_test_request_encode(const struct winapi_perf_test_request *request, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_32(&cursor, request->test_type);
+	put_32(&cursor, 0);
+	put_64(&cursor, request->sequence);
+}
+
+int winapi_perf_test_request_decode(const void *in, size_t length, struct winapi_perf_test_request *request)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length != sizeof(*request))
+		return -EBADMSG;
+	request->test_type = get_32(&cursor);
+	request->reserved = get_32(&cursor);
+	request->sequence = get_64(&cursor);
+	return request->reserved == 0 ? 0 : -EBADMSG;
+}
+
+void winapi_perf_test_reply_encode(const struct winapi_perf_test_reply *reply, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_64(&cursor, reply->sequence);
+	put_64(&cursor, reply->bytes_processed);
+	put_64(&cursor, reply->host_ns);
+	put_32(&cursor, reply->checksum);
+	put_32(&cursor, 0);
+}
+
+int winapi_perf_test_reply_decode(const void *in, size_t length, struct winapi_perf_test_reply *reply)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length != sizeof(*reply))
+		return -EBADMSG;
+	reply->sequence = get_64(&cursor);
+	reply->bytes_processed = get_64(&cursor);
+	reply->host_ns = get_64(&cursor);
+	reply->checksum = get_32(&cursor);
+	reply->reserved = get_32(&cursor);
+	return reply->reserved == 0 ? 0 : -EBADMSG;
+}
