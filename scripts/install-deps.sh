@@ -4,8 +4,9 @@
 # Usage: scripts/install-deps.sh [--check]   (--check: list what is missing, install nothing)
 set -eu
 
-# build-essential and pkg-config: the toolchain; the -dev packages: see README "Dependencies".
-PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev"
+# build-essential and pkg-config: the toolchain; the -dev packages: see README;
+# busybox: tests/unit/vmbus_bind_test.sh also runs vmbus-bind under busybox ash, as the VM test does.
+PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev busybox"
 
 missing=""
 for package in $PACKAGES; do

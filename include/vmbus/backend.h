@@ -107,6 +107,15 @@ int vmbus_device_create(const struct vmbus_device_params *params, struct vmbus_d
  */
 int vmbus_device_add_channel(struct vmbus_device *device, const struct vmbus_channel_region *region);
 
+/** Add VMBUS_BACKEND_* quirks (a subchannel that behaves unlike the primary). */
+void vmbus_device_add_quirks(struct vmbus_device *device, unsigned int quirks);
+
+/**
+ * The backend learnt outside a wait that the peer is gone (e.g. its signal failed): every
+ * channel call then returns @p error (-ENOTCONN) and no ring is touched again.
+ */
+void vmbus_device_set_gone(struct vmbus_device *device, int error);
+
 /** The backend_data given to vmbus_device_create(). */
 void *vmbus_device_backend_data(const struct vmbus_device *device);
 

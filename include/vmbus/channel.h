@@ -18,7 +18,10 @@
  * Errors (negative errno) common to the calls below:
  *   -EAGAIN    TX ring full / RX ring empty (non-blocking calls)
  *   -EIO       the peer corrupted a ring; a corrupt RX ring stays -EIO for good
- *   -ENOTCONN  the peer is gone (channel rescinded, emulator exited)
+ *   -ENOTCONN  the peer is gone (channel rescinded, emulator exited): from then on every call
+ *              on every channel of the device says so, and no ring is touched again (after a
+ *              rescind the kernel may reuse the ring pages). A channel that only polls learns
+ *              it at its next blocking wait or signal; close the device then.
  *   -EBADMSG   a well-framed packet of a type or with flags VMBus does not allow; it was
  *              dropped and the channel works on
  *   -ENOBUFS   caller's buffer too small for the next packet (nothing consumed)
@@ -35,6 +38,8 @@
  *   vmbus_chan_recv, vmbus_chan_recv_done,    | the send calls of the same channel;
  *     vmbus_chan_wait, vmbus_chan_rx_empty      | not with each other on the same channel
  *   vmbus_chan_get_stats, vmbus_chan_max_packet_size | anything but close
+ *   vmbus_chan_set_spin_ns,                   | nothing else on the same channel
+ *     vmbus_chan_set_interrupt_mode           |
  *   calls on different channels               | anything (waits on one device share its
  *                                             |   interrupt safely: none loses a wake-up)
  *   vmbus_chan_close, vmbus_device_close      | nothing on the same channel / device

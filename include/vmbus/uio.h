@@ -15,7 +15,9 @@
  *  - subchannels through channels/<relid>/ring, which appear only after the host's offer;
  *  - signalling: a monitored channel sets its trigger bit in the monitor page (no system
  *    call); a non-monitored one writes 1 to the fd (kernel 6.10 or later), which also clears
- *    RX interrupt masks behind our back, so lib/vmbus masks them again while polling;
+ *    RX interrupt masks behind our back, so lib/vmbus masks them again while polling. That
+ *    write signals the primary only before 6.16, and every non-monitored channel of the
+ *    device since (so one signal may reach several channels' hosts);
  *  - interrupts: the fd's 4-byte read. EIO from it means the channel was rescinded: every
  *    wait and signal then fails with -ENOTCONN;
  *  - memory (<vmbus/memory.h>): maps 3 and 4 are the device's GPADL regions; DMA memory is
@@ -89,10 +91,13 @@ int vmbus_uio_open(const struct vmbus_uio_open_params *params, struct vmbus_devi
 
 /**
  * Wait (bounded) until @p count subchannel `ring` files exist and add them as channels
- * 1..count of @p device. Subchannels appear only after the host offers them, in answer to a
- * device-protocol request on the primary channel. Must not run concurrently with
- * vmbus_chan_open()/vmbus_chan_close() on this device.
- * @return 0; -ETIMEDOUT; -EPROTO (a ring file of an impossible size); -ENOMEM; other errno.
+ * 1..count of @p device, in subchannel index order. Subchannels appear only after the host
+ * offers them, in answer to a device-protocol request on the primary channel; calling again
+ * with a larger count adds the newcomers. Must not run concurrently with itself.
+ * @param timeout_ms -1: 10 s, as DPDK waits
+ * @return 0; -ETIMEDOUT; -EOPNOTSUPP (a non-monitored subchannel on a kernel before 6.16,
+ *         which cannot signal it); -EACCES (the ring files are mode 0600: root); -EPROTO (a
+ *         ring file of an impossible size); -ENOSPC; other errno.
  */
 int vmbus_uio_open_subchannels(struct vmbus_device *device, unsigned int count, int timeout_ms);
 

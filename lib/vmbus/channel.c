@@ -75,12 +75,28 @@ uint32_t vmbus_chan_max_packet_size(const struct vmbus_channel *channel)
 	return vmbus_ring_max_packet_size(&channel->tx);
 }
 
+/* The backend saw the peer go (rescind, emulator exit): its error, sticky. */
+static bool device_gone(struct vmbus_device *device)
+{
+	return __atomic_load_n(&device->backend_error, __ATOMIC_RELAXED) != 0;
+}
+
+/* The RX ring header of channel @index as this side sees it (for channels not open). */
+static struct vmbus_ring_header *rx_header(const struct vmbus_device *device, unsigned int index)
+{
+	const struct vmbus_channel_region *region = &device->regions[index];
+	uint8_t *base = region->ring_base;
+
+	return (struct vmbus_ring_header *)(device->params.side == VMBUS_SIDE_GUEST ? base + region->ring_size
+										      : base);
+}
+
 /*
  * After a signal that cleared RX masks behind our back (VMBUS_BACKEND_SIGNAL_UNMASKS_RX), mask
- * again every channel that is polling. Against a waiter arming concurrently: we store the mask,
- * fence, then look at rx_armed; the waiter stores rx_armed, fences, then clears the mask. With
- * both fences sequentially consistent, either we see it armed and clear the mask again, or its
- * clear lands after our store: a sleeping waiter never stays masked.
+ * again every channel that is not waiting for an interrupt, opened or not (else the host
+ * interrupts for channels nobody listens to). rx_arm() changes rx_armed under the same lock,
+ * so an armed channel's mask is never touched here: the host never sees it set, not even
+ * for a moment, while its waiter sleeps.
  */
 static void remask_polling_channels(struct vmbus_device *device)
 {
@@ -92,10 +108,9 @@ static void remask_polling_channels(struct vmbus_device *device)
 		struct vmbus_channel *channel = device->channels[i];
 
 		if (channel == NULL)
-			continue;
-		vmbus_ring_set_interrupt_mask(&channel->rx, true);
-		if (__atomic_load_n(&channel->rx_armed, __ATOMIC_RELAXED))
-			vmbus_ring_set_interrupt_mask(&channel->rx, false);
+			__atomic_store_n(&rx_header(device, i)->interrupt_mask, 1u, __ATOMIC_SEQ_CST);
+		else if (!channel->rx_armed)
+			vmbus_ring_set_interrupt_mask(&channel->rx, true);
 	}
 	pthread_mutex_unlock(&device->channels_lock);
 }
@@ -107,7 +122,9 @@ static int signal_peer(struct vmbus_channel *channel)
 
 	vmbus_count(&channel->stats.signals_sent);
 	rc = device->params.ops->signal(device, channel->index);
-	if (device->params.quirks & VMBUS_BACKEND_SIGNAL_UNMASKS_RX)
+	if (rc == -ENOTCONN)
+		vmbus_device_set_gone(device, rc);
+	else if (device->params.quirks & VMBUS_BACKEND_SIGNAL_UNMASKS_RX)
 		remask_polling_channels(device);
 	return rc;
 }
@@ -118,6 +135,9 @@ int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_pack
 
 	if (channel == NULL || packet == NULL)
 		return -EINVAL;
+	/* After a rescind the kernel may reuse the ring pages: never touch them again. */
+	if (device_gone(channel->device))
+		return -ENOTCONN;
 	rc = vmbus_ring_write(&channel->tx, packet);
 	if (rc == 0)
 		vmbus_count(&channel->stats.packets_sent);
@@ -196,6 +216,8 @@ int vmbus_chan_recv(struct vmbus_channel *channel, void *buffer, size_t buffer_s
 		return -EINVAL;
 	if (channel->rx_broken)
 		return -EIO;
+	if (device_gone(channel->device))
+		return -ENOTCONN;
 	rc = vmbus_ring_read(&channel->rx, buffer, buffer_size, info);
 	if (rc == -EIO) {
 		/* Corruption does not heal: stop reading the peer's indices altogether. */
@@ -296,18 +318,16 @@ static int rx_ready(struct vmbus_channel *channel, uint32_t need)
 
 static void rx_arm(struct vmbus_channel *channel, uint32_t need, bool armed)
 {
+	pthread_mutex_t *lock = &channel->device->channels_lock;
+
 	(void)need;
 	if (!armed && channel->interrupt_mode)
 		return; /* interrupt mode: RX stays unmasked between waits */
-	if (armed) {
-		/* rx_armed first, then the fence in set_interrupt_mask: see remask_polling_channels(). */
-		__atomic_store_n(&channel->rx_armed, true, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		vmbus_ring_set_interrupt_mask(&channel->rx, false);
-	} else {
-		vmbus_ring_set_interrupt_mask(&channel->rx, true);
-		__atomic_store_n(&channel->rx_armed, false, __ATOMIC_RELAXED);
-	}
+	/* Under channels_lock: see remask_polling_channels(). Only on the way to sleep. */
+	pthread_mutex_lock(lock);
+	channel->rx_armed = armed;
+	vmbus_ring_set_interrupt_mask(&channel->rx, !armed);
+	pthread_mutex_unlock(lock);
 }
 
 static int tx_ready(struct vmbus_channel *channel, uint32_t need)
@@ -351,7 +371,7 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 		spin_until = deadline;
 
 	/* Spin: the peer is usually polling too and answers within a few microseconds. */
-	for (spins = 1;; spins++) {
+	for (spins = 1; channel->spin_ns != 0; spins++) {
 		rc = condition->ready(channel, condition->need);
 		if (rc != 0)
 			return rc < 0 ? rc : 0;

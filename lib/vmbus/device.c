@@ -89,6 +89,23 @@ err_free_device:
 	return rc;
 }
 
+void vmbus_device_add_quirks(struct vmbus_device *device, unsigned int quirks)
+{
+	pthread_mutex_lock(&device->channels_lock);
+	device->params.quirks |= quirks;
+	pthread_mutex_unlock(&device->channels_lock);
+}
+
+void vmbus_device_set_gone(struct vmbus_device *device, int error)
+{
+	pthread_mutex_lock(&device->wait_lock);
+	if (device->backend_error == 0)
+		__atomic_store_n(&device->backend_error, error, __ATOMIC_RELAXED);
+	__atomic_store_n(&device->wake_generation, device->wake_generation + 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&device->wait_cond);
+	pthread_mutex_unlock(&device->wait_lock);
+}
+
 int vmbus_device_add_channel(struct vmbus_device *device, const struct vmbus_channel_region *region)
 {
 	int index;
@@ -203,7 +220,7 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 		device->sleeper = false;
 		/* The peer gone (or the backend broken) stays so: no waiter sleeps on it again. */
 		if (backend_rc < 0 && backend_rc != -ETIMEDOUT && backend_rc != -EINTR)
-			device->backend_error = backend_rc;
+			__atomic_store_n(&device->backend_error, backend_rc, __ATOMIC_RELAXED);
 		/*
 		 * An interrupt (or the end of the device) moves the generation: every waiter
 		 * re-checks its ring. A timeout or EINTR does not, but the followers still wake: the

@@ -19,7 +19,7 @@ struct vmbus_channel {
 	struct vmbus_ring rx;
 	uint32_t spin_ns;
 	bool rx_broken;                /* the peer corrupted the RX ring: every receive is -EIO */
-	bool rx_armed;                 /* a wait has unmasked RX to sleep (__atomic: see remask) */
+	bool rx_armed;                 /* a wait has unmasked RX to sleep; under channels_lock */
 	bool interrupt_mode;           /* RX stays unmasked; waits block at once */
 	struct vmbus_chan_stats stats; /* updated with relaxed atomics: both directions count */
 };
@@ -48,7 +48,8 @@ struct vmbus_device {
 	pthread_cond_t wait_cond;
 	uint64_t wake_generation; /* written under wait_lock, read with __atomic */
 	bool sleeper;             /* a thread is inside ops->wait */
-	int backend_error;        /* sticky: -ENOTCONN once the peer is gone, or the backend's error */
+	int backend_error;        /* sticky: -ENOTCONN once the peer is gone, or the backend's error;
+	                             written under wait_lock, read with __atomic anywhere */
 };
 
 /* Snapshot the device's wake-up generation before arming a wait. */

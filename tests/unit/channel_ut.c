@@ -118,7 +118,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	vmbus_chan_close(f->guest_channel);
+	if (f->guest_channel != NULL)
+		vmbus_chan_close(f->guest_channel);
 	vmbus_chan_close(f->host_channel);
 	vmbus_device_close(f->guest);
 	vmbus_device_close(f->host);
@@ -521,6 +522,64 @@ static void test_interrupt_mode(void **state)
 	assert_int_equal(guest_rx_header(f)->interrupt_mask, 1);
 }
 
+/*
+ * The uio irqcontrol quirk: a signal clears every RX mask. Afterwards the polling channel is
+ * masked again, while the one waiting for interrupts stays unmasked (never set, even for a
+ * moment: the remask leaves armed channels alone).
+ */
+static void test_signal_unmask_quirk(void **state)
+{
+	struct fixture *f = *state;
+	struct vmbus_channel_region regions[2] = {
+		{ .ring_base = f->memory, .ring_size = RING_SIZE, .relid = 1,
+		  .monitor_id = VMBUS_MONITOR_ID_NONE },
+		{ .ring_base = NULL, .ring_size = RING_SIZE, .relid = 2, .monitor_id = VMBUS_MONITOR_ID_NONE },
+	};
+	struct vmbus_device_params params = {
+		.numa_node = -1, .side = VMBUS_SIDE_GUEST, .page_size = PAGE, .channel_count = 2,
+		.channels = regions, .ops = &fake_ops, .backend_data = &f->guest_end,
+		.quirks = VMBUS_BACKEND_SIGNAL_UNMASKS_RX,
+	};
+	struct vmbus_ring_header *rx[3];
+	struct vmbus_channel *polling, *waiting;
+	struct vmbus_device *device;
+	uint8_t *second = aligned_alloc(PAGE, 2 * RING_SIZE), *third = aligned_alloc(PAGE, 2 * RING_SIZE);
+	struct iovec iov = { .iov_base = "q", .iov_len = 1 };
+	struct vmbus_channel_region unopened = { .ring_base = third, .ring_size = RING_SIZE, .relid = 3,
+						 .monitor_id = VMBUS_MONITOR_ID_NONE };
+
+	vmbus_ring_header_init(second, PAGE);
+	vmbus_ring_header_init(second + RING_SIZE, PAGE);
+	vmbus_ring_header_init(third, PAGE);
+	vmbus_ring_header_init(third + RING_SIZE, PAGE);
+	regions[1].ring_base = second;
+	vmbus_chan_close(f->guest_channel);
+	f->guest_channel = NULL;
+	assert_int_equal(vmbus_device_create(&params, &device), 0);
+	assert_int_equal(vmbus_device_add_channel(device, &unopened), 2);
+	assert_int_equal(vmbus_chan_open(device, 0, &polling), 0);
+	assert_int_equal(vmbus_chan_open(device, 1, &waiting), 0);
+	vmbus_chan_set_interrupt_mode(waiting, true);
+	rx[0] = guest_rx_header(f);
+	rx[1] = (struct vmbus_ring_header *)(second + RING_SIZE);
+	rx[2] = (struct vmbus_ring_header *)(third + RING_SIZE);
+
+	/* What the kernel's irqcontrol does, then our signal (the host listens: TX mask clear). */
+	rx[0]->interrupt_mask = rx[1]->interrupt_mask = rx[2]->interrupt_mask = 0;
+	guest_tx_header(f)->interrupt_mask = 0;
+	assert_int_equal(vmbus_chan_send_inband(polling, 1, 0, &iov, 1), 0);
+	assert_int_equal(f->guest_end.signals, 1);
+	assert_int_equal(rx[0]->interrupt_mask, 1); /* polling: masked again */
+	assert_int_equal(rx[1]->interrupt_mask, 0); /* waiting for interrupts: left alone */
+	assert_int_equal(rx[2]->interrupt_mask, 1); /* not open: masked too */
+
+	vmbus_chan_close(waiting);
+	vmbus_chan_close(polling);
+	vmbus_device_close(device);
+	free(second);
+	free(third);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +597,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_publishes_reads_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_writable_corrupt_read_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_unmask_quirk, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -176,7 +177,7 @@ static void build_tree(enum shape shape)
 
 	/* A device of another class first, so the scan has to skip it. */
 	make_device(OTHER_INSTANCE, "{F8615163-DF3E-46C5-913F-F2D2F965ED0E}\n", true, "hv_netvsc");
-	make_device(INSTANCE, "{" CLASS "}\n", shape == LINUX_6_1, "uio_hv_generic");
+	make_device(INSTANCE, "{6AC83D8F-6E16-4E5C-AB3D-FD8C5A4B7E21}\n", shape == LINUX_6_1, "uio_hv_generic");
 	make_map(0, "txrx_rings", 2 * ring);
 	make_map(1, "int_page", 0x1000);
 	make_map(2, "monitor_page", 0x1000);
@@ -425,7 +426,7 @@ static void test_interrupt_wait_and_rescind(void **state)
 	vmbus_device_close(device);
 }
 
-static void make_subchannel_ring(uint32_t relid, bool monitored)
+static void make_subchannel_ring_sized(uint32_t relid, bool monitored, size_t file_size)
 {
 	char relative[256], path[PATH_MAX];
 	int fd;
@@ -436,16 +437,21 @@ static void make_subchannel_ring(uint32_t relid, bool monitored)
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	/* hv_uio_new_channel: 2 MiB + 2 MiB, headers initialised at vmbus_open. */
-	assert_int_equal(ftruncate(fd, 4 << 20), 0);
-	uint8_t *rings = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_int_equal(ftruncate(fd, (off_t)file_size), 0);
+	uint8_t *rings = mmap(NULL, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	vmbus_ring_header_init(rings, (size_t)sysconf(_SC_PAGESIZE));
-	vmbus_ring_header_init(rings + (2 << 20), (size_t)sysconf(_SC_PAGESIZE));
-	munmap(rings, 4 << 20);
+	vmbus_ring_header_init(rings + file_size / 2, (size_t)sysconf(_SC_PAGESIZE));
+	munmap(rings, file_size);
 	close(fd);
 	if (monitored) {
 		snprintf(relative, sizeof(relative), "sys/bus/vmbus/devices/" INSTANCE "/channels/%u/monitor_id", relid);
 		write_file(relative, "40\n");
 	}
+}
+
+static void make_subchannel_ring(uint32_t relid, bool monitored)
+{
+	make_subchannel_ring_sized(relid, monitored, 4 << 20);
 }
 
 static void *add_subchannel_later(void *argument)
@@ -500,6 +506,88 @@ static void test_mainline_small_ring_and_subchannels(void **state)
 	vmbus_chan_close(sub);
 	vmbus_chan_close(primary);
 	vmbus_device_close(device);
+}
+
+/* A monitored subchannel signals by its own trigger bit; a ring file smaller than 4 MiB is
+ * mapped at its real size (the sysfs file size is dynamic since 2025). */
+static void test_monitored_subchannel_small_ring(void **state)
+{
+	struct vmbus_channel *sub;
+	struct vmbus_device *device;
+	char error[512] = "";
+	uint8_t *monitor_page;
+	uint32_t pending;
+
+	(void)state;
+	build_tree(LINUX_6_1);
+	make_subchannel_ring_sized(20, true, 2 * 0x11000);
+	assert_int_equal(open_device("6.1.0-56-amd64", &device, error, sizeof(error)), 0);
+	assert_int_equal(vmbus_uio_open_subchannels(device, 1, 1000), 0);
+	assert_int_equal(vmbus_chan_open(device, 1, &sub), 0);
+	assert_int_equal(vmbus_chan_max_packet_size(sub), 0x10000 - 16);
+
+	/* The host listens on the subchannel: its send sets monitor id 40 (group 1, bit 8). */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/sys/bus/vmbus/devices/" INSTANCE "/channels/20/ring", fake.root);
+	int fd = open(path, O_RDWR);
+	uint8_t *rings = mmap(NULL, 2 * 0x11000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	((struct vmbus_ring_header *)rings)->interrupt_mask = 0;
+	guest_sends(sub);
+	monitor_page = map_of(2);
+	memcpy(&pending, monitor_page + 8 + 8, sizeof(pending));
+	assert_int_equal(pending, 1u << 8);
+	munmap(monitor_page, 0x1000);
+	munmap(rings, 2 * 0x11000);
+	vmbus_chan_close(sub);
+	vmbus_device_close(device);
+}
+
+/* Before 6.16 the irqcontrol write cannot reach a subchannel: refuse it, say why. */
+static void test_non_monitored_subchannel_old_kernel(void **state)
+{
+	struct vmbus_device *device;
+	char error[512] = "";
+
+	(void)state;
+	build_tree(LINUX_6_12);
+	make_subchannel_ring(15, false);
+	assert_int_equal(open_device("6.12.95", &device, error, sizeof(error)), 0);
+	assert_int_equal(vmbus_uio_open_subchannels(device, 1, 100), -EOPNOTSUPP);
+	assert_int_equal(vmbus_device_channel_count(device), 1);
+	vmbus_device_close(device);
+}
+
+/* Nothing of a failed open stays behind: no descriptor, no mapping. */
+static int count_fake_mappings(void)
+{
+	char line[512];
+	int count = 0;
+	FILE *maps = fopen("/proc/self/maps", "r");
+
+	while (maps != NULL && fgets(line, sizeof(line), maps) != NULL)
+		if (strstr(line, "uio_ut map") != NULL)
+			count++;
+	if (maps != NULL)
+		fclose(maps);
+	return count;
+}
+
+static void test_failed_open_leaks_nothing(void **state)
+{
+	struct vmbus_device *device;
+	char error[512];
+
+	(void)state;
+	build_tree(LINUX_6_12);
+	/* map3 claims more than its memfd: maps 0-2 are mapped by then and must be undone. */
+	write_file("sys/bus/vmbus/devices/" INSTANCE "/uio/uio0/maps/map3/size", "0x4000000\n");
+	assert_int_equal(open_device("6.12.95", &device, error, sizeof(error)), -EINVAL);
+	assert_non_null(strstr(error, "mmap of map3"));
+	assert_int_equal(count_fake_mappings(), 0);
+	errno = 0;
+	assert_int_equal(fcntl(fake.uio_fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
 }
 
 static void test_diagnosis(void **state)
@@ -625,11 +713,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linux_6_12_non_monitored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt_wait_and_rescind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mainline_small_ring_and_subchannels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_monitored_subchannel_small_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_non_monitored_subchannel_old_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_open_leaks_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diagnosis, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_maps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_uio_device, setup, teardown),
 	};
 
+	/* A signal after a (simulated) rescind writes to a closed socket, where uio says EIO. */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("uio", tests, NULL, NULL);
 }

@@ -45,8 +45,9 @@ enum uio_map {
 #define UIO_SUBCHANNEL_POLL_MS 10
 
 struct uio_mapping {
-	void *address;
-	size_t size;
+	void *base;      /* what mmap returned (munmap this) */
+	void *address;   /* base + the map's offset within its page (maps/mapK/offset) */
+	size_t size;     /* bytes mapped */
 	uint32_t gpadl;
 };
 
@@ -56,8 +57,10 @@ struct uio_backend {
 	uint32_t relid;
 	uint32_t monitor_ids[64];        /* per channel index; VMBUS_MONITOR_ID_NONE when not monitored */
 	struct uio_mapping maps[UIO_MAP_COUNT];
-	struct uio_mapping subchannel_rings[64];
+	struct uio_mapping subchannel_rings[63];
+	uint32_t subchannel_relids[63];  /* relids already mapped, in subchannel_rings order */
 	unsigned int subchannel_count;
+	unsigned int kernel_version;     /* major * 100 + minor, 0 when unknown */
 	uint32_t interrupt_count;        /* last count read from the fd */
 };
 
@@ -145,9 +148,12 @@ static int read_number(const char *directory, const char *name, uint64_t *number
 
 	if (rc != 0)
 		return rc;
+	/* Decimal, or 0x-prefixed hex as uio prints sizes; never octal, signs or spaces. */
+	if (text[0] < '0' || text[0] > '9')
+		return -EPROTO;
 	errno = 0;
-	*number = strtoull(text, &end, 0);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-')
+	*number = strncmp(text, "0x", 2) == 0 ? strtoull(text + 2, &end, 16) : strtoull(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
 		return -EPROTO;
 	return 0;
 }
@@ -222,6 +228,8 @@ static int read_device_info(const char *device_dir, const char *name, struct vmb
 		rc = read_guid(device_dir, "device_id", &info->instance_id);
 	if (rc == 0)
 		rc = read_number(device_dir, "id", &number);
+	if (rc == 0 && number > UINT32_MAX)
+		rc = -EPROTO;
 	if (rc != 0)
 		return rc;
 	info->relid = (uint32_t)number;
@@ -334,14 +342,21 @@ static int explain_unbound(const struct uio_roots *roots, const struct find_devi
 	char class_text[VMBUS_GUID_STRING_SIZE];
 
 	vmbus_guid_format(&find->info.class_id, class_text);
+	if (strcmp(find->info.driver, UIO_DRIVER_NAME) == 0) {
+		set_error(message, size, "device %s is bound to %s but has no uio node under its sysfs "
+			  "directory: the driver and this library disagree (kernel %s)", find->info.name,
+			  UIO_DRIVER_NAME, roots->kernel_release);
+		return -EPROTO;
+	}
 	/*
 	 * Before 6.10 ("uio_hv_generic: Enable interrupt for low speed VMBus devices"), the probe
-	 * refuses channels without a monitor: "vmbus channel requires hypercall", -ENOTSUPP.
+	 * refuses channels without a monitor: "vmbus channel requires hypercall", -ENOTSUPP. A
+	 * vendor kernel may carry the change under an older number, hence "probably".
 	 */
 	if (find->info.monitor_id == VMBUS_MONITOR_ID_NONE && version != 0 && version < 610) {
 		set_error(message, size,
 			  "device %s has a non-monitored channel, and uio_hv_generic needs kernel 6.10 "
-			  "or later to drive those (this kernel is %s and refuses it: see dmesg for "
+			  "or later to drive those: this kernel (%s) probably refuses it (dmesg says "
 			  "\"vmbus channel requires hypercall\"); boot a 6.10+ kernel, or use a device "
 			  "with a monitored channel", find->info.name, roots->kernel_release);
 		return -EOPNOTSUPP;
@@ -390,10 +405,10 @@ static void unmap_all(struct uio_backend *backend)
 	unsigned int i;
 
 	for (i = 0; i < UIO_MAP_COUNT; i++)
-		if (backend->maps[i].address != NULL)
-			munmap(backend->maps[i].address, backend->maps[i].size);
+		if (backend->maps[i].base != NULL)
+			munmap(backend->maps[i].base, backend->maps[i].size);
 	for (i = 0; i < backend->subchannel_count; i++)
-		munmap(backend->subchannel_rings[i].address, backend->subchannel_rings[i].size);
+		munmap(backend->subchannel_rings[i].base, backend->subchannel_rings[i].size);
 }
 
 /*
@@ -447,13 +462,29 @@ static int map_device(struct uio_backend *backend, const char *uio_dir, char *me
 				  uio_dir, index, size);
 			return -EPROTO;
 		}
-		rc = map_uio(backend->fd, index, (size_t)size, &backend->maps[index].address);
+		/*
+		 * uio maps whole pages: a map smaller than a system page (the 4 KiB interrupt and
+		 * monitor pages on 64K-page kernels before 2025) starts at maps/mapK/offset in it.
+		 */
+		char map_dir[PATH_MAX + 16];
+		uint64_t offset = 0;
+
+		if (format_path(map_dir, sizeof(map_dir), "%s/maps/map%u", uio_dir, index) == 0 &&
+		    read_number(map_dir, "offset", &offset) != 0)
+			offset = 0;
+		if (offset >= page_size || (index == UIO_MAP_RINGS && offset != 0)) {
+			set_error(message, message_size, "%s/maps/map%u has an impossible offset %" PRIu64,
+				  uio_dir, index, offset);
+			return -EPROTO;
+		}
+		rc = map_uio(backend->fd, index, (size_t)(offset + size), &backend->maps[index].base);
 		if (rc != 0) {
 			set_error(message, message_size, "mmap of map%u (%s, %" PRIu64 " bytes) failed: %s",
 				  index, name, size, strerror(-rc));
 			return rc;
 		}
-		backend->maps[index].size = (size_t)size;
+		backend->maps[index].size = (size_t)(offset + size);
+		backend->maps[index].address = (uint8_t *)backend->maps[index].base + offset;
 	}
 	return 0;
 }
@@ -579,9 +610,14 @@ int vmbus_uio_open(const struct vmbus_uio_open_params *params, struct vmbus_devi
 	vmbus_guid_format(&params->class_id, class_text);
 
 	rc = scan_devices(&roots, visit_find, &find);
+	if (rc == -ENOENT) {
+		set_error(message, message_size, "no VMBus under %s/bus/vmbus: not a Hyper-V guest, "
+			  "or the hv_vmbus module is not loaded", roots.sysfs);
+		return rc;
+	}
 	if (rc < 0) {
-		set_error(message, message_size, "no VMBus under %s/bus/vmbus (%s): not a Hyper-V guest, "
-			  "or the hv_vmbus module is not loaded", roots.sysfs, strerror(-rc));
+		set_error(message, message_size, "cannot read %s/bus/vmbus/devices: %s", roots.sysfs,
+			  strerror(-rc));
 		return rc;
 	}
 	if (!find.found) {
@@ -597,6 +633,7 @@ int vmbus_uio_open(const struct vmbus_uio_open_params *params, struct vmbus_devi
 		return -ENOMEM;
 	format_path(backend->device_dir, sizeof(backend->device_dir), "%s", find.device_dir);
 	backend->relid = find.info.relid;
+	backend->kernel_version = kernel_version(roots.kernel_release);
 	for (unsigned int i = 0; i < 64; i++)
 		backend->monitor_ids[i] = VMBUS_MONITOR_ID_NONE;
 	backend->monitor_ids[0] = find.info.monitor_id;
@@ -642,10 +679,30 @@ err_free_backend:
 	return rc;
 }
 
-/* Subchannel relids under channels/ whose ring file exists, primary excluded, ascending. */
-static unsigned int list_subchannels(const struct uio_backend *backend, uint32_t *relids, unsigned int max)
+/* A subchannel offered by the host: its relid and its index among subchannels. */
+struct subchannel {
+	uint32_t relid;
+	uint64_t index; /* channels/<relid>/subchannel_id, the order DPDK uses; else the relid */
+};
+
+static bool already_mapped(const struct uio_backend *backend, uint32_t relid)
 {
-	char path[PATH_MAX + 64];
+	unsigned int i;
+
+	for (i = 0; i < backend->subchannel_count; i++)
+		if (backend->subchannel_relids[i] == relid)
+			return true;
+	return false;
+}
+
+/*
+ * Subchannels under channels/ whose ring file exists and that are not mapped yet (the
+ * primary excluded), in subchannel index order.
+ */
+static unsigned int list_new_subchannels(const struct uio_backend *backend, struct subchannel *found,
+					 unsigned int max)
+{
+	char path[PATH_MAX + 64], channel_dir[PATH_MAX + 32];
 	struct dirent *entry;
 	unsigned int count = 0, i, j;
 	DIR *directory;
@@ -658,27 +715,30 @@ static unsigned int list_subchannels(const struct uio_backend *backend, uint32_t
 	while ((entry = readdir(directory)) != NULL && count < max) {
 		struct stat st;
 		unsigned long relid;
+		uint64_t index;
 		char *end;
 
 		errno = 0;
 		relid = strtoul(entry->d_name, &end, 10);
 		if (errno != 0 || end == entry->d_name || *end != '\0' || relid > UINT32_MAX ||
-		    relid == backend->relid)
+		    relid == backend->relid || already_mapped(backend, (uint32_t)relid))
 			continue;
 		if (format_path(path, sizeof(path), "%s/channels/%s/ring", backend->device_dir,
-				entry->d_name) != 0)
+				entry->d_name) != 0 ||
+		    stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			relids[count++] = (uint32_t)relid;
+		format_path(channel_dir, sizeof(channel_dir), "%s/channels/%s", backend->device_dir, entry->d_name);
+		if (read_number(channel_dir, "subchannel_id", &index) != 0 || index == 0)
+			index = relid;
+		found[count++] = (struct subchannel){ .relid = (uint32_t)relid, .index = index };
 	}
 	closedir(directory);
-	/* Channel order follows relid order, as the host offered them. */
 	for (i = 1; i < count; i++)
-		for (j = i; j > 0 && relids[j - 1] > relids[j]; j--) {
-			uint32_t swap = relids[j];
+		for (j = i; j > 0 && found[j - 1].index > found[j].index; j--) {
+			struct subchannel swap = found[j];
 
-			relids[j] = relids[j - 1];
-			relids[j - 1] = swap;
+			found[j] = found[j - 1];
+			found[j - 1] = swap;
 		}
 	return count;
 }
@@ -713,7 +773,7 @@ static int map_subchannel(struct uio_backend *backend, uint32_t relid, struct ui
 	close(fd);
 	if (rc != 0)
 		return rc;
-	mapping->address = address;
+	mapping->base = mapping->address = address;
 	mapping->size = size;
 	return 0;
 }
@@ -737,47 +797,63 @@ static struct uio_backend *uio_backend_of(const struct vmbus_device *device)
 int vmbus_uio_open_subchannels(struct vmbus_device *device, unsigned int count, int timeout_ms)
 {
 	struct uio_backend *backend = uio_backend_of(device);
-	uint32_t relids[63];
+	struct subchannel found[63];
+	unsigned int available, i;
 	uint64_t deadline;
-	unsigned int found, i;
 	int rc;
 
 	if (backend == NULL || count > 63)
 		return -EINVAL;
+	if (count <= backend->subchannel_count)
+		return 0;
 	deadline = now_ms() + (timeout_ms < 0 ? 10000u : (uint64_t)timeout_ms);
 	/* The ring files appear asynchronously after the offer (hv_uio_probe's comment). */
 	for (;;) {
-		found = list_subchannels(backend, relids, 63);
-		if (found >= count)
+		available = list_new_subchannels(backend, found, 63);
+		if (backend->subchannel_count + available >= count)
 			break;
 		if (now_ms() >= deadline)
 			return -ETIMEDOUT;
 		usleep(UIO_SUBCHANNEL_POLL_MS * 1000);
 	}
-	for (i = backend->subchannel_count; i < count; i++) {
-		struct uio_mapping *mapping = &backend->subchannel_rings[i];
+	for (i = 0; backend->subchannel_count < count; i++) {
+		struct uio_mapping *mapping = &backend->subchannel_rings[backend->subchannel_count];
 		char channel_dir[PATH_MAX + 32];
 		struct vmbus_channel_region region;
 		uint64_t monitor_id;
 
-		rc = map_subchannel(backend, relids[i], mapping);
-		if (rc != 0)
-			return rc;
-		backend->subchannel_count++;
+		format_path(channel_dir, sizeof(channel_dir), "%s/channels/%u", backend->device_dir, found[i].relid);
 		/* Each channel has its own monitor slot, hidden when it has none. */
-		format_path(channel_dir, sizeof(channel_dir), "%s/channels/%u", backend->device_dir, relids[i]);
 		if (read_number(channel_dir, "monitor_id", &monitor_id) != 0 || monitor_id >= UIO_MONITOR_ID_LIMIT)
 			monitor_id = VMBUS_MONITOR_ID_NONE;
+		/*
+		 * A non-monitored subchannel is signalled by the same irqcontrol write as the
+		 * primary, which reaches subchannels only since 6.16 ("Set event for all channels
+		 * on the device"); before, the host would never hear from it.
+		 */
+		if (monitor_id == VMBUS_MONITOR_ID_NONE && backend->kernel_version != 0 &&
+		    backend->kernel_version < 616)
+			return -EOPNOTSUPP;
+		rc = map_subchannel(backend, found[i].relid, mapping);
+		if (rc != 0)
+			return rc;
 		region = (struct vmbus_channel_region){
 			.ring_base = mapping->address,
 			.ring_size = mapping->size / 2,
-			.relid = relids[i],
+			.relid = found[i].relid,
 			.monitor_id = (uint32_t)monitor_id,
 		};
 		rc = vmbus_device_add_channel(device, &region);
-		if (rc < 0)
+		if (rc < 0) {
+			munmap(mapping->base, mapping->size);
+			memset(mapping, 0, sizeof(*mapping));
 			return rc;
+		}
 		backend->monitor_ids[rc] = (uint32_t)monitor_id;
+		backend->subchannel_relids[backend->subchannel_count++] = found[i].relid;
+		/* Its signal is the fd write: it clears RX masks like the primary's (6.16+). */
+		if (monitor_id == VMBUS_MONITOR_ID_NONE)
+			vmbus_device_add_quirks(device, VMBUS_BACKEND_SIGNAL_UNMASKS_RX);
 	}
 	return 0;
 }
