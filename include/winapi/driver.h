@@ -19,7 +19,16 @@
 
 struct winapi_driver;
 
-/** One synchronous call with inline data in and out. */
+/** A buffer the host reaches in place (DESIGN.md section 4). */
+struct winapi_call_buffer {
+	uint32_t kind;          /**< WINAPI_BUFFER_GPADL or WINAPI_BUFFER_GPA_DIRECT */
+	const void *address;    /**< GPA_DIRECT: DMA memory of the device (page numbers known) */
+	uint64_t length;        /**< bytes */
+	uint32_t gpadl;         /**< GPADL: the region's handle */
+	uint64_t gpadl_offset;  /**< GPADL: where the buffer starts in the region */
+};
+
+/** One synchronous call: inline data in and out, and up to 8 buffers. */
 struct winapi_call {
 	uint16_t api_id;            /**< enum winapi_api_id */
 	const void *request_data;   /**< inline request bytes */
@@ -27,6 +36,8 @@ struct winapi_call {
 	void *reply_data;           /**< where the reply's inline bytes go */
 	uint32_t reply_capacity;    /**< <= WINAPI_MAX_INLINE_DATA */
 	uint32_t reply_length;      /**< out: bytes the host returned */
+	const struct winapi_call_buffer *buffers; /**< GPA-direct ones go as page ranges (type 9) */
+	unsigned int buffer_count;  /**< <= WINAPI_MAX_BUFFERS */
 	int timeout_ms;             /**< -1: the driver's default */
 };
 
@@ -51,7 +62,9 @@ void winapi_driver_close(struct winapi_driver *driver);
 
 /**
  * Send one request and wait for its completion.
- * @return 0 (call->reply_length set); -EINVAL, -EMSGSIZE (lengths beyond the protocol);
+ * @return 0 (call->reply_length set); -EINVAL, -EMSGSIZE (lengths beyond the protocol, or
+ *         more page numbers than one packet of this channel carries: see
+ *         winapi_driver_gpa_page_budget());
  *         -ETIMEDOUT (counted from the call, including time queued behind other threads);
  *         -ENOTCONN (the host is gone); -EIO (the host corrupted the channel); -EBADMSG (the
  *         host's reply failed validation); or the host's status as errno
@@ -60,6 +73,14 @@ void winapi_driver_close(struct winapi_driver *driver);
 int winapi_driver_call(struct winapi_driver *driver, struct winapi_call *call);
 
 void winapi_driver_get_stats(struct winapi_driver *driver, struct winapi_driver_stats *stats);
+
+/**
+ * Page numbers one call can carry in its GPA-direct ranges, with @p buffer_count buffers and
+ * @p inline_length bytes inline: what the channel's largest packet leaves for them (a 68 KiB
+ * ring takes far fewer than a 2 MiB one). 0 when not even one fits.
+ */
+uint64_t winapi_driver_gpa_page_budget(struct winapi_driver *driver, unsigned int buffer_count,
+				       uint32_t inline_length);
 
 /** Default time a call may take, from WINAPI_TIMEOUT_MS or 5000 ms. */
 int winapi_driver_default_timeout_ms(void);

@@ -10,13 +10,18 @@
  * winapi_cleanup(handle);
  * @endcode
  *
- * Transport: winapi_init() attaches to the host emulator (winapi-host-sim) at the socket named
- * by $WINAPI_SIM_SOCKET, else $XDG_RUNTIME_DIR/winapi-host-sim.sock, else
- * /tmp/winapi-host-sim.<uid>.sock.
+ * Transport ($WINAPI_TRANSPORT): "uio" drives the winapi VMBus device bound to
+ * uio_hv_generic (scripts/vmbus-bind); "sim" attaches to the host emulator (winapi-host-sim)
+ * at the socket named by $WINAPI_SIM_SOCKET, else $XDG_RUNTIME_DIR/winapi-host-sim.sock, else
+ * /tmp/winapi-host-sim.<uid>.sock. Unset: uio when this machine has a VMBus with a winapi
+ * device, the emulator otherwise.
  *
  * Environment: WINAPI_TIMEOUT_MS (time a call may take, default 5000), WINAPI_LOG_LEVEL or
  * WINAPI_DEBUG (see <winapi/log.h>), VMBUS_SPIN_NS (how long a waiting call polls before it
  * sleeps, default 50000).
+ *
+ * <winapi/protocol.h> comes along for the wire's enums and limits, and for winapi_crc32c(),
+ * which liblowlat exports so that applications check checksums with the same function.
  *
  * Errors: int functions return 0 or a negative errno; winapi_init() returns NULL and sets
  * errno, and logs the cause and the remedy on stderr.
@@ -30,12 +35,17 @@
  *   winapi_get_stats  |   winapi_cleanup of that handle (calls on one handle are
  *                     |   serialised inside the library)
  *   winapi_cleanup    | nothing on the same handle
+ *   winapi_alloc_buffer, winapi_free_buffer | anything (other buffers); not with calls
+ *                     |   that use the buffer being freed
+ *   winapi_buffer_test, winapi_perf_test | as winapi_echo
  */
 #ifndef WINAPI_LOWLAT_H
 #define WINAPI_LOWLAT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <winapi/protocol.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +74,91 @@ winapi_handle_t winapi_init(void);
  *         <winapi/protocol.h>).
  */
 int winapi_echo(winapi_handle_t handle, const char *input, char *output, size_t output_size);
+
+/**
+ * Memory the host reads and writes in place, without a copy (DESIGN.md section 4): carved
+ * from the device's GPADL regions when it has them, else DMA memory whose page numbers go to
+ * the host in GPA-direct ranges. data and size are the application's; the rest is private.
+ */
+typedef struct winapi_buffer {
+	void *data;
+	size_t size;
+	void *owner;       /**< private: the attachment the memory belongs to */
+	uint32_t kind;     /**< private: WINAPI_BUFFER_GPADL or WINAPI_BUFFER_GPA_DIRECT */
+	uint32_t region;   /**< private: GPADL region index */
+	uint64_t offset;   /**< private: offset in the region */
+	size_t allocated;  /**< private: bytes reserved (whole pages) */
+} winapi_buffer_t;
+
+/**
+ * Allocate a buffer of @p size bytes (4 KiB to 64 MiB) the host reaches in place, from the
+ * memory of this process's attachment (a handle from winapi_init() must be open; the buffer
+ * keeps that memory alive after winapi_cleanup() until it is freed). Zeroed.
+ * @return 0; -EINVAL (NULL, or size outside 4 KiB..64 MiB); -ENODEV (no open handle);
+ *         -ENOMEM (the regions are full); -EOPNOTSUPP (no zero-copy path: no GPADL region and
+ *         no DMA memory, e.g. uio without CAP_SYS_ADMIN on a kernel without GPADL regions;
+ *         the cause is logged).
+ */
+int winapi_alloc_buffer(winapi_buffer_t *buffer, size_t size);
+
+/** Free a buffer from winapi_alloc_buffer(); a zeroed or already freed one is ignored. */
+void winapi_free_buffer(winapi_buffer_t *buffer);
+
+typedef enum winapi_buffer_op winapi_buffer_op_t;
+
+/** What a BUFFER_TEST did. */
+typedef struct winapi_buffer_test_result {
+	uint64_t bytes_processed;
+	uint32_t checksum;        /**< CRC32C over the buffers in order, as they are afterwards */
+	int status;               /**< 0; -EILSEQ when VERIFY found bytes that differ */
+	uint64_t mismatches;      /**< VERIFY: bytes that differ from the pattern */
+	uint64_t first_mismatch;  /**< VERIFY: index over all buffers' bytes; UINT64_MAX: none */
+} winapi_buffer_test_result_t;
+
+/**
+ * Have the host WRITE the 32-bit @p pattern (repeated little-endian from each buffer's first
+ * byte) into 1 to 8 buffers, READ them, or VERIFY they hold it, with a CRC32C of the bytes.
+ * The host works on the buffers in place. A call too large for one packet is split into
+ * several requests, the checksum carried from one to the next.
+ * @return 0 (see result->status for VERIFY); -EINVAL (bad arguments, a buffer of another
+ *         attachment); -EFAULT (the host could not reach a buffer); and winapi_echo()'s errors.
+ */
+int winapi_buffer_test(winapi_handle_t handle, winapi_buffer_t *buffers, size_t count, int operation,
+		       uint32_t pattern, winapi_buffer_test_result_t *result);
+
+typedef enum winapi_perf_test_type winapi_perf_test_type_t;
+
+/** What to measure (the seeds' winapi_perf_test_params_t). */
+typedef struct winapi_perf_test_params {
+	int test_type;         /**< WINAPI_PERF_LATENCY or WINAPI_PERF_THROUGHPUT */
+	uint64_t iterations;   /**< round trips (LATENCY), or the most requests (THROUGHPUT) */
+	uint64_t target_bytes; /**< THROUGHPUT: stop once the host has read this much (0: none) */
+} winapi_perf_test_params_t;
+
+/** Measured figures; every one comes from real round trips in this call. */
+typedef struct winapi_perf_test_result {
+	uint64_t throughput_mbps;  /**< MB/s (10^6 bytes) the host read; 0 for LATENCY */
+	uint64_t avg_latency_ns;   /**< mean round trip */
+	uint64_t min_latency_ns;
+	uint64_t p50_latency_ns;
+	uint64_t p99_latency_ns;
+	uint64_t max_latency_ns;
+	uint64_t iterations;       /**< round trips made */
+	uint64_t bytes_processed;  /**< bytes the host read */
+	uint64_t elapsed_ns;       /**< wall time of the whole run */
+	uint64_t host_ns;          /**< time the host says it spent, summed */
+} winapi_perf_test_result_t;
+
+/**
+ * Measure round trips to the host. LATENCY: @p params->iterations requests without data.
+ * THROUGHPUT: passes over @p buffers (the host reads every byte; a pass is one request, or
+ * several when the buffers' page numbers do not fit one packet) until params->target_bytes
+ * are read or params->iterations requests made, whichever comes first (at least one limit
+ * must be set; the pass under way completes). Latency figures are per request.
+ * @return 0; -EINVAL (bad params, THROUGHPUT without buffers); and winapi_buffer_test()'s errors.
+ */
+int winapi_perf_test(winapi_handle_t handle, const winapi_perf_test_params_t *params,
+		     winapi_buffer_t *buffers, size_t count, winapi_perf_test_result_t *result);
 
 /** Counters of one handle. */
 struct winapi_stats {

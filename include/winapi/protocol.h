@@ -39,6 +39,8 @@
 
 #define WINAPI_MAX_BUFFERS 8u
 #define WINAPI_MAX_INLINE_DATA 3072u
+/* Buffers an application allocates: 4 KiB to 64 MiB. A descriptor may name any part of one
+ * (a large call split into requests ends in a partial page). */
 #define WINAPI_MIN_BUFFER_SIZE (4u << 10)
 #define WINAPI_MAX_BUFFER_SIZE (64u << 20)
 
@@ -105,7 +107,7 @@ struct winapi_buffer_descriptor {
 	uint32_t region;   /**< @8  see enum winapi_buffer_kind */
 	uint32_t reserved; /**< @12 zero */
 	uint64_t offset;   /**< @16 byte offset in the region */
-	uint64_t length;   /**< @24 WINAPI_MIN_BUFFER_SIZE .. WINAPI_MAX_BUFFER_SIZE */
+	uint64_t length;   /**< @24 1 .. WINAPI_MAX_BUFFER_SIZE */
 };
 
 static_assert(sizeof(struct winapi_buffer_descriptor) == 32, "descriptor is 32 bytes");
@@ -155,7 +157,7 @@ size_t winapi_message_size(const struct winapi_message *message);
 
 /**
  * Check one descriptor on its own (kind known, flags and reserved zero, length within
- * 4 KiB..64 MiB, offset + length without overflow). Whether the region holds it is the
+ * 1..64 MiB, offset + length without overflow). Whether the region holds it is the
  * host's check. @return 0 or -EINVAL.
  */
 int winapi_buffer_descriptor_check(const struct winapi_buffer_descriptor *descriptor);

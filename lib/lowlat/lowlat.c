@@ -1,24 +1,54 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * liblowlat: the application API over drivers/winapi. For now the transport is the host
- * emulator's backend (drivers/bus/sim); the uio backend plugs in under the same calls.
+ * liblowlat: the application API over drivers/winapi, on either backend: a winapi device
+ * bound to uio_hv_generic, or the host emulator.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <vmbus/sim.h>
-#include <winapi/driver.h>
+#include <vmbus/uio.h>
 #include <winapi/log.h>
-#include <winapi/lowlat.h>
 #include <winapi/protocol.h>
 
-struct winapi_handle {
-	struct vmbus_device *device;
-	struct winapi_driver *driver;
-};
+#include "lowlat_private.h"
 
-static const char *remedy_for(int error)
+/* The newest open handle's attachment: where winapi_alloc_buffer() takes memory from. */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lowlat_attachment *current;
+
+void lowlat_attachment_get(struct lowlat_attachment *attachment)
+{
+	__atomic_fetch_add(&attachment->references, 1, __ATOMIC_RELAXED);
+}
+
+void lowlat_attachment_put(struct lowlat_attachment *attachment)
+{
+	unsigned int i;
+
+	if (__atomic_sub_fetch(&attachment->references, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (i = 0; i < 2; i++)
+		vmbus_page_allocator_destroy(attachment->pools[i]);
+	vmbus_device_close(attachment->device);
+	free(attachment);
+}
+
+struct lowlat_attachment *lowlat_current_attachment(void)
+{
+	struct lowlat_attachment *attachment;
+
+	pthread_mutex_lock(&current_lock);
+	attachment = current;
+	if (attachment != NULL)
+		lowlat_attachment_get(attachment);
+	pthread_mutex_unlock(&current_lock);
+	return attachment;
+}
+
+static const char *sim_remedy(int error)
 {
 	switch (error) {
 	case -ENOENT:
@@ -33,10 +63,92 @@ static const char *remedy_for(int error)
 	}
 }
 
+static int attach_sim(struct vmbus_device **device)
+{
+	char path[108];
+	int rc = vmbus_sim_socket_path(NULL, path, sizeof(path));
+
+	if (rc == 0)
+		rc = vmbus_sim_connect(path, winapi_driver_default_timeout_ms(), device);
+	if (rc != 0)
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot attach to the host emulator at %s: %s%s",
+			   rc == -ENAMETOOLONG ? "(path too long)" : path, strerror(-rc), sim_remedy(rc));
+	return rc;
+}
+
+/*
+ * The real device. With @automatic, a machine without VMBus or without a winapi device is
+ * not an error: the caller falls back to the emulator (-ENODEV). A winapi device that exists
+ * but cannot be used is an error either way: falling back would hide it.
+ */
+static int attach_uio(bool automatic, struct vmbus_device **device)
+{
+	struct vmbus_uio_open_params params = { 0 };
+	char message[512] = "";
+	int rc;
+
+	vmbus_guid_parse(WINAPI_DEVICE_CLASS, &params.class_id);
+	params.error_message = message;
+	params.error_size = sizeof(message);
+	rc = vmbus_uio_open(&params, device);
+	if (rc != 0 && automatic && (rc == -ENOENT || rc == -ENODEV))
+		return -ENODEV;
+	if (rc != 0)
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot use the winapi VMBus device: %s",
+			   message[0] ? message : strerror(-rc));
+	return rc;
+}
+
+static int attach(struct vmbus_device **device)
+{
+	const char *transport = getenv("WINAPI_TRANSPORT");
+	int rc;
+
+	if (transport != NULL && strcmp(transport, "sim") == 0)
+		return attach_sim(device);
+	if (transport != NULL && strcmp(transport, "uio") == 0)
+		return attach_uio(false, device);
+	if (transport != NULL && *transport != '\0') {
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "WINAPI_TRANSPORT=%s: want uio or sim", transport);
+		return -EINVAL;
+	}
+	rc = attach_uio(true, device);
+	return rc == -ENODEV ? attach_sim(device) : rc;
+}
+
+/* Carve the device's GPADL regions (when it has them) into page runs for buffers. */
+static int create_attachment(struct vmbus_device *device, struct lowlat_attachment **attachment_out)
+{
+	struct lowlat_attachment *attachment = calloc(1, sizeof(*attachment));
+	unsigned int i;
+	int rc;
+
+	if (attachment == NULL)
+		return -ENOMEM;
+	attachment->references = 1;
+	attachment->device = device;
+	for (i = 0; i < 2; i++) {
+		if (vmbus_device_gpadl_region(device, i, &attachment->regions[i]) != 0 ||
+		    attachment->regions[i].size < VMBUS_PAGE_SIZE) {
+			memset(&attachment->regions[i], 0, sizeof(attachment->regions[i]));
+			continue;
+		}
+		rc = vmbus_page_allocator_create(attachment->regions[i].size / VMBUS_PAGE_SIZE, VMBUS_PAGE_SIZE,
+						 &attachment->pools[i]);
+		if (rc != 0) {
+			vmbus_page_allocator_destroy(attachment->pools[0]);
+			free(attachment);
+			return rc;
+		}
+	}
+	*attachment_out = attachment;
+	return 0;
+}
+
 winapi_handle_t winapi_init(void)
 {
+	struct vmbus_device *device;
 	struct winapi_handle *handle;
-	char path[108];
 	int rc;
 
 	handle = calloc(1, sizeof(*handle));
@@ -44,24 +156,31 @@ winapi_handle_t winapi_init(void)
 		errno = ENOMEM;
 		return NULL;
 	}
-	rc = vmbus_sim_socket_path(NULL, path, sizeof(path));
-	if (rc == 0)
-		rc = vmbus_sim_connect(path, winapi_driver_default_timeout_ms(), &handle->device);
+	rc = attach(&device);
+	if (rc != 0)
+		goto err_free_handle;
+	rc = create_attachment(device, &handle->attachment);
 	if (rc != 0) {
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot attach to the host at %s: %s%s",
-			   rc == -ENAMETOOLONG ? "(path too long)" : path, strerror(-rc), remedy_for(rc));
+		vmbus_device_close(device);
 		goto err_free_handle;
 	}
-	rc = winapi_driver_open(handle->device, &handle->driver);
+	rc = winapi_driver_open(device, &handle->driver);
 	if (rc != 0) {
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot bind the winapi channel: %s%s",
-			   strerror(-rc), rc == -ENODEV ? " (the host offers a device of another class)" : "");
-		goto err_close_device;
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot bind the winapi channel: %s%s", strerror(-rc),
+			   rc == -ENODEV ? " (the host offers a device of another class)" : "");
+		goto err_put_attachment;
 	}
+
+	pthread_mutex_lock(&current_lock);
+	if (current != NULL)
+		lowlat_attachment_put(current);
+	current = handle->attachment;
+	lowlat_attachment_get(current);
+	pthread_mutex_unlock(&current_lock);
 	return handle;
 
-err_close_device:
-	vmbus_device_close(handle->device);
+err_put_attachment:
+	lowlat_attachment_put(handle->attachment);
 err_free_handle:
 	free(handle);
 	errno = -rc;
@@ -120,6 +239,13 @@ void winapi_cleanup(winapi_handle_t handle)
 	if (handle == NULL)
 		return;
 	winapi_driver_close(handle->driver);
-	vmbus_device_close(handle->device);
+	pthread_mutex_lock(&current_lock);
+	if (current == handle->attachment) {
+		lowlat_attachment_put(current);
+		current = NULL;
+	}
+	pthread_mutex_unlock(&current_lock);
+	/* Buffers still allocated keep the memory (and the device's mappings) alive. */
+	lowlat_attachment_put(handle->attachment);
 	free(handle);
 }

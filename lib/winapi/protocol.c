@@ -35,7 +35,7 @@ int winapi_buffer_descriptor_check(const struct winapi_buffer_descriptor *descri
 		return -EINVAL;
 	if (descriptor->flags != 0 || descriptor->reserved != 0)
 		return -EINVAL;
-	if (descriptor->length < WINAPI_MIN_BUFFER_SIZE || descriptor->length > WINAPI_MAX_BUFFER_SIZE)
+	if (descriptor->length == 0 || descriptor->length > WINAPI_MAX_BUFFER_SIZE)
 		return -EINVAL;
 	if (descriptor->offset > UINT64_MAX - descriptor->length)
 		return -EINVAL;

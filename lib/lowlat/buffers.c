@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Zero-copy buffers and BUFFER_TEST. A buffer lives where the host reaches it in place: in a
+ * GPADL region when the device has one with room, else in DMA memory named by page numbers.
+ * A call whose page numbers do not fit one packet (a 64 MiB buffer takes 16,384 of them; a
+ * 68 KiB ring carries under 8,000) is split at page boundaries into requests, each carrying
+ * the CRC32C on to the next.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <winapi/log.h>
+#include <winapi/protocol.h>
+
+#include "lowlat_private.h"
+
+int winapi_alloc_buffer(winapi_buffer_t *buffer, size_t size)
+{
+	struct lowlat_attachment *attachment;
+	size_t allocated, offset;
+	unsigned int i;
+	void *memory;
+	int rc;
+
+	if (buffer == NULL || size < WINAPI_MIN_BUFFER_SIZE || size > WINAPI_MAX_BUFFER_SIZE)
+		return -EINVAL;
+	memset(buffer, 0, sizeof(*buffer));
+	attachment = lowlat_current_attachment();
+	if (attachment == NULL) {
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "winapi_alloc_buffer: call winapi_init() first (buffers "
+			   "live in the memory the host shares with this process)");
+		return -ENODEV;
+	}
+	allocated = (size + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE * VMBUS_PAGE_SIZE;
+
+	/* A GPADL region first: the host mapped it once, descriptors need no page numbers. */
+	for (i = 0; i < 2; i++) {
+		if (attachment->pools[i] == NULL ||
+		    vmbus_page_allocator_alloc(attachment->pools[i], allocated, &offset) != 0)
+			continue;
+		memory = (uint8_t *)attachment->regions[i].address + offset;
+		memset(memory, 0, allocated);
+		*buffer = (winapi_buffer_t){ .data = memory, .size = size, .owner = attachment,
+					     .kind = WINAPI_BUFFER_GPADL, .region = i, .offset = offset,
+					     .allocated = allocated };
+		return 0;
+	}
+	rc = vmbus_device_dma_alloc(attachment->device, allocated, &memory);
+	if (rc == 0) {
+		*buffer = (winapi_buffer_t){ .data = memory, .size = size, .owner = attachment,
+					     .kind = WINAPI_BUFFER_GPA_DIRECT, .allocated = allocated };
+		return 0;
+	}
+	if (rc == -EOPNOTSUPP)
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "winapi_alloc_buffer: no memory the host reaches "
+			   "in place: the device has no GPADL region %s, and its backend cannot give "
+			   "page numbers (uio needs CAP_SYS_ADMIN for /proc/self/pagemap)",
+			   attachment->pools[0] != NULL || attachment->pools[1] != NULL ? "with room" : "");
+	lowlat_attachment_put(attachment);
+	return rc;
+}
+
+void winapi_free_buffer(winapi_buffer_t *buffer)
+{
+	struct lowlat_attachment *attachment;
+
+	if (buffer == NULL || buffer->owner == NULL)
+		return;
+	attachment = buffer->owner;
+	if (buffer->kind == WINAPI_BUFFER_GPADL)
+		vmbus_page_allocator_free(attachment->pools[buffer->region], buffer->offset, buffer->allocated);
+	else
+		vmbus_device_dma_free(attachment->device, buffer->data, buffer->allocated);
+	memset(buffer, 0, sizeof(*buffer));
+	lowlat_attachment_put(attachment);
+}
+
+int lowlat_call_buffer(winapi_handle_t handle, const winapi_buffer_t *buffer, uint64_t offset,
+		       uint64_t length, struct winapi_call_buffer *call_buffer)
+{
+	const struct lowlat_attachment *attachment = handle->attachment;
+
+	if (buffer == NULL || buffer->owner != attachment || buffer->data == NULL ||
+	    offset > buffer->size || length > buffer->size - offset || length == 0)
+		return -EINVAL;
+	if (buffer->kind == WINAPI_BUFFER_GPADL) {
+		*call_buffer = (struct winapi_call_buffer){
+			.kind = WINAPI_BUFFER_GPADL, .length = length,
+			.gpadl = attachment->regions[buffer->region].gpadl,
+			.gpadl_offset = buffer->offset + offset,
+		};
+	} else {
+		*call_buffer = (struct winapi_call_buffer){
+			.kind = WINAPI_BUFFER_GPA_DIRECT, .length = length,
+			.address = (const uint8_t *)buffer->data + offset,
+		};
+	}
+	return 0;
+}
+
+/*
+ * From (*buffer, *offset) on, take pieces while they fit one request: at most 8, and no
+ * more GPA-direct page numbers than the channel's packet carries. Pieces end on page
+ * boundaries (of the buffer, which is page-aligned), so the pattern's phase, which runs from
+ * each piece's first byte on the host, stays that of the whole buffer.
+ */
+unsigned int lowlat_next_request(winapi_handle_t handle, const winapi_buffer_t *buffers, size_t count,
+				 size_t *buffer, uint64_t *offset, uint32_t inline_length,
+				 struct lowlat_piece *pieces)
+{
+	unsigned int taken = 0;
+	uint64_t pages_used = 0;
+
+	while (*buffer < count && taken < WINAPI_MAX_BUFFERS) {
+		const winapi_buffer_t *current = &buffers[*buffer];
+		uint64_t left = current->size - *offset, length = left;
+
+		if (current->kind == WINAPI_BUFFER_GPA_DIRECT) {
+			/* Budget with one more range, as this piece would add it. */
+			uint64_t budget = winapi_driver_gpa_page_budget(handle->driver, taken + 1, inline_length);
+			uint64_t pages = (left + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE;
+
+			if (budget <= pages_used)
+				break;
+			if (pages > budget - pages_used) {
+				pages = budget - pages_used;
+				length = pages * VMBUS_PAGE_SIZE;
+			}
+			pages_used += pages;
+		}
+		pieces[taken++] = (struct lowlat_piece){ .buffer = *buffer, .offset = *offset, .length = length };
+		*offset += length;
+		if (*offset == current->size) {
+			(*buffer)++;
+			*offset = 0;
+		}
+	}
+	return taken;
+}
+
+int lowlat_pieces_to_call(winapi_handle_t handle, const winapi_buffer_t *buffers,
+			  const struct lowlat_piece *pieces, unsigned int taken,
+			  struct winapi_call_buffer *call_buffers, uint64_t *bytes)
+{
+	unsigned int i;
+	int rc;
+
+	*bytes = 0;
+	for (i = 0; i < taken; i++) {
+		rc = lowlat_call_buffer(handle, &buffers[pieces[i].buffer], pieces[i].offset, pieces[i].length,
+					&call_buffers[i]);
+		if (rc != 0)
+			return rc;
+		*bytes += pieces[i].length;
+	}
+	return 0;
+}
+
+int winapi_buffer_test(winapi_handle_t handle, winapi_buffer_t *buffers, size_t count, int operation,
+		       uint32_t pattern, winapi_buffer_test_result_t *result)
+{
+	struct winapi_buffer_test_request request = { .operation = (uint32_t)operation, .pattern = pattern };
+	struct winapi_call_buffer call_buffers[WINAPI_MAX_BUFFERS];
+	uint8_t request_bytes[sizeof(request)], reply_bytes[sizeof(struct winapi_buffer_test_reply)];
+	struct lowlat_piece pieces[WINAPI_MAX_BUFFERS];
+	struct winapi_buffer_test_reply reply;
+	uint64_t offset = 0, done = 0, bytes;
+	size_t buffer = 0, i;
+	unsigned int taken;
+	int rc;
+
+	if (handle == NULL || buffers == NULL || result == NULL || count == 0 || count > WINAPI_MAX_BUFFERS ||
+	    (operation != WINAPI_BUFFER_OP_WRITE && operation != WINAPI_BUFFER_OP_READ &&
+	     operation != WINAPI_BUFFER_OP_VERIFY))
+		return -EINVAL;
+	for (i = 0; i < count; i++)
+		if (buffers[i].owner != handle->attachment || buffers[i].data == NULL)
+			return -EINVAL;
+	memset(result, 0, sizeof(*result));
+	result->first_mismatch = UINT64_MAX;
+
+	while (buffer < count) {
+		struct winapi_call call = {
+			.api_id = WINAPI_API_BUFFER_TEST,
+			.request_data = request_bytes,
+			.request_length = sizeof(request_bytes),
+			.reply_data = reply_bytes,
+			.reply_capacity = sizeof(reply_bytes),
+			.buffers = call_buffers,
+			.timeout_ms = -1,
+		};
+
+		taken = lowlat_next_request(handle, buffers, count, &buffer, &offset, sizeof(request_bytes), pieces);
+		if (taken == 0)
+			return -EMSGSIZE; /* not even one page fits a packet of this channel */
+		rc = lowlat_pieces_to_call(handle, buffers, pieces, taken, call_buffers, &bytes);
+		if (rc != 0)
+			return rc;
+		call.buffer_count = taken;
+		request.crc_seed = result->checksum;
+		winapi_buffer_test_request_encode(&request, request_bytes);
+		rc = winapi_driver_call(handle->driver, &call);
+		if (rc != 0)
+			return rc;
+		if (winapi_buffer_test_reply_decode(reply_bytes, call.reply_length, &reply) != 0)
+			return -EBADMSG;
+		if (reply.first_mismatch != UINT64_MAX && result->first_mismatch == UINT64_MAX)
+			result->first_mismatch = done + reply.first_mismatch;
+		result->checksum = reply.checksum;
+		result->bytes_processed += reply.bytes_processed;
+		result->mismatches += reply.mismatches;
+		done += bytes;
+	}
+	result->status = result->mismatches != 0 ? -EILSEQ : 0;
+	return 0;
+}
