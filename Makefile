@@ -68,7 +68,7 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test
-E2E_TESTS := $(TESTBIN)/echo_e2e
+E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/integration_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -151,9 +151,20 @@ $(TESTBIN)/vmbus_bind_test: tests/unit/vmbus_bind_test.sh scripts/vmbus-bind
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
-$(TESTBIN)/echo_e2e: $(call objects,tests/e2e/echo_e2e.c) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
+# End-to-end tests: echo_e2e uses the public API only (the shared library, as applications
+# do); buffer_e2e also crafts bad requests through the internal driver (the static archive).
+E2E_HELPER := $(call objects,tests/e2e/emulator.c)
+$(TESTBIN)/echo_e2e: $(call objects,tests/e2e/echo_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(LIB) -llowlat -lcmocka -Wl,-rpath,'$$ORIGIN/../lib'
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(LIB) -llowlat -lcmocka -Wl,-rpath,'$$ORIGIN/../lib'
+
+$(TESTBIN)/buffer_e2e: $(call objects,tests/e2e/buffer_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+
+$(TESTBIN)/integration_e2e: tests/e2e/integration_e2e.sh
+	@mkdir -p $(@D)
+	install -m 755 $< $@
 
 check: all $(TESTS)
 	tests/run-tests.sh $(BUILD) $(TEST_TIMEOUT) $(notdir $(TESTS))

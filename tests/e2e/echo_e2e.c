@@ -27,111 +27,35 @@
 
 #include <winapi/lowlat.h>
 
+#include "emulator.h"
+
 #define ECHO_CALLS 100000u
 #define MAX_ECHO 3072u
 
-struct emulator {
-	char directory[64];
-	char socket_path[128];
-	pid_t pid;
-};
-
 static struct emulator emulator;
 
-static void sleep_ms(long ms)
-{
-	struct timespec delay = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&delay, NULL);
-}
-
-/* Start winapi-host-sim and wait (bounded) until its socket exists. */
 static int start_emulator(void)
 {
-	const char *bin_dir = getenv("WINAPI_BIN_DIR");
-	char binary[512];
-	char *argv[] = { binary, "--socket", emulator.socket_path, NULL };
-	struct stat st;
-	int i;
-
-	if (emulator.pid > 0) {
-		fprintf(stderr, "an emulator is already running (pid %d)\n", (int)emulator.pid);
-		return -1;
-	}
-	snprintf(binary, sizeof(binary), "%s/winapi-host-sim", bin_dir != NULL ? bin_dir : "build/bin");
-	/* A killed emulator leaves its socket file; remove it so that the wait below means the
-	 * new one is up (replacing stale files is the emulator's own job, tested in sim_ut). */
-	unlink(emulator.socket_path);
-	emulator.pid = fork();
-	if (emulator.pid < 0) {
-		fprintf(stderr, "fork: %s\n", strerror(errno));
-		emulator.pid = 0;
-		return -1;
-	}
-	if (emulator.pid == 0) {
-		/* If this test dies (a timeout kills it), the emulator must not outlive it. */
-		int null_fd = open("/dev/null", O_WRONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (null_fd >= 0)
-			dup2(null_fd, STDOUT_FILENO);
-		execv(binary, argv);
-		fprintf(stderr, "cannot start %s: %s\n", binary, strerror(errno));
-		_exit(127);
-	}
-	for (i = 0; i < 500; i++) {
-		if (stat(emulator.socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			return 0;
-		if (waitpid(emulator.pid, NULL, WNOHANG) == emulator.pid) {
-			emulator.pid = 0;
-			fprintf(stderr, "%s exited at start\n", binary);
-			return -1;
-		}
-		sleep_ms(10);
-	}
-	fprintf(stderr, "%s did not create %s within 5 s\n", binary, emulator.socket_path);
-	return -1;
+	return emulator_start(&emulator, NULL);
 }
 
-/* Send @signal and wait (bounded) for the emulator to exit; returns its wait status. */
 static int stop_emulator(int signal_number)
 {
-	int status = -1, i;
-
-	if (emulator.pid <= 0)
-		return -1;
-	kill(emulator.pid, signal_number);
-	for (i = 0; i < 500; i++) {
-		if (waitpid(emulator.pid, &status, WNOHANG) == emulator.pid) {
-			emulator.pid = 0;
-			return status;
-		}
-		sleep_ms(10);
-	}
-	kill(emulator.pid, SIGKILL);
-	waitpid(emulator.pid, &status, 0);
-	emulator.pid = 0;
-	return -1;
+	return emulator_stop(&emulator, signal_number);
 }
 
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(emulator.directory, sizeof(emulator.directory), "/tmp/echo_e2e.XXXXXX");
-	if (mkdtemp(emulator.directory) == NULL)
+	if (emulator_prepare(&emulator, "echo_e2e") != 0)
 		return -1;
-	snprintf(emulator.socket_path, sizeof(emulator.socket_path), "%s/host-sim.sock",
-		 emulator.directory);
-	setenv("WINAPI_SIM_SOCKET", emulator.socket_path, 1);
 	return start_emulator();
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	stop_emulator(SIGKILL);
-	unlink(emulator.socket_path);
-	rmdir(emulator.directory);
+	emulator_cleanup(&emulator);
 	return 0;
 }
 

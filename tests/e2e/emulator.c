@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "emulator.h"
+
+void sleep_ms(long ms)
+{
+	struct timespec delay = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&delay, NULL);
+}
+
+int emulator_prepare(struct emulator *emulator, const char *name)
+{
+	memset(emulator, 0, sizeof(*emulator));
+	snprintf(emulator->directory, sizeof(emulator->directory), "/tmp/%s.XXXXXX", name);
+	if (mkdtemp(emulator->directory) == NULL)
+		return -1;
+	snprintf(emulator->socket_path, sizeof(emulator->socket_path), "%s/host-sim.sock", emulator->directory);
+	setenv("WINAPI_SIM_SOCKET", emulator->socket_path, 1);
+	setenv("WINAPI_TRANSPORT", "sim", 1);
+	return 0;
+}
+
+int emulator_start(struct emulator *emulator, const char *const *arguments)
+{
+	const char *bin_dir = getenv("WINAPI_BIN_DIR");
+	char binary[512];
+	const char *argv[32] = { binary, "--socket", emulator->socket_path };
+	struct stat st;
+	int argc = 3, i;
+
+	if (emulator->pid > 0) {
+		fprintf(stderr, "an emulator is already running (pid %d)\n", (int)emulator->pid);
+		return -1;
+	}
+	for (i = 0; arguments != NULL && arguments[i] != NULL && argc < 31; i++)
+		argv[argc++] = arguments[i];
+	argv[argc] = NULL;
+	snprintf(binary, sizeof(binary), "%s/winapi-host-sim", bin_dir != NULL ? bin_dir : "build/bin");
+	/* A killed emulator leaves its socket file; remove it so that the wait below means the
+	 * new one is up (replacing stale files is the emulator's own job, tested in sim_ut). */
+	unlink(emulator->socket_path);
+	emulator->pid = fork();
+	if (emulator->pid < 0) {
+		fprintf(stderr, "fork: %s\n", strerror(errno));
+		emulator->pid = 0;
+		return -1;
+	}
+	if (emulator->pid == 0) {
+		/* If this test dies (a timeout kills it), the emulator must not outlive it. */
+		int null_fd = open("/dev/null", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (null_fd >= 0)
+			dup2(null_fd, STDOUT_FILENO);
+		execv(binary, (char *const *)argv);
+		fprintf(stderr, "cannot start %s: %s\n", binary, strerror(errno));
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		if (stat(emulator->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return 0;
+		if (waitpid(emulator->pid, NULL, WNOHANG) == emulator->pid) {
+			emulator->pid = 0;
+			fprintf(stderr, "%s exited at start\n", binary);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	fprintf(stderr, "%s did not create %s within 5 s\n", binary, emulator->socket_path);
+	return -1;
+}
+
+int emulator_stop(struct emulator *emulator, int signal_number)
+{
+	int status = -1, i;
+
+	if (emulator->pid <= 0)
+		return -1;
+	kill(emulator->pid, signal_number);
+	for (i = 0; i < 500; i++) {
+		if (waitpid(emulator->pid, &status, WNOHANG) == emulator->pid) {
+			emulator->pid = 0;
+			return status;
+		}
+		sleep_ms(10);
+	}
+	kill(emulator->pid, SIGKILL);
+	waitpid(emulator->pid, &status, 0);
+	emulator->pid = 0;
+	return -1;
+}
+
+void emulator_cleanup(struct emulator *emulator)
+{
+	emulator_stop(emulator, SIGKILL);
+	unlink(emulator->socket_path);
+	rmdir(emulator->directory);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * End-to-end tests run the real winapi-host-sim ($WINAPI_BIN_DIR, else build/bin) as a child
+ * that dies with the test, on a private socket that WINAPI_SIM_SOCKET points at.
+ */
+#ifndef TESTS_E2E_EMULATOR_H
+#define TESTS_E2E_EMULATOR_H
+
+#include <sys/types.h>
+
+struct emulator {
+	char directory[64];
+	char socket_path[128];
+	pid_t pid;
+};
+
+/* A private directory and socket path, exported as WINAPI_SIM_SOCKET. 0 or -1. */
+int emulator_prepare(struct emulator *emulator, const char *name);
+
+/*
+ * Start winapi-host-sim with @arguments (NULL-terminated, after --socket) and wait (bounded)
+ * until it listens. 0 or -1 (with a message on stderr).
+ */
+int emulator_start(struct emulator *emulator, const char *const *arguments);
+
+/* Send @signal_number and wait (bounded) for it to exit. Its wait status, or -1. */
+int emulator_stop(struct emulator *emulator, int signal_number);
+
+/* Kill what is left and remove the directory. */
+void emulator_cleanup(struct emulator *emulator);
+
+void sleep_ms(long ms);
+
+#endif /* TESTS_E2E_EMULATOR_H */
