@@ -1,6 +1,7 @@
 #!/bin/sh
-# make demo: start the host emulator on a private socket, make echo calls through liblowlat
-# (winapi-test), then stop the emulator. Leaves no process and no socket behind.
+# make demo: start the host emulator on a private socket, make echo, buffer and performance
+# calls through liblowlat (winapi-test), then stop the emulator. Leaves no process and no
+# socket behind.
 # Usage: scripts/demo.sh [BUILD]
 set -eu
 build=${1:-build}
@@ -25,7 +26,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "--- starting the host emulator"
-"$build/bin/winapi-host-sim" --socket "$socket" --verbose &
+WINAPI_TRANSPORT=sim "$build/bin/winapi-host-sim" --socket "$socket" --verbose &
+export WINAPI_TRANSPORT=sim
 emulator_pid=$!
 
 i=0
@@ -43,4 +45,8 @@ echo "--- one echo call through liblowlat"
 echo "--- 10000 echo calls"
 "$build/bin/winapi-test" --socket "$socket" --test echo --count 10000 \
 	--message "The quick brown fox jumps over the lazy dog"
+echo "--- zero-copy buffers: the host writes, reads and verifies 4 x 1 MiB in place"
+"$build/bin/winapi-test" --socket "$socket" --test buffer --buffers 4 --size 1M
+echo "--- performance test: measured round trips"
+"$build/bin/winapi-test" --socket "$socket" --test performance --iterations 10000
 echo "--- stopping the emulator"

@@ -330,6 +330,19 @@ static void test_bad_descriptors_refused(void **state)
 	assert_int_equal(winapi_buffer_test(handle, &buffer, 1, WINAPI_BUFFER_OP_WRITE, 7, &result), 0);
 	assert_int_equal(result.checksum, independent_crc32c(0, buffer.data, buffer.size));
 	winapi_free_buffer(&buffer);
+
+	/* Through the driver, the host's refusal reaches the caller as -EFAULT. */
+	struct winapi_buffer_test_request test = { .operation = WINAPI_BUFFER_OP_READ };
+	struct winapi_call_buffer bogus = { .kind = WINAPI_BUFFER_GPADL, .length = 4096, .gpadl = 0x12345 };
+	uint8_t request_bytes[sizeof(test)], reply_bytes[64];
+	struct winapi_call call = {
+		.api_id = WINAPI_API_BUFFER_TEST, .request_data = request_bytes,
+		.request_length = sizeof(request_bytes), .reply_data = reply_bytes,
+		.reply_capacity = sizeof(reply_bytes), .buffers = &bogus, .buffer_count = 1, .timeout_ms = -1,
+	};
+	winapi_buffer_test_request_encode(&test, request_bytes);
+	assert_int_equal(winapi_driver_call(handle->driver, &call), -EFAULT);
+	assert_int_equal(winapi_echo(handle, "and on", output, sizeof(output)), 0);
 }
 
 /* ---- performance ---- */

@@ -590,6 +590,41 @@ static void test_failed_open_leaks_nothing(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+/*
+ * DMA memory on a real guest: locked memory translated through /proc/self/pagemap. As root
+ * the page numbers are real (this test reads pagemap itself to compare); without the
+ * capability the kernel hides them and the allocation says -EOPNOTSUPP.
+ */
+static void test_dma_memory_pagemap(void **state)
+{
+	struct vmbus_device *device;
+	char error[512] = "";
+	uint64_t pfns[3], entry;
+	void *memory;
+	int fd, rc;
+
+	(void)state;
+	build_tree(LINUX_6_12);
+	assert_int_equal(open_device("6.12.95", &device, error, sizeof(error)), 0);
+	rc = vmbus_device_dma_alloc(device, 3 * 4096, &memory);
+	if (rc == -EOPNOTSUPP || rc == -ENOMEM) {
+		/* Not root, or no room to lock: refused, not faked. */
+		vmbus_device_close(device);
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(vmbus_device_dma_pfns(device, memory, 3 * 4096, pfns, 3), 3);
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &entry, 8, (off_t)((uintptr_t)memory / 4096 * 8)), 8);
+	close(fd);
+	assert_true(pfns[0] != 0);
+	assert_true(pfns[0] == (entry & ((1ull << 55) - 1)) * ((uint64_t)sysconf(_SC_PAGESIZE) / 4096));
+	assert_int_equal(vmbus_device_dma_pfns(device, memory, 3 * 4096, pfns, 2), -ENOBUFS);
+	vmbus_device_dma_free(device, memory, 3 * 4096);
+	vmbus_device_close(device);
+}
+
 static void test_diagnosis(void **state)
 {
 	struct vmbus_device *device;
@@ -716,6 +751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_monitored_subchannel_small_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_monitored_subchannel_old_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_open_leaks_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_memory_pagemap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diagnosis, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_maps, setup, teardown),
