@@ -5,8 +5,23 @@
  * class 6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21 and speaks <winapi/protocol.h> on it. Used by
  * liblowlat and winapi-pmd; applications use <winapi/lowlat.h> instead. Not installed.
  *
- * Synchronisation: winapi_driver_call() may be called from any number of threads at once on
- * the same driver (calls are serialised inside); open and close must not race with anything.
+ * Requests go through queues: a queue belongs to one thread, which adds requests, submits
+ * them in batches (one ring publication, one signal decision per batch) and reaps their
+ * completions. Any number of queues share the channel; completions are matched to their
+ * requests by trans_id, whichever thread happens to drain the ring.
+ *
+ * Synchronisation table:
+ *
+ *   call                             | may run concurrently with
+ *   ---------------------------------+-------------------------------------------------
+ *   winapi_driver_queue_add, _submit, | any call on another queue of the same driver;
+ *     _reap                          |   nothing else on the same queue
+ *   winapi_driver_queue_create       | anything but winapi_driver_close
+ *   winapi_driver_queue_destroy      | calls on other queues (its own requests in flight
+ *                                    |   are forgotten: their completions are dropped)
+ *   winapi_driver_call               | anything but close (calls serialise on their own queue)
+ *   winapi_driver_get_stats          | anything but close
+ *   winapi_driver_open, _close       | nothing on the same driver
  */
 #ifndef WINAPI_DRIVER_H
 #define WINAPI_DRIVER_H
@@ -41,13 +56,59 @@ struct winapi_call {
 	int timeout_ms;             /**< -1: the driver's default */
 };
 
+/** A finished request, as winapi_driver_queue_reap() hands it back. */
+struct winapi_driver_completion {
+	void *user_data;        /**< as given to winapi_driver_queue_add() */
+	int status;             /**< 0, or the call's negative errno (see winapi_driver_call()) */
+	uint32_t reply_length;  /**< inline bytes the host returned into call->reply_data */
+};
+
+struct winapi_driver_queue;
+
+/**
+ * A queue of up to @p depth (1..4096) requests in flight, each failing with -ETIMEDOUT after
+ * @p timeout_ms (-1: the driver's default) unless its call says otherwise.
+ * @return 0; -EINVAL; -EMFILE (1024 queues on this driver); -ENOMEM.
+ */
+int winapi_driver_queue_create(struct winapi_driver *driver, unsigned int depth, int timeout_ms,
+			       struct winapi_driver_queue **queue);
+
+/** Destroy a queue; requests still in flight are forgotten (their completions are dropped). */
+void winapi_driver_queue_destroy(struct winapi_driver_queue *queue);
+
+/**
+ * Add a request to the queue's next batch (nothing is sent yet). Its request bytes are copied;
+ * call->reply_data and the buffers must stay valid until the request is reaped.
+ * @return 0; -EAGAIN (depth requests outstanding: reap first); -EINVAL; -EMSGSIZE.
+ */
+int winapi_driver_queue_add(struct winapi_driver_queue *queue, const struct winapi_call *call,
+			    void *user_data);
+
+/**
+ * Write the batch to the ring: one write_index publication and at most one signal for all of
+ * it. A request that cannot be sent (too large, a bad buffer, the channel gone) ends at once
+ * with its error and is reaped like the others.
+ * @return requests written (>= 0); -EAGAIN (the ring is full and nothing could be written:
+ *         reap, or wait for room); -ENOTCONN (the host is gone).
+ */
+int winapi_driver_queue_submit(struct winapi_driver_queue *queue);
+
+/**
+ * Collect finished requests into @p completions: at least @p min unless @p timeout_ms
+ * (-1: none) passes or nothing is in flight any more, at most @p max. Requests past their own
+ * deadline end here with -ETIMEDOUT; their late completions are dropped when they come.
+ * @return the number collected; -EINVAL.
+ */
+int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_driver_completion *completions,
+			     unsigned int max, unsigned int min, int timeout_ms);
+
 /** Counters of one driver, monotonic since open. */
 struct winapi_driver_stats {
-	uint64_t calls;             /**< calls completed (any status) */
-	uint64_t failed_calls;      /**< calls that returned an error */
-	uint64_t timeouts;          /**< calls that ran out of time */
-	uint64_t stale_completions; /**< completions of calls that had timed out; dropped */
-	uint64_t unexpected_packets;/**< completions for ids never sent, or non-completions; dropped */
+	uint64_t calls;             /**< requests finished (any status) */
+	uint64_t failed_calls;      /**< requests that ended with an error */
+	uint64_t timeouts;          /**< requests that ran out of time */
+	uint64_t stale_completions; /**< late completions of requests that had timed out; dropped */
+	uint64_t unexpected_packets;/**< completions for ids not in flight, or non-completions; dropped */
 	struct vmbus_chan_stats channel; /**< the channel underneath */
 };
 
