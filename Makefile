@@ -44,7 +44,7 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 	drivers/bus/uio/uio_bus.c
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/log/log.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c
-LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c
+LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
 HOST_SOURCES := drivers/host/host.c drivers/host/echo.c drivers/host/buffer_test.c \
 	drivers/host/perf_test.c
 
@@ -68,7 +68,7 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test
-E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/integration_e2e
+E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/integration_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -155,6 +155,10 @@ $(TESTBIN)/vmbus_bind_test: tests/unit/vmbus_bind_test.sh scripts/vmbus-bind
 # do); buffer_e2e also crafts bad requests through the internal driver (the static archive).
 E2E_HELPER := $(call objects,tests/e2e/emulator.c)
 $(TESTBIN)/echo_e2e: $(call objects,tests/e2e/echo_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(LIB) -llowlat -lcmocka -Wl,-rpath,'$$ORIGIN/../lib'
+
+$(TESTBIN)/async_e2e: $(call objects,tests/e2e/async_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.so.$(LOWLAT_VERSION)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(LIB) -llowlat -lcmocka -Wl,-rpath,'$$ORIGIN/../lib'
 

@@ -35,6 +35,8 @@ struct session {
 	struct vmbus_device *device;
 	unsigned int number;
 	uint64_t delay_ns; /* --delay-us */
+	struct winapi_host_faults faults;
+	bool interrupt_mode;
 };
 
 static void usage(FILE *out)
@@ -55,6 +57,9 @@ static void usage(FILE *out)
 		"  -c, --subchannels N    subchannels offered with the primary (0..15, default 0)\n"
 		"  -g, --guest-ram BYTES  shared guest RAM for GPA-direct buffers (default 1G; 0: none)\n"
 		"  -d, --delay-us US      answer every request US microseconds late (a slow host)\n"
+		"      --interrupt-mode   never poll: sleep between requests, woken by the guest\n"
+		"      --drop-request N   never answer the Nth request of each guest (a fault)\n"
+		"      --delay-request N:MS  answer the Nth request MS milliseconds late (a fault)\n"
 		"  -i, --instance GUID    device instance GUID (default: random)\n"
 		"  -1, --once             exit after the first guest leaves\n"
 		"  -v, --verbose          log every guest and request error (twice: debug)\n"
@@ -146,6 +151,8 @@ static void *serve_guest(void *argument)
 		goto out_done;
 	}
 	winapi_host_set_delay(host, session->delay_ns);
+	winapi_host_set_faults(host, &session->faults);
+	winapi_host_set_interrupt_mode(host, session->interrupt_mode);
 	rc = winapi_host_run(host, &stop_requested);
 	winapi_host_get_stats(host, &stats);
 	winapi_log(WINAPI_LOG_INFO, "winapi-host-sim",
@@ -218,6 +225,9 @@ int main(int argc, char **argv)
 		{ "subchannels", required_argument, NULL, 'c' },
 		{ "guest-ram", required_argument, NULL, 'g' },
 		{ "delay-us", required_argument, NULL, 'd' },
+		{ "interrupt-mode", no_argument, NULL, 'I' },
+		{ "drop-request", required_argument, NULL, 'D' },
+		{ "delay-request", required_argument, NULL, 'L' },
 		{ "instance", required_argument, NULL, 'i' },
 		{ "once", no_argument, NULL, '1' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -274,6 +284,29 @@ int main(int argc, char **argv)
 			}
 			session.delay_ns = (uint64_t)value * 1000u;
 			break;
+		case 'I':
+			session.interrupt_mode = true;
+			break;
+		case 'D':
+			errno = 0;
+			session.faults.drop_request = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || session.faults.drop_request == 0) {
+				fprintf(stderr, "winapi-host-sim: bad --drop-request '%s' (a request number, from 1)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'L': {
+			unsigned long long number, ms;
+
+			if (sscanf(optarg, "%llu:%llu", &number, &ms) != 2 || number == 0 || ms > 600000) {
+				fprintf(stderr, "winapi-host-sim: bad --delay-request '%s' (N:MS)\n", optarg);
+				return 2;
+			}
+			session.faults.delay_request = number;
+			session.faults.delay_ns = ms * 1000000ull;
+			break;
+		}
 		case 'i':
 			if (vmbus_guid_parse(optarg, &config.instance_id) != 0) {
 				fprintf(stderr, "winapi-host-sim: bad --instance '%s' (want a GUID)\n", optarg);

@@ -25,6 +25,8 @@ struct winapi_host {
 	struct vmbus_channel *channel;
 	struct winapi_host_memory memory;
 	uint64_t delay_ns;
+	struct winapi_host_faults faults;
+	uint64_t served;                 /* requests seen, for the faults' numbering */
 	uint8_t *receive_buffer;
 	size_t receive_size;
 	uint8_t reply_buffer[WINAPI_MESSAGE_MAX_SIZE];
@@ -80,6 +82,23 @@ void winapi_host_destroy(struct winapi_host *host)
 void winapi_host_set_delay(struct winapi_host *host, uint64_t delay_ns)
 {
 	host->delay_ns = delay_ns;
+}
+
+void winapi_host_set_faults(struct winapi_host *host, const struct winapi_host_faults *faults)
+{
+	host->faults = *faults;
+}
+
+void winapi_host_set_interrupt_mode(struct winapi_host *host, bool enabled)
+{
+	vmbus_chan_set_interrupt_mode(host->channel, enabled);
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec delay = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+
+	nanosleep(&delay, NULL);
 }
 
 uint8_t *winapi_host_reply_space(struct winapi_host *host)
@@ -177,10 +196,15 @@ void winapi_host_get_stats(const struct winapi_host *host, struct winapi_host_st
 /* Publish the completions written so far and release the requests read so far. */
 static int finish_burst(struct winapi_host *host)
 {
-	int rc = vmbus_chan_flush(host->channel);
+	/*
+	 * Release the requests first, then publish the completions: a guest that answers a
+	 * completion with its next batch must find the ring empty, or its empty -> non-empty
+	 * signal would be skipped (and an interrupt-driven host would see one batch late).
+	 */
 	int rc_done = vmbus_chan_recv_done(host->channel);
+	int rc = vmbus_chan_flush(host->channel);
 
-	return rc != 0 ? rc : rc_done;
+	return rc_done != 0 ? rc_done : rc;
 }
 
 static int write_completion(struct winapi_host *host, uint64_t trans_id, const void *reply, size_t size)
@@ -230,12 +254,9 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 			rc = -EBADMSG;
 		context.gpa = &gpa;
 	}
-	if (host->delay_ns != 0) {
-		struct timespec delay = { .tv_sec = (time_t)(host->delay_ns / 1000000000u),
-					  .tv_nsec = (long)(host->delay_ns % 1000000000u) };
-
-		nanosleep(&delay, NULL);
-	}
+	host->served++;
+	if (host->delay_ns != 0)
+		sleep_ns(host->delay_ns);
 	if (rc == -EPROTONOSUPPORT)
 		reply.status = WINAPI_STATUS_UNSUPPORTED_VERSION;
 	else if (rc != 0 || (request.flags & WINAPI_MESSAGE_FLAG_RESPONSE) ||
@@ -268,6 +289,13 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 	size = winapi_message_encode(&response, host->reply_buffer, sizeof(host->reply_buffer));
 	if (size < 0)
 		return size; /* a handler broke the protocol's limits: a bug here, not in the guest */
+	/* Injected faults: this one completion comes late, or never. */
+	if (host->served == host->faults.delay_request)
+		sleep_ns(host->faults.delay_ns);
+	if (host->served == host->faults.drop_request) {
+		count(&host->stats.bad_requests);
+		return 0;
+	}
 	rc = write_completion(host, info->trans_id, host->reply_buffer, (size_t)size);
 	if (rc == 0)
 		count(&host->stats.requests);

@@ -54,6 +54,21 @@ int winapi_host_create(struct vmbus_device *device, const struct winapi_host_mem
 /** Make every request wait @p delay_ns before it is answered (a slow host, for tests). */
 void winapi_host_set_delay(struct winapi_host *host, uint64_t delay_ns);
 
+/** Faults to inject, by request number (1 = the first request served; 0 = none). */
+struct winapi_host_faults {
+	uint64_t drop_request;  /**< this request's completion is never sent */
+	uint64_t delay_request; /**< this request's completion waits delay_ns first */
+	uint64_t delay_ns;
+};
+
+void winapi_host_set_faults(struct winapi_host *host, const struct winapi_host_faults *faults);
+
+/**
+ * Interrupt mode: the host never polls; its RX interrupt_mask stays clear, so the guest
+ * signals every batch it starts on an empty ring, and the host sleeps between them.
+ */
+void winapi_host_set_interrupt_mode(struct winapi_host *host, bool enabled);
+
 void winapi_host_destroy(struct winapi_host *host);
 
 /**

@@ -38,6 +38,14 @@
  *   winapi_alloc_buffer, winapi_free_buffer | anything (other buffers); not with calls
  *                     |   that use the buffer being freed
  *   winapi_buffer_test, winapi_perf_test | as winapi_echo
+ *   winapi_queue_create | anything but winapi_cleanup of that handle
+ *   winapi_queue_echo, _buffer_test, | calls on other queues and synchronous calls, from
+ *     _submit, _reap    |   any thread; nothing else on the same queue (a queue is one
+ *                       |   thread's: the thread that adds also submits and reaps)
+ *   winapi_queue_destroy | calls on other queues; not winapi_cleanup
+ *
+ * The synchronous calls are one-request queues on the same path. Destroy a handle's queues
+ * before winapi_cleanup().
  */
 #ifndef WINAPI_LOWLAT_H
 #define WINAPI_LOWLAT_H
@@ -159,6 +167,66 @@ typedef struct winapi_perf_test_result {
  */
 int winapi_perf_test(winapi_handle_t handle, const winapi_perf_test_params_t *params,
 		     winapi_buffer_t *buffers, size_t count, winapi_perf_test_result_t *result);
+
+/* ---- Asynchronous calls ---- */
+
+/**
+ * A queue of requests in flight, for one thread. Requests are added, submitted in batches
+ * (one ring publication and at most one signal for the whole batch) and reaped when done, in
+ * any order; many queues, on many threads, share the handle's channel.
+ */
+typedef struct winapi_queue *winapi_queue_t;
+
+/** A finished request. */
+typedef struct winapi_completion {
+	void *user_data;  /**< as given when it was added */
+	int status;       /**< 0, or what the synchronous call would have returned */
+	size_t length;    /**< echo: bytes written to the output (no NUL is added) */
+} winapi_completion_t;
+
+/**
+ * A queue for up to @p depth (1..4096) requests in flight, each failing with -ETIMEDOUT after
+ * @p timeout_ms (-1: WINAPI_TIMEOUT_MS or 5000). A timed-out request's slot is reused at once;
+ * its completion, if it comes later, is recognised and dropped.
+ * @return the queue, or NULL with errno EINVAL, EMFILE (1024 queues) or ENOMEM.
+ */
+winapi_queue_t winapi_queue_create(winapi_handle_t handle, unsigned int depth, int timeout_ms);
+
+/** Destroy a queue; requests still in flight are forgotten (their completions dropped). */
+void winapi_queue_destroy(winapi_queue_t queue);
+
+/**
+ * Add an echo of @p length bytes (any bytes, at most 3072; copied now) to the next batch. The
+ * answer goes to @p output (@p output_size bytes), which must stay valid until reaped.
+ * @return 0; -EAGAIN (depth requests outstanding: reap first); -EINVAL; -EMSGSIZE.
+ */
+int winapi_queue_echo(winapi_queue_t queue, const void *input, size_t length, void *output, size_t output_size,
+		      void *user_data);
+
+/**
+ * Add a BUFFER_TEST over 1 to 8 buffers to the next batch; @p result is filled when it is
+ * reaped. It must fit one request (winapi_buffer_test() splits larger calls): -EMSGSIZE
+ * otherwise. Buffers and result must stay valid until reaped.
+ * @return 0; -EAGAIN; -EINVAL; -EMSGSIZE.
+ */
+int winapi_queue_buffer_test(winapi_queue_t queue, winapi_buffer_t *buffers, size_t count, int operation,
+			     uint32_t pattern, winapi_buffer_test_result_t *result, void *user_data);
+
+/**
+ * Submit the batch added since the last submit: one write_index publication, at most one
+ * signal. A request that cannot be sent ends at once with its error (reap it).
+ * @return requests sent (>= 0); -EAGAIN (the ring is full and nothing could be sent: reap
+ *         and try again); -ENOTCONN (the host is gone).
+ */
+int winapi_queue_submit(winapi_queue_t queue);
+
+/**
+ * Collect up to @p max finished requests, waiting until at least @p min are there, @p
+ * timeout_ms passes (-1: no limit), or nothing is in flight any more.
+ * @return the number collected (possibly fewer than @p min); -EINVAL.
+ */
+int winapi_queue_reap(winapi_queue_t queue, winapi_completion_t *completions, unsigned int max, unsigned int min,
+		      int timeout_ms);
 
 /** Counters of one handle. */
 struct winapi_stats {

@@ -27,6 +27,7 @@ int emulator_prepare(struct emulator *emulator, const char *name)
 	if (mkdtemp(emulator->directory) == NULL)
 		return -1;
 	snprintf(emulator->socket_path, sizeof(emulator->socket_path), "%s/host-sim.sock", emulator->directory);
+	snprintf(emulator->log_path, sizeof(emulator->log_path), "%s/host-sim.log", emulator->directory);
 	setenv("WINAPI_SIM_SOCKET", emulator->socket_path, 1);
 	setenv("WINAPI_TRANSPORT", "sim", 1);
 	return 0;
@@ -61,9 +62,13 @@ int emulator_start(struct emulator *emulator, const char *const *arguments)
 		/* If this test dies (a timeout kills it), the emulator must not outlive it. */
 		int null_fd = open("/dev/null", O_WRONLY);
 
+		int log_fd = open(emulator->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (null_fd >= 0)
 			dup2(null_fd, STDOUT_FILENO);
+		if (log_fd >= 0)
+			dup2(log_fd, STDERR_FILENO);
 		execv(binary, (char *const *)argv);
 		fprintf(stderr, "cannot start %s: %s\n", binary, strerror(errno));
 		_exit(127);
@@ -106,5 +111,6 @@ void emulator_cleanup(struct emulator *emulator)
 {
 	emulator_stop(emulator, SIGKILL);
 	unlink(emulator->socket_path);
+	unlink(emulator->log_path);
 	rmdir(emulator->directory);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * End-to-end tests run the real winapi-host-sim ($WINAPI_BIN_DIR, else build/bin) as a child
- * that dies with the test, on a private socket that WINAPI_SIM_SOCKET points at.
+ * that dies with the test, on a private socket that WINAPI_SIM_SOCKET points at; its log goes
+ * to a file the test can read.
  */
 #ifndef TESTS_E2E_EMULATOR_H
 #define TESTS_E2E_EMULATOR_H
@@ -11,6 +12,7 @@
 struct emulator {
 	char directory[64];
 	char socket_path[128];
+	char log_path[128];   /* the emulator's stderr (its log), appended across starts */
 	pid_t pid;
 };
 
