@@ -60,6 +60,7 @@ static void usage(FILE *out)
 		"      --interrupt-mode   never poll: sleep between requests, woken by the guest\n"
 		"      --drop-request N   never answer the Nth request of each guest (a fault)\n"
 		"      --delay-request N:MS  answer the Nth request MS milliseconds late (a fault)\n"
+		"      --duplicate-request N  answer the Nth request twice (a fault)\n"
 		"  -i, --instance GUID    device instance GUID (default: random)\n"
 		"  -1, --once             exit after the first guest leaves\n"
 		"  -v, --verbose          log every guest and request error (twice: debug)\n"
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
 		{ "interrupt-mode", no_argument, NULL, 'I' },
 		{ "drop-request", required_argument, NULL, 'D' },
 		{ "delay-request", required_argument, NULL, 'L' },
+		{ "duplicate-request", required_argument, NULL, 'U' },
 		{ "instance", required_argument, NULL, 'i' },
 		{ "once", no_argument, NULL, '1' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -288,14 +290,22 @@ int main(int argc, char **argv)
 			session.interrupt_mode = true;
 			break;
 		case 'D':
+		case 'U': {
+			uint64_t number;
+
 			errno = 0;
-			session.faults.drop_request = strtoull(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || session.faults.drop_request == 0) {
-				fprintf(stderr, "winapi-host-sim: bad --drop-request '%s' (a request number, from 1)\n",
-					optarg);
+			number = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || number == 0) {
+				fprintf(stderr, "winapi-host-sim: bad --%s '%s' (a request number, from 1)\n",
+					option == 'D' ? "drop-request" : "duplicate-request", optarg);
 				return 2;
 			}
+			if (option == 'D')
+				session.faults.drop_request = number;
+			else
+				session.faults.duplicate_request = number;
 			break;
+		}
 		case 'L': {
 			unsigned long long number, ms;
 

@@ -297,6 +297,8 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 		return 0;
 	}
 	rc = write_completion(host, info->trans_id, host->reply_buffer, (size_t)size);
+	if (rc == 0 && host->served == host->faults.duplicate_request)
+		rc = write_completion(host, info->trans_id, host->reply_buffer, (size_t)size);
 	if (rc == 0)
 		count(&host->stats.requests);
 	return rc;

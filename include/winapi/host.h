@@ -59,6 +59,7 @@ struct winapi_host_faults {
 	uint64_t drop_request;  /**< this request's completion is never sent */
 	uint64_t delay_request; /**< this request's completion waits delay_ns first */
 	uint64_t delay_ns;
+	uint64_t duplicate_request; /**< this request's completion is sent twice */
 };
 
 void winapi_host_set_faults(struct winapi_host *host, const struct winapi_host_faults *faults);

@@ -4,7 +4,8 @@
  *  - 4 threads, each with 64 requests in flight, push 1,000,000 echoes of random sizes: every
  *    completion arrives exactly once, every byte is checked;
  *  - the emulator drops one completion, or delays one: that call fails with -ETIMEDOUT, the
- *    late completion is dropped when it comes, and the channel keeps working;
+ *    late completion is dropped when it comes, and the channel keeps working; a completion
+ *    sent twice is taken once;
  *  - the emulator in interrupt mode: each batch costs exactly one signal, counted on both
  *    sides (the guest's counter, the emulator's log).
  */
@@ -230,6 +231,32 @@ static void test_late_completion_dropped(void **state)
 	emulator_stop(&emulator, SIGTERM);
 }
 
+static void test_duplicate_completion_dropped(void **state)
+{
+	static const char *const arguments[] = { "--duplicate-request", "2", NULL };
+	struct winapi_stats stats;
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+
+	(void)state;
+	assert_int_equal(start(arguments), 0);
+	handle = winapi_init();
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, 4, 1000);
+	assert_non_null(queue);
+	assert_int_equal(echo_once(queue, "one"), 0);
+	assert_int_equal(echo_once(queue, "two"), 0);   /* answered twice */
+	assert_int_equal(echo_once(queue, "three"), 0); /* the second answer is dropped, not taken */
+	assert_int_equal(echo_once(queue, "four"), 0);
+	assert_int_equal(winapi_get_stats(handle, &stats), 0);
+	assert_int_equal(stats.failed_calls, 0);
+	/* Already completed: stale if its slot moved on, unexpected if not yet reaped. */
+	assert_int_equal(stats.stale_completions + stats.unexpected_packets, 1);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+	emulator_stop(&emulator, SIGTERM);
+}
+
 /* ---- one signal per batch ---- */
 
 #define BATCHES 50u
@@ -303,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_four_threads_a_million),
 		cmocka_unit_test(test_dropped_completion_times_out),
 		cmocka_unit_test(test_late_completion_dropped),
+		cmocka_unit_test(test_duplicate_completion_dropped),
 		cmocka_unit_test(test_one_signal_per_batch),
 	};
 	int failures;
