@@ -4,6 +4,8 @@
 #   make test         install missing packages, build, run every test, then again under ASan+UBSan
 #   make check        run every test of this build only (no sanitizer pass)
 #   make demo         start the host emulator, make echo calls through liblowlat, stop it
+#   make bench        winapi-bench: the floor, liblowlat and the socket+JSON baseline, side by
+#                     side; writes $(BUILD)/bench/results.json and results.png (BENCH_FLAGS)
 #   make install      PREFIX=/usr/local DESTDIR=
 #
 # Variables: BUILD (output directory), SANITIZE (e.g. address,undefined), CFLAGS, CC,
@@ -61,7 +63,7 @@ TESTBIN := $(BUILD)/tests
 
 LIBRARIES := $(LIB)/libvmbus.a $(LIB)/libvmbus.so.$(VMBUS_VERSION) \
 	$(LIB)/liblowlat.a $(LIB)/liblowlat.so.$(LOWLAT_VERSION) $(LIB)/libwinapi-host.a
-APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe
+APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe $(BIN)/winapi-bench
 # The example driver, linked statically for the initramfs of the VM test.
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
@@ -73,7 +75,7 @@ TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
 
-.PHONY: all deps test check sanitize-check demo vm-test install clean
+.PHONY: all deps test check sanitize-check demo bench vm-test install clean
 .DEFAULT_GOAL := all
 
 all: $(LIBRARIES) $(APPS)
@@ -126,6 +128,14 @@ $(BIN)/winapi-test: $(call objects,apps/winapi-test/main.c) $(LIB)/liblowlat.so.
 $(BIN)/winapi-host-sim: $(call objects,apps/winapi-host-sim/main.c) $(LIB)/libwinapi-host.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ISAL)
+
+# winapi-bench links liblowlat statically: its numbers should not pay for PLT calls the
+# library's own hot path does not make.
+BENCH_SOURCES := apps/winapi-bench/main.c apps/winapi-bench/floor.c apps/winapi-bench/histogram.c \
+	apps/winapi-bench/baseline.c
+$(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lm $(LIBS_ISAL)
 
 # vmbus-probe uses include/vmbus/ only, so it links libvmbus alone.
 $(BIN)/vmbus-probe: $(call objects,apps/vmbus-probe/main.c) $(LIB)/libvmbus.a
@@ -182,6 +192,12 @@ test: check sanitize-check
 
 demo: all
 	scripts/demo.sh $(BUILD)
+
+BENCH_FLAGS ?=
+bench: all
+	@mkdir -p $(BUILD)/bench
+	WINAPI_BIN_DIR=$(BUILD)/bin $(BIN)/winapi-bench --json $(BUILD)/bench/results.json \
+		--plot $(BUILD)/bench/results.png $(BENCH_FLAGS)
 
 # The uio backend against a real kernel and a real VMBus host: QEMU's hv-balloon, nested
 # (tests/vm/README.md). Installs QEMU from bookworm-backports and downloads kernels.

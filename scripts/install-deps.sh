@@ -5,8 +5,10 @@
 set -eu
 
 # build-essential and pkg-config: the toolchain; the -dev packages: see README;
-# busybox: tests/unit/vmbus_bind_test.sh also runs vmbus-bind under busybox ash, as the VM test does.
-PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev busybox"
+# busybox: tests/unit/vmbus_bind_test.sh also runs vmbus-bind under busybox ash, as the VM test does;
+# libjansson-dev: the JSON of winapi-bench's socket baseline and of --json; gnuplot-nox: --plot.
+PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev busybox
+	libjansson-dev gnuplot-nox"
 
 missing=""
 for package in $PACKAGES; do

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <endian.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <winapi/protocol.h>
+
+#include "baseline.h"
+
+/* Largest JSON header either side accepts: text of 3 KiB, escaped, with room to spare. */
+#define BASELINE_MAX_HEADER (64u << 10)
+#define BASELINE_MAX_PAYLOAD (64u << 20)
+
+static int write_all(int fd, const void *data, size_t length)
+{
+	const uint8_t *bytes = data;
+
+	while (length > 0) {
+		ssize_t written = send(fd, bytes, length, MSG_NOSIGNAL);
+
+		if (written < 0 && errno == EINTR)
+			continue;
+		if (written <= 0)
+			return written < 0 ? -errno : -EPIPE;
+		bytes += written;
+		length -= (size_t)written;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *data, size_t length)
+{
+	uint8_t *bytes = data;
+
+	while (length > 0) {
+		ssize_t got = recv(fd, bytes, length, 0);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return got < 0 ? -errno : -ECONNRESET;
+		bytes += got;
+		length -= (size_t)got;
+	}
+	return 0;
+}
+
+/* One frame: u32 length, then the JSON text. */
+static int send_json(int fd, json_t *object)
+{
+	char *text = json_dumps(object, JSON_COMPACT);
+	uint32_t length;
+	int rc;
+
+	if (text == NULL)
+		return -ENOMEM;
+	length = htole32((uint32_t)strlen(text));
+	rc = write_all(fd, &length, sizeof(length));
+	if (rc == 0)
+		rc = write_all(fd, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static int receive_json(int fd, json_t **object)
+{
+	json_error_t error;
+	uint32_t length;
+	char *text;
+	int rc;
+
+	rc = read_all(fd, &length, sizeof(length));
+	if (rc != 0)
+		return rc;
+	length = le32toh(length);
+	if (length == 0 || length > BASELINE_MAX_HEADER)
+		return -EPROTO;
+	text = malloc(length);
+	if (text == NULL)
+		return -ENOMEM;
+	rc = read_all(fd, text, length);
+	if (rc == 0) {
+		*object = json_loadb(text, length, 0, &error);
+		rc = *object != NULL && json_is_object(*object) ? 0 : -EPROTO;
+		if (rc != 0 && *object != NULL)
+			json_decref(*object);
+	}
+	free(text);
+	return rc;
+}
+
+/* ---- the host ---- */
+
+static int serve_echo(int fd, json_t *request, json_int_t id)
+{
+	const char *data;
+	size_t length;
+	json_t *reply;
+	int rc;
+
+	if (json_unpack(request, "{s:s%}", "data", &data, &length) != 0)
+		return -EPROTO;
+	reply = json_pack("{s:I, s:i, s:s%}", "request_id", id, "status", 0, "data", data, length);
+	rc = reply != NULL ? send_json(fd, reply) : -ENOMEM;
+	json_decref(reply);
+	return rc;
+}
+
+static int serve_buffer_test(int fd, json_t *request, json_int_t id, uint8_t **payload, size_t *capacity)
+{
+	json_int_t size, pattern;
+	const char *operation;
+	uint64_t mismatches = 0, first = UINT64_MAX, i;
+	uint32_t crc;
+	json_t *reply;
+	int rc;
+
+	if (json_unpack(request, "{s:s, s:I, s:I}", "op", &operation, "pattern", &pattern, "payload_size", &size) != 0 ||
+	    size <= 0 || size > BASELINE_MAX_PAYLOAD)
+		return -EPROTO;
+	if ((size_t)size > *capacity) {
+		uint8_t *grown = realloc(*payload, (size_t)size);
+
+		if (grown == NULL)
+			return -ENOMEM;
+		*payload = grown;
+		*capacity = (size_t)size;
+	}
+	if (strcmp(operation, "write") == 0) {
+		for (i = 0; i < (uint64_t)size; i++)
+			(*payload)[i] = winapi_pattern_byte((uint32_t)pattern, i);
+	} else {
+		/* READ and VERIFY: the bytes come over the socket (no shared memory to name). */
+		rc = read_all(fd, *payload, (size_t)size);
+		if (rc != 0)
+			return rc;
+		if (strcmp(operation, "verify") == 0)
+			for (i = 0; i < (uint64_t)size; i++)
+				if ((*payload)[i] != winapi_pattern_byte((uint32_t)pattern, i) && mismatches++ == 0)
+					first = i;
+	}
+	crc = winapi_crc32c(0, *payload, (size_t)size);
+	reply = json_pack("{s:I, s:i, s:I, s:I, s:I, s:I}", "request_id", id, "status", 0, "bytes_processed",
+			  size, "checksum", (json_int_t)crc, "mismatches", (json_int_t)mismatches, "first_mismatch",
+			  first == UINT64_MAX ? (json_int_t)-1 : (json_int_t)first);
+	rc = reply != NULL ? send_json(fd, reply) : -ENOMEM;
+	json_decref(reply);
+	if (rc == 0 && strcmp(operation, "write") == 0)
+		rc = write_all(fd, *payload, (size_t)size);
+	return rc;
+}
+
+int baseline_serve(int fd)
+{
+	size_t capacity = 0;
+	uint8_t *payload = NULL;
+	int rc = 0;
+
+	for (;;) {
+		const char *api;
+		json_int_t id;
+		json_t *request;
+
+		rc = receive_json(fd, &request);
+		if (rc == -ECONNRESET) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0)
+			break;
+		if (json_unpack(request, "{s:I, s:s}", "request_id", &id, "api", &api) != 0)
+			rc = -EPROTO;
+		else if (strcmp(api, "echo") == 0)
+			rc = serve_echo(fd, request, id);
+		else if (strcmp(api, "buffer_test") == 0)
+			rc = serve_buffer_test(fd, request, id, &payload, &capacity);
+		else
+			rc = -EPROTO;
+		json_decref(request);
+		if (rc != 0)
+			break;
+	}
+	free(payload);
+	return rc;
+}
+
+/* ---- the guest ---- */
+
+static int send_echo(struct baseline_client *client, const char *text, size_t length)
+{
+	json_t *request = json_pack("{s:I, s:s, s:s%}", "request_id", (json_int_t)client->next_id++, "api", "echo",
+				    "data", text, length);
+	int rc = request != NULL ? send_json(client->fd, request) : -ENOMEM;
+
+	json_decref(request);
+	return rc;
+}
+
+static int receive_echo(struct baseline_client *client, char *output, size_t output_size)
+{
+	const char *data;
+	int status;
+	json_t *reply;
+	size_t length;
+	int rc = receive_json(client->fd, &reply);
+
+	if (rc != 0)
+		return rc;
+	if (json_unpack(reply, "{s:i, s:s%}", "status", &status, "data", &data, &length) != 0 || status != 0)
+		rc = -EPROTO;
+	else if (output != NULL && length >= output_size)
+		rc = -ENOBUFS;
+	else if (output != NULL) {
+		memcpy(output, data, length);
+		output[length] = '\0';
+	}
+	json_decref(reply);
+	return rc;
+}
+
+int baseline_echo(struct baseline_client *client, const char *text, size_t length, char *output,
+		  size_t output_size)
+{
+	int rc = send_echo(client, text, length);
+
+	return rc != 0 ? rc : receive_echo(client, output, output_size);
+}
+
+int baseline_echo_batch(struct baseline_client *client, const char *text, size_t length, unsigned int count)
+{
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < count && rc == 0; i++)
+		rc = send_echo(client, text, length);
+	for (i = 0; i < count && rc == 0; i++)
+		rc = receive_echo(client, NULL, 0);
+	return rc;
+}
+
+int baseline_buffer_test(struct baseline_client *client, int operation, void *buffer, size_t length,
+			 uint32_t pattern, winapi_buffer_test_result_t *result)
+{
+	const char *name = operation == WINAPI_BUFFER_OP_WRITE ? "write" :
+			   operation == WINAPI_BUFFER_OP_READ ? "read" : "verify";
+	json_int_t bytes, checksum, mismatches, first;
+	int status;
+	json_t *request, *reply;
+	int rc;
+
+	request = json_pack("{s:I, s:s, s:s, s:I, s:I}", "request_id", (json_int_t)client->next_id++, "api",
+			    "buffer_test", "op", name, "pattern", (json_int_t)pattern, "payload_size",
+			    (json_int_t)length);
+	rc = request != NULL ? send_json(client->fd, request) : -ENOMEM;
+	json_decref(request);
+	if (rc == 0 && operation != WINAPI_BUFFER_OP_WRITE)
+		rc = write_all(client->fd, buffer, length);
+	if (rc == 0)
+		rc = receive_json(client->fd, &reply);
+	if (rc != 0)
+		return rc;
+	if (json_unpack(reply, "{s:i, s:I, s:I, s:I, s:I}", "status", &status, "bytes_processed", &bytes,
+			"checksum", &checksum, "mismatches", &mismatches, "first_mismatch", &first) != 0 ||
+	    status != 0 || bytes != (json_int_t)length)
+		rc = -EPROTO;
+	json_decref(reply);
+	if (rc == 0 && operation == WINAPI_BUFFER_OP_WRITE)
+		rc = read_all(client->fd, buffer, length);
+	if (rc != 0)
+		return rc;
+	*result = (winapi_buffer_test_result_t){
+		.bytes_processed = (uint64_t)bytes,
+		.checksum = (uint32_t)checksum,
+		.status = mismatches != 0 ? -EILSEQ : 0,
+		.mismatches = (uint64_t)mismatches,
+		.first_mismatch = first < 0 ? UINT64_MAX : (uint64_t)first,
+	};
+	return 0;
+}
