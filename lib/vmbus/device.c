@@ -190,6 +190,7 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 		.tv_nsec = (long)(deadline_ns % 1000000000u),
 	};
 	int rc = 0, backend_rc;
+	bool expired;
 	uint64_t now;
 
 	pthread_mutex_lock(&device->wait_lock);
@@ -201,11 +202,12 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 		if (__atomic_load_n(&device->wake_generation, __ATOMIC_RELAXED) != seen)
 			break;
 		now = vmbus_now_ns();
-		if (now >= deadline_ns) {
-			rc = -ETIMEDOUT;
-			break;
-		}
+		expired = now >= deadline_ns;
 		if (device->sleeper) {
+			if (expired) {
+				rc = -ETIMEDOUT;
+				break;
+			}
 			/* Someone else sleeps in the backend; its wake-up will wake us. */
 			if (deadline_ns == UINT64_MAX)
 				pthread_cond_wait(&device->wait_cond, &device->wait_lock);
@@ -215,7 +217,11 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 		}
 		device->sleeper = true;
 		pthread_mutex_unlock(&device->wait_lock);
-		backend_rc = device->params.ops->wait(device, milliseconds_until(deadline_ns, now));
+		/*
+		 * Past the deadline, one look that does not block: a waiter that spent its whole time
+		 * spinning (VMBUS_SPIN_NS at its maximum) still sees the peer leave.
+		 */
+		backend_rc = device->params.ops->wait(device, expired ? 0 : milliseconds_until(deadline_ns, now));
 		pthread_mutex_lock(&device->wait_lock);
 		device->sleeper = false;
 		/* The peer gone (or the backend broken) stays so: no waiter sleeps on it again. */
@@ -230,6 +236,10 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 			__atomic_store_n(&device->wake_generation, device->wake_generation + 1,
 					 __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&device->wait_cond);
+		if (expired && backend_rc != 0 && device->backend_error == 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&device->wait_lock);
 	return rc;

@@ -3,7 +3,8 @@
  * End to end: a real winapi-host-sim process, liblowlat's public API, nothing else.
  * 100,000 echoes of 0 to 3072 bytes, every byte checked, every completion accounted for;
  * then the lifecycle: a second guest is refused, guests come and go, the host stops or dies
- * under a guest and the guest's next call fails cleanly instead of hanging.
+ * under a guest and the guest's next call fails cleanly instead of hanging; a host polling
+ * for ever still sees its guest leave.
  *
  * The emulator binary is $WINAPI_BIN_DIR/winapi-host-sim (tests/run-tests.sh sets it).
  */
@@ -210,6 +211,32 @@ static void test_host_dies_under_guest(void **state)
 	winapi_cleanup(handle);
 }
 
+/*
+ * A host that polls for ever (VMBUS_SPIN_NS at its maximum, as winapi-bench runs it) never
+ * sleeps on the guest's socket, yet sees the guest leave: --once makes it exit then.
+ */
+static void test_polling_host_sees_guest_leave(void **state)
+{
+	static const char *const once[] = { "--once", NULL };
+	winapi_handle_t handle;
+	char output[16];
+	int status;
+
+	(void)state;
+	stop_emulator(SIGTERM);
+	setenv("VMBUS_SPIN_NS", "4294967295", 1);
+	assert_int_equal(emulator_start(&emulator, once), 0);
+	unsetenv("VMBUS_SPIN_NS");
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "spin", output, sizeof(output)), 0);
+	winapi_cleanup(handle);
+	/* Signal 0 sends nothing: emulator_stop only waits (5 s) for the exit --once promises. */
+	status = stop_emulator(0);
+	assert_true(status != -1 && WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_guests_come_and_go),
 		cmocka_unit_test(test_host_stops_under_guest),
 		cmocka_unit_test(test_host_dies_under_guest),
+		cmocka_unit_test(test_polling_host_sees_guest_leave),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
