@@ -126,9 +126,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-static uint64_t deadline_after(int timeout_ms)
+static uint64_t deadline_after(uint64_t now, int timeout_ms)
 {
-	return timeout_ms < 0 ? UINT64_MAX : now_ns() + (uint64_t)timeout_ms * 1000000u;
+	return timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
 }
 
 static uint64_t trans_id_of(const struct winapi_driver_queue *queue, uint32_t slot)
@@ -472,12 +472,15 @@ int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
 	struct winapi_driver *driver;
 	int written = 0, rc = 0, flush_rc;
 	uint32_t index;
+	uint64_t now;
 
 	if (queue == NULL)
 		return -EINVAL;
 	driver = queue->driver;
 	if (queue->pending.head == NO_SLOT)
 		return 0;
+	/* One clock read for the whole batch, before the first byte goes out. */
+	now = now_ns();
 	pthread_mutex_lock(&driver->tx_lock);
 	while ((index = queue->pending.head) != NO_SLOT) {
 		rc = __atomic_load_n(&driver->failed, __ATOMIC_RELAXED);
@@ -489,7 +492,7 @@ int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
 		pthread_mutex_lock(&driver->lock);
 		if (rc == 0) {
 			queue->slots[index].state = SLOT_INFLIGHT;
-			queue->slots[index].deadline = deadline_after(queue->slots[index].timeout_ms);
+			queue->slots[index].deadline = deadline_after(now, queue->slots[index].timeout_ms);
 			queue->inflight++;
 			written++;
 		} else {
@@ -683,18 +686,22 @@ int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_dr
 			     unsigned int max, unsigned int min, int timeout_ms)
 {
 	struct winapi_driver *driver;
-	uint64_t deadline, next, now;
+	uint64_t deadline = 0, next, now;
 	unsigned int count = 0;
 	int rc;
 
 	if (queue == NULL || (max != 0 && completions == NULL) || min > max)
 		return -EINVAL;
 	driver = queue->driver;
-	deadline = deadline_after(timeout_ms);
 	pthread_mutex_lock(&driver->lock);
 	for (;;) {
 		count += take_done(queue, completions + count, max - count);
+		/* Usually the answers are in: then the clock is not read at all. */
+		if (count >= min || count == max || queue->inflight == 0)
+			break;
 		now = now_ns();
+		if (deadline == 0)
+			deadline = deadline_after(now, timeout_ms);
 		next = expire(queue, now);
 		count += take_done(queue, completions + count, max - count);
 		/* Enough, or nothing more can come, or out of time. */
@@ -711,9 +718,13 @@ int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_dr
 		driver->reaping = true;
 		pthread_mutex_unlock(&driver->lock);
 		rc = drain(driver);
-		if (rc == 0)
+		if (rc == 0) {
 			rc = vmbus_chan_wait(driver->channel, next == UINT64_MAX ? -1 :
-					     (int)((next - now_ns() + 999999u) / 1000000u));
+					     (int)((next - now + 999999u) / 1000000u));
+			/* Take what woke us before taking the lock again. */
+			if (rc == 0)
+				rc = drain(driver);
+		}
 		if (rc == -ETIMEDOUT)
 			rc = 0;
 		pthread_mutex_lock(&driver->lock);
@@ -746,7 +757,8 @@ int winapi_driver_call(struct winapi_driver *driver, struct winapi_call *call)
 
 	if (driver == NULL || call == NULL)
 		return -EINVAL;
-	timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : winapi_driver_default_timeout_ms();
+	/* The call queue read WINAPI_TIMEOUT_MS when it was made: no getenv() per call. */
+	timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : driver->call_queue->timeout_ms;
 	pthread_mutex_lock(&driver->call_lock);
 	rc = winapi_driver_queue_add(driver->call_queue, call, NULL);
 	if (rc != 0)
