@@ -70,7 +70,8 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test
-E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/integration_e2e
+E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/baseline_e2e \
+	$(TESTBIN)/integration_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -175,6 +176,12 @@ $(TESTBIN)/async_e2e: $(call objects,tests/e2e/async_e2e.c) $(E2E_HELPER) $(LIB)
 $(TESTBIN)/buffer_e2e: $(call objects,tests/e2e/buffer_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+
+# baseline_e2e checks winapi-bench's baseline against liblowlat: it links the baseline's code.
+$(TESTBIN)/baseline_e2e: $(call objects,tests/e2e/baseline_e2e.c apps/winapi-bench/baseline.c) $(E2E_HELPER) \
+		$(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_ISAL)
 
 $(TESTBIN)/integration_e2e: tests/e2e/integration_e2e.sh
 	@mkdir -p $(@D)

@@ -2,6 +2,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,17 +33,22 @@ static int write_all(int fd, const void *data, size_t length)
 	return 0;
 }
 
+/* -ECONNRESET: the peer closed before the first byte; -EPROTO: it closed part way. */
 static int read_all(int fd, void *data, size_t length)
 {
 	uint8_t *bytes = data;
+	bool started = false;
 
 	while (length > 0) {
 		ssize_t got = recv(fd, bytes, length, 0);
 
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got <= 0)
-			return got < 0 ? -errno : -ECONNRESET;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return started ? -EPROTO : -ECONNRESET;
+		started = true;
 		bytes += got;
 		length -= (size_t)got;
 	}
@@ -83,6 +89,8 @@ static int receive_json(int fd, json_t **object)
 	if (text == NULL)
 		return -ENOMEM;
 	rc = read_all(fd, text, length);
+	if (rc == -ECONNRESET)
+		rc = -EPROTO; /* the length came, the text did not */
 	if (rc == 0) {
 		*object = json_loadb(text, length, 0, &error);
 		rc = *object != NULL && json_is_object(*object) ? 0 : -EPROTO;
@@ -120,7 +128,8 @@ static int serve_buffer_test(int fd, json_t *request, json_int_t id, uint8_t **p
 	int rc;
 
 	if (json_unpack(request, "{s:s, s:I, s:I}", "op", &operation, "pattern", &pattern, "payload_size", &size) != 0 ||
-	    size <= 0 || size > BASELINE_MAX_PAYLOAD)
+	    size <= 0 || size > BASELINE_MAX_PAYLOAD ||
+	    (strcmp(operation, "write") != 0 && strcmp(operation, "read") != 0 && strcmp(operation, "verify") != 0))
 		return -EPROTO;
 	if ((size_t)size > *capacity) {
 		uint8_t *grown = realloc(*payload, (size_t)size);
@@ -137,7 +146,7 @@ static int serve_buffer_test(int fd, json_t *request, json_int_t id, uint8_t **p
 		/* READ and VERIFY: the bytes come over the socket (no shared memory to name). */
 		rc = read_all(fd, *payload, (size_t)size);
 		if (rc != 0)
-			return rc;
+			return rc == -ECONNRESET ? -EPROTO : rc;
 		if (strcmp(operation, "verify") == 0)
 			for (i = 0; i < (uint64_t)size; i++)
 				if ((*payload)[i] != winapi_pattern_byte((uint32_t)pattern, i) && mismatches++ == 0)
