@@ -23,6 +23,12 @@ int pin_to_cpu(int cpu);
 /* Round trips of one cache line between @cpu_a and @cpu_b, into @latency (ns). */
 int floor_ping_pong(int cpu_a, int cpu_b, uint64_t samples, struct histogram *latency);
 
+/*
+ * Round trips of a 64-byte inband packet over a pair of VMBus rings (64 KiB each) between
+ * @cpu_a and @cpu_b, both polling: the wire format's own floor, with no protocol above it.
+ */
+int floor_ring_round_trip(int cpu_a, int cpu_b, uint64_t samples, struct histogram *latency);
+
 /* One core reading @bytes of memory that does not fit the caches: best of three, GB/s. */
 double floor_memory_read(size_t bytes);
 

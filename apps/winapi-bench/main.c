@@ -65,6 +65,7 @@ struct latency {
 
 struct results {
 	struct latency ping_pong;
+	struct latency ring_round_trip;
 	double memory_read_gbps;
 	double crc32c_gbps[BUFFER_SIZES];
 	struct latency echo_polled[ECHO_SIZES];
@@ -688,6 +689,13 @@ static int run_floor(const struct options *options, struct results *results)
 			     &results->ping_pong.histogram);
 	if (rc != 0)
 		return fail("cache-line round trip", rc);
+	progress("floor: VMBus ring round trip, 64-byte packets: %" PRIu64 " round trips", options->polled_samples);
+	results->ring_round_trip.name = "ring round trip";
+	results->ring_round_trip.size = 64;
+	rc = floor_ring_round_trip(options->guest_cpu, options->host_cpu, options->polled_samples,
+				   &results->ring_round_trip.histogram);
+	if (rc != 0)
+		return fail("ring round trip", rc);
 	progress("floor: memory read bandwidth, one core");
 	results->memory_read_gbps = floor_memory_read(options->quick ? 64u << 20 : 256u << 20);
 	if (results->memory_read_gbps <= 0)
@@ -737,6 +745,7 @@ static void print_table(const struct options *options, const struct results *res
 	       options->host_cpu, numa_node(options->guest_cpu), model);
 	printf("\nLatency (us)                          p50       p99     p99.9        max    p50/floor  p50 vs baseline\n");
 	print_latency(&results->ping_pong, "floor: cache-line round trip", NULL, NULL);
+	print_latency(&results->ring_round_trip, "floor: VMBus ring round trip, 64 B", &results->ping_pong, NULL);
 	for (i = 0; i < ECHO_SIZES; i++) {
 		snprintf(label, sizeof(label), "echo polled, %zu B", echo_sizes[i]);
 		print_latency(&results->echo_polled[i], label, &results->ping_pong, &results->baseline_echo[i]);
@@ -848,10 +857,11 @@ static int write_json(const char *path, const struct options *options, const str
 		json_array_append_new(goals, json_pack("{s:s, s:f, s:f, s:s, s:b}", "goal", targets[i].goal, "measured",
 						       targets[i].measured, "bound", targets[i].bound, "unit",
 						       targets[i].unit, "met", target_met(&targets[i])));
-	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:i, s:b}, s:{s:o, s:f}, s:o, s:o, s:o, s:o, s:o, s:o}",
+	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:i, s:b}, s:{s:o, s:o, s:f}, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "machine", "cpu", model, "kernel", system.release, "guest_cpu", options->guest_cpu,
 			 "host_cpu", options->host_cpu, "numa_node", numa_node(options->guest_cpu), "quick",
-			 options->quick, "floor", "cache_line_round_trip", latency_json(&results->ping_pong),
+			 options->quick, "floor", "cache_line_round_trip", latency_json(&results->ping_pong), "ring_round_trip",
+			 latency_json(&results->ring_round_trip),
 			 "memory_read_gbps", results->memory_read_gbps, "echo_polled", echo_polled,
 			 "echo_interrupt", latency_json(&results->echo_interrupt), "baseline_echo", baseline_echo,
 			 "request_rate", rate, "bandwidth", bandwidth, "targets", goals);
@@ -893,8 +903,9 @@ static int write_plot(const char *path, const struct results *results)
 		rmdir(directory);
 		return fail("writing the plot's data", -errno);
 	}
-	/* Blocks 0..7: latency curves; 8: bandwidth by size; 9: rate by batch. */
+	/* Blocks 0..8: latency curves; 9: bandwidth by size; 10: rate by batch. */
 	write_percentiles(data, &results->ping_pong);
+	write_percentiles(data, &results->ring_round_trip);
 	for (i = 0; i < ECHO_SIZES; i++)
 		write_percentiles(data, &results->echo_polled[i]);
 	write_percentiles(data, &results->echo_interrupt);
@@ -924,24 +935,25 @@ static int write_plot(const char *path, const struct results *results)
 		"set grid\n"
 		"d = '%s'\n"
 		"plot d index 0 with lines lw 2 title 'cache-line round trip (floor)', \\\n"
-		"     d index 1 with lines lw 2 title 'echo polled 0 B', \\\n"
-		"     d index 2 with lines lw 2 title 'echo polled 64 B', \\\n"
-		"     d index 3 with lines lw 2 title 'echo polled 3072 B', \\\n"
-		"     d index 4 with lines lw 2 title 'echo interrupt mode 64 B', \\\n"
-		"     d index 5 with lines dt 2 title 'baseline 0 B', \\\n"
-		"     d index 6 with lines dt 2 title 'baseline 64 B', \\\n"
-		"     d index 7 with lines dt 2 title 'baseline 3072 B'\n"
+		"     d index 1 with lines lw 2 title 'VMBus ring round trip (floor)', \\\n"
+		"     d index 2 with lines lw 2 title 'echo polled 0 B', \\\n"
+		"     d index 3 with lines lw 2 title 'echo polled 64 B', \\\n"
+		"     d index 4 with lines lw 2 title 'echo polled 3072 B', \\\n"
+		"     d index 5 with lines lw 2 title 'echo interrupt mode 64 B', \\\n"
+		"     d index 6 with lines dt 2 title 'baseline 0 B', \\\n"
+		"     d index 7 with lines dt 2 title 'baseline 64 B', \\\n"
+		"     d index 8 with lines dt 2 title 'baseline 3072 B'\n"
 		"set title 'Verify bandwidth by buffer size'\n"
 		"unset logscale y\nset logscale x 2\nset ylabel 'GB/s'\nset xlabel 'buffer KiB'\n"
 		"set xtics auto\nset yrange [0:*]\n"
-		"plot d index 8 using 1:2 with linespoints lw 2 title 'liblowlat zero-copy', \\\n"
-		"     d index 8 using 1:3 with linespoints lw 2 title 'baseline (socket)', \\\n"
-		"     d index 8 using 1:4 with lines dt 2 title 'memory read (floor)', \\\n"
-		"     d index 8 using 1:5 with lines dt 3 title 'CRC32C (floor)'\n"
+		"plot d index 9 using 1:2 with linespoints lw 2 title 'liblowlat zero-copy', \\\n"
+		"     d index 9 using 1:3 with linespoints lw 2 title 'baseline (socket)', \\\n"
+		"     d index 9 using 1:4 with lines dt 2 title 'memory read (floor)', \\\n"
+		"     d index 9 using 1:5 with lines dt 3 title 'CRC32C (floor)'\n"
 		"set title 'Request rate by batch (64 B echoes)'\n"
 		"set ylabel 'million requests/s'\nset xlabel 'batch'\nset logscale y\nset yrange [*:*]\n"
-		"plot d index 9 using 1:2 with linespoints lw 2 title 'liblowlat queue', \\\n"
-		"     d index 9 using 1:3 with linespoints lw 2 title 'baseline (pipelined)'\n"
+		"plot d index 10 using 1:2 with linespoints lw 2 title 'liblowlat queue', \\\n"
+		"     d index 10 using 1:3 with linespoints lw 2 title 'baseline (pipelined)'\n"
 		"unset multiplot\n",
 		path, data_path);
 	status = pclose(gnuplot);
@@ -1029,6 +1041,7 @@ int main(int argc, char **argv)
 	if (results == NULL)
 		return 1;
 	histogram_init(&results->ping_pong.histogram);
+	histogram_init(&results->ring_round_trip.histogram);
 	for (unsigned int i = 0; i < ECHO_SIZES; i++) {
 		histogram_init(&results->echo_polled[i].histogram);
 		histogram_init(&results->baseline_echo[i].histogram);

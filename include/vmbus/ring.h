@@ -91,6 +91,13 @@ struct vmbus_ring {
 	uint32_t published_write;
 	uint32_t read_cursor;
 	uint32_t published_read;
+	/*
+	 * Producer: the consumer's read_index as last read and validated. The consumer only moves
+	 * it forward, so the free space it gives is never more than the truth; it is re-read only
+	 * when that is not enough (DPDK's rte_ring caches the consumer's tail the same way), which
+	 * keeps a read of the shared header line out of every write.
+	 */
+	uint32_t peer_read_index;
 };
 
 /** Description of one packet to write. */

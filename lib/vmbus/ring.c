@@ -110,7 +110,7 @@ int vmbus_ring_attach(struct vmbus_ring *ring, void *base, size_t ring_size, siz
 		return -EIO;
 
 	ring->write_cursor = ring->published_write = write_index;
-	ring->read_cursor = ring->published_read = read_index;
+	ring->read_cursor = ring->published_read = ring->peer_read_index = read_index;
 	return 0;
 }
 
@@ -176,13 +176,17 @@ int vmbus_ring_write(struct vmbus_ring *ring, const struct vmbus_ring_packet *pa
 	if (header_size / 8 > UINT16_MAX || packet_size > vmbus_ring_max_packet_size(ring))
 		return -EMSGSIZE;
 
-	read_index = load_acquire(&ring->header->read_index);
-	if (!index_valid(ring, read_index))
-		return -EIO;
-	free_bytes = ring->data_size - ring_distance(ring, read_index, ring->write_cursor);
+	free_bytes = ring->data_size - ring_distance(ring, ring->peer_read_index, ring->write_cursor);
 	/* hv_ringbuffer_write: "If there is only room for the packet, assume it is full." */
-	if (free_bytes <= packet_size + VMBUS_PACKET_TRAILER_SIZE)
-		return -EAGAIN;
+	if (free_bytes <= packet_size + VMBUS_PACKET_TRAILER_SIZE) {
+		read_index = load_acquire(&ring->header->read_index);
+		if (!index_valid(ring, read_index))
+			return -EIO;
+		ring->peer_read_index = read_index;
+		free_bytes = ring->data_size - ring_distance(ring, read_index, ring->write_cursor);
+		if (free_bytes <= packet_size + VMBUS_PACKET_TRAILER_SIZE)
+			return -EAGAIN;
+	}
 
 	descriptor.type = htole16(packet->type);
 	descriptor.offset8 = htole16((uint16_t)(header_size / 8));
