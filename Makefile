@@ -132,8 +132,8 @@ $(BIN)/winapi-host-sim: $(call objects,apps/winapi-host-sim/main.c) $(LIB)/libwi
 
 # winapi-bench links liblowlat statically: its numbers should not pay for PLT calls the
 # library's own hot path does not make.
-BENCH_SOURCES := apps/winapi-bench/main.c apps/winapi-bench/floor.c apps/winapi-bench/histogram.c \
-	apps/winapi-bench/baseline.c
+BENCH_SOURCES := apps/winapi-bench/main.c apps/winapi-bench/measure.c apps/winapi-bench/report.c \
+	apps/winapi-bench/floor.c apps/winapi-bench/histogram.c apps/winapi-bench/baseline.c
 $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lm $(LIBS_ISAL)

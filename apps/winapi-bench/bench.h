@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * winapi-bench's pieces: what it measures (measure.c), how it reports it (report.c), and the
+ * options main.c parses.
+ */
+#ifndef APPS_WINAPI_BENCH_BENCH_H
+#define APPS_WINAPI_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "histogram.h"
+
+#define BENCH_ECHO_SIZES 3
+#define BENCH_BATCH_SIZES 3
+#define BENCH_BUFFER_SIZES 3
+#define BENCH_TARGETS 6
+
+extern const size_t bench_echo_sizes[BENCH_ECHO_SIZES];        /* 0, 64, 3072 bytes */
+extern const unsigned int bench_batch_sizes[BENCH_BATCH_SIZES]; /* 1, 8, 32 */
+extern const size_t bench_buffer_sizes[BENCH_BUFFER_SIZES];    /* 64 KiB, 1 MiB, 16 MiB */
+
+struct bench_options {
+	int guest_cpu;              /* runs the guest, the ping side, the baseline's client */
+	int host_cpu;               /* runs the emulators, the pong side, the baseline's host */
+	bool quick;
+	unsigned int rounds;        /* every measurement is cut in this many slices, interleaved */
+	const char *json_path;
+	const char *plot_path;
+	const char *emulator_path;
+	uint64_t polled_samples;    /* per polled latency, over all rounds */
+	uint64_t blocking_samples;  /* interrupt mode and the baseline: each round trip sleeps */
+	double seconds;             /* each request-rate and bandwidth figure, over all rounds */
+};
+
+struct latency {
+	const char *name;
+	size_t size;
+	struct histogram histogram;
+};
+
+/* Requests or bytes done, and the time they took, summed over the rounds. */
+struct throughput {
+	double amount;
+	double seconds;
+};
+
+struct bench_results {
+	struct latency cache_line;                 /* the floor: one line between two cores */
+	struct latency ring;                       /* the floor of the wire format */
+	double memory_read_gbps;                   /* best of the rounds */
+	double crc32c_gbps[BENCH_BUFFER_SIZES];    /* best of the rounds */
+	struct latency echo_polled[BENCH_ECHO_SIZES];
+	struct latency echo_interrupt;             /* 64 bytes */
+	struct latency baseline_echo[BENCH_ECHO_SIZES];
+	struct throughput rate[BENCH_BATCH_SIZES];
+	struct throughput baseline_rate[BENCH_BATCH_SIZES];
+	struct throughput verify[BENCH_BUFFER_SIZES];
+	struct throughput baseline_verify[BENCH_BUFFER_SIZES];
+	uint32_t verify_checksum[BENCH_BUFFER_SIZES];
+	uint32_t baseline_verify_checksum[BENCH_BUFFER_SIZES];
+};
+
+struct bench_target {
+	const char *goal;
+	double measured;
+	double bound;
+	bool at_most;  /* met when measured <= bound, else when measured >= bound */
+	const char *unit;
+};
+
+/* measure.c: every measurement, in options->rounds interleaved rounds. 0 or negative errno. */
+void bench_results_init(struct bench_results *results);
+int bench_measure(const struct bench_options *options, struct bench_results *results);
+
+/* report.c */
+double bench_rate(const struct throughput *throughput);
+void bench_evaluate_targets(const struct bench_results *results, struct bench_target targets[BENCH_TARGETS]);
+void bench_print(const struct bench_options *options, const struct bench_results *results, const char *machine,
+		 const struct bench_target targets[BENCH_TARGETS]);
+int bench_write_json(const char *path, const struct bench_options *options, const struct bench_results *results,
+		     const char *machine, const struct bench_target targets[BENCH_TARGETS]);
+int bench_write_plot(const char *path, const struct bench_results *results);
+
+/* A progress line on stderr; an error line on stderr (returns @rc). */
+void bench_progress(const char *format, ...) __attribute__((format(printf, 1, 2)));
+int bench_fail(const char *what, int rc);
+
+#endif /* APPS_WINAPI_BENCH_BENCH_H */

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The measurements. Machines here share their cores with neighbours whose load comes and
+ * goes, so nothing is measured in one block: each figure is cut into options->rounds slices,
+ * and every round takes one slice of everything (floor, liblowlat, baseline) in turn. A
+ * quiet or a noisy minute then weighs on the three alike, and their ratios hold.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <winapi/lowlat.h>
+
+#include "baseline.h"
+#include "bench.h"
+#include "floor.h"
+
+#define BENCH_PATTERN 0xa5c3f00fu
+/*
+ * Round trips before each slice's samples, for at least ECHO_WARMUP_NS: a slice follows
+ * another one's load, and a host that slept in between needs its first wake-ups.
+ */
+#define ECHO_WARMUP 2000u
+#define ECHO_WARMUP_NS 20000000u
+#define RATE_WARMUP 10000u         /* requests before each slice's clock starts */
+#define RATE_PAYLOAD 64u
+#define MAX_BATCH 32u
+
+/*
+ * How long a polled side spins before it sleeps: far longer than any round trip, so both
+ * sides poll throughout a slice, and short enough that the emulator stops spinning on the
+ * host CPU while the baseline has its turn there.
+ */
+#define POLLED_SPIN_NS "1000000"
+
+const size_t bench_echo_sizes[BENCH_ECHO_SIZES] = { 0, 64, 3072 };
+const unsigned int bench_batch_sizes[BENCH_BATCH_SIZES] = { 1, 8, 32 };
+const size_t bench_buffer_sizes[BENCH_BUFFER_SIZES] = { 64u << 10, 1u << 20, 16u << 20 };
+
+static double seconds_since(uint64_t start_ticks)
+{
+	return (double)clock_ns(clock_ticks() - start_ticks) / 1e9;
+}
+
+static void fill_text(char *text, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		text[i] = (char)('a' + i % 26);
+	text[size] = '\0';
+}
+
+/* ---- the host emulator, a child process pinned to the host CPU ---- */
+
+struct emulator_child {
+	pid_t pid;
+	char directory[64];
+	char socket_path[128];
+	char log_path[128];
+};
+
+static int find_emulator(const struct bench_options *options, char *path, size_t size)
+{
+	const char *bin_dir = getenv("WINAPI_BIN_DIR");
+	char self[PATH_MAX - 32];
+	ssize_t length;
+
+	if (options->emulator_path != NULL) {
+		snprintf(path, size, "%s", options->emulator_path);
+	} else if (bin_dir != NULL && *bin_dir != '\0') {
+		if ((size_t)snprintf(path, size, "%s/winapi-host-sim", bin_dir) >= size)
+			return -ENAMETOOLONG;
+	} else {
+		length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (length <= 0)
+			return -errno;
+		self[length] = '\0';
+		*strrchr(self, '/') = '\0';
+		snprintf(path, size, "%s/winapi-host-sim", self);
+	}
+	if (access(path, X_OK) != 0) {
+		fprintf(stderr, "winapi-bench: cannot run the host emulator %s: %s (build it, or give --emulator)\n",
+			path, strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Start winapi-host-sim on the host CPU, polled or in interrupt mode; wait until it listens. */
+static int emulator_start(const struct bench_options *options, bool interrupt_mode, struct emulator_child *child)
+{
+	char binary[PATH_MAX];
+	int rc, i;
+
+	child->pid = -1;
+	rc = find_emulator(options, binary, sizeof(binary));
+	if (rc != 0)
+		return rc;
+	snprintf(child->directory, sizeof(child->directory), "/tmp/winapi-bench.XXXXXX");
+	if (mkdtemp(child->directory) == NULL)
+		return bench_fail("mkdtemp", -errno);
+	snprintf(child->socket_path, sizeof(child->socket_path), "%s/host.sock", child->directory);
+	snprintf(child->log_path, sizeof(child->log_path), "%s/host.log", child->directory);
+
+	child->pid = fork();
+	if (child->pid < 0) {
+		rc = bench_fail("fork", -errno);
+		rmdir(child->directory);
+		return rc;
+	}
+	if (child->pid == 0) {
+		int log = open(child->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (log >= 0) {
+			dup2(log, STDERR_FILENO);
+			dup2(log, STDOUT_FILENO);
+		}
+		pin_to_cpu(options->host_cpu);
+		setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
+		execl(binary, binary, "--socket", child->socket_path, "--once",
+		      interrupt_mode ? "--interrupt-mode" : (char *)NULL, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		struct stat st;
+		int status;
+
+		if (stat(child->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return 0;
+		if (waitpid(child->pid, &status, WNOHANG) == child->pid) {
+			child->pid = -1;
+			fprintf(stderr, "winapi-bench: the host emulator exited at start; its log: %s\n",
+				child->log_path);
+			return -ECHILD;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000000L }, NULL);
+	}
+	fprintf(stderr, "winapi-bench: the host emulator did not listen within 5 s; its log: %s\n", child->log_path);
+	return -ETIMEDOUT;
+}
+
+static void emulator_stop(struct emulator_child *child)
+{
+	int i, status;
+
+	if (child->pid > 0) {
+		kill(child->pid, SIGTERM);
+		for (i = 0; i < 300 && waitpid(child->pid, &status, WNOHANG) == 0; i++)
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000000L }, NULL);
+		if (i == 300) {
+			kill(child->pid, SIGKILL);
+			waitpid(child->pid, &status, 0);
+		}
+		child->pid = -1;
+	}
+	unlink(child->socket_path);
+	unlink(child->log_path);
+	rmdir(child->directory);
+}
+
+/* Attach liblowlat to @child: VMBUS_SPIN_NS is read when the device opens. */
+static winapi_handle_t attach_guest(const struct emulator_child *child, bool interrupt_mode)
+{
+	winapi_handle_t handle;
+
+	setenv("WINAPI_TRANSPORT", "sim", 1);
+	setenv("WINAPI_SIM_SOCKET", child->socket_path, 1);
+	setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
+	handle = winapi_init();
+	if (handle == NULL)
+		fprintf(stderr, "winapi-bench: winapi_init: %s; the emulator's log: %s\n", strerror(errno),
+			child->log_path);
+	return handle;
+}
+
+/* ---- everything one run keeps open ---- */
+
+struct session {
+	struct emulator_child polled_host;
+	struct emulator_child interrupt_host;
+	winapi_handle_t polled;
+	winapi_handle_t interrupt;
+	struct baseline_client baseline;
+	pid_t baseline_host;
+	winapi_buffer_t buffers[BENCH_BUFFER_SIZES];   /* zero-copy, the polled host wrote them */
+	uint8_t *baseline_buffers[BENCH_BUFFER_SIZES]; /* the baseline host sent the same bytes */
+};
+
+static int start_baseline(const struct bench_options *options, struct session *session)
+{
+	int sockets[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+		return bench_fail("socketpair", -errno);
+	session->baseline_host = fork();
+	if (session->baseline_host < 0) {
+		close(sockets[0]);
+		close(sockets[1]);
+		return bench_fail("fork", -errno);
+	}
+	if (session->baseline_host == 0) {
+		close(sockets[0]);
+		pin_to_cpu(options->host_cpu);
+		_exit(baseline_serve(sockets[1]) == 0 ? 0 : 1);
+	}
+	close(sockets[1]);
+	session->baseline = (struct baseline_client){ .fd = sockets[0], .next_id = 1 };
+	return 0;
+}
+
+/* Close the baseline's connection; the host must have seen a clean end. */
+static int stop_baseline(struct session *session)
+{
+	int status;
+
+	if (session->baseline_host <= 0)
+		return 0;
+	close(session->baseline.fd);
+	waitpid(session->baseline_host, &status, 0);
+	session->baseline_host = -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "winapi-bench: the baseline host failed\n");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Both hosts WRITE the pattern into each buffer size: the bytes every VERIFY then checks. */
+static int prepare_buffers(struct session *session, struct bench_results *results)
+{
+	winapi_buffer_test_result_t result;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
+		rc = winapi_alloc_buffer(&session->buffers[i], bench_buffer_sizes[i]);
+		if (rc != 0)
+			return bench_fail("winapi_alloc_buffer", rc);
+		rc = winapi_buffer_test(session->polled, &session->buffers[i], 1, WINAPI_BUFFER_OP_WRITE, BENCH_PATTERN,
+					&result);
+		if (rc != 0)
+			return bench_fail("BUFFER_TEST WRITE", rc);
+		results->verify_checksum[i] = result.checksum;
+		session->baseline_buffers[i] = malloc(bench_buffer_sizes[i]);
+		if (session->baseline_buffers[i] == NULL)
+			return bench_fail("malloc", -ENOMEM);
+		rc = baseline_buffer_test(&session->baseline, WINAPI_BUFFER_OP_WRITE, session->baseline_buffers[i],
+					  bench_buffer_sizes[i], BENCH_PATTERN, &result);
+		if (rc != 0)
+			return bench_fail("baseline WRITE", rc);
+		results->baseline_verify_checksum[i] = result.checksum;
+		/* The same work: both hosts computed the same CRC32C over the same bytes. */
+		if (results->verify_checksum[i] != results->baseline_verify_checksum[i]) {
+			fprintf(stderr, "winapi-bench: checksums differ for %zu KiB: liblowlat %08x, baseline %08x\n",
+				bench_buffer_sizes[i] >> 10, results->verify_checksum[i],
+				results->baseline_verify_checksum[i]);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The interrupt-mode host and handle first: liblowlat allocates buffers from the attachment
+ * opened last, and the buffers belong to the polled one.
+ */
+static int session_open(const struct bench_options *options, struct session *session,
+			struct bench_results *results)
+{
+	int rc;
+
+	memset(session, 0, sizeof(*session));
+	session->polled_host.pid = session->interrupt_host.pid = session->baseline_host = -1;
+	session->baseline.fd = -1;
+	rc = emulator_start(options, true, &session->interrupt_host);
+	if (rc != 0)
+		return rc;
+	session->interrupt = attach_guest(&session->interrupt_host, true);
+	if (session->interrupt == NULL)
+		return -ENOTCONN;
+	rc = emulator_start(options, false, &session->polled_host);
+	if (rc != 0)
+		return rc;
+	session->polled = attach_guest(&session->polled_host, false);
+	if (session->polled == NULL)
+		return -ENOTCONN;
+	rc = start_baseline(options, session);
+	if (rc != 0)
+		return rc;
+	return prepare_buffers(session, results);
+}
+
+static int session_close(struct session *session)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
+		winapi_free_buffer(&session->buffers[i]);
+		free(session->baseline_buffers[i]);
+	}
+	winapi_cleanup(session->polled);
+	winapi_cleanup(session->interrupt);
+	rc = stop_baseline(session);
+	if (session->polled_host.pid > 0 || session->polled_host.directory[0] != '\0')
+		emulator_stop(&session->polled_host);
+	if (session->interrupt_host.pid > 0 || session->interrupt_host.directory[0] != '\0')
+		emulator_stop(&session->interrupt_host);
+	return rc;
+}
+
+/* ---- liblowlat ---- */
+
+struct warmup {
+	uint64_t rounds;
+	uint64_t start;
+};
+
+/* True while the slice is still warming up (the round trip just made does not count). */
+static bool warm_up(struct warmup *warmup)
+{
+	if (warmup->rounds == 0)
+		warmup->start = clock_ticks();
+	if (warmup->rounds == UINT64_MAX)
+		return false;
+	if (++warmup->rounds >= ECHO_WARMUP && clock_ns(clock_ticks() - warmup->start) >= ECHO_WARMUP_NS) {
+		warmup->rounds = UINT64_MAX;
+		return false;
+	}
+	return true;
+}
+
+static int echo_slice(winapi_handle_t handle, size_t size, uint64_t samples, struct histogram *histogram)
+{
+	static char input[WINAPI_MAX_INLINE_DATA + 1], output[WINAPI_MAX_INLINE_DATA + 1];
+	struct warmup warmup = { 0 };
+	uint64_t round;
+	int rc;
+
+	fill_text(input, size);
+	for (round = 0; round < samples; round++) {
+		uint64_t start = clock_ticks(), elapsed;
+
+		rc = winapi_echo(handle, input, output, sizeof(output));
+		elapsed = clock_ticks() - start;
+		if (rc != 0)
+			return rc;
+		if (memcmp(input, output, size + 1) != 0)
+			return -EBADMSG;
+		if (warm_up(&warmup))
+			round--;
+		else
+			histogram_add(histogram, clock_ns(elapsed));
+	}
+	return 0;
+}
+
+/*
+ * Echoes of RATE_PAYLOAD bytes in batches of @batch, two batches in flight so that the host
+ * always has the next one, for @seconds after a warm-up.
+ */
+static int rate_slice(winapi_handle_t handle, unsigned int batch, double seconds, struct throughput *throughput)
+{
+	static uint8_t input[RATE_PAYLOAD], outputs[2 * MAX_BATCH][RATE_PAYLOAD];
+	winapi_completion_t completions[2 * MAX_BATCH];
+	unsigned int depth = 2 * batch, inflight = 0, next_output = 0, i;
+	uint64_t done = 0, start = 0;
+	bool measuring = false;
+	winapi_queue_t queue;
+	int rc = 0, count;
+
+	queue = winapi_queue_create(handle, depth, 5000);
+	if (queue == NULL)
+		return -errno;
+	memset(input, 0x3c, sizeof(input));
+	for (;;) {
+		while (inflight + batch <= depth) {
+			for (i = 0; i < batch; i++) {
+				rc = winapi_queue_echo(queue, input, sizeof(input), outputs[next_output], RATE_PAYLOAD,
+						       NULL);
+				if (rc != 0)
+					goto out_destroy;
+				next_output = (next_output + 1) % depth;
+			}
+			rc = winapi_queue_submit(queue);
+			if (rc < 0 && rc != -EAGAIN)
+				goto out_destroy;
+			inflight += batch;
+		}
+		count = winapi_queue_reap(queue, completions, depth, batch, 5000);
+		if (count <= 0) {
+			rc = count < 0 ? count : -ETIMEDOUT;
+			goto out_destroy;
+		}
+		for (i = 0; i < (unsigned int)count; i++) {
+			if (completions[i].status != 0 || completions[i].length != RATE_PAYLOAD) {
+				rc = completions[i].status != 0 ? completions[i].status : -EBADMSG;
+				goto out_destroy;
+			}
+		}
+		inflight -= (unsigned int)count;
+		done += (uint64_t)count;
+		if (!measuring && done >= RATE_WARMUP) {
+			measuring = true;
+			done = 0;
+			start = clock_ticks();
+		} else if (measuring && seconds_since(start) >= seconds) {
+			break;
+		}
+	}
+	throughput->amount += (double)done;
+	throughput->seconds += seconds_since(start);
+	rc = 0;
+out_destroy:
+	/* Requests still in flight are forgotten; their completions are dropped on arrival. */
+	winapi_queue_destroy(queue);
+	return rc;
+}
+
+/* VERIFY over @buffer (the host wrote the pattern), again and again for @seconds. */
+static int verify_slice(winapi_handle_t handle, winapi_buffer_t *buffer, uint32_t checksum, double seconds,
+			struct throughput *throughput)
+{
+	winapi_buffer_test_result_t result;
+	uint64_t bytes = 0, start = clock_ticks(), passes = 0;
+	int rc;
+
+	while (passes < 2 || seconds_since(start) < seconds) {
+		rc = winapi_buffer_test(handle, buffer, 1, WINAPI_BUFFER_OP_VERIFY, BENCH_PATTERN, &result);
+		if (rc != 0)
+			return rc;
+		if (result.status != 0 || result.bytes_processed != buffer->size || result.checksum != checksum)
+			return -EBADMSG;
+		bytes += buffer->size;
+		passes++;
+	}
+	throughput->amount += (double)bytes;
+	throughput->seconds += seconds_since(start);
+	return 0;
+}
+
+/* ---- the baseline ---- */
+
+static int baseline_echo_slice(struct baseline_client *client, size_t size, uint64_t samples,
+			       struct histogram *histogram)
+{
+	static char input[WINAPI_MAX_INLINE_DATA + 1], output[WINAPI_MAX_INLINE_DATA + 1];
+	struct warmup warmup = { 0 };
+	uint64_t round;
+	int rc;
+
+	fill_text(input, size);
+	for (round = 0; round < samples; round++) {
+		uint64_t start = clock_ticks(), elapsed;
+
+		rc = baseline_echo(client, input, size, output, sizeof(output));
+		elapsed = clock_ticks() - start;
+		if (rc != 0)
+			return rc;
+		if (memcmp(input, output, size + 1) != 0)
+			return -EBADMSG;
+		if (warm_up(&warmup))
+			round--;
+		else
+			histogram_add(histogram, clock_ns(elapsed));
+	}
+	return 0;
+}
+
+/* Pipelines of @batch requests: the socket's equivalent of a batch. */
+static int baseline_rate_slice(struct baseline_client *client, unsigned int batch, double seconds,
+			       struct throughput *throughput)
+{
+	char input[RATE_PAYLOAD + 1];
+	uint64_t done, start;
+	int rc;
+
+	memset(input, 'x', RATE_PAYLOAD);
+	input[RATE_PAYLOAD] = '\0';
+	for (done = 0; done < RATE_WARMUP / 10; done += batch) {
+		rc = baseline_echo_batch(client, input, RATE_PAYLOAD, batch);
+		if (rc != 0)
+			return rc;
+	}
+	start = clock_ticks();
+	for (done = 0; seconds_since(start) < seconds; done += batch) {
+		rc = baseline_echo_batch(client, input, RATE_PAYLOAD, batch);
+		if (rc != 0)
+			return rc;
+	}
+	throughput->amount += (double)done;
+	throughput->seconds += seconds_since(start);
+	return 0;
+}
+
+static int baseline_verify_slice(struct baseline_client *client, uint8_t *buffer, size_t size, uint32_t checksum,
+				 double seconds, struct throughput *throughput)
+{
+	winapi_buffer_test_result_t result;
+	uint64_t bytes = 0, start = clock_ticks(), passes = 0;
+	int rc;
+
+	while (passes < 2 || seconds_since(start) < seconds) {
+		rc = baseline_buffer_test(client, WINAPI_BUFFER_OP_VERIFY, buffer, size, BENCH_PATTERN, &result);
+		if (rc != 0)
+			return rc;
+		if (result.status != 0 || result.checksum != checksum)
+			return -EBADMSG;
+		bytes += size;
+		passes++;
+	}
+	throughput->amount += (double)bytes;
+	throughput->seconds += seconds_since(start);
+	return 0;
+}
+
+/* ---- one round: a slice of everything ---- */
+
+static int floor_slice(const struct bench_options *options, uint64_t samples, struct bench_results *results)
+{
+	double gbps;
+	unsigned int i;
+	int rc;
+
+	rc = floor_ping_pong(options->guest_cpu, options->host_cpu, samples, &results->cache_line.histogram);
+	if (rc != 0)
+		return bench_fail("cache-line round trip", rc);
+	rc = floor_ring_round_trip(options->guest_cpu, options->host_cpu, samples, &results->ring.histogram);
+	if (rc != 0)
+		return bench_fail("ring round trip", rc);
+	/* The floor is what the machine can do: the best round counts. */
+	gbps = floor_memory_read(options->quick ? 64u << 20 : 256u << 20);
+	if (gbps <= 0)
+		return bench_fail("memory read", -ENOMEM);
+	if (gbps > results->memory_read_gbps)
+		results->memory_read_gbps = gbps;
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
+		gbps = floor_crc32c(bench_buffer_sizes[i], options->quick ? 64u << 20 : 512u << 20);
+		if (gbps <= 0)
+			return bench_fail("CRC32C", -ENOMEM);
+		if (gbps > results->crc32c_gbps[i])
+			results->crc32c_gbps[i] = gbps;
+	}
+	/* floor_ping_pong() pinned this thread to the guest CPU; it stays there. */
+	return 0;
+}
+
+static int round_slices(const struct bench_options *options, struct session *session, struct bench_results *results)
+{
+	uint64_t polled = options->polled_samples / options->rounds;
+	uint64_t blocking = options->blocking_samples / options->rounds;
+	double seconds = options->seconds / options->rounds;
+	unsigned int i;
+	int rc;
+
+	rc = floor_slice(options, polled, results);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
+		rc = echo_slice(session->polled, bench_echo_sizes[i], polled, &results->echo_polled[i].histogram);
+		if (rc != 0)
+			return bench_fail("echo (polled)", rc);
+		rc = baseline_echo_slice(&session->baseline, bench_echo_sizes[i], blocking,
+					 &results->baseline_echo[i].histogram);
+		if (rc != 0)
+			return bench_fail("baseline echo", rc);
+	}
+	rc = echo_slice(session->interrupt, 64, blocking, &results->echo_interrupt.histogram);
+	if (rc != 0)
+		return bench_fail("echo (interrupt mode)", rc);
+	for (i = 0; i < BENCH_BATCH_SIZES; i++) {
+		rc = rate_slice(session->polled, bench_batch_sizes[i], seconds, &results->rate[i]);
+		if (rc != 0)
+			return bench_fail("request rate", rc);
+		rc = baseline_rate_slice(&session->baseline, bench_batch_sizes[i], seconds, &results->baseline_rate[i]);
+		if (rc != 0)
+			return bench_fail("baseline request rate", rc);
+	}
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
+		rc = verify_slice(session->polled, &session->buffers[i], results->verify_checksum[i], seconds,
+				  &results->verify[i]);
+		if (rc != 0)
+			return bench_fail("zero-copy verify", rc);
+		rc = baseline_verify_slice(&session->baseline, session->baseline_buffers[i], bench_buffer_sizes[i],
+					   results->baseline_verify_checksum[i], seconds, &results->baseline_verify[i]);
+		if (rc != 0)
+			return bench_fail("baseline verify", rc);
+	}
+	return 0;
+}
+
+void bench_results_init(struct bench_results *results)
+{
+	unsigned int i;
+
+	memset(results, 0, sizeof(*results));
+	results->cache_line = (struct latency){ .name = "cache-line round trip", .size = 64 };
+	results->ring = (struct latency){ .name = "VMBus ring round trip", .size = 64 };
+	results->echo_interrupt = (struct latency){ .name = "echo interrupt mode", .size = 64 };
+	histogram_init(&results->cache_line.histogram);
+	histogram_init(&results->ring.histogram);
+	histogram_init(&results->echo_interrupt.histogram);
+	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
+		results->echo_polled[i] = (struct latency){ .name = "echo polled", .size = bench_echo_sizes[i] };
+		results->baseline_echo[i] = (struct latency){ .name = "baseline echo", .size = bench_echo_sizes[i] };
+		histogram_init(&results->echo_polled[i].histogram);
+		histogram_init(&results->baseline_echo[i].histogram);
+	}
+}
+
+int bench_measure(const struct bench_options *options, struct bench_results *results)
+{
+	struct session session;
+	unsigned int round;
+	int rc, close_rc;
+
+	bench_progress("starting the host emulators (polled, interrupt mode) and the baseline host on CPU %d",
+		       options->host_cpu);
+	rc = session_open(options, &session, results);
+	for (round = 0; rc == 0 && round < options->rounds; round++) {
+		bench_progress("round %u of %u: floor, echo, request rate, verify; each for liblowlat and the baseline",
+			       round + 1, options->rounds);
+		rc = round_slices(options, &session, results);
+	}
+	close_rc = session_close(&session);
+	return rc != 0 ? rc : close_rc;
+}

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What winapi-bench prints and writes: the table with its ratios, the targets of issue 6,
+ * JSON (jansson) and the plot (gnuplot).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+void bench_progress(const char *format, ...)
+{
+	va_list arguments;
+
+	fputs("winapi-bench: ", stderr);
+	va_start(arguments, format);
+	vfprintf(stderr, format, arguments);
+	va_end(arguments);
+	fputc('\n', stderr);
+}
+
+int bench_fail(const char *what, int rc)
+{
+	fprintf(stderr, "winapi-bench: %s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+double bench_rate(const struct throughput *throughput)
+{
+	return throughput->seconds > 0 ? throughput->amount / throughput->seconds : 0;
+}
+
+/* GB/s: bytes per nanosecond. */
+static double verify_gbps(const struct bench_results *results, unsigned int i)
+{
+	return bench_rate(&results->verify[i]) / 1e9;
+}
+
+static double baseline_verify_gbps(const struct bench_results *results, unsigned int i)
+{
+	return bench_rate(&results->baseline_verify[i]) / 1e9;
+}
+
+static double to_us(uint64_t ns)
+{
+	return (double)ns / 1000.0;
+}
+
+static uint64_t p50(const struct latency *latency)
+{
+	return histogram_percentile(&latency->histogram, 0.50);
+}
+
+static void print_latency(const struct latency *latency, const char *label, const struct latency *floor,
+			  const struct latency *baseline)
+{
+	const struct histogram *histogram = &latency->histogram;
+	char vs_floor[32] = "-", vs_baseline[32] = "-";
+
+	if (floor != NULL)
+		snprintf(vs_floor, sizeof(vs_floor), "%.2fx", (double)p50(latency) / (double)p50(floor));
+	if (baseline != NULL)
+		snprintf(vs_baseline, sizeof(vs_baseline), "%.1fx less", (double)p50(baseline) / (double)p50(latency));
+	printf("  %-34s %9.3f %9.3f %9.3f %10.3f  %12s  %12s\n", label, to_us(p50(latency)),
+	       to_us(histogram_percentile(histogram, 0.99)), to_us(histogram_percentile(histogram, 0.999)),
+	       to_us(histogram->max), vs_floor, vs_baseline);
+}
+
+static void print_table(const struct bench_options *options, const struct bench_results *results, const char *machine)
+{
+	char label[64];
+	unsigned int i;
+
+	printf("\nwinapi-bench: guest on CPU %d, host on CPU %d; %s; %u rounds\n", options->guest_cpu,
+	       options->host_cpu, machine, options->rounds);
+	printf("\nLatency (us)                          p50       p99     p99.9        max    p50/floor  p50 vs baseline\n");
+	print_latency(&results->cache_line, "floor: cache-line round trip", NULL, NULL);
+	print_latency(&results->ring, "floor: VMBus ring round trip, 64 B", &results->cache_line, NULL);
+	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
+		snprintf(label, sizeof(label), "echo polled, %zu B", bench_echo_sizes[i]);
+		print_latency(&results->echo_polled[i], label, &results->cache_line, &results->baseline_echo[i]);
+	}
+	print_latency(&results->echo_interrupt, "echo interrupt mode, 64 B", &results->cache_line,
+		      &results->baseline_echo[1]);
+	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
+		snprintf(label, sizeof(label), "baseline echo (socket+JSON), %zu B", bench_echo_sizes[i]);
+		print_latency(&results->baseline_echo[i], label, &results->cache_line, NULL);
+	}
+
+	printf("\nRequest rate (64 B echoes)            requests/s              vs baseline\n");
+	for (i = 0; i < BENCH_BATCH_SIZES; i++)
+		printf("  batches of %-2u  liblowlat %14.0f   baseline %12.0f   %8.1fx\n", bench_batch_sizes[i],
+		       bench_rate(&results->rate[i]), bench_rate(&results->baseline_rate[i]), bench_rate(&results->rate[i]) / bench_rate(&results->baseline_rate[i]));
+
+	printf("\nBandwidth (GB/s)                      ours   baseline  memory read  CRC32C   of memory read  vs baseline\n");
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++)
+		printf("  zero-copy verify, %5zu KiB     %9.2f  %9.2f  %11.2f  %7.2f   %14.2fx  %10.1fx\n",
+		       bench_buffer_sizes[i] >> 10, verify_gbps(results, i), baseline_verify_gbps(results, i),
+		       results->memory_read_gbps, results->crc32c_gbps[i],
+		       verify_gbps(results, i) / results->memory_read_gbps,
+		       verify_gbps(results, i) / baseline_verify_gbps(results, i));
+}
+
+void bench_evaluate_targets(const struct bench_results *results, struct bench_target targets[BENCH_TARGETS])
+{
+	const struct latency *echo64 = &results->echo_polled[1];
+
+	targets[0] = (struct bench_target){ "polled echo p50 <= 2x cache-line round trip",
+				      (double)p50(echo64) / (double)p50(&results->cache_line), 2.0, true, "x" };
+	targets[1] = (struct bench_target){ "polled echo p99 < 2 us", to_us(histogram_percentile(&echo64->histogram, 0.99)),
+				      2.0, true, "us" };
+	targets[2] = (struct bench_target){ "polled echo p50 >= 50x lower than baseline",
+				      (double)p50(&results->baseline_echo[1]) / (double)p50(echo64), 50.0, false, "x" };
+	targets[3] = (struct bench_target){ ">= 15 M requests/s in batches of 32", bench_rate(&results->rate[BENCH_BATCH_SIZES - 1]) / 1e6,
+				      15.0, false, "M/s" };
+	targets[4] = (struct bench_target){ "16 MiB verify >= 0.8x memory read bandwidth",
+				      verify_gbps(results, BENCH_BUFFER_SIZES - 1) / results->memory_read_gbps, 0.8, false, "x" };
+	targets[5] = (struct bench_target){ "interrupt-mode echo p50 <= baseline's",
+				      (double)p50(&results->echo_interrupt) / (double)p50(&results->baseline_echo[1]), 1.0,
+				      true, "x" };
+}
+
+static bool target_met(const struct bench_target *target)
+{
+	return target->at_most ? target->measured <= target->bound : target->measured >= target->bound;
+}
+
+static void print_targets(const struct bench_target targets[BENCH_TARGETS])
+{
+	unsigned int i;
+
+	printf("\nTargets (docs/BENCHMARKS.md says what limits a missed one)\n");
+	for (i = 0; i < BENCH_TARGETS; i++)
+		printf("  %-46s %10.2f %-3s  %s\n", targets[i].goal, targets[i].measured, targets[i].unit,
+		       target_met(&targets[i]) ? "met" : "MISSED");
+}
+
+static json_t *latency_json(const struct latency *latency)
+{
+	const struct histogram *histogram = &latency->histogram;
+
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", latency->name, "size",
+			 (json_int_t)latency->size, "samples", (json_int_t)histogram->total, "min_ns",
+			 (json_int_t)histogram->min, "p50_ns", (json_int_t)histogram_percentile(histogram, 0.5),
+			 "p99_ns", (json_int_t)histogram_percentile(histogram, 0.99), "p999_ns",
+			 (json_int_t)histogram_percentile(histogram, 0.999), "max_ns", (json_int_t)histogram->max,
+			 "mean_ns", (json_int_t)histogram_mean(histogram));
+}
+
+int bench_write_json(const char *path, const struct bench_options *options, const struct bench_results *results,
+		     const char *machine, const struct bench_target targets[BENCH_TARGETS])
+{
+	json_t *root, *echo_polled, *baseline_echo, *rate, *bandwidth, *goals;
+	struct utsname system;
+	unsigned int i;
+	int rc;
+
+	uname(&system);
+	echo_polled = json_array();
+	baseline_echo = json_array();
+	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
+		json_array_append_new(echo_polled, latency_json(&results->echo_polled[i]));
+		json_array_append_new(baseline_echo, latency_json(&results->baseline_echo[i]));
+	}
+	rate = json_array();
+	for (i = 0; i < BENCH_BATCH_SIZES; i++)
+		json_array_append_new(rate, json_pack("{s:i, s:f, s:f}", "batch", bench_batch_sizes[i], "requests_per_s",
+						      bench_rate(&results->rate[i]), "baseline_requests_per_s",
+						      bench_rate(&results->baseline_rate[i])));
+	bandwidth = json_array();
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++)
+		json_array_append_new(bandwidth,
+				      json_pack("{s:I, s:f, s:f, s:f, s:I}", "buffer_size", (json_int_t)bench_buffer_sizes[i],
+						"verify_gbps", verify_gbps(results, i), "baseline_verify_gbps",
+						baseline_verify_gbps(results, i), "crc32c_gbps", results->crc32c_gbps[i],
+						"checksum", (json_int_t)results->verify_checksum[i]));
+	goals = json_array();
+	for (i = 0; i < BENCH_TARGETS; i++)
+		json_array_append_new(goals, json_pack("{s:s, s:f, s:f, s:s, s:b}", "goal", targets[i].goal, "measured",
+						       targets[i].measured, "bound", targets[i].bound, "unit",
+						       targets[i].unit, "met", target_met(&targets[i])));
+	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:i}, s:{s:o, s:o, s:f}, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "machine", "description", machine, "kernel", system.release, "guest_cpu", options->guest_cpu,
+			 "host_cpu", options->host_cpu, "quick", options->quick, "rounds", options->rounds, "floor", "cache_line_round_trip", latency_json(&results->cache_line), "ring_round_trip",
+			 latency_json(&results->ring),
+			 "memory_read_gbps", results->memory_read_gbps, "echo_polled", echo_polled,
+			 "echo_interrupt", latency_json(&results->echo_interrupt), "baseline_echo", baseline_echo,
+			 "request_rate", rate, "bandwidth", bandwidth, "targets", goals);
+	if (root == NULL)
+		return bench_fail("building the JSON", -ENOMEM);
+	rc = json_dump_file(root, path, JSON_INDENT(2)) == 0 ? 0 : -EIO;
+	json_decref(root);
+	if (rc != 0)
+		fprintf(stderr, "winapi-bench: cannot write %s\n", path);
+	return rc;
+}
+
+/* Latency against percentile on a "nines" axis (x = -log10(1 - p)), as HdrHistogram plots it. */
+static void write_percentiles(FILE *data, const struct latency *latency)
+{
+	static const double fractions[] = { 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99,
+					    0.995, 0.999, 0.9995, 0.9999, 0.99999 };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(fractions) / sizeof(fractions[0]); i++)
+		if ((double)latency->histogram.total * (1.0 - fractions[i]) >= 1.0)
+			fprintf(data, "%g %g\n", -log10(1.0 - fractions[i]),
+				to_us(histogram_percentile(&latency->histogram, fractions[i])));
+	fprintf(data, "\n\n");
+}
+
+int bench_write_plot(const char *path, const struct bench_results *results)
+{
+	char directory[] = "/tmp/winapi-bench-plot.XXXXXX", data_path[64], command[128];
+	unsigned int i;
+	FILE *data, *gnuplot;
+	int status;
+
+	if (mkdtemp(directory) == NULL)
+		return bench_fail("mkdtemp", -errno);
+	snprintf(data_path, sizeof(data_path), "%s/data", directory);
+	data = fopen(data_path, "w");
+	if (data == NULL) {
+		rmdir(directory);
+		return bench_fail("writing the plot's data", -errno);
+	}
+	/* Blocks 0..8: latency curves; 9: bandwidth by size; 10: rate by batch. */
+	write_percentiles(data, &results->cache_line);
+	write_percentiles(data, &results->ring);
+	for (i = 0; i < BENCH_ECHO_SIZES; i++)
+		write_percentiles(data, &results->echo_polled[i]);
+	write_percentiles(data, &results->echo_interrupt);
+	for (i = 0; i < BENCH_ECHO_SIZES; i++)
+		write_percentiles(data, &results->baseline_echo[i]);
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++)
+		fprintf(data, "%zu %g %g %g %g\n", bench_buffer_sizes[i] >> 10, verify_gbps(results, i),
+			baseline_verify_gbps(results, i), results->memory_read_gbps, results->crc32c_gbps[i]);
+	fprintf(data, "\n\n");
+	for (i = 0; i < BENCH_BATCH_SIZES; i++)
+		fprintf(data, "%u %g %g\n", bench_batch_sizes[i], bench_rate(&results->rate[i]) / 1e6,
+			bench_rate(&results->baseline_rate[i]) / 1e6);
+	fclose(data);
+
+	snprintf(command, sizeof(command), "gnuplot 2>%s/errors", directory);
+	gnuplot = popen(command, "w");
+	if (gnuplot == NULL) {
+		status = -errno;
+		goto out_remove;
+	}
+	fprintf(gnuplot,
+		"set terminal pngcairo size 1800,600 font ',10'\n"
+		"set output '%s'\n"
+		"set multiplot layout 1,3 title 'winapi-bench: liblowlat vs. socket+JSON baseline vs. the floor'\n"
+		"set title 'Round-trip latency by percentile'\n"
+		"set logscale y\nset ylabel 'us'\nset xlabel 'percentile'\nset key top left\n"
+		"set xtics ('0%%%%' 0, '90%%%%' 1, '99%%%%' 2, '99.9%%%%' 3, '99.99%%%%' 4, '99.999%%%%' 5)\n"
+		"set grid\n"
+		"d = '%s'\n"
+		"plot d index 0 with lines lw 2 title 'cache-line round trip (floor)', \\\n"
+		"     d index 1 with lines lw 2 title 'VMBus ring round trip (floor)', \\\n"
+		"     d index 2 with lines lw 2 title 'echo polled 0 B', \\\n"
+		"     d index 3 with lines lw 2 title 'echo polled 64 B', \\\n"
+		"     d index 4 with lines lw 2 title 'echo polled 3072 B', \\\n"
+		"     d index 5 with lines lw 2 title 'echo interrupt mode 64 B', \\\n"
+		"     d index 6 with lines dt 2 title 'baseline 0 B', \\\n"
+		"     d index 7 with lines dt 2 title 'baseline 64 B', \\\n"
+		"     d index 8 with lines dt 2 title 'baseline 3072 B'\n"
+		"set title 'Verify bandwidth by buffer size'\n"
+		"unset logscale y\nset logscale x 2\nset ylabel 'GB/s'\nset xlabel 'buffer KiB'\n"
+		"set xtics auto\nset yrange [0:*]\n"
+		"plot d index 9 using 1:2 with linespoints lw 2 title 'liblowlat zero-copy', \\\n"
+		"     d index 9 using 1:3 with linespoints lw 2 title 'baseline (socket)', \\\n"
+		"     d index 9 using 1:4 with lines dt 2 title 'memory read (floor)', \\\n"
+		"     d index 9 using 1:5 with lines dt 3 title 'CRC32C (floor)'\n"
+		"set title 'Request rate by batch (64 B echoes)'\n"
+		"set ylabel 'million requests/s'\nset xlabel 'batch'\nset logscale y\nset yrange [*:*]\n"
+		"plot d index 10 using 1:2 with linespoints lw 2 title 'liblowlat queue', \\\n"
+		"     d index 10 using 1:3 with linespoints lw 2 title 'baseline (pipelined)'\n"
+		"unset multiplot\n",
+		path, data_path);
+	status = pclose(gnuplot);
+	if (status != 0) {
+		char errors[96];
+
+		snprintf(errors, sizeof(errors), "%s/errors", directory);
+		fprintf(stderr, "winapi-bench: gnuplot failed (%s); is gnuplot (gnuplot-nox) installed?\n",
+			WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "not found" : "see below");
+		snprintf(command, sizeof(command), "cat %s >&2", errors);
+		if (system(command) != 0)
+			fprintf(stderr, "winapi-bench: (no gnuplot output)\n");
+		status = -EIO;
+	}
+out_remove:
+	snprintf(command, sizeof(command), "%s/errors", directory);
+	unlink(command);
+	unlink(data_path);
+	rmdir(directory);
+	return status;
+}
+
+void bench_print(const struct bench_options *options, const struct bench_results *results, const char *machine,
+		 const struct bench_target targets[BENCH_TARGETS])
+{
+	print_table(options, results, machine);
+	print_targets(targets);
+	fflush(stdout);
+}
