@@ -39,6 +39,15 @@ static int visit_span(uint8_t *span, size_t length, uint64_t position, void *con
 		size_t chunk = length - done < VMBUS_PAGE_SIZE ? length - done : VMBUS_PAGE_SIZE;
 		const uint8_t *expected = pass->pattern_block + ((position + done) & 3);
 		uint8_t *bytes = span + done;
+		size_t ahead;
+
+		/*
+		 * The hardware prefetcher stops at page boundaries: ask for the next page now, so
+		 * that it arrives while this one is compared and checksummed (VERIFY would
+		 * otherwise wait for memory, then compute, never both at once).
+		 */
+		for (ahead = chunk; ahead < 2 * VMBUS_PAGE_SIZE && done + ahead < length; ahead += 64)
+			__builtin_prefetch(bytes + ahead);
 
 		switch (pass->request->operation) {
 		case WINAPI_BUFFER_OP_WRITE:
