@@ -341,7 +341,21 @@ static bool warm_up(struct warmup *warmup)
 	return true;
 }
 
-static int echo_slice(winapi_handle_t handle, size_t size, uint64_t samples, struct histogram *histogram)
+/* One echo through liblowlat or through the baseline: 0 or negative errno. */
+typedef int (*echo_call)(void *target, const char *input, size_t size, char *output, size_t output_size);
+
+static int liblowlat_echo(void *handle, const char *input, size_t size, char *output, size_t output_size)
+{
+	(void)size;
+	return winapi_echo(handle, input, output, output_size);
+}
+
+static int socket_echo(void *client, const char *input, size_t size, char *output, size_t output_size)
+{
+	return baseline_echo(client, input, size, output, output_size);
+}
+
+static int echo_slice(echo_call call, void *target, size_t size, uint64_t samples, struct histogram *histogram)
 {
 	static char input[WINAPI_MAX_INLINE_DATA + 1], output[WINAPI_MAX_INLINE_DATA + 1];
 	struct warmup warmup = { 0 };
@@ -352,7 +366,7 @@ static int echo_slice(winapi_handle_t handle, size_t size, uint64_t samples, str
 	for (round = 0; round < samples; round++) {
 		uint64_t start = clock_ticks(), elapsed;
 
-		rc = winapi_echo(handle, input, output, sizeof(output));
+		rc = call(target, input, size, output, sizeof(output));
 		elapsed = clock_ticks() - start;
 		if (rc != 0)
 			return rc;
@@ -452,32 +466,6 @@ static int verify_slice(winapi_handle_t handle, winapi_buffer_t *buffer, uint32_
 
 /* ---- the baseline ---- */
 
-static int baseline_echo_slice(struct baseline_client *client, size_t size, uint64_t samples,
-			       struct histogram *histogram)
-{
-	static char input[WINAPI_MAX_INLINE_DATA + 1], output[WINAPI_MAX_INLINE_DATA + 1];
-	struct warmup warmup = { 0 };
-	uint64_t round;
-	int rc;
-
-	fill_text(input, size);
-	for (round = 0; round < samples; round++) {
-		uint64_t start = clock_ticks(), elapsed;
-
-		rc = baseline_echo(client, input, size, output, sizeof(output));
-		elapsed = clock_ticks() - start;
-		if (rc != 0)
-			return rc;
-		if (memcmp(input, output, size + 1) != 0)
-			return -EBADMSG;
-		if (warm_up(&warmup))
-			round--;
-		else
-			histogram_add(histogram, clock_ns(elapsed));
-	}
-	return 0;
-}
-
 /* Pipelines of @batch requests: the socket's equivalent of a batch. */
 static int baseline_rate_slice(struct baseline_client *client, unsigned int batch, double seconds,
 			       struct throughput *throughput)
@@ -568,15 +556,16 @@ static int round_slices(const struct bench_options *options, struct session *ses
 	if (rc != 0)
 		return rc;
 	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
-		rc = echo_slice(session->polled, bench_echo_sizes[i], polled, &results->echo_polled[i].histogram);
+		rc = echo_slice(liblowlat_echo, session->polled, bench_echo_sizes[i], polled,
+				&results->echo_polled[i].histogram);
 		if (rc != 0)
 			return bench_fail("echo (polled)", rc);
-		rc = baseline_echo_slice(&session->baseline, bench_echo_sizes[i], blocking,
-					 &results->baseline_echo[i].histogram);
+		rc = echo_slice(socket_echo, &session->baseline, bench_echo_sizes[i], blocking,
+				&results->baseline_echo[i].histogram);
 		if (rc != 0)
 			return bench_fail("baseline echo", rc);
 	}
-	rc = echo_slice(session->interrupt, 64, blocking, &results->echo_interrupt.histogram);
+	rc = echo_slice(liblowlat_echo, session->interrupt, 64, blocking, &results->echo_interrupt.histogram);
 	if (rc != 0)
 		return bench_fail("echo (interrupt mode)", rc);
 	for (i = 0; i < BENCH_BATCH_SIZES; i++) {
