@@ -97,6 +97,21 @@ static int find_emulator(const struct bench_options *options, char *path, size_t
 	return 0;
 }
 
+/* The emulator's log goes with its directory when it stops: show it while it is there. */
+static void show_log(const struct emulator_child *child)
+{
+	char line[512];
+	FILE *log = fopen(child->log_path, "r");
+	int lines = 0;
+
+	if (log == NULL)
+		return;
+	fprintf(stderr, "winapi-bench: the host emulator's log:\n");
+	while (lines++ < 40 && fgets(line, sizeof(line), log) != NULL)
+		fprintf(stderr, "  %s", line);
+	fclose(log);
+}
+
 /* Start winapi-host-sim on the host CPU, polled or in interrupt mode; wait until it listens. */
 static int emulator_start(const struct bench_options *options, bool interrupt_mode, struct emulator_child *child)
 {
@@ -140,13 +155,14 @@ static int emulator_start(const struct bench_options *options, bool interrupt_mo
 			return 0;
 		if (waitpid(child->pid, &status, WNOHANG) == child->pid) {
 			child->pid = -1;
-			fprintf(stderr, "winapi-bench: the host emulator exited at start; its log: %s\n",
-				child->log_path);
+			fprintf(stderr, "winapi-bench: the host emulator %s exited at start\n", binary);
+			show_log(child);
 			return -ECHILD;
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000000L }, NULL);
 	}
-	fprintf(stderr, "winapi-bench: the host emulator did not listen within 5 s; its log: %s\n", child->log_path);
+	fprintf(stderr, "winapi-bench: the host emulator %s did not listen within 5 s\n", binary);
+	show_log(child);
 	return -ETIMEDOUT;
 }
 
@@ -178,9 +194,13 @@ static winapi_handle_t attach_guest(const struct emulator_child *child, bool int
 	setenv("WINAPI_SIM_SOCKET", child->socket_path, 1);
 	setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
 	handle = winapi_init();
-	if (handle == NULL)
-		fprintf(stderr, "winapi-bench: winapi_init: %s; the emulator's log: %s\n", strerror(errno),
-			child->log_path);
+	if (handle == NULL) {
+		int error = errno;
+
+		fprintf(stderr, "winapi-bench: winapi_init: %s\n", strerror(error));
+		show_log(child);
+		errno = error;
+	}
 	return handle;
 }
 
