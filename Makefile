@@ -70,8 +70,8 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test
-E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/baseline_e2e \
-	$(TESTBIN)/integration_e2e
+E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
+	$(TESTBIN)/baseline_e2e $(TESTBIN)/integration_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -174,6 +174,11 @@ $(TESTBIN)/async_e2e: $(call objects,tests/e2e/async_e2e.c) $(E2E_HELPER) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(LIB) -llowlat -lcmocka -Wl,-rpath,'$$ORIGIN/../lib'
 
 $(TESTBIN)/buffer_e2e: $(call objects,tests/e2e/buffer_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+
+# channels_e2e opens a driver on every channel of one device: the internal driver API.
+$(TESTBIN)/channels_e2e: $(call objects,tests/e2e/channels_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
 

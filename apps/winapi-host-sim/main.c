@@ -54,7 +54,8 @@ static void usage(FILE *out)
 		"                         mainline    non-monitored, 68 KiB rings, no GPADL regions\n"
 		"  -r, --ring-size BYTES  override the primary's bytes per ring direction, header page\n"
 		"                         included, a page multiple; K, M and G suffixes\n"
-		"  -c, --subchannels N    subchannels offered with the primary (0..15, default 0)\n"
+		"  -c, --subchannels N    subchannels offered with the primary, each served like it\n"
+		"                         (0..15, default 0)\n"
 		"  -g, --guest-ram BYTES  shared guest RAM for GPA-direct buffers (default 1G; 0: none)\n"
 		"  -d, --delay-us US      answer every request US microseconds late (a slow host)\n"
 		"      --interrupt-mode   never poll: sleep between requests, woken by the guest\n"
@@ -135,34 +136,74 @@ static void *guest_page(void *context, uint64_t pfn)
 	return (uint8_t *)ram + pfn * VMBUS_PAGE_SIZE;
 }
 
+/* The primary and up to 15 subchannels (--subchannels). */
+#define SESSION_MAX_CHANNELS 16
+
+/* One channel's host, run by its own thread; all of them end when the guest leaves. */
+struct channel_server {
+	pthread_t thread;
+	struct winapi_host *host;
+	int rc;
+};
+
+static void *serve_channel(void *argument)
+{
+	struct channel_server *server = argument;
+
+	server->rc = winapi_host_run(server->host, &stop_requested);
+	return NULL;
+}
+
 static void *serve_guest(void *argument)
 {
 	struct session *session = argument;
 	const struct winapi_host_memory memory = {
 		.gpadl_span = gpadl_span, .guest_page = guest_page, .context = session->device,
 	};
-	struct winapi_host_stats stats;
-	struct winapi_host *host;
-	int rc;
+	struct channel_server servers[SESSION_MAX_CHANNELS] = { 0 };
+	unsigned int count = vmbus_device_channel_count(session->device), started = 0, i;
+	struct winapi_host_stats stats, total = { 0 };
+	int rc = 0;
 
-	rc = winapi_host_create(session->device, &memory, &host);
-	if (rc != 0) {
-		winapi_log(WINAPI_LOG_ERR, "winapi-host-sim", "guest %u: cannot open the channel: %s",
-			   session->number, strerror(-rc));
-		goto out_done;
+	if (count > SESSION_MAX_CHANNELS)
+		count = SESSION_MAX_CHANNELS;
+	for (i = 0; i < count && rc == 0; i++) {
+		rc = winapi_host_create(session->device, i, &memory, &servers[i].host);
+		if (rc != 0) {
+			winapi_log(WINAPI_LOG_ERR, "winapi-host-sim", "guest %u: cannot open channel %u: %s",
+				   session->number, i, strerror(-rc));
+			break;
+		}
+		winapi_host_set_delay(servers[i].host, session->delay_ns);
+		winapi_host_set_faults(servers[i].host, &session->faults);
+		winapi_host_set_interrupt_mode(servers[i].host, session->interrupt_mode);
 	}
-	winapi_host_set_delay(host, session->delay_ns);
-	winapi_host_set_faults(host, &session->faults);
-	winapi_host_set_interrupt_mode(host, session->interrupt_mode);
-	rc = winapi_host_run(host, &stop_requested);
-	winapi_host_get_stats(host, &stats);
+	/* Subchannels on threads of their own, the primary on this one. */
+	for (i = 1; i < count && rc == 0; i++, started++) {
+		rc = -pthread_create(&servers[i].thread, NULL, serve_channel, &servers[i]);
+		if (rc != 0)
+			winapi_log(WINAPI_LOG_ERR, "winapi-host-sim", "guest %u: no thread for channel %u: %s",
+				   session->number, i, strerror(-rc));
+	}
+	if (rc == 0)
+		serve_channel(&servers[0]);
+	else if (started != 0)
+		/* The subchannels that run would serve on until the guest leaves: stop it all. */
+		__atomic_store_n(&stop_requested, true, __ATOMIC_RELAXED);
+	for (i = 1; i <= started; i++)
+		pthread_join(servers[i].thread, NULL);
+	for (i = 0; i < count && servers[i].host != NULL; i++) {
+		winapi_host_get_stats(servers[i].host, &stats);
+		total.requests += stats.requests;
+		total.bad_requests += stats.bad_requests;
+		if (servers[i].rc != 0)
+			rc = servers[i].rc;
+		winapi_host_destroy(servers[i].host);
+	}
 	winapi_log(WINAPI_LOG_INFO, "winapi-host-sim",
-		   "guest %u left: %" PRIu64 " requests, %" PRIu64 " rejected, %llu signals%s",
-		   session->number, stats.requests, stats.bad_requests,
-		   vmbus_sim_host_signals_received(session->device),
-		   rc != 0 ? " (channel failed)" : "");
-	winapi_host_destroy(host);
-out_done:
+		   "guest %u left: %" PRIu64 " requests, %" PRIu64 " rejected, %llu signals, %u channel(s)%s",
+		   session->number, total.requests, total.bad_requests,
+		   vmbus_sim_host_signals_received(session->device), count, rc != 0 ? " (a channel failed)" : "");
 	__atomic_store_n(&session->active, false, __ATOMIC_RELEASE);
 	return NULL;
 }

@@ -40,8 +40,8 @@ static winapi_host_handler *const handlers[] = {
 	[WINAPI_API_PERF_TEST] = winapi_host_perf_test,
 };
 
-int winapi_host_create(struct vmbus_device *device, const struct winapi_host_memory *memory,
-		       struct winapi_host **host_out)
+int winapi_host_create(struct vmbus_device *device, unsigned int channel_index,
+		       const struct winapi_host_memory *memory, struct winapi_host **host_out)
 {
 	struct winapi_host *host;
 	int rc;
@@ -51,7 +51,7 @@ int winapi_host_create(struct vmbus_device *device, const struct winapi_host_mem
 		return -ENOMEM;
 	if (memory != NULL)
 		host->memory = *memory;
-	rc = vmbus_chan_open(device, 0, &host->channel);
+	rc = vmbus_chan_open(device, channel_index, &host->channel);
 	if (rc != 0)
 		goto err_free_host;
 	host->receive_size = vmbus_chan_max_packet_size(host->channel);

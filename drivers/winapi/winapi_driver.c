@@ -174,7 +174,7 @@ static void release_slot(struct winapi_driver_queue *queue, uint32_t index)
 
 /* ---- opening ---- */
 
-int winapi_driver_open(struct vmbus_device *device, struct winapi_driver **driver_out)
+int winapi_driver_open(struct vmbus_device *device, unsigned int channel_index, struct winapi_driver **driver_out)
 {
 	struct vmbus_guid winapi_class;
 	struct winapi_driver *driver;
@@ -188,7 +188,7 @@ int winapi_driver_open(struct vmbus_device *device, struct winapi_driver **drive
 	driver = calloc(1, sizeof(*driver));
 	if (driver == NULL)
 		return -ENOMEM;
-	rc = vmbus_chan_open(device, 0, &driver->channel);
+	rc = vmbus_chan_open(device, channel_index, &driver->channel);
 	if (rc != 0)
 		goto err_free_driver;
 	driver->device = device;

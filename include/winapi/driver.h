@@ -113,11 +113,13 @@ struct winapi_driver_stats {
 };
 
 /**
- * Bind channel 0 of @p device. The device stays owned by the caller and must outlive the
- * driver. @return 0; -ENODEV (device is not of the winapi class); -EBUSY (channel already
- * open); -ENOMEM; -EIO.
+ * Bind channel @p channel_index of @p device (0: the primary; subchannels follow, up to
+ * vmbus_device_channel_count()). The device stays owned by the caller and must outlive the
+ * driver; each channel of a device can carry its own driver, used from its own threads.
+ * @return 0; -ENODEV (device is not of the winapi class); -EINVAL (no such channel); -EBUSY
+ *         (channel already open); -ENOMEM; -EIO.
  */
-int winapi_driver_open(struct vmbus_device *device, struct winapi_driver **driver);
+int winapi_driver_open(struct vmbus_device *device, unsigned int channel_index, struct winapi_driver **driver);
 
 void winapi_driver_close(struct winapi_driver *driver);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * The host side of the winapi protocol (drivers/host): serves requests arriving on channel 0
+ * The host side of the winapi protocol (drivers/host): serves requests arriving on a channel
  * of a host-side VMBus device and answers each with a completion. Portable C: the emulator
  * runs it on Linux over drivers/bus/sim; a Windows provider would run the same handlers.
  *
@@ -42,14 +42,16 @@ struct winapi_host_stats {
 };
 
 /**
- * Serve channel 0 of @p device (a VMBUS_SIDE_HOST device), which must outlive the host.
+ * Serve channel @p channel_index of @p device (a VMBUS_SIDE_HOST device; 0: the primary),
+ * which must outlive the host. Each channel of a device can have its own host, run by its
+ * own thread.
  * Requests arrive as DATA_INBAND, or as GPA-direct packets when their buffers are named by
  * page ranges. @p memory (copied; NULL: requests with buffers get WINAPI_STATUS_BAD_BUFFER)
  * resolves buffer descriptors.
- * @return 0; -ENOMEM; -EBUSY; -EIO (ring corrupt).
+ * @return 0; -ENOMEM; -EINVAL (no such channel); -EBUSY; -EIO (ring corrupt).
  */
-int winapi_host_create(struct vmbus_device *device, const struct winapi_host_memory *memory,
-		       struct winapi_host **host);
+int winapi_host_create(struct vmbus_device *device, unsigned int channel_index,
+		       const struct winapi_host_memory *memory, struct winapi_host **host);
 
 /** Make every request wait @p delay_ns before it is answered (a slow host, for tests). */
 void winapi_host_set_delay(struct winapi_host *host, uint64_t delay_ns);

@@ -164,7 +164,7 @@ winapi_handle_t winapi_init(void)
 		vmbus_device_close(device);
 		goto err_free_handle;
 	}
-	rc = winapi_driver_open(device, &handle->driver);
+	rc = winapi_driver_open(device, 0, &handle->driver);
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot bind the winapi channel: %s%s", strerror(-rc),
 			   rc == -ENODEV ? " (the host offers a device of another class)" : "");

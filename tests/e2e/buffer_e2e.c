@@ -323,7 +323,7 @@ static void test_bad_descriptors_refused(void **state)
 
 	/* The channel works on: the driver again, an echo and a buffer call. */
 	vmbus_chan_close(channel);
-	assert_int_equal(winapi_driver_open(device, &handle->driver), 0);
+	assert_int_equal(winapi_driver_open(device, 0, &handle->driver), 0);
 	assert_int_equal(winapi_echo(handle, "still here", output, sizeof(output)), 0);
 	assert_string_equal(output, "still here");
 	assert_int_equal(winapi_alloc_buffer(&buffer, 8192), 0);
