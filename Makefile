@@ -44,7 +44,7 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 	lib/vmbus/memory.c \
 	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
 	drivers/bus/uio/uio_bus.c
-PROTOCOL_SOURCES := lib/winapi/protocol.c lib/log/log.c
+PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/pmd_path.c lib/log/log.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
 HOST_SOURCES := drivers/host/host.c drivers/host/echo.c drivers/host/buffer_test.c \
@@ -63,7 +63,7 @@ TESTBIN := $(BUILD)/tests
 
 LIBRARIES := $(LIB)/libvmbus.a $(LIB)/libvmbus.so.$(VMBUS_VERSION) \
 	$(LIB)/liblowlat.a $(LIB)/liblowlat.so.$(LOWLAT_VERSION) $(LIB)/libwinapi-host.a
-APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe $(BIN)/winapi-bench
+APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe $(BIN)/winapi-bench $(BIN)/winapi-pmd
 # The example driver, linked statically for the initramfs of the VM test.
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
@@ -137,6 +137,13 @@ BENCH_SOURCES := apps/winapi-bench/main.c apps/winapi-bench/measure.c apps/winap
 $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lm $(LIBS_ISAL)
+
+# winapi-pmd drives the device with the internal driver (the static archive's objects).
+PMD_SOURCES := apps/winapi-pmd/main.c apps/winapi-pmd/control.c apps/winapi-pmd/worker.c \
+	apps/winapi-pmd/stats.c apps/winapi-pmd/telemetry.c
+$(BIN)/winapi-pmd: $(call objects,$(PMD_SOURCES)) $(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lurcu-qsbr $(LIBS_ISAL)
 
 # vmbus-probe uses include/vmbus/ only, so it links libvmbus alone.
 $(BIN)/vmbus-probe: $(call objects,apps/vmbus-probe/main.c) $(LIB)/libvmbus.a

@@ -688,6 +688,7 @@ int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_dr
 	struct winapi_driver *driver;
 	uint64_t deadline = 0, next, now;
 	unsigned int count = 0;
+	bool looked = false;
 	int rc;
 
 	if (queue == NULL || (max != 0 && completions == NULL) || min > max)
@@ -704,11 +705,16 @@ int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_dr
 			deadline = deadline_after(now, timeout_ms);
 		next = expire(queue, now);
 		count += take_done(queue, completions + count, max - count);
-		/* Enough, or nothing more can come, or out of time. */
-		if (count >= min || count == max || queue->inflight == 0 || now >= deadline)
+		/*
+		 * Enough, or nothing more can come, or out of time: but the ring is looked at once
+		 * first, so that a reap that may not wait (timeout 0, an event loop's) still sees
+		 * the answers that are there.
+		 */
+		if (count >= min || count == max || queue->inflight == 0 || (now >= deadline && looked))
 			break;
 		if (next > deadline)
 			next = deadline;
+		looked = true;
 		if (driver->reaping) {
 			/* The leader hands our completions over and wakes us; our deadlines wake us too. */
 			wait_until(driver, next);
@@ -787,4 +793,9 @@ int winapi_driver_call(struct winapi_driver *driver, struct winapi_call *call)
 out_unlock:
 	pthread_mutex_unlock(&driver->call_lock);
 	return rc;
+}
+
+struct vmbus_channel *winapi_driver_channel(struct winapi_driver *driver)
+{
+	return driver->channel;
 }

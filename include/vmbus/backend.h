@@ -46,6 +46,13 @@ struct vmbus_backend_ops {
 	int (*wait)(struct vmbus_device *device, int timeout_ms);
 	/** Undo everything the backend did for this device (unmap, close). May be NULL. */
 	void (*release)(struct vmbus_device *device);
+	/**
+	 * A descriptor that poll() reports readable whenever wait(device, 0) would return
+	 * something other than -ETIMEDOUT (a signal, or the peer gone), for event loops that
+	 * sleep on many devices (vmbus_device_event_fd()). Owned by the backend. May be NULL, or
+	 * return -EOPNOTSUPP where waiting is not a descriptor (a host scanning monitor pages).
+	 */
+	int (*event_fd)(const struct vmbus_device *device);
 
 	/* Memory the host reaches without copies (<vmbus/memory.h>); NULL where there is none. */
 
@@ -58,6 +65,9 @@ struct vmbus_backend_ops {
 	/** Hyper-V page numbers of a DMA range: count written, -EINVAL, -ENOBUFS. */
 	int (*dma_pfns)(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
 			size_t max);
+	/** The file and offset that map a DMA range: 0, -EINVAL, -EOPNOTSUPP. May be NULL. */
+	int (*dma_share)(struct vmbus_device *device, const void *address, size_t size, int *fd,
+			 uint64_t *offset);
 };
 
 /** Where one channel's rings live. */

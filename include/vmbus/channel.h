@@ -39,7 +39,10 @@
  *     vmbus_chan_wait, vmbus_chan_rx_empty      | not with each other on the same channel
  *   vmbus_chan_get_stats, vmbus_chan_max_packet_size | anything but close
  *   vmbus_chan_set_spin_ns,                   | nothing else on the same channel
- *     vmbus_chan_set_interrupt_mode           |
+ *     vmbus_chan_set_interrupt_mode,          |
+ *     vmbus_chan_arm, vmbus_chan_disarm       |
+ *   vmbus_device_event_fd,                    | anything but vmbus_device_close
+ *     vmbus_device_take_events                |
  *   calls on different channels               | anything (waits on one device share its
  *                                             |   interrupt safely: none loses a wake-up)
  *   vmbus_chan_close, vmbus_device_close      | nothing on the same channel / device
@@ -187,6 +190,49 @@ void vmbus_chan_set_interrupt_mode(struct vmbus_channel *channel, bool enabled);
  * @return 0; -ETIMEDOUT; -ENOTCONN (peer gone).
  */
 int vmbus_chan_wait_interrupt(struct vmbus_channel *channel, int timeout_ms);
+
+/*
+ * Sleeping on many devices at once (an event loop such as winapi-pmd's workers, which serve a
+ * device channel and many clients' rings from one thread): arm every channel, sleep in
+ * poll() or epoll on the devices' event descriptors, take the events, disarm, drain.
+ *
+ *   for each channel: if (vmbus_chan_arm(channel) == -EAGAIN) do not sleep;
+ *   poll(event descriptors);
+ *   for each device: vmbus_device_take_events(device);
+ *   for each channel: vmbus_chan_disarm(channel);
+ *
+ * Channels that vmbus_chan_wait() on the same device from other threads still wake: taking
+ * the events moves the device's wake-up generation, as an interrupt does in a wait. But a
+ * thread that sleeps in poll() on the descriptor of a device another thread takes events from
+ * may find them taken: such threads must wake each other (winapi-pmd's workers do).
+ */
+
+/**
+ * A descriptor that poll() reports readable when the peer may have signalled a channel of
+ * the device, or is gone. Owned by the device; never read from it or close it.
+ * @return the descriptor; -EOPNOTSUPP (this backend waits otherwise, e.g. an emulated host
+ *         that scans monitor pages).
+ */
+int vmbus_device_event_fd(const struct vmbus_device *device);
+
+/**
+ * Consume the device's pending events without blocking, and wake every thread waiting on
+ * the device so that each re-checks its ring.
+ * @return 0; -ENOTCONN (the peer is gone: every channel says so from now on).
+ */
+int vmbus_device_take_events(struct vmbus_device *device);
+
+/**
+ * Before sleeping on vmbus_device_event_fd(): unmask the channel's RX interrupts, then
+ * re-check the ring, so that a packet that raced in before the unmasking is not slept on.
+ * Releases what was read first (vmbus_chan_recv_done()).
+ * @return 0 (empty: the peer will signal the next packet); -EAGAIN (a packet is waiting: do
+ *         not sleep; the channel is disarmed again); -ENOTCONN.
+ */
+int vmbus_chan_arm(struct vmbus_channel *channel);
+
+/** After the sleep: mask RX interrupts again (back to polling). */
+void vmbus_chan_disarm(struct vmbus_channel *channel);
 
 /** Counters a channel keeps; all monotonic since open. */
 struct vmbus_chan_stats {

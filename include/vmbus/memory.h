@@ -68,6 +68,19 @@ void vmbus_device_dma_free(struct vmbus_device *device, void *address, size_t si
 int vmbus_device_dma_pfns(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
 			  size_t max);
 
+/**
+ * A file descriptor and offset that map [@p address, @p address + @p size) of DMA memory, for
+ * handing that memory to another process (winapi-pmd gives each client a slice of its DMA
+ * memory this way: the host reaches it by the daemon's page numbers, the client writes it in
+ * place). The descriptor belongs to the device: dup() it to keep it, never close it.
+ * The other process maps it MAP_SHARED at @p offset (a multiple of the system page size when
+ * @p address is page-aligned).
+ * @return 0; -EINVAL (not DMA memory of this device); -EOPNOTSUPP (the backend's DMA memory is
+ *         not a shareable file).
+ */
+int vmbus_device_dma_share(struct vmbus_device *device, const void *address, size_t size, int *fd,
+			   uint64_t *offset);
+
 /* ---- GPA-direct page ranges (struct vmdata_gpa_direct, vmbus-spec.md 3.3) ---- */
 
 /** One range as the sender describes it. */

@@ -16,6 +16,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include <vmbus/channel.h>
 #include <vmbus/guid.h>
@@ -102,6 +104,26 @@ const char *vmbus_sim_host_path(const struct vmbus_sim_host *host);
  */
 int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **device);
 
+/** Memory the listener already has, offered to one guest as its GPADL region 0. */
+struct vmbus_sim_host_pool {
+	int fd;           /**< the file that maps it; the guest gets a duplicate */
+	uint64_t offset;  /**< where the region starts in the file: a system page multiple */
+	size_t size;      /**< a system page multiple */
+	void *address;    /**< where the caller maps it: the host-side device's region 0 */
+	uint32_t gpadl;   /**< the handle the guest names it by (nonzero) */
+};
+
+/**
+ * As vmbus_sim_host_accept(), but the guest's GPADL region 0 is @p pool, memory the caller
+ * owns and must keep mapped until the device is closed (region 1 is not offered). winapi-pmd
+ * gives each client a slice of the DMA memory it holds on the real device this way, so a
+ * client's buffers are memory the real host reaches in place. NULL: as
+ * vmbus_sim_host_accept().
+ * @return as vmbus_sim_host_accept(); -EINVAL (@p pool misaligned, empty or without fd).
+ */
+int vmbus_sim_host_accept_pool(struct vmbus_sim_host *host, const struct vmbus_sim_host_pool *pool,
+			       struct vmbus_device **device);
+
 /** Accept one guest and tell it the device is busy. @return 0 or negative errno. */
 int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error);
 
@@ -116,6 +138,9 @@ bool vmbus_sim_host_guest_connected(const struct vmbus_device *device);
  * or -ENOENT when the profile has none.
  */
 int vmbus_sim_host_guest_ram(const struct vmbus_device *device, void **address, size_t *size);
+
+/** The guest's process and user, as the kernel saw them when it connected. @return 0 or negative errno. */
+int vmbus_sim_host_guest_credentials(const struct vmbus_device *device, pid_t *pid, uid_t *uid);
 
 /** Number of signals the guest sent on this host-side device (the ones the host consumed). */
 unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device);

@@ -145,6 +145,13 @@ void winapi_driver_get_stats(struct winapi_driver *driver, struct winapi_driver_
 uint64_t winapi_driver_gpa_page_budget(struct winapi_driver *driver, unsigned int buffer_count,
 				       uint32_t inline_length);
 
+/**
+ * The channel the driver runs on, for an event loop that sleeps on it together with other
+ * devices (winapi-pmd: vmbus_chan_arm() / vmbus_chan_disarm() around its poll). Only from the
+ * one thread that also submits and reaps, and never while a reap waits.
+ */
+struct vmbus_channel *winapi_driver_channel(struct winapi_driver *driver);
+
 /** Default time a call may take, from WINAPI_TIMEOUT_MS or 5000 ms. */
 int winapi_driver_default_timeout_ms(void);
 

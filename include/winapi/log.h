@@ -26,6 +26,12 @@ void winapi_log_set_level(enum winapi_log_level level);
 /** The current level (after the environment was read). */
 enum winapi_log_level winapi_log_get_level(void);
 
+/**
+ * A level named as WINAPI_LOG_LEVEL names it (err, warning, notice, info, debug, trace, or
+ * 3-7), for command-line options. @return the level; -1 for anything else.
+ */
+int winapi_log_parse_level(const char *text);
+
 /** Print one message from @p component if @p level is enabled. */
 void winapi_log(enum winapi_log_level level, const char *component, const char *format, ...)
 	__attribute__((format(printf, 3, 4)));

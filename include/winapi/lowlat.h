@@ -13,8 +13,12 @@
  * Transport ($WINAPI_TRANSPORT): "uio" drives the winapi VMBus device bound to
  * uio_hv_generic (scripts/vmbus-bind); "sim" attaches to the host emulator (winapi-host-sim)
  * at the socket named by $WINAPI_SIM_SOCKET, else $XDG_RUNTIME_DIR/winapi-host-sim.sock, else
- * /tmp/winapi-host-sim.<uid>.sock. Unset: uio when this machine has a VMBus with a winapi
- * device, the emulator otherwise.
+ * /tmp/winapi-host-sim.<uid>.sock; "pmd" attaches to a running winapi-pmd daemon, which owns
+ * the device and serves many processes, at $WINAPI_PMD_SOCKET, else
+ * $XDG_RUNTIME_DIR/dpdk/winapi-pmd/winapi-pmd.sock (/tmp without XDG_RUNTIME_DIR; /var/run for
+ * root), else /var/run/dpdk/winapi-pmd/winapi-pmd.sock (a daemon run by systemd). When the
+ * daemon exits, calls fail with -ENOTCONN: winapi_cleanup() and winapi_init() attach again.
+ * Unset: uio when this machine has a VMBus with a winapi device, the emulator otherwise.
  *
  * Environment: WINAPI_TIMEOUT_MS (time a call may take, default 5000), WINAPI_LOG_LEVEL or
  * WINAPI_DEBUG (see <winapi/log.h>), VMBUS_SPIN_NS (how long a waiting call polls before it

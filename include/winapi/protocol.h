@@ -243,6 +243,13 @@ static inline uint8_t winapi_pattern_byte(uint32_t pattern, uint64_t index)
 /** Map a response status to the negative errno liblowlat returns (0 for OK). */
 int winapi_status_to_errno(uint32_t status);
 
+/**
+ * The status that reports @p error to a peer, for a relay that got the error from a call
+ * (winapi-pmd answering its clients): the inverse of winapi_status_to_errno() where there is
+ * one; WINAPI_STATUS_INTERNAL for errors of the relay itself (-ETIMEDOUT, -ENOTCONN, -EIO).
+ */
+uint32_t winapi_errno_to_status(int error);
+
 /** Short text for a status, for messages. */
 const char *winapi_status_name(uint32_t status);
 

@@ -12,27 +12,31 @@
 static int current_level = WINAPI_LOG_NOTICE;
 static pthread_once_t environment_once = PTHREAD_ONCE_INIT;
 
-static void read_environment(void)
+int winapi_log_parse_level(const char *text)
 {
 	static const char *const names[] = { "err", "warning", "notice", "info", "debug" };
-	const char *text = getenv("WINAPI_LOG_LEVEL");
-	const char *debug = getenv("WINAPI_DEBUG");
 	unsigned int i;
+
+	if (text == NULL)
+		return -1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(text, names[i]) == 0 || (text[0] == (char)('3' + i) && text[1] == '\0'))
+			return WINAPI_LOG_ERR + (int)i;
+	/* The seeds' WINAPI_LOG_LEVEL=TRACE: the most verbose we have. */
+	if (strcasecmp(text, "trace") == 0)
+		return WINAPI_LOG_DEBUG;
+	return -1;
+}
+
+static void read_environment(void)
+{
+	const char *debug = getenv("WINAPI_DEBUG");
+	int level = winapi_log_parse_level(getenv("WINAPI_LOG_LEVEL"));
 
 	if (debug != NULL && strcmp(debug, "0") != 0 && *debug != '\0')
 		__atomic_store_n(&current_level, WINAPI_LOG_DEBUG, __ATOMIC_RELAXED);
-	if (text == NULL)
-		return;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcasecmp(text, names[i]) == 0 ||
-		    (text[0] == (char)('3' + i) && text[1] == '\0')) {
-			__atomic_store_n(&current_level, WINAPI_LOG_ERR + (int)i, __ATOMIC_RELAXED);
-			return;
-		}
-	}
-	/* The seeds' WINAPI_LOG_LEVEL=TRACE: the most verbose we have. */
-	if (strcasecmp(text, "trace") == 0)
-		__atomic_store_n(&current_level, WINAPI_LOG_DEBUG, __ATOMIC_RELAXED);
+	if (level >= 0)
+		__atomic_store_n(&current_level, level, __ATOMIC_RELAXED);
 }
 
 void winapi_log_set_level(enum winapi_log_level level)

@@ -7,10 +7,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vmbus/sim.h>
 #include <vmbus/uio.h>
 #include <winapi/log.h>
+#include <winapi/pmd.h>
 #include <winapi/protocol.h>
 
 #include "lowlat_private.h"
@@ -77,6 +79,35 @@ static int attach_sim(struct vmbus_device **device)
 }
 
 /*
+ * winapi-pmd: the daemon offers each client a private device with the emulator's protocol,
+ * so the client stack is the same as on the emulator. $WINAPI_PMD_SOCKET, else the default
+ * instance in this user's runtime directory, else the system one (a daemon run by systemd).
+ */
+static int attach_pmd(struct vmbus_device **device)
+{
+	const char *explicit_path = getenv("WINAPI_PMD_SOCKET");
+	char path[108];
+	int rc;
+
+	if (explicit_path != NULL && *explicit_path != '\0') {
+		rc = vmbus_sim_socket_path(explicit_path, path, sizeof(path));
+	} else {
+		rc = winapi_pmd_socket_path(NULL, false, WINAPI_PMD_CLIENT_SOCKET, path, sizeof(path));
+		if (rc == 0 && access(path, F_OK) != 0)
+			rc = winapi_pmd_socket_path(NULL, true, WINAPI_PMD_CLIENT_SOCKET, path, sizeof(path));
+	}
+	if (rc == 0)
+		rc = vmbus_sim_connect(path, winapi_driver_default_timeout_ms(), device);
+	if (rc != 0)
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot attach to winapi-pmd at %s: %s%s",
+			   rc == -ENAMETOOLONG ? "(path too long)" : path, strerror(-rc),
+			   rc == -ENOENT || rc == -ECONNREFUSED ?
+				   " (is winapi-pmd running? point WINAPI_PMD_SOCKET at its socket)" :
+				   rc == -EACCES ? " (the socket is 0660: join the daemon's --group)" : "");
+	return rc;
+}
+
+/*
  * The real device. With @automatic, a machine without VMBus or without a winapi device is
  * not an error: the caller falls back to the emulator (-ENODEV). A winapi device that exists
  * but cannot be used is an error either way: falling back would hide it.
@@ -108,8 +139,10 @@ static int attach(struct vmbus_device **device)
 		return attach_sim(device);
 	if (transport != NULL && strcmp(transport, "uio") == 0)
 		return attach_uio(false, device);
+	if (transport != NULL && strcmp(transport, "pmd") == 0)
+		return attach_pmd(device);
 	if (transport != NULL && *transport != '\0') {
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "WINAPI_TRANSPORT=%s: want uio or sim", transport);
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "WINAPI_TRANSPORT=%s: want uio, sim or pmd", transport);
 		return -EINVAL;
 	}
 	rc = attach_uio(true, device);

@@ -403,6 +403,33 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 	return rc < 0 ? rc : 0;
 }
 
+int vmbus_chan_arm(struct vmbus_channel *channel)
+{
+	int rc;
+
+	if (channel == NULL)
+		return -EINVAL;
+	/* As in vmbus_chan_wait(): the peer's empty -> non-empty test reads our read_index. */
+	rc = vmbus_chan_recv_done(channel);
+	if (rc != 0)
+		return rc;
+	if (device_gone(channel->device))
+		return __atomic_load_n(&channel->device->backend_error, __ATOMIC_RELAXED);
+	rx_arm(channel, 0, true);
+	if (rx_ready(channel, 0)) {
+		rx_arm(channel, 0, false);
+		return -EAGAIN;
+	}
+	vmbus_count(&channel->stats.sleeps);
+	return 0;
+}
+
+void vmbus_chan_disarm(struct vmbus_channel *channel)
+{
+	if (channel != NULL)
+		rx_arm(channel, 0, false);
+}
+
 int vmbus_chan_wait(struct vmbus_channel *channel, int timeout_ms)
 {
 	const struct wait_condition condition = { .ready = rx_ready, .arm = rx_arm };

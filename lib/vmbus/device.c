@@ -244,3 +244,41 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 	pthread_mutex_unlock(&device->wait_lock);
 	return rc;
 }
+
+int vmbus_device_event_fd(const struct vmbus_device *device)
+{
+	if (device == NULL)
+		return -EINVAL;
+	if (device->params.ops->event_fd == NULL)
+		return -EOPNOTSUPP;
+	return device->params.ops->event_fd(device);
+}
+
+int vmbus_device_take_events(struct vmbus_device *device)
+{
+	int rc, backend_rc;
+
+	if (device == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&device->wait_lock);
+	/*
+	 * A thread asleep in the backend consumes the same events and wakes everyone when it
+	 * does; reading them here as well would only race it.
+	 */
+	if (device->backend_error == 0 && !device->sleeper) {
+		device->sleeper = true;
+		pthread_mutex_unlock(&device->wait_lock);
+		backend_rc = device->params.ops->wait(device, 0);
+		pthread_mutex_lock(&device->wait_lock);
+		device->sleeper = false;
+		if (backend_rc < 0 && backend_rc != -ETIMEDOUT && backend_rc != -EINTR)
+			__atomic_store_n(&device->backend_error, backend_rc, __ATOMIC_RELAXED);
+		if (backend_rc == 0 || device->backend_error != 0)
+			__atomic_store_n(&device->wake_generation, device->wake_generation + 1,
+					 __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&device->wait_cond);
+	}
+	rc = device->backend_error;
+	pthread_mutex_unlock(&device->wait_lock);
+	return rc;
+}

@@ -49,6 +49,16 @@ int vmbus_device_dma_pfns(struct vmbus_device *device, const void *address, size
 	return device->params.ops->dma_pfns(device, address, size, pfns, max);
 }
 
+int vmbus_device_dma_share(struct vmbus_device *device, const void *address, size_t size, int *fd,
+			   uint64_t *offset)
+{
+	if (device == NULL || address == NULL || size == 0 || fd == NULL || offset == NULL)
+		return -EINVAL;
+	if (device->params.ops->dma_share == NULL)
+		return -EOPNOTSUPP;
+	return device->params.ops->dma_share(device, address, size, fd, offset);
+}
+
 /* Per range: u32 byte_count, u32 byte_offset, then the page numbers. */
 #define GPA_RANGE_HEADER 8u
 /* Before the ranges: u32 reserved, u32 range count. */

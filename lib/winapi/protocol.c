@@ -174,6 +174,28 @@ int winapi_status_to_errno(uint32_t status)
 	}
 }
 
+uint32_t winapi_errno_to_status(int error)
+{
+	switch (error) {
+	case 0:
+		return WINAPI_STATUS_OK;
+	case -EBADMSG:
+		return WINAPI_STATUS_BAD_MESSAGE;
+	case -EPROTONOSUPPORT:
+		return WINAPI_STATUS_UNSUPPORTED_VERSION;
+	case -EOPNOTSUPP:
+		return WINAPI_STATUS_UNSUPPORTED_API;
+	case -EFAULT:
+		return WINAPI_STATUS_BAD_BUFFER;
+	case -ENOBUFS:
+		return WINAPI_STATUS_REPLY_TOO_LARGE;
+	case -EBUSY:
+		return WINAPI_STATUS_BUSY;
+	default:
+		return WINAPI_STATUS_INTERNAL;
+	}
+}
+
 const char *winapi_status_name(uint32_t status)
 {
 	static const char *const names[] = {

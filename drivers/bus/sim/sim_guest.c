@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,8 @@ struct sim_guest {
 	int socket_fd;      /* kept open: the emulator sees us leave when it closes */
 	int signal_host_fd;
 	int interrupt_fd;
+	int event_fd;       /* epoll over interrupt_fd and socket_fd: what sim_guest_wait() watches */
+	int guest_ram_fd;   /* kept for vmbus_device_dma_share(); -1 without guest RAM */
 	struct sim_memory memory;
 	struct sim_offer offer;
 	struct vmbus_page_allocator *guest_ram; /* NULL without guest RAM */
@@ -85,6 +88,10 @@ static int sim_guest_wait(struct vmbus_device *device, int timeout_ms)
 
 static void sim_guest_free(struct sim_guest *guest)
 {
+	if (guest->event_fd >= 0)
+		close(guest->event_fd);
+	if (guest->guest_ram_fd >= 0)
+		close(guest->guest_ram_fd);
 	vmbus_page_allocator_destroy(guest->guest_ram);
 	sim_memory_unmap(&guest->memory);
 	free(guest);
@@ -161,11 +168,36 @@ static int sim_guest_dma_pfns(struct vmbus_device *device, const void *address, 
 	return (int)count;
 }
 
+/* DMA memory lives in the guest RAM file: another process maps the same pages from it. */
+static int sim_guest_dma_share(struct vmbus_device *device, const void *address, size_t size, int *fd,
+			       uint64_t *offset)
+{
+	struct sim_guest *guest = vmbus_device_backend_data(device);
+	const uint8_t *ram = guest->memory.guest_ram.address;
+	uintptr_t start = (uintptr_t)address;
+
+	if (ram == NULL || start < (uintptr_t)ram || size > guest->memory.guest_ram.size ||
+	    start - (uintptr_t)ram > guest->memory.guest_ram.size - size)
+		return -EINVAL;
+	*fd = guest->guest_ram_fd;
+	*offset = start - (uintptr_t)ram;
+	return 0;
+}
+
+static int sim_guest_event_fd(const struct vmbus_device *device)
+{
+	const struct sim_guest *guest = vmbus_device_backend_data(device);
+
+	return guest->event_fd;
+}
+
 static const struct vmbus_backend_ops sim_guest_ops = {
 	.name = "sim",
 	.signal = sim_guest_signal,
 	.wait = sim_guest_wait,
 	.release = sim_guest_release,
+	.event_fd = sim_guest_event_fd,
+	.dma_share = sim_guest_dma_share,
 	.gpadl_region = sim_guest_gpadl_region,
 	.dma_alloc = sim_guest_dma_alloc,
 	.dma_free = sim_guest_dma_free,
@@ -200,7 +232,8 @@ static int validate_offer(const struct sim_offer *offer)
 	     offer->channel_count > SIM_MONITOR_ID_LIMIT - offer->monitor_id))
 		return -EPROTO;
 	for (i = 0; i < 2; i++)
-		if (offer->pool_size[i] % SIM_HYPERV_PAGE_SIZE != 0 || offer->pool_size[i] > SIM_REGION_LIMIT)
+		if (offer->pool_size[i] % SIM_HYPERV_PAGE_SIZE != 0 || offer->pool_size[i] > SIM_REGION_LIMIT ||
+		    offer->pool_offset[i] % offer->page_size != 0 || offer->pool_offset[i] > SIM_REGION_LIMIT)
 			return -EPROTO;
 	if (offer->guest_ram_size % offer->page_size != 0 || offer->guest_ram_size > SIM_REGION_LIMIT)
 		return -EPROTO;
@@ -216,7 +249,7 @@ static int validate_offer(const struct sim_offer *offer)
  * Map @size bytes of the memfd @fd. The file must be at least that large and sealed against
  * shrinking: otherwise the emulator could truncate it later and our accesses would SIGBUS.
  */
-static int map_shared(int fd, size_t size, struct sim_mapping *mapping)
+static int map_shared(int fd, uint64_t offset, size_t size, struct sim_mapping *mapping)
 {
 	struct stat st;
 	void *address;
@@ -228,9 +261,9 @@ static int map_shared(int fd, size_t size, struct sim_mapping *mapping)
 		return -EPROTO;
 	if (fstat(fd, &st) != 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size || (uint64_t)st.st_size - size < offset)
 		return -EPROTO;
-	address = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	address = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
 	if (address == MAP_FAILED)
 		return -errno;
 	mapping->address = address;
@@ -245,17 +278,18 @@ static int map_offer(struct sim_guest *guest, const struct sim_fd_layout *layout
 	int rc = 0;
 
 	for (i = 0; i < offer->channel_count && rc == 0; i++)
-		rc = map_shared(fds[i], 2 * (size_t)(i == 0 ? offer->ring_size : offer->subchannel_ring_size),
+		rc = map_shared(fds[i], 0, 2 * (size_t)(i == 0 ? offer->ring_size : offer->subchannel_ring_size),
 				&guest->memory.rings[i]);
 	if (rc == 0)
-		rc = map_shared(fds[layout->interrupt_page], SIM_HYPERV_PAGE_SIZE, &guest->memory.interrupt_page);
+		rc = map_shared(fds[layout->interrupt_page], 0, SIM_HYPERV_PAGE_SIZE, &guest->memory.interrupt_page);
 	if (rc == 0)
-		rc = map_shared(fds[layout->monitor_page], SIM_HYPERV_PAGE_SIZE, &guest->memory.monitor_page);
+		rc = map_shared(fds[layout->monitor_page], 0, SIM_HYPERV_PAGE_SIZE, &guest->memory.monitor_page);
 	for (i = 0; i < 2 && rc == 0; i++)
 		if (layout->pool[i] >= 0)
-			rc = map_shared(fds[layout->pool[i]], offer->pool_size[i], &guest->memory.pools[i]);
+			rc = map_shared(fds[layout->pool[i]], offer->pool_offset[i], offer->pool_size[i],
+					&guest->memory.pools[i]);
 	if (rc == 0 && layout->guest_ram >= 0) {
-		rc = map_shared(fds[layout->guest_ram], offer->guest_ram_size, &guest->memory.guest_ram);
+		rc = map_shared(fds[layout->guest_ram], 0, offer->guest_ram_size, &guest->memory.guest_ram);
 		if (rc == 0)
 			rc = vmbus_page_allocator_create(offer->guest_ram_size / VMBUS_PAGE_SIZE, VMBUS_PAGE_SIZE,
 							 &guest->guest_ram);
@@ -342,6 +376,20 @@ static int receive_offer(struct sim_guest *guest, int timeout_ms, int *fds, stru
 	return rc;
 }
 
+/* One descriptor for both things sim_guest_wait() watches, for vmbus_device_event_fd(). */
+static int create_event_fd(struct sim_guest *guest)
+{
+	struct epoll_event event = { .events = EPOLLIN };
+
+	guest->event_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (guest->event_fd < 0)
+		return -errno;
+	if (epoll_ctl(guest->event_fd, EPOLL_CTL_ADD, guest->interrupt_fd, &event) != 0 ||
+	    epoll_ctl(guest->event_fd, EPOLL_CTL_ADD, guest->socket_fd, &event) != 0)
+		return -errno;
+	return 0;
+}
+
 int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_device **device)
 {
 	const struct sim_hello hello = { .magic = SIM_WIRE_MAGIC, .version = SIM_WIRE_VERSION };
@@ -359,6 +407,7 @@ int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_devi
 	guest = calloc(1, sizeof(*guest));
 	if (guest == NULL)
 		return -ENOMEM;
+	guest->event_fd = guest->guest_ram_fd = -1;
 
 	rc = connect_socket(path, timeout_ms, &guest->socket_fd);
 	if (rc != 0)
@@ -373,6 +422,9 @@ int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_devi
 		goto err_close_fds;
 	guest->signal_host_fd = fds[layout.signal_host];
 	guest->interrupt_fd = fds[layout.signal_guest];
+	rc = create_event_fd(guest);
+	if (rc != 0)
+		goto err_close_fds;
 
 	for (i = 0; i < guest->offer.channel_count; i++)
 		regions[i] = (struct vmbus_channel_region){
@@ -397,10 +449,15 @@ int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_devi
 	rc = vmbus_device_create(&params, device);
 	if (rc != 0)
 		goto err_close_fds;
-	/* The mappings hold the memory; of the descriptors only the signal sockets stay open. */
+	/*
+	 * The mappings hold the memory; of the descriptors the signal sockets stay open, and
+	 * guest RAM's, which vmbus_device_dma_share() hands on.
+	 */
 	for (i = 0; i < layout.count; i++)
-		if (i != layout.signal_host && i != layout.signal_guest)
+		if (i != layout.signal_host && i != layout.signal_guest && (int)i != layout.guest_ram)
 			close(fds[i]);
+	if (layout.guest_ram >= 0)
+		guest->guest_ram_fd = fds[layout.guest_ram];
 	return 0;
 
 err_close_fds:

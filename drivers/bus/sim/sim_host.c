@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -46,7 +47,9 @@ struct sim_host_device {
 	int connection_fd;
 	int signal_host_fd;   /* our end of guest -> host signals: we wait on it */
 	int signal_guest_fd;  /* our end of host -> guest signals: we send on it */
+	int event_fd;         /* epoll over signal_host_fd and connection_fd; -1 when monitored */
 	struct sim_memory memory;
+	bool pool_borrowed;   /* pools[0] is the caller's memory (vmbus_sim_host_accept_pool) */
 	unsigned int channel_count;
 	bool monitored;
 	unsigned long long signals_received;
@@ -110,7 +113,11 @@ static int sim_host_wait(struct vmbus_device *device, int timeout_ms)
 
 static void sim_host_device_free(struct sim_host_device *host)
 {
+	if (host->pool_borrowed)
+		host->memory.pools[0].address = NULL;
 	sim_memory_unmap(&host->memory);
+	if (host->event_fd >= 0)
+		close(host->event_fd);
 	if (host->signal_guest_fd >= 0)
 		close(host->signal_guest_fd);
 	if (host->signal_host_fd >= 0)
@@ -139,11 +146,20 @@ static int sim_host_gpadl_region(const struct vmbus_device *device, unsigned int
 	return 0;
 }
 
+static int sim_host_event_fd(const struct vmbus_device *device)
+{
+	const struct sim_host_device *host = vmbus_device_backend_data(device);
+
+	/* A monitored guest signals by bits in a page, which only a scan sees. */
+	return host->event_fd >= 0 ? host->event_fd : -EOPNOTSUPP;
+}
+
 static const struct vmbus_backend_ops sim_host_ops = {
 	.name = "sim-host",
 	.signal = sim_host_signal,
 	.wait = sim_host_wait,
 	.release = sim_host_release,
+	.event_fd = sim_host_event_fd,
 	.gpadl_region = sim_host_gpadl_region,
 };
 
@@ -154,6 +170,19 @@ bool vmbus_sim_host_guest_connected(const struct vmbus_device *device)
 
 	/* As in sim_host_wait(): any event on the socket means the guest has gone. */
 	return poll(&pfd, 1, 0) == 0;
+}
+
+int vmbus_sim_host_guest_credentials(const struct vmbus_device *device, pid_t *pid, uid_t *uid)
+{
+	const struct sim_host_device *host = vmbus_device_backend_data(device);
+	struct ucred credentials;
+	socklen_t length = sizeof(credentials);
+
+	if (getsockopt(host->connection_fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0)
+		return -errno;
+	*pid = credentials.pid;
+	*uid = credentials.uid;
+	return 0;
 }
 
 unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device)
@@ -274,9 +303,24 @@ static void fill_offer(const struct vmbus_sim_host *host, struct sim_offer *offe
 		offer->flags |= SIM_OFFER_MASK_IN_INTERRUPT;
 }
 
+/* One descriptor for both things sim_host_wait() watches, for vmbus_device_event_fd(). */
+static int create_event_fd(struct sim_host_device *state)
+{
+	struct epoll_event event = { .events = EPOLLIN };
+
+	state->event_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (state->event_fd < 0)
+		return -errno;
+	if (epoll_ctl(state->event_fd, EPOLL_CTL_ADD, state->signal_host_fd, &event) != 0 ||
+	    epoll_ctl(state->event_fd, EPOLL_CTL_ADD, state->connection_fd, &event) != 0)
+		return -errno;
+	return 0;
+}
+
 /* Create every region and socket of @offer; @fds receives the guest's descriptors. */
 static int create_device_memory(const struct vmbus_sim_host *host, const struct sim_offer *offer,
-				const struct sim_fd_layout *layout, struct sim_host_device *state, int *fds)
+				const struct sim_fd_layout *layout, const struct vmbus_sim_host_pool *pool,
+				struct sim_host_device *state, int *fds)
 {
 	static const char *const pool_names[2] = { "vmbus-sim-recv-pool", "vmbus-sim-send-pool" };
 	unsigned int i;
@@ -299,10 +343,20 @@ static int create_device_memory(const struct vmbus_sim_host *host, const struct 
 	if (rc == 0)
 		rc = create_region("vmbus-sim-monitor-page", SIM_HYPERV_PAGE_SIZE, &state->memory.monitor_page,
 				   &fds[layout->monitor_page]);
-	for (i = 0; i < 2 && rc == 0; i++)
-		if (layout->pool[i] >= 0)
-			rc = create_region(pool_names[i], offer->pool_size[i], &state->memory.pools[i],
-					   &fds[layout->pool[i]]);
+	for (i = 0; i < 2 && rc == 0; i++) {
+		if (layout->pool[i] < 0)
+			continue;
+		if (i == 0 && pool != NULL) {
+			fds[layout->pool[0]] = fcntl(pool->fd, F_DUPFD_CLOEXEC, 0);
+			if (fds[layout->pool[0]] < 0)
+				rc = -errno;
+			state->memory.pools[0] = (struct sim_mapping){ .address = pool->address, .size = pool->size };
+			state->pool_borrowed = true;
+			continue;
+		}
+		rc = create_region(pool_names[i], offer->pool_size[i], &state->memory.pools[i],
+				   &fds[layout->pool[i]]);
+	}
 	if (rc == 0 && layout->guest_ram >= 0)
 		rc = create_region("vmbus-sim-guest-ram", offer->guest_ram_size, &state->memory.guest_ram,
 				   &fds[layout->guest_ram]);
@@ -310,10 +364,25 @@ static int create_device_memory(const struct vmbus_sim_host *host, const struct 
 		rc = create_signal_pair(&state->signal_host_fd, &fds[layout->signal_host]);
 	if (rc == 0)
 		rc = create_signal_pair(&state->signal_guest_fd, &fds[layout->signal_guest]);
+	if (rc == 0 && !state->monitored)
+		rc = create_event_fd(state);
 	return rc;
 }
 
+static bool pool_valid(const struct vmbus_sim_host_pool *pool, size_t page_size)
+{
+	return pool->fd >= 0 && pool->address != NULL && pool->size != 0 &&
+	       pool->size % SIM_HYPERV_PAGE_SIZE == 0 && pool->size % page_size == 0 &&
+	       pool->offset % page_size == 0 && pool->gpadl != 0;
+}
+
 int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **device)
+{
+	return vmbus_sim_host_accept_pool(host, NULL, device);
+}
+
+int vmbus_sim_host_accept_pool(struct vmbus_sim_host *host, const struct vmbus_sim_host_pool *pool,
+			       struct vmbus_device **device)
 {
 	struct vmbus_channel_region regions[SIM_MAX_CHANNELS];
 	struct vmbus_device_params params;
@@ -328,17 +397,26 @@ int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **dev
 	state = calloc(1, sizeof(*state));
 	if (state == NULL)
 		return -ENOMEM;
-	state->connection_fd = state->signal_host_fd = state->signal_guest_fd = -1;
+	state->connection_fd = state->signal_host_fd = state->signal_guest_fd = state->event_fd = -1;
+	if (pool != NULL && !pool_valid(pool, host->page_size)) {
+		rc = -EINVAL;
+		goto err_free_state;
+	}
 
 	rc = accept_guest(host, &state->connection_fd);
 	if (rc != 0)
 		goto err_free_state;
 
 	fill_offer(host, &offer, 0);
+	if (pool != NULL) {
+		offer.pool_size[0] = pool->size;
+		offer.pool_offset[0] = pool->offset;
+		offer.pool_gpadl[0] = pool->gpadl;
+	}
 	sim_fd_layout(&offer, &layout);
 	state->channel_count = offer.channel_count;
 	state->monitored = host->config.monitored;
-	rc = create_device_memory(host, &offer, &layout, state, fds);
+	rc = create_device_memory(host, &offer, &layout, pool, state, fds);
 	if (rc != 0)
 		goto err_close_fds;
 	rc = sim_wire_send(state->connection_fd, &offer, sizeof(offer), fds, layout.count);

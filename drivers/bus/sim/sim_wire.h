@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define SIM_WIRE_MAGIC 0x4d495356u /* "VSIM" */
-#define SIM_WIRE_VERSION 2u
+#define SIM_WIRE_VERSION 3u
 
 /* HV_HYP_PAGE_SIZE: uio_hv_generic's int_page and monitor_page maps are 4 KiB since 2025. */
 #define SIM_HYPERV_PAGE_SIZE 4096u
@@ -52,6 +52,7 @@ struct sim_offer {
 	uint32_t monitor_id;           /* primary; subchannel i: monitor_id + i; or NONE */
 	int32_t numa_node;
 	uint64_t pool_size[2];         /* GPADL regions (receive, send); 0: absent */
+	uint64_t pool_offset[2];       /* where in its file each region starts (page multiple) */
 	uint32_t pool_gpadl[2];
 	uint64_t guest_ram_size;       /* shared guest RAM for GPA-direct; 0: absent */
 	uint32_t flags;                /* SIM_OFFER_* */

@@ -534,6 +534,14 @@ static int uio_wait(struct vmbus_device *device, int timeout_ms)
 	return -ENOTCONN; /* EIO after rescind, or a device that no longer reads as uio */
 }
 
+/* uio's fd is the device's one interrupt line: readable when the count has moved. */
+static int uio_event_fd(const struct vmbus_device *device)
+{
+	const struct uio_backend *backend = vmbus_device_backend_data(device);
+
+	return backend->fd;
+}
+
 static void uio_release(struct vmbus_device *device)
 {
 	struct uio_backend *backend = vmbus_device_backend_data(device);
@@ -568,6 +576,7 @@ static const struct vmbus_backend_ops uio_ops = {
 	.signal = uio_signal,
 	.wait = uio_wait,
 	.release = uio_release,
+	.event_fd = uio_event_fd,
 	.gpadl_region = uio_gpadl_region,
 	.dma_alloc = uio_dma_alloc,
 	.dma_free = uio_dma_free,

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control thread: attaches clients, notices them leave, frees what they held once no
+ * worker can see them, and turns SIGTERM into an orderly stop. It alone changes the client
+ * table (under table_lock, which telemetry takes to read it).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <vmbus/memory.h>
+#include <winapi/log.h>
+
+#include "pmd.h"
+
+/* How often clients are checked for having gone while their worker is busy elsewhere. */
+#define PMD_LIVENESS_MS 50
+
+/* The GPADL handle a client names its pool by: its own, so a stale id is refused. */
+static uint32_t client_gpadl(uint64_t id)
+{
+	return 0xd0000000u | (uint32_t)(id & 0x0fffffffu);
+}
+
+/* The worker with the fewest clients: clients spread over the channels. */
+static unsigned int pick_worker(const struct pmd *pmd)
+{
+	unsigned int best = 0, i;
+
+	for (i = 1; i < pmd->worker_count; i++)
+		if (pmd->workers[i].clients < pmd->workers[best].clients)
+			best = i;
+	return best;
+}
+
+static void attach_client(struct pmd *pmd)
+{
+	size_t pool_size = (size_t)pmd->options.pool_mib << 20;
+	struct vmbus_sim_host_pool pool;
+	struct pmd_client *client;
+	int rc;
+
+	if (pmd->client_count >= pmd->options.max_clients) {
+		rc = vmbus_sim_host_reject(pmd->listener, -EBUSY);
+		if (rc == 0) {
+			pmd_count(&pmd->totals.clients_refused, 1);
+			winapi_log(WINAPI_LOG_WARNING, "pmd", "client refused: %u clients attached (--max-clients)",
+				   pmd->client_count);
+		}
+		return;
+	}
+	client = calloc(1, sizeof(*client));
+	if (client == NULL)
+		return;
+	client->id = ++pmd->next_client_id;
+	client->gpadl = client_gpadl(client->id);
+	client->pool_size = pool_size;
+	rc = vmbus_device_dma_alloc(pmd->device, pool_size, (void **)&client->pool);
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_ERR, "pmd", "no DMA memory for a client's %zu-byte pool: %s", pool_size,
+			   strerror(-rc));
+		if (vmbus_sim_host_reject(pmd->listener, -ENOMEM) == 0)
+			pmd_count(&pmd->totals.clients_refused, 1);
+		goto err_free_client;
+	}
+	pool = (struct vmbus_sim_host_pool){ .address = client->pool, .size = pool_size, .gpadl = client->gpadl };
+	rc = vmbus_device_dma_share(pmd->device, client->pool, pool_size, &pool.fd, &pool.offset);
+	if (rc == 0)
+		rc = vmbus_sim_host_accept_pool(pmd->listener, &pool, &client->device);
+	if (rc != 0) {
+		if (rc != -EAGAIN)
+			winapi_log(WINAPI_LOG_WARNING, "pmd", "a client could not attach: %s", strerror(-rc));
+		goto err_free_pool;
+	}
+	vmbus_sim_host_guest_credentials(client->device, &client->pid, &client->uid);
+	rc = vmbus_chan_open(client->device, 0, &client->channel);
+	if (rc != 0)
+		goto err_close_device;
+
+	client->worker = pick_worker(pmd);
+	pthread_mutex_lock(&pmd->table_lock);
+	pmd->workers[client->worker].clients++;
+	cds_list_add_tail_rcu(&client->node, &pmd->clients);
+	pmd->client_count++;
+	pthread_mutex_unlock(&pmd->table_lock);
+	pmd_count(&pmd->totals.clients_attached, 1);
+	pmd_count(&pmd->totals.pool_bytes_in_use, pool_size);
+	pmd_kick(pmd->workers[client->worker].kick_fd);
+	winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu attached: pid %d, uid %u, worker %u, %u MiB pool",
+		   (unsigned long long)client->id, (int)client->pid, (unsigned int)client->uid, client->worker,
+		   pmd->options.pool_mib);
+	return;
+
+err_close_device:
+	vmbus_device_close(client->device);
+err_free_pool:
+	vmbus_device_dma_free(pmd->device, client->pool, pool_size);
+err_free_client:
+	free(client);
+}
+
+/* Free what @client held; no worker can see it any more. */
+static void free_client(struct pmd *pmd, struct pmd_client *client)
+{
+	bool connected = vmbus_sim_host_guest_connected(client->device);
+
+	vmbus_chan_close(client->channel);
+	vmbus_device_close(client->device);
+	/*
+	 * A client sent away while it still runs keeps its pool mapped: those pages must never
+	 * serve another client. They stay allocated (and counted) until the daemon exits.
+	 */
+	if (connected) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu still maps its pool: %zu bytes kept out of use",
+			   (unsigned long long)client->id, client->pool_size);
+	} else {
+		vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
+		pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
+		__atomic_fetch_sub(&pmd->totals.pool_bytes_in_use, client->pool_size, __ATOMIC_RELAXED);
+	}
+	pmd_count(&pmd->totals.clients_reclaimed, 1);
+	winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu (pid %d) reclaimed: %s; %llu requests, %llu answered, "
+		   "%llu dropped", (unsigned long long)client->id, (int)client->pid, client->leave_reason,
+		   (unsigned long long)client->stats.requests, (unsigned long long)client->stats.completions,
+		   (unsigned long long)client->stats.dropped);
+	free(client);
+}
+
+/*
+ * Unlink the clients their workers are done with, wait until no worker can hold a pointer
+ * to them (every worker has passed a quiescent state), then free them. With @all (workers
+ * stopped), every client goes.
+ */
+static void reclaim_clients(struct pmd *pmd, bool all)
+{
+	struct pmd_client *client, *next;
+	CDS_LIST_HEAD(gone);
+
+	pthread_mutex_lock(&pmd->table_lock);
+	cds_list_for_each_entry_safe(client, next, &pmd->clients, node) {
+		if (!all && __atomic_load_n(&client->state, __ATOMIC_ACQUIRE) != PMD_CLIENT_RECLAIMABLE)
+			continue;
+		cds_list_del_rcu(&client->node);
+		pmd->client_count--;
+		pmd->workers[client->worker].clients--;
+		cds_list_add(&client->node, &gone);
+	}
+	pthread_mutex_unlock(&pmd->table_lock);
+	if (cds_list_empty(&gone))
+		return;
+	if (!all)
+		synchronize_rcu();
+	cds_list_for_each_entry_safe(client, next, &gone, node)
+		free_client(pmd, client);
+}
+
+/* A worker busy with other clients may not look at a quiet one for a while: look for it. */
+static void check_clients(struct pmd *pmd)
+{
+	struct pmd_client *client;
+
+	pthread_mutex_lock(&pmd->table_lock);
+	cds_list_for_each_entry(client, &pmd->clients, node) {
+		if (__atomic_load_n(&client->state, __ATOMIC_ACQUIRE) == PMD_CLIENT_ACTIVE &&
+		    !vmbus_sim_host_guest_connected(client->device)) {
+			pmd_client_leave(client, "it exited");
+			pmd_kick(pmd->workers[client->worker].kick_fd);
+		}
+	}
+	pthread_mutex_unlock(&pmd->table_lock);
+}
+
+int pmd_control_run(struct pmd *pmd)
+{
+	struct signalfd_siginfo signal_info;
+	struct pollfd fds[3];
+	unsigned int i;
+	uint64_t drained;
+	sigset_t signals;
+	int signal_fd, rc = 0;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (signal_fd < 0)
+		return -errno;
+	fds[0] = (struct pollfd){ .fd = vmbus_sim_host_fd(pmd->listener), .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = pmd->control_kick_fd, .events = POLLIN };
+	fds[2] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
+
+	while (!__atomic_load_n(&pmd->stopping, __ATOMIC_ACQUIRE)) {
+		if (poll(fds, 3, PMD_LIVENESS_MS) < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		if (fds[2].revents & POLLIN) {
+			if (read(signal_fd, &signal_info, sizeof(signal_info)) == (ssize_t)sizeof(signal_info))
+				winapi_log(WINAPI_LOG_NOTICE, "pmd", "%s: answering what is in flight, then exiting",
+					   strsignal((int)signal_info.ssi_signo));
+			__atomic_store_n(&pmd->stopping, true, __ATOMIC_RELEASE);
+			break;
+		}
+		if (fds[0].revents & POLLIN)
+			attach_client(pmd);
+		if (fds[1].revents & POLLIN)
+			(void)!read(pmd->control_kick_fd, &drained, sizeof(drained));
+		check_clients(pmd);
+		reclaim_clients(pmd, false);
+	}
+
+	/* New clients are refused from here on: the socket goes first. */
+	vmbus_sim_host_close(pmd->listener);
+	pmd->listener = NULL;
+	for (i = 0; i < pmd->worker_count; i++)
+		pmd_kick(pmd->workers[i].kick_fd);
+	for (i = 0; i < pmd->worker_count; i++) {
+		pthread_join(pmd->workers[i].thread, NULL);
+		if (pmd->workers[i].error != 0 && rc == 0)
+			rc = pmd->workers[i].error;
+	}
+	reclaim_clients(pmd, true);
+	close(signal_fd);
+	return rc;
+}

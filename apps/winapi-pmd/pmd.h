@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * winapi-pmd internals: the daemon that owns the winapi VMBus device and serves many client
+ * processes from pinned workers.
+ *
+ * Threads:
+ *   control  (main thread)  accepts clients, watches them leave, reclaims what they held
+ *   worker i (one per device channel, pinned to its lcore)  polls its channel and its clients
+ *   telemetry (telemetry.c) answers DPDK telemetry v2 clients
+ *
+ * A client attaches with the emulator's protocol (vmbus_sim_host_accept_pool()): it gets a
+ * private device whose channel 0 carries its requests and completions (its SQ and CQ, rings in
+ * memfds) and whose GPADL region 0 is a slice of the daemon's DMA memory on the real device
+ * (its buffer pool). The worker that serves it checks every request, turns the client's GPADL
+ * descriptors into GPA-direct ranges of that slice, and forwards it on its device channel;
+ * completions come back the same way. Nothing is copied but the inline bytes.
+ *
+ * The client table is an RCU list (liburcu, QSBR flavour): workers walk it without locks and
+ * report a quiescent state once per loop; the control thread alone changes it, under
+ * table_lock (which telemetry readers take too), and frees a client only after
+ * synchronize_rcu().
+ */
+#ifndef APPS_WINAPI_PMD_H
+#define APPS_WINAPI_PMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <urcu-qsbr.h>
+#include <urcu/rculist.h>
+
+#include <vmbus/channel.h>
+#include <vmbus/sim.h>
+#include <winapi/driver.h>
+#include <winapi/protocol.h>
+
+#define PMD_MAX_WORKERS 64
+/* Requests one worker has on its device channel at once: its driver queue's depth. */
+#define PMD_WORKER_DEPTH 1024u
+/* Requests one client may have in flight: a fair share, and what its completions ring holds. */
+#define PMD_CLIENT_DEPTH 256u
+/* Requests taken from one client per pass: the others get their turn in the same batch. */
+#define PMD_CLIENT_BURST 32u
+
+/* Where a client stands; only its worker moves it on, except ACTIVE -> LEAVING. */
+enum pmd_client_state {
+	PMD_CLIENT_ACTIVE,      /* serving */
+	PMD_CLIENT_LEAVING,     /* gone or misbehaved: nothing more is read; in-flight requests finish */
+	PMD_CLIENT_RECLAIMABLE, /* nothing in flight: the control thread may free it */
+};
+
+/* Counters, written by one thread with relaxed atomics, read by telemetry. */
+struct pmd_client_stats {
+	uint64_t requests;       /* taken from the client's ring */
+	uint64_t completions;    /* answered into its ring */
+	uint64_t rejected;       /* answered with an error without reaching the host */
+	uint64_t bad_buffers;    /* of those: descriptors outside the client's own pool */
+	uint64_t dropped;        /* completions for the client after it left */
+};
+
+struct pmd_request;
+
+struct pmd_client {
+	struct cds_list_head node;        /* pmd.clients, RCU */
+	uint64_t id;
+	pid_t pid;
+	uid_t uid;
+	unsigned int worker;
+	struct vmbus_device *device;      /* host side of the client's private device */
+	struct vmbus_channel *channel;
+	uint8_t *pool;                    /* the client's GPADL region 0: daemon DMA memory */
+	size_t pool_size;
+	uint32_t gpadl;
+	int state;                        /* enum pmd_client_state, __atomic */
+	char leave_reason[64];            /* written once, by whoever moves it to LEAVING */
+	/* Worker-owned. */
+	unsigned int in_flight;           /* requests taken and not yet answered into the ring */
+	struct pmd_request *backlog_head; /* answers waiting for room in the client's ring */
+	struct pmd_request *backlog_tail;
+	bool tx_dirty;                    /* answers written and not yet published */
+	struct pmd_client_stats stats;
+};
+
+struct pmd_worker_stats {
+	uint64_t requests;      /* forwarded to the host */
+	uint64_t completions;   /* answered (any status) */
+	uint64_t batches;       /* submissions that wrote at least one request */
+	uint64_t busy_ns;       /* time in passes that found work */
+	uint64_t idle_ns;       /* time spinning or asleep */
+	uint64_t sleeps;
+	uint64_t ring_full;     /* submissions that found the device ring full */
+	uint64_t client_ring_full; /* answers that waited for room in a client's ring */
+};
+
+struct pmd;
+
+struct pmd_worker {
+	struct pmd *pmd;
+	unsigned int index;          /* = the device channel it serves */
+	int cpu;                     /* -1: not pinned */
+	pthread_t thread;
+	int kick_fd;                 /* eventfd: new clients, a client left, stop, shared interrupt */
+	struct winapi_driver *driver;
+	struct winapi_driver_queue *queue;
+	struct pmd_request *requests; /* PMD_WORKER_DEPTH slots */
+	struct pmd_request *free_requests;
+	unsigned int in_flight;
+	unsigned int clients;        /* attached to this worker (control thread's count) */
+	int error;                   /* why the worker stopped, 0 while it runs */
+	struct pmd_worker_stats stats;
+};
+
+struct pmd_options {
+	const char *lcores;          /* -l */
+	const char *class_id;        /* --class */
+	const char *instance_id;     /* --instance */
+	const char *backend;         /* "sim" or "uio" */
+	const char *sim_socket;      /* --sim-socket: the emulator to attach to */
+	const char *file_prefix;
+	const char *socket_path;     /* --socket: overrides the runtime dir's */
+	const char *group;           /* --group */
+	unsigned int pool_mib;       /* --pool-size: each client's buffer pool */
+	unsigned int max_clients;
+	uint32_t spin_ns;            /* how long an idle worker polls before it sleeps */
+	bool daemonize;
+	bool stats;
+	bool json;
+};
+
+struct pmd_totals {
+	uint64_t clients_attached;
+	uint64_t clients_refused;
+	uint64_t clients_reclaimed;
+	uint64_t pool_bytes_in_use;
+	uint64_t pool_bytes_reclaimed;
+	uint64_t requests_dropped;   /* answers dropped because their client had left */
+};
+
+struct pmd {
+	struct pmd_options options;
+	struct vmbus_device *device;  /* the real (or emulated) winapi device */
+	struct vmbus_sim_host *listener;
+	char socket_path[108];
+	char telemetry_path[108];
+	gid_t group;
+	unsigned int worker_count;
+	struct pmd_worker workers[PMD_MAX_WORKERS];
+	struct cds_list_head clients; /* RCU; changed under table_lock by the control thread */
+	pthread_mutex_t table_lock;
+	unsigned int client_count;
+	uint64_t next_client_id;
+	int control_kick_fd;          /* eventfd: a worker has a client to reclaim */
+	bool stopping;                /* SIGTERM: __atomic */
+	uint64_t started_ns;
+	struct pmd_totals totals;     /* __atomic */
+};
+
+/* worker.c */
+int pmd_worker_init(struct pmd *pmd, unsigned int index, int cpu);
+int pmd_worker_start(struct pmd_worker *worker);
+void pmd_worker_fini(struct pmd_worker *worker);
+/* Wake the thread sleeping on @eventfd (a worker's kick_fd, control_kick_fd). */
+void pmd_kick(int eventfd);
+
+/* control.c */
+int pmd_control_run(struct pmd *pmd);
+void pmd_client_leave(struct pmd_client *client, const char *reason);
+
+/* stats.c: the telemetry commands */
+struct pmd_telemetry;
+int pmd_stats_register(struct pmd *pmd, struct pmd_telemetry *telemetry);
+int pmd_stats_print(const char *telemetry_path, bool json);
+
+static inline void pmd_count(uint64_t *counter, uint64_t value)
+{
+	__atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t pmd_read(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+/* A counter one thread writes and telemetry reads. */
+static inline void pmd_set(unsigned int *counter, unsigned int value)
+{
+	__atomic_store_n(counter, value, __ATOMIC_RELAXED);
+}
+
+uint64_t pmd_now_ns(void);
+
+#endif /* APPS_WINAPI_PMD_H */

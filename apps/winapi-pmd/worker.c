@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A worker: one device channel, the clients given to it, one thread pinned to one lcore.
+ *
+ * Each pass takes a burst of requests from every client (PMD_CLIENT_BURST each, so one busy
+ * client cannot starve the others), checks them, and submits them to the device as one batch:
+ * one ring publication and at most one signal for the requests of all clients. Completions
+ * are answered into each client's ring, one publication per client per pass.
+ *
+ * Idle: spin for spin_ns, then arm every channel (device and clients), sleep in poll() on
+ * their event descriptors and the kick eventfd, take the events, disarm. The device has one
+ * interrupt line for all its channels (uio's fd), so whichever worker takes its events kicks
+ * the others: each then re-checks its own channel.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vmbus/memory.h>
+#include <vmbus/packet.h>
+#include <winapi/log.h>
+
+#include "pmd.h"
+
+/* A request between the client's ring and its answer. */
+struct pmd_request {
+	struct pmd_request *next;   /* free list or a client's backlog */
+	struct pmd_client *client;
+	uint64_t trans_id;          /* the client's */
+	uint16_t api_id;
+	uint32_t status;            /* enum winapi_status of the answer */
+	uint32_t reply_length;
+	struct winapi_call call;
+	struct winapi_call_buffer buffers[WINAPI_MAX_BUFFERS];
+	uint8_t reply[WINAPI_MAX_INLINE_DATA];
+};
+
+/* Largest request packet a client may send: descriptor, then the largest message. */
+#define PMD_PACKET_MAX (sizeof(struct vmbus_packet_descriptor) + WINAPI_MESSAGE_MAX_SIZE + 8)
+/* How long a worker sleeps at most: in-flight requests' deadlines are checked this often. */
+#define PMD_SLEEP_MS 100
+/* A stopping worker answers what is in flight for at most this long past the driver's timeout. */
+#define PMD_DRAIN_EXTRA_MS 1000
+
+uint64_t pmd_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+void pmd_kick(int eventfd)
+{
+	const uint64_t one = 1;
+
+	/* A full counter already means "look again": nothing is lost when this fails. */
+	(void)!write(eventfd, &one, sizeof(one));
+}
+
+void pmd_client_leave(struct pmd_client *client, const char *reason)
+{
+	int expected = PMD_CLIENT_ACTIVE;
+
+	if (__atomic_compare_exchange_n(&client->state, &expected, PMD_CLIENT_LEAVING, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED)) {
+		strncpy(client->leave_reason, reason, sizeof(client->leave_reason) - 1);
+		winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu (pid %d) leaves: %s", (unsigned long long)client->id,
+			   (int)client->pid, reason);
+	}
+}
+
+static int client_state(const struct pmd_client *client)
+{
+	return __atomic_load_n(&client->state, __ATOMIC_ACQUIRE);
+}
+
+static struct pmd_request *request_get(struct pmd_worker *worker)
+{
+	struct pmd_request *request = worker->free_requests;
+
+	if (request != NULL) {
+		worker->free_requests = request->next;
+		pmd_set(&worker->in_flight, worker->in_flight + 1);
+	}
+	return request;
+}
+
+static void request_put(struct pmd_worker *worker, struct pmd_request *request)
+{
+	pmd_set(&request->client->in_flight, request->client->in_flight - 1);
+	request->next = worker->free_requests;
+	worker->free_requests = request;
+	pmd_set(&worker->in_flight, worker->in_flight - 1);
+}
+
+/* Write the answer into the client's ring (published later, by flush_clients()). */
+static int write_answer(struct pmd_request *request)
+{
+	uint8_t message[sizeof(struct winapi_message_header) + WINAPI_MAX_INLINE_DATA];
+	struct winapi_message response = {
+		.api_id = request->api_id,
+		.flags = WINAPI_MESSAGE_FLAG_RESPONSE,
+		.status = request->status,
+		.request_id = request->trans_id,
+		.inline_length = request->status == WINAPI_STATUS_OK ? request->reply_length : 0,
+		.inline_data = request->reply,
+	};
+	struct iovec payload;
+	struct vmbus_ring_packet packet = {
+		.type = VMBUS_PACKET_COMPLETION,
+		.trans_id = request->trans_id,
+		.payload = &payload,
+		.payload_count = 1,
+	};
+	int length = winapi_message_encode(&response, message, sizeof(message));
+
+	if (length < 0)
+		return length;
+	payload = (struct iovec){ .iov_base = message, .iov_len = (size_t)length };
+	return vmbus_chan_write(request->client->channel, &packet);
+}
+
+static void drop_answer(struct pmd_worker *worker, struct pmd_request *request)
+{
+	pmd_count(&request->client->stats.dropped, 1);
+	pmd_count(&worker->pmd->totals.requests_dropped, 1);
+	request_put(worker, request);
+}
+
+/* Answer @request to its client, or queue it behind the client's backlog. */
+static void answer(struct pmd_worker *worker, struct pmd_request *request)
+{
+	struct pmd_client *client = request->client;
+	int rc;
+
+	pmd_count(&worker->stats.completions, 1);
+	if (client_state(client) != PMD_CLIENT_ACTIVE) {
+		drop_answer(worker, request);
+		return;
+	}
+	rc = client->backlog_head != NULL ? -EAGAIN : write_answer(request);
+	if (rc == -EAGAIN) {
+		/* The client has not read its earlier answers yet: keep this one in order. */
+		request->next = NULL;
+		if (client->backlog_tail != NULL)
+			client->backlog_tail->next = request;
+		else
+			client->backlog_head = request;
+		client->backlog_tail = request;
+		pmd_count(&worker->stats.client_ring_full, 1);
+		return;
+	}
+	if (rc != 0) {
+		pmd_client_leave(client, "its completion ring is corrupt");
+		drop_answer(worker, request);
+		return;
+	}
+	pmd_count(&client->stats.completions, 1);
+	client->tx_dirty = true;
+	request_put(worker, request);
+}
+
+static void reject(struct pmd_worker *worker, struct pmd_request *request, uint32_t status)
+{
+	request->status = status;
+	pmd_count(&request->client->stats.rejected, 1);
+	answer(worker, request);
+}
+
+/*
+ * Check one request of @client and hand it to the device queue. Every field comes from a
+ * process we do not trust: the message is decoded and validated, and each buffer must lie in
+ * the client's own pool, before anything names device memory.
+ */
+static void take_request(struct pmd_worker *worker, struct pmd_client *client, struct pmd_request *request,
+			 const uint8_t *packet, const struct vmbus_ring_packet_info *info)
+{
+	struct winapi_message message;
+	unsigned int i;
+	int rc;
+
+	request->client = client;
+	request->trans_id = info->trans_id;
+	request->api_id = 0;
+	request->reply_length = 0;
+	pmd_set(&client->in_flight, client->in_flight + 1);
+	pmd_count(&client->stats.requests, 1);
+
+	if (!(info->flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED)) {
+		/* Nobody waits for an answer: there is nothing to forward or to say. */
+		pmd_count(&client->stats.rejected, 1);
+		request_put(worker, request);
+		return;
+	}
+	if (info->type != VMBUS_PACKET_DATA_INBAND) {
+		/* GPA-direct from a client would name guest pages it was never given. */
+		reject(worker, request, info->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT ? WINAPI_STATUS_BAD_BUFFER :
+											  WINAPI_STATUS_BAD_MESSAGE);
+		return;
+	}
+	rc = winapi_message_decode(packet + info->header_size, info->packet_size - info->header_size, &message);
+	if (rc != 0) {
+		request->api_id = rc == -EPROTONOSUPPORT ? message.api_id : 0;
+		reject(worker, request, rc == -EPROTONOSUPPORT ? WINAPI_STATUS_UNSUPPORTED_VERSION :
+								 WINAPI_STATUS_BAD_MESSAGE);
+		return;
+	}
+	request->api_id = message.api_id;
+	if ((message.flags & WINAPI_MESSAGE_FLAG_RESPONSE) || message.request_id != info->trans_id) {
+		reject(worker, request, WINAPI_STATUS_BAD_MESSAGE);
+		return;
+	}
+	for (i = 0; i < message.buffer_count; i++) {
+		const struct winapi_buffer_descriptor *descriptor = &message.buffers[i];
+
+		if (descriptor->kind != WINAPI_BUFFER_GPADL || descriptor->region != client->gpadl ||
+		    descriptor->offset > client->pool_size || descriptor->length > client->pool_size - descriptor->offset) {
+			pmd_count(&client->stats.bad_buffers, 1);
+			winapi_log(WINAPI_LOG_WARNING, "pmd",
+				   "client %llu: buffer %u of request %#llx is outside its pool (kind %u, region %#x, "
+				   "offset %llu, length %llu)",
+				   (unsigned long long)client->id, i, (unsigned long long)info->trans_id,
+				   descriptor->kind, descriptor->region, (unsigned long long)descriptor->offset,
+				   (unsigned long long)descriptor->length);
+			reject(worker, request, WINAPI_STATUS_BAD_BUFFER);
+			return;
+		}
+		/* The pool is DMA memory of the device: the host reaches it by page numbers. */
+		request->buffers[i] = (struct winapi_call_buffer){
+			.kind = WINAPI_BUFFER_GPA_DIRECT,
+			.address = client->pool + descriptor->offset,
+			.length = descriptor->length,
+		};
+	}
+	request->call = (struct winapi_call){
+		.api_id = message.api_id,
+		.request_data = message.inline_data,
+		.request_length = message.inline_length,
+		.reply_data = request->reply,
+		.reply_capacity = message.reply_capacity < WINAPI_MAX_INLINE_DATA ? message.reply_capacity :
+										 WINAPI_MAX_INLINE_DATA,
+		.buffers = request->buffers,
+		.buffer_count = message.buffer_count,
+		.timeout_ms = -1,
+	};
+	rc = winapi_driver_queue_add(worker->queue, &request->call, request);
+	if (rc != 0) {
+		/* -EMSGSIZE: more page numbers than one packet of the device channel carries. */
+		reject(worker, request, winapi_errno_to_status(rc == -EMSGSIZE ? -EFAULT : rc));
+		return;
+	}
+	pmd_count(&worker->stats.requests, 1);
+}
+
+/* Take a burst of @client's requests. Returns how many. */
+static unsigned int take_requests(struct pmd_worker *worker, struct pmd_client *client, uint8_t *packet)
+{
+	struct vmbus_ring_packet_info info;
+	struct pmd_request *request;
+	unsigned int taken = 0;
+	int rc;
+
+	while (taken < PMD_CLIENT_BURST && client->in_flight < PMD_CLIENT_DEPTH && client->backlog_head == NULL) {
+		rc = vmbus_chan_recv(client->channel, packet, PMD_PACKET_MAX, &info);
+		if (rc == -EAGAIN)
+			break;
+		if (rc == -EBADMSG) {
+			pmd_count(&client->stats.rejected, 1);
+			continue;
+		}
+		if (rc != 0) {
+			pmd_client_leave(client, rc == -ENOBUFS ? "it sent a packet larger than any request" :
+						  "its request ring is corrupt");
+			break;
+		}
+		request = request_get(worker);
+		if (request == NULL)
+			break; /* cannot happen: the caller checked; the packet is left for later */
+		take_request(worker, client, request, packet, &info);
+		taken++;
+		if (worker->free_requests == NULL)
+			break;
+	}
+	if (taken != 0 && vmbus_chan_recv_done(client->channel) == -ENOTCONN)
+		pmd_client_leave(client, "it exited");
+	return taken;
+}
+
+/* Answers that waited for room in the client's ring, in order. */
+static unsigned int drain_backlog(struct pmd_worker *worker, struct pmd_client *client)
+{
+	struct pmd_request *request;
+	unsigned int written = 0;
+	int rc;
+
+	while ((request = client->backlog_head) != NULL) {
+		rc = client_state(client) == PMD_CLIENT_ACTIVE ? write_answer(request) : -ENOTCONN;
+		if (rc == -EAGAIN)
+			break;
+		client->backlog_head = request->next;
+		if (client->backlog_head == NULL)
+			client->backlog_tail = NULL;
+		if (rc != 0) {
+			drop_answer(worker, request);
+			continue;
+		}
+		pmd_count(&client->stats.completions, 1);
+		client->tx_dirty = true;
+		request_put(worker, request);
+		written++;
+	}
+	return written;
+}
+
+static void flush_client(struct pmd_client *client)
+{
+	if (!client->tx_dirty)
+		return;
+	client->tx_dirty = false;
+	if (vmbus_chan_flush(client->channel) == -ENOTCONN)
+		pmd_client_leave(client, "it exited");
+}
+
+/* Collect the device's completions and answer them. Returns how many. */
+static unsigned int reap(struct pmd_worker *worker)
+{
+	struct winapi_driver_completion completions[64];
+	unsigned int total = 0;
+	int count, i;
+
+	do {
+		count = winapi_driver_queue_reap(worker->queue, completions, 64, 1, 0);
+		for (i = 0; i < count; i++) {
+			struct pmd_request *request = completions[i].user_data;
+
+			request->status = winapi_errno_to_status(completions[i].status);
+			request->reply_length = completions[i].reply_length;
+			answer(worker, request);
+		}
+		total += count > 0 ? (unsigned int)count : 0;
+	} while (count == 64);
+	return total;
+}
+
+static void submit(struct pmd_worker *worker)
+{
+	int rc = winapi_driver_queue_submit(worker->queue);
+
+	if (rc > 0) {
+		pmd_count(&worker->stats.batches, 1);
+	} else if (rc == -EAGAIN) {
+		pmd_count(&worker->stats.ring_full, 1);
+	} else if (rc == -ENOTCONN && worker->error == 0) {
+		/* Every request in flight fails with it; the daemon cannot go on without its device. */
+		worker->error = rc;
+		winapi_log(WINAPI_LOG_ERR, "pmd", "worker %u: the host is gone (channel %u)", worker->index,
+			   worker->index);
+		__atomic_store_n(&worker->pmd->stopping, true, __ATOMIC_RELEASE);
+	}
+}
+
+/* One pass over the clients. Returns the work found (requests taken, answers written). */
+static unsigned int serve_clients(struct pmd_worker *worker, uint8_t *packet, bool take)
+{
+	struct pmd_client *client;
+	unsigned int work = 0;
+
+	cds_list_for_each_entry_rcu(client, &worker->pmd->clients, node) {
+		if (client->worker != worker->index)
+			continue;
+		if (client->backlog_head != NULL)
+			work += drain_backlog(worker, client);
+		switch (client_state(client)) {
+		case PMD_CLIENT_ACTIVE:
+			if (take && worker->free_requests != NULL)
+				work += take_requests(worker, client, packet);
+			break;
+		case PMD_CLIENT_LEAVING:
+			if (client->in_flight == 0) {
+				__atomic_store_n(&client->state, PMD_CLIENT_RECLAIMABLE, __ATOMIC_RELEASE);
+				pmd_kick(worker->pmd->control_kick_fd);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	return work;
+}
+
+static void flush_clients(struct pmd_worker *worker)
+{
+	struct pmd_client *client;
+
+	cds_list_for_each_entry_rcu(client, &worker->pmd->clients, node)
+		if (client->worker == worker->index)
+			flush_client(client);
+}
+
+/*
+ * Sleep until the device, a client or a kick wakes us. Returns false without sleeping when a
+ * channel turned out to hold a packet while it was being armed.
+ */
+static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struct pmd_client **owners,
+			    unsigned int max_fds)
+{
+	struct vmbus_channel *device_channel = winapi_driver_channel(worker->driver);
+	struct pmd_client *client;
+	unsigned int count = 0, armed, i;
+	bool backlog = false, ready = false;
+	uint64_t drained;
+	int timeout, rc;
+
+	fds[count++] = (struct pollfd){ .fd = worker->kick_fd, .events = POLLIN };
+	rc = vmbus_chan_arm(device_channel);
+	if (rc == -EAGAIN)
+		return false;
+	fds[count] = (struct pollfd){ .fd = vmbus_device_event_fd(worker->pmd->device), .events = POLLIN };
+	owners[count++] = NULL;
+	cds_list_for_each_entry_rcu(client, &worker->pmd->clients, node) {
+		if (client->worker != worker->index || client_state(client) != PMD_CLIENT_ACTIVE)
+			continue;
+		if (client->backlog_head != NULL)
+			backlog = true;
+		if (count == max_fds)
+			continue; /* more clients than the table holds: cannot happen, see max_clients */
+		if (vmbus_chan_arm(client->channel) == -EAGAIN) {
+			ready = true;
+			break;
+		}
+		fds[count] = (struct pollfd){ .fd = vmbus_device_event_fd(client->device), .events = POLLIN };
+		owners[count++] = client;
+	}
+	armed = count;
+	if (!ready) {
+		/* A backlog waits for the client to read: look again soon (no signal tells us). */
+		timeout = backlog ? 1 : PMD_SLEEP_MS;
+		pmd_count(&worker->stats.sleeps, 1);
+		rcu_thread_offline();
+		rc = poll(fds, count, timeout);
+		rcu_thread_online();
+		if (rc > 0 && (fds[0].revents & POLLIN))
+			(void)!read(worker->kick_fd, &drained, sizeof(drained));
+		for (i = 1; rc > 0 && i < count; i++) {
+			if (fds[i].revents == 0)
+				continue;
+			if (owners[i] == NULL) {
+				unsigned int other;
+
+				if (vmbus_device_take_events(worker->pmd->device) == -ENOTCONN && worker->error == 0) {
+					worker->error = -ENOTCONN;
+					__atomic_store_n(&worker->pmd->stopping, true, __ATOMIC_RELEASE);
+				}
+				/* One interrupt line for every channel: the others may have work too. */
+				for (other = 0; other < worker->pmd->worker_count; other++)
+					if (other != worker->index)
+						pmd_kick(worker->pmd->workers[other].kick_fd);
+			} else if (vmbus_device_take_events(owners[i]->device) == -ENOTCONN) {
+				pmd_client_leave(owners[i], "it exited");
+			}
+		}
+	}
+	vmbus_chan_disarm(device_channel);
+	for (i = 2; i < armed; i++)
+		vmbus_chan_disarm(owners[i]->channel);
+	return true;
+}
+
+static void *worker_main(void *argument)
+{
+	struct pmd_worker *worker = argument;
+	struct pmd *pmd = worker->pmd;
+	unsigned int max_fds = pmd->options.max_clients + 2, work;
+	uint64_t pass_start, idle_since = 0, drain_deadline = 0;
+	struct pmd_client **owners;
+	struct pollfd *fds;
+	uint8_t *packet;
+	bool stopping;
+
+	fds = calloc(max_fds, sizeof(*fds));
+	owners = calloc(max_fds, sizeof(*owners));
+	packet = malloc(PMD_PACKET_MAX);
+	if (fds == NULL || owners == NULL || packet == NULL) {
+		worker->error = -ENOMEM;
+		__atomic_store_n(&pmd->stopping, true, __ATOMIC_RELEASE);
+		goto out_free;
+	}
+	rcu_register_thread();
+	for (;;) {
+		stopping = __atomic_load_n(&pmd->stopping, __ATOMIC_ACQUIRE);
+		if (stopping && drain_deadline == 0)
+			drain_deadline = pmd_now_ns() +
+					 (uint64_t)(winapi_driver_default_timeout_ms() + PMD_DRAIN_EXTRA_MS) * 1000000u;
+		/* SIGTERM: take nothing new, answer what is in flight, then leave. */
+		if (stopping && (worker->in_flight == 0 || worker->error != 0 || pmd_now_ns() >= drain_deadline))
+			break;
+		pass_start = pmd_now_ns();
+		work = serve_clients(worker, packet, !stopping);
+		submit(worker);
+		work += reap(worker);
+		flush_clients(worker);
+		rcu_quiescent_state();
+		if (work != 0) {
+			pmd_count(&worker->stats.busy_ns, pmd_now_ns() - pass_start);
+			idle_since = 0;
+			continue;
+		}
+		if (idle_since == 0)
+			idle_since = pass_start;
+		/* Spin first: under load the next request is microseconds away. */
+		if (pmd->options.spin_ns == UINT32_MAX || pass_start - idle_since < pmd->options.spin_ns) {
+			pmd_count(&worker->stats.idle_ns, pmd_now_ns() - pass_start);
+			sched_yield();
+			continue;
+		}
+		sleep_on_events(worker, fds, owners, max_fds);
+		pmd_count(&worker->stats.idle_ns, pmd_now_ns() - pass_start);
+	}
+	/* Answers still owed to clients that left go nowhere; count them. */
+	serve_clients(worker, packet, false);
+	flush_clients(worker);
+	rcu_unregister_thread();
+out_free:
+	free(packet);
+	free(owners);
+	free(fds);
+	return NULL;
+}
+
+int pmd_worker_init(struct pmd *pmd, unsigned int index, int cpu)
+{
+	struct pmd_worker *worker = &pmd->workers[index];
+	unsigned int i;
+	int rc;
+
+	worker->pmd = pmd;
+	worker->index = index;
+	worker->cpu = cpu;
+	worker->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (worker->kick_fd < 0)
+		return -errno;
+	rc = winapi_driver_open(pmd->device, index, &worker->driver);
+	if (rc != 0)
+		goto err_close_kick;
+	rc = winapi_driver_queue_create(worker->driver, PMD_WORKER_DEPTH, -1, &worker->queue);
+	if (rc != 0)
+		goto err_close_driver;
+	worker->requests = calloc(PMD_WORKER_DEPTH, sizeof(*worker->requests));
+	if (worker->requests == NULL) {
+		rc = -ENOMEM;
+		goto err_destroy_queue;
+	}
+	for (i = 0; i < PMD_WORKER_DEPTH; i++) {
+		worker->requests[i].next = worker->free_requests;
+		worker->free_requests = &worker->requests[i];
+	}
+	return 0;
+
+err_destroy_queue:
+	winapi_driver_queue_destroy(worker->queue);
+err_close_driver:
+	winapi_driver_close(worker->driver);
+err_close_kick:
+	close(worker->kick_fd);
+	return rc;
+}
+
+int pmd_worker_start(struct pmd_worker *worker)
+{
+	pthread_attr_t attributes;
+	cpu_set_t cpus;
+	int rc;
+
+	rc = pthread_attr_init(&attributes);
+	if (rc != 0)
+		return -rc;
+	if (worker->cpu >= 0) {
+		CPU_ZERO(&cpus);
+		CPU_SET(worker->cpu, &cpus);
+		pthread_attr_setaffinity_np(&attributes, sizeof(cpus), &cpus);
+	}
+	rc = pthread_create(&worker->thread, &attributes, worker_main, worker);
+	pthread_attr_destroy(&attributes);
+	return -rc;
+}
+
+void pmd_worker_fini(struct pmd_worker *worker)
+{
+	winapi_driver_queue_destroy(worker->queue);
+	winapi_driver_close(worker->driver);
+	free(worker->requests);
+	close(worker->kick_fd);
+}
