@@ -68,10 +68,10 @@ APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe $(BIN)/wina
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
-	$(TESTBIN)/uio_ut
+	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
-	$(TESTBIN)/baseline_e2e $(TESTBIN)/integration_e2e
+	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/integration_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -161,9 +161,10 @@ $(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
 # uio_ut includes drivers/bus/uio/uio_bus.c itself (fake open/mmap), so the archive's copy stays out.
 $(TESTBIN)/uio_ut: $(call objects,tests/unit/uio_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS)
+$(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c apps/winapi-pmd/telemetry.c)
 $(UNIT_TESTS):
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -ljansson $(LIBS_ISAL)
 
 $(TESTBIN)/vmbus_bind_test: tests/unit/vmbus_bind_test.sh scripts/vmbus-bind
 	@mkdir -p $(@D)
@@ -191,6 +192,13 @@ $(TESTBIN)/channels_e2e: $(call objects,tests/e2e/channels_e2e.c) $(E2E_HELPER) 
 
 # baseline_e2e checks winapi-bench's baseline against liblowlat: it links the baseline's code.
 $(TESTBIN)/baseline_e2e: $(call objects,tests/e2e/baseline_e2e.c apps/winapi-bench/baseline.c) $(E2E_HELPER) \
+		$(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_ISAL)
+
+# pmd_e2e talks to the daemon's telemetry with the daemon's own client code, and crafts bad
+# requests through the internal driver (the static archive).
+$(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c apps/winapi-pmd/telemetry.c) $(E2E_HELPER) \
 		$(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_ISAL)

@@ -137,8 +137,7 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
  */
 static void reclaim_clients(struct pmd *pmd, bool all)
 {
-	struct pmd_client *client, *next;
-	CDS_LIST_HEAD(gone);
+	struct pmd_client *client, *next, *gone = NULL;
 
 	pthread_mutex_lock(&pmd->table_lock);
 	cds_list_for_each_entry_safe(client, next, &pmd->clients, node) {
@@ -147,15 +146,22 @@ static void reclaim_clients(struct pmd *pmd, bool all)
 		cds_list_del_rcu(&client->node);
 		pmd->client_count--;
 		pmd->workers[client->worker].clients--;
-		cds_list_add(&client->node, &gone);
+		/*
+		 * Not client->node: a worker may still stand on this client, and its next
+		 * pointer must lead back into the table until the grace period ends.
+		 */
+		client->reclaim_next = gone;
+		gone = client;
 	}
 	pthread_mutex_unlock(&pmd->table_lock);
-	if (cds_list_empty(&gone))
+	if (gone == NULL)
 		return;
 	if (!all)
 		synchronize_rcu();
-	cds_list_for_each_entry_safe(client, next, &gone, node)
+	for (client = gone; client != NULL; client = next) {
+		next = client->reclaim_next;
 		free_client(pmd, client);
+	}
 }
 
 /* A worker busy with other clients may not look at a quiet one for a while: look for it. */

@@ -247,7 +247,7 @@ static int open_device(struct pmd *pmd, unsigned int wanted_channels)
 	struct vmbus_guid instance;
 	char message[512] = "";
 	bool automatic = options->backend == NULL;
-	int rc;
+	int rc, waited_ms;
 
 	if (vmbus_guid_parse(options->class_id, &params.class_id) != 0) {
 		fprintf(stderr, "winapi-pmd: --class: '%s' is not a GUID\n", options->class_id);
@@ -278,7 +278,13 @@ static int open_device(struct pmd *pmd, unsigned int wanted_channels)
 			return rc;
 		}
 	}
-	rc = vmbus_sim_connect(options->sim_socket, PMD_ATTACH_TIMEOUT_MS, &pmd->device);
+	/* A daemon restarted at once finds the emulator still serving its predecessor: wait. */
+	for (waited_ms = 0;; waited_ms += 50) {
+		rc = vmbus_sim_connect(options->sim_socket, PMD_ATTACH_TIMEOUT_MS, &pmd->device);
+		if (rc != -EBUSY || waited_ms >= PMD_ATTACH_TIMEOUT_MS)
+			break;
+		usleep(50000);
+	}
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "pmd", "cannot attach to the host emulator: %s%s", strerror(-rc),
 			   rc == -ENOENT || rc == -ECONNREFUSED ? " (is winapi-host-sim running? see --sim-socket)" : "");
@@ -328,10 +334,11 @@ static int prepare_paths(struct pmd *pmd)
 	if (options->stats)
 		return 0;
 	/* <rundir>/dpdk, then the instance's own directory, which the group may enter. */
+	memcpy(pmd->runtime_dir, directory, sizeof(directory));
 	*strrchr(directory, '/') = '\0';
 	if (mkdir(directory, 0755) != 0 && errno != EEXIST)
 		goto err_mkdir;
-	*strchr(directory + strlen(directory), '\0') = '/';
+	memcpy(directory, pmd->runtime_dir, sizeof(directory));
 	if (mkdir(directory, 0750) != 0 && errno != EEXIST)
 		goto err_mkdir;
 	if (pmd->group != (gid_t)-1 && chown(directory, (uid_t)-1, pmd->group) != 0)
@@ -489,6 +496,7 @@ int main(int argc, char **argv)
 	/* Runs the daemon until SIGTERM (or the device goes); closes the listener and joins workers. */
 	rc = pmd_control_run(pmd);
 	pmd_telemetry_destroy(telemetry);
+	rmdir(pmd->runtime_dir); /* when nothing else lives there */
 	for (i = 0; i < pmd->worker_count; i++)
 		pmd_worker_fini(&pmd->workers[i]);
 	close(pmd->control_kick_fd);

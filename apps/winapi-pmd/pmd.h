@@ -64,6 +64,7 @@ struct pmd_request;
 
 struct pmd_client {
 	struct cds_list_head node;        /* pmd.clients, RCU */
+	struct pmd_client *reclaim_next;  /* the control thread's list of clients to free */
 	uint64_t id;
 	pid_t pid;
 	uid_t uid;
@@ -142,6 +143,7 @@ struct pmd {
 	struct pmd_options options;
 	struct vmbus_device *device;  /* the real (or emulated) winapi device */
 	struct vmbus_sim_host *listener;
+	char runtime_dir[108];
 	char socket_path[108];
 	char telemetry_path[108];
 	gid_t group;

@@ -112,13 +112,14 @@ void pmd_telemetry_destroy(struct pmd_telemetry *telemetry);
  * answer holds under @p command.
  * @param timeout_ms bound for each step (connect, hello, send, answer); negative: no bound
  * @param value      set to a new reference on success
- * @return 0; -EINVAL (@p command not "/" and a name without commas, or the message longer
- *         than PMD_TELEMETRY_MAX_INPUT_LEN); -ENAMETOOLONG (path); -ENOENT or -ECONNREFUSED
- *         (nobody listening there); -EACCES; -ETIMEDOUT; -ECONNRESET (the server closed the
- *         connection, e.g. it had PMD_TELEMETRY_MAX_CLIENTS clients); -EPROTO (the hello or
- *         the answer is not what protocol v2 says: not JSON, not an object, keys missing or
- *         of the wrong type, longer than max_output_len); -ENOTSUP (the server answered null:
- *         unknown command or failed handler); -ENOMEM; other negative errno from socket calls.
+ * @return 0; -EINVAL (@p command not a "/" name of at most PMD_TELEMETRY_MAX_COMMAND_LEN
+ *         bytes without commas, or the message longer than PMD_TELEMETRY_MAX_INPUT_LEN);
+ *         -ENAMETOOLONG (path); -ENOENT or -ECONNREFUSED (nobody listening there); -EACCES;
+ *         -ETIMEDOUT; -ECONNRESET (the server closed the connection, e.g. it had
+ *         PMD_TELEMETRY_MAX_CLIENTS clients); -EPROTO (the hello or the answer is not what
+ *         protocol v2 says: not JSON, not an object, keys missing or of the wrong type, longer
+ *         than max_output_len); -ENOTSUP (the server answered null: unknown command or failed
+ *         handler); -ENOMEM; other negative errno from socket calls.
  */
 int pmd_telemetry_query(const char *socket_path, const char *command, const char *params, int timeout_ms,
 			json_t **value);

@@ -20,14 +20,22 @@ void sleep_ms(long ms)
 	nanosleep(&delay, NULL);
 }
 
-int emulator_prepare(struct emulator *emulator, const char *name)
+int emulator_prepare_program(struct emulator *emulator, const char *name, const char *program)
 {
 	memset(emulator, 0, sizeof(*emulator));
+	emulator->program = program;
 	snprintf(emulator->directory, sizeof(emulator->directory), "/tmp/%s.XXXXXX", name);
 	if (mkdtemp(emulator->directory) == NULL)
 		return -1;
-	snprintf(emulator->socket_path, sizeof(emulator->socket_path), "%s/host-sim.sock", emulator->directory);
-	snprintf(emulator->log_path, sizeof(emulator->log_path), "%s/host-sim.log", emulator->directory);
+	snprintf(emulator->socket_path, sizeof(emulator->socket_path), "%s/%s.sock", emulator->directory, program);
+	snprintf(emulator->log_path, sizeof(emulator->log_path), "%s/%s.log", emulator->directory, program);
+	return 0;
+}
+
+int emulator_prepare(struct emulator *emulator, const char *name)
+{
+	if (emulator_prepare_program(emulator, name, "winapi-host-sim") != 0)
+		return -1;
 	setenv("WINAPI_SIM_SOCKET", emulator->socket_path, 1);
 	setenv("WINAPI_TRANSPORT", "sim", 1);
 	return 0;
@@ -48,7 +56,7 @@ int emulator_start(struct emulator *emulator, const char *const *arguments)
 	for (i = 0; arguments != NULL && arguments[i] != NULL && argc < 31; i++)
 		argv[argc++] = arguments[i];
 	argv[argc] = NULL;
-	snprintf(binary, sizeof(binary), "%s/winapi-host-sim", bin_dir != NULL ? bin_dir : "build/bin");
+	snprintf(binary, sizeof(binary), "%s/%s", bin_dir != NULL ? bin_dir : "build/bin", emulator->program);
 	/* A killed emulator leaves its socket file; remove it so that the wait below means the
 	 * new one is up (replacing stale files is the emulator's own job, tested in sim_ut). */
 	unlink(emulator->socket_path);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 struct emulator {
+	const char *program;  /* winapi-host-sim, or another daemon that takes --socket PATH */
 	char directory[64];
 	char socket_path[128];
 	char log_path[128];   /* the emulator's stderr (its log), appended across starts */
@@ -19,8 +20,12 @@ struct emulator {
 /* A private directory and socket path, exported as WINAPI_SIM_SOCKET. 0 or -1. */
 int emulator_prepare(struct emulator *emulator, const char *name);
 
+/* The same for another daemon of build/bin that takes --socket PATH (winapi-pmd); no
+ * environment is set. 0 or -1. */
+int emulator_prepare_program(struct emulator *emulator, const char *name, const char *program);
+
 /*
- * Start winapi-host-sim with @arguments (NULL-terminated, after --socket) and wait (bounded)
+ * Start winapi-host-sim (or the prepared program) with @arguments (NULL-terminated, after --socket) and wait (bounded)
  * until it listens. 0 or -1 (with a message on stderr).
  */
 int emulator_start(struct emulator *emulator, const char *const *arguments);

@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * winapi-pmd end to end: a real winapi-host-sim offering two channels, a real winapi-pmd with
+ * two workers on them, and client processes that link liblowlat with WINAPI_TRANSPORT=pmd.
+ *
+ *  - 4 client processes push 1,000,000 mixed requests (echoes of random bytes, buffer
+ *    WRITEs and READs in zero-copy buffers): every request completes, every byte is checked
+ *    (echo output, the buffer's bytes after a WRITE, the host's CRC32C of a READ);
+ *  - one client is killed with SIGKILL mid-load: the others finish, every check passing, and
+ *    the daemon's counters show the dead client's pool reclaimed;
+ *  - a client naming memory outside its own pool gets -EFAULT, and a client working beside it
+ *    notices nothing;
+ *  - the telemetry socket answers the DPDK telemetry v2 protocol with the counters, and
+ *    winapi-pmd --stats prints them;
+ *  - SIGTERM: the daemon answers what is in flight and exits 0; its clients get -ENOTCONN, and
+ *    attach again once a new daemon runs.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <vmbus/memory.h>
+#include <vmbus/sim.h>
+#include <winapi/driver.h>
+#include <winapi/lowlat.h>
+#include <winapi/pmd.h>
+
+#include "../../apps/winapi-pmd/telemetry.h"
+#include "emulator.h"
+
+#define CLIENTS 4u
+#define TOTAL_REQUESTS 1000000u
+#define DEPTH 32u
+#define BUFFER_SIZE (16u << 10)
+#define POOL_MIB 8
+
+static struct emulator host;
+static struct emulator pmd;
+static char prefix[64];
+static char telemetry_path[108];
+
+static int start_pmd(void)
+{
+	const char *const arguments[] = { "--lcores", "0,1", "--backend", "sim", "--sim-socket", host.socket_path,
+					  "--file-prefix", prefix, "--pool-size", "8", "--log-level", "info",
+					  NULL };
+
+	return emulator_start(&pmd, arguments);
+}
+
+static int group_setup(void **state)
+{
+	const char *const host_arguments[] = { "--subchannels", "1", "--profile", "linux-6.12", NULL };
+
+	(void)state;
+	if (emulator_prepare(&host, "pmd-e2e-host") != 0 || emulator_start(&host, host_arguments) != 0)
+		return -1;
+	if (emulator_prepare_program(&pmd, "pmd-e2e", "winapi-pmd") != 0)
+		return -1;
+	snprintf(prefix, sizeof(prefix), "pmd-e2e-%d", (int)getpid());
+	if (winapi_pmd_socket_path(prefix, false, WINAPI_PMD_TELEMETRY_SOCKET, telemetry_path,
+				   sizeof(telemetry_path)) != 0)
+		return -1;
+	setenv("WINAPI_TRANSPORT", "pmd", 1);
+	setenv("WINAPI_PMD_SOCKET", pmd.socket_path, 1);
+	return start_pmd();
+}
+
+static int group_teardown(void **state)
+{
+	char directory[108];
+
+	(void)state;
+	emulator_cleanup(&pmd);
+	emulator_cleanup(&host);
+	if (winapi_pmd_runtime_dir(prefix, false, directory, sizeof(directory)) == 0)
+		rmdir(directory);
+	return 0;
+}
+
+/* ---- the client processes ---- */
+
+struct slot {
+	bool busy;
+	int kind;               /* 0 echo, 1 buffer WRITE, 2 buffer READ */
+	size_t length;
+	uint32_t pattern;
+	uint8_t input[512];
+	uint8_t output[512];
+	winapi_buffer_t buffer;
+	winapi_buffer_test_result_t result;
+};
+
+struct client_report {
+	uint32_t completed;
+	uint32_t failed;
+	uint32_t mismatches;
+};
+
+static uint32_t next_random(uint32_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
+
+static int add_request(winapi_queue_t queue, struct slot *slot, uint32_t *random_state)
+{
+	uint32_t choice = next_random(random_state) % 10, i;
+
+	slot->busy = true;
+	if (choice < 8) {
+		slot->kind = 0;
+		slot->length = 1 + next_random(random_state) % sizeof(slot->input);
+		for (i = 0; i < slot->length; i++)
+			slot->input[i] = (uint8_t)next_random(random_state);
+		memset(slot->output, 0, slot->length);
+		return winapi_queue_echo(queue, slot->input, slot->length, slot->output, sizeof(slot->output), slot);
+	}
+	if (choice == 8) {
+		slot->kind = 1;
+		slot->pattern = next_random(random_state);
+		return winapi_queue_buffer_test(queue, &slot->buffer, 1, WINAPI_BUFFER_OP_WRITE, slot->pattern,
+						&slot->result, slot);
+	}
+	slot->kind = 2;
+	for (i = 0; i < BUFFER_SIZE; i += 4) {
+		uint32_t word = next_random(random_state);
+
+		memcpy((uint8_t *)slot->buffer.data + i, &word, 4);
+	}
+	return winapi_queue_buffer_test(queue, &slot->buffer, 1, WINAPI_BUFFER_OP_READ, 0, &slot->result, slot);
+}
+
+/* Every byte that came back is checked against what the client knows it must be. */
+static bool completion_correct(const struct slot *slot, const winapi_completion_t *completion)
+{
+	const uint8_t *bytes = slot->buffer.data;
+	uint32_t i;
+
+	if (completion->status != 0)
+		return false;
+	switch (slot->kind) {
+	case 0:
+		return completion->length == slot->length && memcmp(slot->output, slot->input, slot->length) == 0;
+	case 1:
+		for (i = 0; i < BUFFER_SIZE; i++)
+			if (bytes[i] != winapi_pattern_byte(slot->pattern, i))
+				return false;
+		/* The checksum is of the bytes as they are now. */
+		__attribute__((fallthrough));
+	default:
+		return slot->result.bytes_processed == BUFFER_SIZE &&
+		       slot->result.checksum == winapi_crc32c(0, slot->buffer.data, BUFFER_SIZE);
+	}
+}
+
+/*
+ * One client process: @requests mixed requests, DEPTH in flight. Writes a byte to
+ * @progress_fd (if >= 0) after every 1000 completions, and its report at the end.
+ */
+static int run_client(uint32_t requests, uint32_t seed, int progress_fd, struct client_report *report)
+{
+	winapi_completion_t completions[DEPTH];
+	struct slot *slots = calloc(DEPTH, sizeof(*slots));
+	uint32_t random_state = seed | 1u, submitted = 0, in_flight = 0, i;
+	winapi_handle_t handle = winapi_init();
+	winapi_queue_t queue;
+	int count, j;
+
+	memset(report, 0, sizeof(*report));
+	if (handle == NULL || slots == NULL)
+		return -1;
+	queue = winapi_queue_create(handle, DEPTH, 10000);
+	if (queue == NULL)
+		return -1;
+	for (i = 0; i < DEPTH; i++)
+		if (winapi_alloc_buffer(&slots[i].buffer, BUFFER_SIZE) != 0)
+			return -1;
+	while (report->completed + report->failed < requests) {
+		for (i = 0; i < DEPTH && submitted < requests; i++) {
+			if (slots[i].busy)
+				continue;
+			if (add_request(queue, &slots[i], &random_state) != 0)
+				return -1;
+			submitted++;
+			in_flight++;
+		}
+		if (winapi_queue_submit(queue) < 0)
+			return -1;
+		count = winapi_queue_reap(queue, completions, DEPTH, 1, 20000);
+		if (count <= 0)
+			return -1;
+		for (j = 0; j < count; j++) {
+			struct slot *slot = completions[j].user_data;
+
+			if (completions[j].status != 0)
+				report->failed++;
+			else if (!completion_correct(slot, &completions[j]))
+				report->mismatches++;
+			report->completed += completions[j].status == 0;
+			slot->busy = false;
+			in_flight--;
+			if (progress_fd >= 0 && (report->completed + report->failed) % 1000 == 0)
+				(void)!write(progress_fd, "", 1);
+		}
+	}
+	for (i = 0; i < DEPTH; i++)
+		winapi_free_buffer(&slots[i].buffer);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+	free(slots);
+	return in_flight == 0 ? 0 : -1;
+}
+
+struct child {
+	pid_t pid;
+	int report_fd;
+	int progress_fd;
+};
+
+static void start_client(struct child *child, uint32_t requests, uint32_t seed)
+{
+	int report_pipe[2], progress_pipe[2];
+
+	assert_int_equal(pipe(report_pipe), 0);
+	assert_int_equal(pipe(progress_pipe), 0);
+	child->pid = fork();
+	assert_true(child->pid >= 0);
+	if (child->pid == 0) {
+		struct client_report report;
+		int rc;
+
+		close(report_pipe[0]);
+		close(progress_pipe[0]);
+		rc = run_client(requests, seed, progress_pipe[1], &report);
+		(void)!write(report_pipe[1], &report, sizeof(report));
+		_exit(rc == 0 ? 0 : 1);
+	}
+	close(report_pipe[1]);
+	close(progress_pipe[1]);
+	child->report_fd = report_pipe[0];
+	child->progress_fd = progress_pipe[0];
+}
+
+/* Wait for the client, bounded by the test's timeout, and read its report. */
+static int finish_client(struct child *child, struct client_report *report)
+{
+	int status;
+
+	memset(report, 0, sizeof(*report));
+	if (waitpid(child->pid, &status, 0) != child->pid)
+		return -1;
+	if (read(child->report_fd, report, sizeof(*report)) != (ssize_t)sizeof(*report))
+		memset(report, 0, sizeof(*report));
+	close(child->report_fd);
+	close(child->progress_fd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- telemetry ---- */
+
+static json_int_t stat_value(const char *key)
+{
+	json_t *value = NULL;
+	json_int_t result = -1;
+
+	if (pmd_telemetry_query(telemetry_path, "/winapi/stats", NULL, 2000, &value) == 0)
+		result = json_integer_value(json_object_get(value, key));
+	json_decref(value);
+	return result;
+}
+
+/* Wait (bounded) until the daemon's counter @key reaches @target. */
+static json_int_t wait_for_stat(const char *key, json_int_t target)
+{
+	json_int_t value = -1;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		value = stat_value(key);
+		if (value >= target)
+			break;
+		sleep_ms(20);
+	}
+	return value;
+}
+
+/* ---- the tests ---- */
+
+static void test_four_clients_a_million_mixed(void **state)
+{
+	struct client_report reports[CLIENTS];
+	struct child children[CLIENTS];
+	uint32_t completed = 0;
+	unsigned int i;
+	json_t *workers = NULL;
+
+	(void)state;
+	for (i = 0; i < CLIENTS; i++)
+		start_client(&children[i], TOTAL_REQUESTS / CLIENTS, 0x9e3779b9u * (i + 1));
+	for (i = 0; i < CLIENTS; i++) {
+		assert_int_equal(finish_client(&children[i], &reports[i]), 0);
+		assert_int_equal(reports[i].failed, 0);
+		assert_int_equal(reports[i].mismatches, 0);
+		completed += reports[i].completed;
+	}
+	assert_int_equal(completed, TOTAL_REQUESTS);
+
+	/* Both workers served: clients are spread over the channels. */
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/workers", NULL, 2000, &workers), 0);
+	assert_int_equal(json_array_size(workers), 2);
+	for (i = 0; i < 2; i++)
+		assert_true(json_integer_value(json_object_get(json_array_get(workers, i), "requests")) > 0);
+	json_decref(workers);
+}
+
+static void test_killed_client_reclaimed(void **state)
+{
+	json_int_t reclaimed_before = stat_value("clients_reclaimed");
+	json_int_t pool_reclaimed_before = stat_value("pool_bytes_reclaimed");
+	struct client_report report;
+	struct child victim, others[2];
+	char byte;
+	unsigned int i;
+
+	(void)state;
+	assert_true(reclaimed_before >= 0);
+	start_client(&victim, 10000000u, 7);
+	for (i = 0; i < 2; i++)
+		start_client(&others[i], 100000u, 11 + i);
+	/* Mid-load: it has completed 5000 requests and has DEPTH in flight. */
+	for (i = 0; i < 5; i++)
+		assert_int_equal(read(victim.progress_fd, &byte, 1), 1);
+	assert_int_equal(kill(victim.pid, SIGKILL), 0);
+	assert_int_equal(finish_client(&victim, &report), -1);
+
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(finish_client(&others[i], &report), 0);
+		assert_int_equal(report.failed, 0);
+		assert_int_equal(report.mismatches, 0);
+		assert_int_equal(report.completed, 100000u);
+	}
+	/* The victim and the two others left: three clients, three pools reclaimed. */
+	assert_true(wait_for_stat("clients_reclaimed", reclaimed_before + 3) >= reclaimed_before + 3);
+	assert_true(stat_value("pool_bytes_reclaimed") >= pool_reclaimed_before + 3 * ((json_int_t)POOL_MIB << 20));
+	assert_int_equal(wait_for_stat("clients", 0), 0);
+	/* Nothing of it is held: what is in use is what the attached clients (none) hold. */
+	assert_int_equal(stat_value("pool_bytes_in_use"), 0);
+}
+
+/* The internal driver, to say what liblowlat never would: a buffer outside our pool. */
+static void test_buffer_outside_pool_refused(void **state)
+{
+	struct vmbus_gpadl_region region;
+	struct vmbus_device *device;
+	struct winapi_driver *driver;
+	struct winapi_buffer_test_request request = { .operation = WINAPI_BUFFER_OP_READ };
+	uint8_t request_bytes[sizeof(request)], reply[64];
+	struct winapi_call_buffer buffer;
+	struct winapi_call call = {
+		.api_id = WINAPI_API_BUFFER_TEST,
+		.request_data = request_bytes,
+		.request_length = sizeof(request_bytes),
+		.reply_data = reply,
+		.reply_capacity = sizeof(reply),
+		.buffers = &buffer,
+		.buffer_count = 1,
+		.timeout_ms = 5000,
+	};
+	struct client_report report;
+	struct child neighbour;
+	json_t *ids = NULL, *client = NULL, *id;
+	json_int_t ours = -1, others = 0;
+	char id_text[32];
+	size_t index;
+
+	(void)state;
+	winapi_buffer_test_request_encode(&request, request_bytes);
+	start_client(&neighbour, 50000u, 99);
+	assert_int_equal(vmbus_sim_connect(pmd.socket_path, 5000, &device), 0);
+	assert_int_equal(vmbus_device_gpadl_region(device, VMBUS_GPADL_RECEIVE, &region), 0);
+	assert_int_equal(region.size, (size_t)POOL_MIB << 20);
+	assert_int_equal(winapi_driver_open(device, 0, &driver), 0);
+
+	/* Past the end of the pool, straddling it, and another GPADL handle: all refused. */
+	buffer = (struct winapi_call_buffer){ .kind = WINAPI_BUFFER_GPADL, .gpadl = region.gpadl,
+					      .gpadl_offset = region.size, .length = 4096 };
+	assert_int_equal(winapi_driver_call(driver, &call), -EFAULT);
+	buffer.gpadl_offset = region.size - 4096;
+	buffer.length = 8192;
+	assert_int_equal(winapi_driver_call(driver, &call), -EFAULT);
+	buffer = (struct winapi_call_buffer){ .kind = WINAPI_BUFFER_GPADL, .gpadl = region.gpadl ^ 1u,
+					      .gpadl_offset = 0, .length = 4096 };
+	assert_int_equal(winapi_driver_call(driver, &call), -EFAULT);
+
+	/* The same connection, inside the pool: served. */
+	memset(region.address, 0xa5, 4096);
+	buffer = (struct winapi_call_buffer){ .kind = WINAPI_BUFFER_GPADL, .gpadl = region.gpadl,
+					      .gpadl_offset = 0, .length = 4096 };
+	assert_int_equal(winapi_driver_call(driver, &call), 0);
+
+	/* The daemon counted the three, against this client alone. */
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/clients", NULL, 2000, &ids), 0);
+	json_array_foreach(ids, index, id) {
+		snprintf(id_text, sizeof(id_text), "%lld", (long long)json_integer_value(id));
+		assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/client", id_text, 2000, &client), 0);
+		if (json_integer_value(json_object_get(client, "pid")) == getpid())
+			ours = json_integer_value(json_object_get(client, "bad_buffers"));
+		else
+			others += json_integer_value(json_object_get(client, "bad_buffers"));
+		json_decref(client);
+	}
+	json_decref(ids);
+	assert_int_equal(ours, 3);
+	assert_int_equal(others, 0);
+
+	winapi_driver_close(driver);
+	vmbus_device_close(device);
+
+	assert_int_equal(finish_client(&neighbour, &report), 0);
+	assert_int_equal(report.failed, 0);
+	assert_int_equal(report.mismatches, 0);
+	assert_int_equal(report.completed, 50000u);
+}
+
+static void test_telemetry_v2(void **state)
+{
+	json_t *value = NULL;
+	char command[512];
+	int status;
+
+	(void)state;
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/", NULL, 2000, &value), 0);
+	assert_true(json_is_array(value));
+	assert_true(json_array_size(value) >= 7);
+	json_decref(value);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/info", NULL, 2000, &value), 0);
+	assert_int_equal(json_integer_value(json_object_get(value, "pid")), pmd.pid);
+	json_decref(value);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/stats", NULL, 2000, &value), 0);
+	assert_int_equal(json_integer_value(json_object_get(value, "workers")), 2);
+	assert_true(json_integer_value(json_object_get(value, "clients_attached")) > 0);
+	json_decref(value);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/client", "999999", 2000, &value), -ENOTSUP);
+
+	/* winapi-pmd --stats reads the same socket and prints JSON that parses. */
+	snprintf(command, sizeof(command), "%s/winapi-pmd --stats --json --file-prefix %s > %s/stats.json",
+		 getenv("WINAPI_BIN_DIR") != NULL ? getenv("WINAPI_BIN_DIR") : "build/bin", prefix, pmd.directory);
+	status = system(command);
+	assert_int_equal(status, 0);
+	snprintf(command, sizeof(command), "%s/stats.json", pmd.directory);
+	value = json_load_file(command, 0, NULL);
+	assert_non_null(value);
+	assert_int_equal(json_array_size(json_object_get(value, "workers")), 2);
+	json_decref(value);
+	unlink(command);
+
+	/* DPDK's own client, where it is installed, speaks to it unchanged. */
+	snprintf(command, sizeof(command),
+		 "command -v dpdk-telemetry.py >/dev/null 2>&1 || exit 77; "
+		 "echo /winapi/stats | dpdk-telemetry.py -f %s | grep -q clients_attached", prefix);
+	status = system(command);
+	if (WEXITSTATUS(status) != 77)
+		assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_sigterm_then_restart(void **state)
+{
+	winapi_handle_t handle;
+	char output[64];
+
+	(void)state;
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "before", output, sizeof(output)), 0);
+	assert_int_equal(emulator_stop(&pmd, SIGTERM), 0); /* exit status 0: a clean stop */
+	assert_int_equal(winapi_echo(handle, "after", output, sizeof(output)), -ENOTCONN);
+	winapi_cleanup(handle);
+
+	/* A new daemon on the same paths (the emulator took the device back): attach again. */
+	assert_int_equal(start_pmd(), 0);
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "again", output, sizeof(output)), 0);
+	assert_string_equal(output, "again");
+	winapi_cleanup(handle);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_four_clients_a_million_mixed),
+		cmocka_unit_test(test_killed_client_reclaimed),
+		cmocka_unit_test(test_buffer_outside_pool_refused),
+		cmocka_unit_test(test_telemetry_v2),
+		cmocka_unit_test(test_sigterm_then_restart),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
