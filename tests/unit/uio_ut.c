@@ -599,9 +599,10 @@ static void test_dma_memory_pagemap(void **state)
 {
 	struct vmbus_device *device;
 	char error[512] = "";
-	uint64_t pfns[3], entry;
+	uint64_t pfns[3], entry, offset;
+	volatile uint8_t *other;
+	int fd, rc, share_fd;
 	void *memory;
-	int fd, rc;
 
 	(void)state;
 	build_tree(LINUX_6_12);
@@ -621,6 +622,17 @@ static void test_dma_memory_pagemap(void **state)
 	assert_true(pfns[0] != 0);
 	assert_true(pfns[0] == (entry & ((1ull << 55) - 1)) * ((uint64_t)sysconf(_SC_PAGESIZE) / 4096));
 	assert_int_equal(vmbus_device_dma_pfns(device, memory, 3 * 4096, pfns, 2), -ENOBUFS);
+
+	/* Shared with another mapping (winapi-pmd's clients): the same pages, from the offset. */
+	assert_int_equal(vmbus_device_dma_share(device, (uint8_t *)memory + 4096, 4096, &share_fd, &offset), 0);
+	assert_int_equal(offset, 4096);
+	other = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, share_fd, (off_t)offset);
+	assert_true(other != MAP_FAILED);
+	((volatile uint8_t *)memory)[4096] = 0x5a;
+	assert_int_equal(other[0], 0x5a);
+	munmap((void *)other, 4096);
+	assert_int_equal(vmbus_device_dma_share(device, pfns, sizeof(pfns), &share_fd, &offset), -EINVAL);
+	assert_int_equal(vmbus_device_dma_share(device, memory, 4 * 4096, &share_fd, &offset), -EINVAL);
 	vmbus_device_dma_free(device, memory, 3 * 4096);
 	vmbus_device_close(device);
 }

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -62,6 +63,8 @@ struct uio_backend {
 	unsigned int subchannel_count;
 	unsigned int kernel_version;     /* major * 100 + minor, 0 when unknown */
 	uint32_t interrupt_count;        /* last count read from the fd */
+	pthread_mutex_t dma_lock;
+	struct uio_dma_region *dma_regions; /* what uio_dma_alloc() handed out, under dma_lock */
 };
 
 struct uio_roots {
@@ -542,10 +545,14 @@ static int uio_event_fd(const struct vmbus_device *device)
 	return backend->fd;
 }
 
+static void free_dma_regions(struct uio_backend *backend);
+
 static void uio_release(struct vmbus_device *device)
 {
 	struct uio_backend *backend = vmbus_device_backend_data(device);
 
+	free_dma_regions(backend);
+	pthread_mutex_destroy(&backend->dma_lock);
 	unmap_all(backend);
 	close(backend->fd);
 	free(backend);
@@ -568,6 +575,8 @@ static int uio_gpadl_region(const struct vmbus_device *device, unsigned int inde
 
 static int uio_dma_alloc(struct vmbus_device *device, size_t size, void **address);
 static void uio_dma_free(struct vmbus_device *device, void *address, size_t size);
+static int uio_dma_share(struct vmbus_device *device, const void *address, size_t size, int *fd,
+			 uint64_t *offset);
 static int uio_dma_pfns(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
 			size_t max);
 
@@ -581,6 +590,7 @@ static const struct vmbus_backend_ops uio_ops = {
 	.dma_alloc = uio_dma_alloc,
 	.dma_free = uio_dma_free,
 	.dma_pfns = uio_dma_pfns,
+	.dma_share = uio_dma_share,
 };
 
 static int open_uio_node(const struct uio_roots *roots, int uio_index, char *message, size_t size)
@@ -646,6 +656,7 @@ int vmbus_uio_open(const struct vmbus_uio_open_params *params, struct vmbus_devi
 	for (unsigned int i = 0; i < 64; i++)
 		backend->monitor_ids[i] = VMBUS_MONITOR_ID_NONE;
 	backend->monitor_ids[0] = find.info.monitor_id;
+	pthread_mutex_init(&backend->dma_lock, NULL);
 	backend->fd = open_uio_node(&roots, find.info.uio_index, message, message_size);
 	if (backend->fd < 0) {
 		rc = backend->fd;
@@ -875,7 +886,7 @@ uint32_t vmbus_uio_interrupt_count(const struct vmbus_device *device)
 }
 
 /*
- * DMA memory on a real guest: locked anonymous memory whose physical pages the kernel reveals
+ * DMA memory on a real guest: locked shared memory whose physical pages the kernel reveals
  * in /proc/self/pagemap (bits 0-54 the page frame, bit 63 present). Only with CAP_SYS_ADMIN:
  * without it the kernel reports frame 0 (since 4.2), which we refuse. Locked pages do not
  * swap; the kernel may still migrate them (compaction), which is why DPDK prefers hugepages:
@@ -917,40 +928,138 @@ static int read_frames(const void *address, size_t size, uint64_t *hv_pfns, size
 	return rc;
 }
 
+/*
+ * Each allocation is a memfd of its own, so that it can be handed to another process
+ * (vmbus_device_dma_share(): winapi-pmd gives a client its pool this way) without handing
+ * over anything else: the file holds exactly these pages.
+ */
+struct uio_dma_region {
+	struct uio_dma_region *next;
+	void *address;
+	size_t size;
+	int fd;
+};
+
+static void *map_dma_file(size_t size, unsigned int memfd_flags, int *fd_out)
+{
+	void *memory;
+	int fd = memfd_create("vmbus-dma", MFD_CLOEXEC | memfd_flags);
+
+	if (fd < 0)
+		return MAP_FAILED;
+	if (ftruncate(fd, (off_t)size) != 0) {
+		close(fd);
+		return MAP_FAILED;
+	}
+	memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, fd, 0);
+	if (memory == MAP_FAILED) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return MAP_FAILED;
+	}
+	*fd_out = fd;
+	return memory;
+}
+
 static int uio_dma_alloc(struct vmbus_device *device, size_t size, void **address)
 {
+	struct uio_backend *backend = vmbus_device_backend_data(device);
 	size_t page_size = (size_t)sysconf(_SC_PAGESIZE), count;
+	struct uio_dma_region *region;
 	uint64_t probe;
 	void *memory;
-	int rc;
+	int rc, fd = -1;
 
-	(void)device;
 	size = (size + page_size - 1) / page_size * page_size;
+	region = calloc(1, sizeof(*region));
+	if (region == NULL)
+		return -ENOMEM;
 	memory = MAP_FAILED;
 	if (size >= (2u << 20) && size % (2u << 20) == 0)
-		memory = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE | MAP_LOCKED, -1, 0);
+		memory = map_dma_file(size, MFD_HUGETLB, &fd);
 	if (memory == MAP_FAILED)
-		memory = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED, -1, 0);
-	if (memory == MAP_FAILED)
-		return errno == EAGAIN || errno == EPERM ? -EOPNOTSUPP : -errno; /* RLIMIT_MEMLOCK */
+		memory = map_dma_file(size, 0, &fd);
+	if (memory == MAP_FAILED) {
+		rc = errno == EAGAIN || errno == EPERM ? -EOPNOTSUPP : -errno; /* RLIMIT_MEMLOCK */
+		goto err_free_region;
+	}
 	/* One frame tells whether the kernel lets us see them at all. */
 	rc = read_frames(memory, 1, &probe, 1, &count);
-	if (rc != 0) {
-		munmap(memory, size);
-		return rc;
-	}
+	if (rc != 0)
+		goto err_unmap;
+	*region = (struct uio_dma_region){ .address = memory, .size = size, .fd = fd };
+	pthread_mutex_lock(&backend->dma_lock);
+	region->next = backend->dma_regions;
+	backend->dma_regions = region;
+	pthread_mutex_unlock(&backend->dma_lock);
 	*address = memory;
 	return 0;
+
+err_unmap:
+	munmap(memory, size);
+	close(fd);
+err_free_region:
+	free(region);
+	return rc;
 }
 
 static void uio_dma_free(struct vmbus_device *device, void *address, size_t size)
 {
-	size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+	struct uio_backend *backend = vmbus_device_backend_data(device);
+	struct uio_dma_region **link, *region = NULL;
 
-	(void)device;
-	munmap(address, (size + page_size - 1) / page_size * page_size);
+	(void)size;
+	pthread_mutex_lock(&backend->dma_lock);
+	for (link = &backend->dma_regions; *link != NULL; link = &(*link)->next) {
+		if ((*link)->address == address) {
+			region = *link;
+			*link = region->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&backend->dma_lock);
+	if (region == NULL)
+		return;
+	munmap(region->address, region->size);
+	close(region->fd);
+	free(region);
+}
+
+static int uio_dma_share(struct vmbus_device *device, const void *address, size_t size, int *fd,
+			 uint64_t *offset)
+{
+	struct uio_backend *backend = vmbus_device_backend_data(device);
+	uintptr_t start = (uintptr_t)address;
+	struct uio_dma_region *region;
+	int rc = -EINVAL;
+
+	pthread_mutex_lock(&backend->dma_lock);
+	for (region = backend->dma_regions; region != NULL; region = region->next) {
+		uintptr_t base = (uintptr_t)region->address;
+
+		if (start >= base && size <= region->size && start - base <= region->size - size) {
+			*fd = region->fd;
+			*offset = start - base;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&backend->dma_lock);
+	return rc;
+}
+
+static void free_dma_regions(struct uio_backend *backend)
+{
+	struct uio_dma_region *region;
+
+	while ((region = backend->dma_regions) != NULL) {
+		backend->dma_regions = region->next;
+		munmap(region->address, region->size);
+		close(region->fd);
+		free(region);
+	}
 }
 
 static int uio_dma_pfns(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
