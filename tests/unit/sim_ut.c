@@ -92,11 +92,14 @@ static struct vmbus_sim_host_config host_config(const char *path)
 	return config;
 }
 
+static int memfd_of_size(size_t size, bool sealed);
+
 struct accept_job {
 	struct vmbus_sim_host *host;
 	struct vmbus_device *device;
 	int rc;
 	int reject_error; /* nonzero: reject instead */
+	const struct vmbus_sim_host_pool *pool; /* offer this as region 0 */
 };
 
 static void *accept_one(void *argument)
@@ -109,7 +112,7 @@ static void *accept_one(void *argument)
 		return NULL;
 	}
 	job->rc = job->reject_error != 0 ? vmbus_sim_host_reject(job->host, job->reject_error) :
-					   vmbus_sim_host_accept(job->host, &job->device);
+					   vmbus_sim_host_accept_pool(job->host, job->pool, &job->device);
 	return NULL;
 }
 
@@ -212,6 +215,130 @@ static void test_handover_and_exchange(void **state)
 	vmbus_sim_host_close(job.host);
 	assert_int_equal(access(f->path, F_OK), -1); /* socket removed */
 	assert_int_equal(open_fd_count(), fds_before);
+}
+
+/*
+ * winapi-pmd's shape: the host offers memory it already has as the guest's region 0, and an
+ * event loop sleeps on the device's descriptor (arm, poll, take the events, disarm).
+ */
+static void test_lent_pool_and_event_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct vmbus_sim_host_config config = host_config(f->path);
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct vmbus_sim_host_pool pool;
+	struct accept_job job = { .pool = &pool };
+	struct vmbus_channel *guest_channel, *host_channel;
+	struct vmbus_gpadl_region region;
+	struct vmbus_ring_packet_info info;
+	struct iovec iov = { .iov_base = "wake", .iov_len = 4 };
+	struct vmbus_device *guest;
+	struct pollfd pfd;
+	uint8_t buffer[128], *file_memory;
+	pthread_t thread;
+	int fd;
+
+	fd = memfd_of_size(4 * page, true);
+	assert_true(fd >= 0);
+	file_memory = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(file_memory != MAP_FAILED);
+	assert_int_equal(vmbus_sim_host_listen(&config, &job.host), 0);
+
+	/* Misaligned: refused before anyone is accepted. */
+	pool = (struct vmbus_sim_host_pool){ .fd = fd, .offset = 100, .size = 2 * page,
+					     .address = file_memory + 100, .gpadl = 0xabcu };
+	assert_int_equal(vmbus_sim_host_accept_pool(job.host, &pool, &job.device), -EINVAL);
+
+	pool = (struct vmbus_sim_host_pool){ .fd = fd, .offset = page, .size = 2 * page,
+					     .address = file_memory + page, .gpadl = 0xabcu };
+	assert_int_equal(pthread_create(&thread, NULL, accept_one, &job), 0);
+	assert_int_equal(vmbus_sim_connect(f->path, 5000, &guest), 0);
+	pthread_join(thread, NULL);
+	assert_int_equal(job.rc, 0);
+
+	/* The guest's region 0 is the lent slice, nothing more, and the host sees it as its own. */
+	assert_int_equal(vmbus_device_gpadl_region(guest, VMBUS_GPADL_RECEIVE, &region), 0);
+	assert_int_equal(region.size, 2 * page);
+	assert_int_equal(region.gpadl, 0xabcu);
+	assert_int_equal(vmbus_device_gpadl_region(guest, VMBUS_GPADL_SEND, &region), -ENOENT);
+	assert_int_equal(vmbus_device_gpadl_region(guest, VMBUS_GPADL_RECEIVE, &region), 0);
+	memset(region.address, 0x77, 16);
+	assert_int_equal(file_memory[page], 0x77);
+	assert_int_equal(file_memory[page - 1], 0);
+	assert_int_equal(vmbus_device_gpadl_region(job.device, VMBUS_GPADL_RECEIVE, &region), 0);
+	assert_ptr_equal(region.address, file_memory + page);
+
+	assert_int_equal(vmbus_chan_open(guest, 0, &guest_channel), 0);
+	assert_int_equal(vmbus_chan_open(job.device, 0, &host_channel), 0);
+	pfd = (struct pollfd){ .fd = vmbus_device_event_fd(job.device), .events = POLLIN };
+	assert_true(pfd.fd >= 0);
+	assert_true(vmbus_device_event_fd(guest) >= 0);
+
+	/* Armed on an empty ring, the guest's send signals; the descriptor wakes the loop. */
+	assert_int_equal(vmbus_chan_arm(host_channel), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(vmbus_chan_send_inband(guest_channel, 9, 0, &iov, 1), 0);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(vmbus_device_take_events(job.device), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 0); /* taken */
+	vmbus_chan_disarm(host_channel);
+	/* A packet already there: arming says so instead of letting the loop sleep. */
+	assert_int_equal(vmbus_chan_arm(host_channel), -EAGAIN);
+	assert_int_equal(vmbus_chan_recv(host_channel, buffer, sizeof(buffer), &info), 0);
+	assert_int_equal(info.trans_id, 9);
+	/* Polling (disarmed): the guest's next send does not signal. */
+	assert_int_equal(vmbus_chan_recv_done(host_channel), 0);
+	assert_int_equal(vmbus_chan_send_inband(guest_channel, 10, 0, &iov, 1), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(vmbus_chan_recv(host_channel, buffer, sizeof(buffer), &info), 0);
+
+	/* The guest leaves: the descriptor says so, and taking the events reports it. */
+	vmbus_chan_close(guest_channel);
+	vmbus_device_close(guest);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(vmbus_device_take_events(job.device), -ENOTCONN);
+	assert_int_equal(vmbus_chan_arm(host_channel), -ENOTCONN);
+	vmbus_chan_close(host_channel);
+	vmbus_device_close(job.device);
+	vmbus_sim_host_close(job.host);
+	/* The lent memory is still the caller's. */
+	assert_int_equal(file_memory[page], 0x77);
+	munmap(file_memory, 4 * page);
+	close(fd);
+}
+
+/* Guest RAM is a file: DMA memory can be handed to another process by descriptor and offset. */
+static void test_dma_share(void **state)
+{
+	struct fixture *f = *state;
+	struct vmbus_sim_host_config config = host_config(f->path);
+	struct accept_job job = { 0 };
+	struct vmbus_device *guest;
+	uint64_t offset;
+	uint8_t *memory, *other;
+	pthread_t thread;
+	int fd;
+
+	config.guest_ram_size = 64 * 4096;
+	assert_int_equal(vmbus_sim_host_listen(&config, &job.host), 0);
+	assert_int_equal(pthread_create(&thread, NULL, accept_one, &job), 0);
+	assert_int_equal(vmbus_sim_connect(f->path, 5000, &guest), 0);
+	pthread_join(thread, NULL);
+	assert_int_equal(job.rc, 0);
+
+	assert_int_equal(vmbus_device_dma_alloc(guest, 2 * 4096, (void **)&memory), 0);
+	assert_int_equal(vmbus_device_dma_share(guest, memory, 2 * 4096, &fd, &offset), 0);
+	other = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+	assert_true(other != MAP_FAILED);
+	other[4096] = 0x42;
+	assert_int_equal(memory[4096], 0x42);
+	munmap(other, 2 * 4096);
+	assert_int_equal(vmbus_device_dma_share(guest, &offset, sizeof(offset), &fd, &offset), -EINVAL);
+	vmbus_device_dma_free(guest, memory, 2 * 4096);
+
+	vmbus_device_close(guest);
+	vmbus_device_close(job.device);
+	vmbus_sim_host_close(job.host);
 }
 
 static void test_second_guest_busy(void **state)
@@ -358,6 +485,19 @@ static void good_fds(struct hostile *h, size_t ring_bytes)
 	h->fd_count = SIM_FD_COUNT;
 }
 
+/* A good offer whose region 0 is @size bytes at @offset of a @file_size-byte memfd. */
+static void pool_offer(struct hostile *h, uint64_t offset, uint64_t size, size_t file_size)
+{
+	good_fds(h, 4 * 4096);
+	h->fds[SIM_FD_COUNT] = h->fds[SIM_FD_SIGNAL_GUEST];
+	h->fds[SIM_FD_SIGNAL_GUEST] = h->fds[SIM_FD_SIGNAL_HOST];
+	h->fds[SIM_FD_SIGNAL_HOST] = memfd_of_size(file_size, true);
+	h->fd_count = SIM_FD_COUNT + 1;
+	h->offer.pool_size[0] = size;
+	h->offer.pool_offset[0] = offset;
+	h->offer.pool_gpadl[0] = 0x1234;
+}
+
 /* Run one hostile offer and return what vmbus_sim_connect() said. */
 static int connect_to_hostile(struct fixture *f, struct hostile *h, int timeout_ms)
 {
@@ -403,6 +543,17 @@ static void test_hostile_offers(void **state)
 	h = (struct hostile){ .offer = good_offer() };
 	good_fds(&h, 4 * 4096);
 	assert_int_equal(connect_to_hostile(f, &h, 2000), 0);
+
+	/* A lent pool (winapi-pmd's): mapped at its offset, which must be aligned and inside. */
+	h = (struct hostile){ .offer = good_offer() };
+	pool_offer(&h, 4096, 2 * 4096, 3 * 4096);
+	assert_int_equal(connect_to_hostile(f, &h, 2000), 0);
+	h = (struct hostile){ .offer = good_offer() };
+	pool_offer(&h, 100, 4096, 3 * 4096);
+	assert_int_equal(connect_to_hostile(f, &h, 2000), -EPROTO);
+	h = (struct hostile){ .offer = good_offer() };
+	pool_offer(&h, 2 * 4096, 2 * 4096, 3 * 4096);
+	assert_int_equal(connect_to_hostile(f, &h, 2000), -EPROTO);
 
 	h = (struct hostile){ .offer = good_offer() };
 	h.offer.magic = 0x12345678;
@@ -659,6 +810,8 @@ int main(void)
 		cmocka_unit_test(test_socket_path),
 		cmocka_unit_test(test_signal_socket_never_blocks),
 		cmocka_unit_test_setup_teardown(test_handover_and_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lent_pool_and_event_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_guest_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_offers, setup, teardown),
