@@ -6,7 +6,8 @@
 #   make demo         start the host emulator, make echo calls through liblowlat, stop it
 #   make bench        winapi-bench: the floor, liblowlat and the socket+JSON baseline, side by
 #                     side; writes $(BUILD)/bench/results.json and results.png (BENCH_FLAGS)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (libraries, headers, apps, winapi-pmd's
+#                     systemd unit and man page)
 #
 # Variables: BUILD (output directory), SANITIZE (e.g. address,undefined), CFLAGS, CC,
 # TEST_TIMEOUT (seconds per test binary; multiplied for sanitizer builds).
@@ -23,6 +24,8 @@ prefix ?= $(PREFIX)
 libdir ?= $(prefix)/lib
 includedir ?= $(prefix)/include
 bindir ?= $(prefix)/bin
+mandir ?= $(prefix)/share/man
+systemdunitdir ?= $(prefix)/lib/systemd/system
 
 LOWLAT_VERSION_MAJOR := 1
 LOWLAT_VERSION := $(LOWLAT_VERSION_MAJOR).0.0
@@ -248,6 +251,10 @@ install: all
 	sed -e 's|@prefix@|$(prefix)|; s|@libdir@|$(libdir)|; s|@includedir@|$(includedir)|' \
 		-e 's|@version@|$(LOWLAT_VERSION)|' lib/lowlat/liblowlat.pc.in \
 		> $(DESTDIR)$(libdir)/pkgconfig/liblowlat.pc
+	install -d $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(systemdunitdir)
+	install -m 644 docs/winapi-pmd.8 $(DESTDIR)$(mandir)/man8
+	sed -e 's|@bindir@|$(bindir)|' apps/winapi-pmd/winapi-pmd.service.in \
+		> $(DESTDIR)$(systemdunitdir)/winapi-pmd.service
 
 clean:
 	rm -rf $(BUILD)
