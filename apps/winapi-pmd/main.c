@@ -95,7 +95,8 @@ static int parse_lcores(const char *text, int *cpus, unsigned int max, unsigned 
 	unsigned int cpu;
 
 	*count = 0;
-	if (numa_available() < 0 && strspn(text, "0123456789,-") != strlen(text))
+	/* The grammar of --help only: libnuma would accept more ("all", "!2") and warn on stderr. */
+	if (text[0] == '\0' || strspn(text, "0123456789,-") != strlen(text))
 		return -EINVAL;
 	mask = numa_parse_cpustring_all(text);
 	if (mask == NULL)
@@ -121,6 +122,7 @@ enum {
 	OPTION_JSON,
 };
 
+/* 0; 1 after --help; negative errno for bad options (said on stderr). */
 static int parse_options(int argc, char **argv, struct pmd_options *options)
 {
 	static const struct option long_options[] = {
@@ -227,7 +229,7 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 			break;
 		case 'h':
 			usage(stdout);
-			exit(0);
+			return 1;
 		default:
 			usage(stderr);
 			return -EINVAL;
@@ -406,21 +408,24 @@ int main(int argc, char **argv)
 	pmd = calloc(1, sizeof(*pmd));
 	if (pmd == NULL)
 		return 1;
-	if (parse_options(argc, argv, &pmd->options) != 0)
-		return 2;
-	if (prepare_paths(pmd) != 0)
-		return 2;
+	rc = parse_options(argc, argv, &pmd->options);
+	if (rc != 0 || prepare_paths(pmd) != 0) {
+		free(pmd);
+		return rc == 1 ? 0 : 2; /* 1: --help */
+	}
 	if (pmd->options.stats) {
 		rc = pmd_stats_print(pmd->telemetry_path, pmd->options.json);
 		if (rc != 0)
 			fprintf(stderr, "winapi-pmd: cannot read the counters at %s: %s%s\n", pmd->telemetry_path,
 				strerror(-rc), rc == -ENOENT || rc == -ECONNREFUSED ?
 						       " (is winapi-pmd running with this --file-prefix?)" : "");
+		free(pmd);
 		return rc == 0 ? 0 : 1;
 	}
 	if (pmd->options.lcores != NULL &&
 	    parse_lcores(pmd->options.lcores, cpus, PMD_MAX_WORKERS, &cpu_count) != 0) {
 		fprintf(stderr, "winapi-pmd: --lcores wants CPUs as 2,3 or 2-3 (got '%s')\n", pmd->options.lcores);
+		free(pmd);
 		return 2;
 	}
 
