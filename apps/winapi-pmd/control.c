@@ -106,25 +106,32 @@ err_free_client:
 /* Free what @client held; no worker can see it any more. */
 static void free_client(struct pmd *pmd, struct pmd_client *client)
 {
-	bool connected = vmbus_sim_host_guest_connected(client->device);
+	/*
+	 * The emulator's DMA memory is one guest-RAM file, and a client still running keeps its
+	 * slice of it mapped; on a real device each pool is a file of its own, and the client's
+	 * mapping keeps its own pages. Either way, pages the host may still write (a request
+	 * that timed out) must never serve another client.
+	 */
+	bool shared_file = strcmp(vmbus_device_backend_name(pmd->device), "sim") == 0;
+	bool quarantine = client->host_may_write ||
+			  (shared_file && vmbus_sim_host_guest_connected(client->device));
 
 	vmbus_chan_close(client->channel);
 	vmbus_device_close(client->device);
-	/*
-	 * A client sent away while it still runs keeps its pool mapped: those pages must never
-	 * serve another client. They stay allocated (and counted) until the daemon exits.
-	 */
-	if (connected) {
-		winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu still maps its pool: %zu bytes kept out of use",
-			   (unsigned long long)client->id, client->pool_size);
+	__atomic_fetch_sub(&pmd->totals.pool_bytes_in_use, client->pool_size, __ATOMIC_RELAXED);
+	if (quarantine) {
+		pmd_count(&pmd->totals.pool_bytes_quarantined, client->pool_size);
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu: its %zu-byte pool is kept out of use (%s)",
+			   (unsigned long long)client->id, client->pool_size,
+			   client->host_may_write ? "the host may still write it" : "the client still maps it");
 	} else {
 		vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
 		pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
-		__atomic_fetch_sub(&pmd->totals.pool_bytes_in_use, client->pool_size, __ATOMIC_RELAXED);
 	}
 	pmd_count(&pmd->totals.clients_reclaimed, 1);
 	winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu (pid %d) reclaimed: %s; %llu requests, %llu answered, "
-		   "%llu dropped", (unsigned long long)client->id, (int)client->pid, client->leave_reason,
+		   "%llu dropped", (unsigned long long)client->id, (int)client->pid,
+		   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE),
 		   (unsigned long long)client->stats.requests, (unsigned long long)client->stats.completions,
 		   (unsigned long long)client->stats.dropped);
 	free(client);
@@ -193,8 +200,11 @@ int pmd_control_run(struct pmd *pmd)
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
 	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (signal_fd < 0)
-		return -errno;
+	if (signal_fd < 0) {
+		/* The workers run already: stop them the usual way. */
+		rc = -errno;
+		__atomic_store_n(&pmd->stopping, true, __ATOMIC_RELEASE);
+	}
 	fds[0] = (struct pollfd){ .fd = vmbus_sim_host_fd(pmd->listener), .events = POLLIN };
 	fds[1] = (struct pollfd){ .fd = pmd->control_kick_fd, .events = POLLIN };
 	fds[2] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
@@ -230,6 +240,7 @@ int pmd_control_run(struct pmd *pmd)
 			rc = pmd->workers[i].error;
 	}
 	reclaim_clients(pmd, true);
-	close(signal_fd);
+	if (signal_fd >= 0)
+		close(signal_fd);
 	return rc;
 }

@@ -400,10 +400,10 @@ int main(int argc, char **argv)
 {
 	struct pmd_telemetry *telemetry = NULL;
 	int cpus[PMD_MAX_WORKERS];
-	unsigned int cpu_count = 0, channels, i;
+	unsigned int cpu_count = 0, channels, started, all_workers, i;
 	struct pmd *pmd;
 	sigset_t signals;
-	int rc;
+	int rc, start_rc = 0;
 
 	pmd = calloc(1, sizeof(*pmd));
 	if (pmd == NULL)
@@ -470,10 +470,11 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		goto err_fini_workers;
 	rc = pmd_telemetry_create(pmd->telemetry_path, PMD_VERSION, &telemetry);
-	if (rc == 0)
-		rc = pmd_stats_register(pmd, telemetry);
 	if (rc != 0)
 		goto err_close_listener;
+	rc = pmd_stats_register(pmd, telemetry);
+	if (rc != 0)
+		goto err_destroy_telemetry;
 	if (pmd->options.daemonize && daemon(0, 1) != 0) {
 		rc = -errno;
 		goto err_destroy_telemetry;
@@ -486,23 +487,27 @@ int main(int argc, char **argv)
 		goto err_destroy_telemetry;
 	}
 	pmd->started_ns = pmd_now_ns();
-	for (i = 0; i < pmd->worker_count; i++) {
-		rc = pmd_worker_start(&pmd->workers[i]);
-		if (rc != 0) {
+	for (started = 0; started < pmd->worker_count; started++) {
+		start_rc = pmd_worker_start(&pmd->workers[started]);
+		if (start_rc != 0) {
+			winapi_log(WINAPI_LOG_ERR, "pmd", "cannot start worker %u: %s", started, strerror(-start_rc));
 			__atomic_store_n(&pmd->stopping, true, __ATOMIC_RELEASE);
-			pmd->worker_count = i;
 			break;
 		}
 	}
-	if (rc == 0)
+	if (start_rc == 0)
 		winapi_log(WINAPI_LOG_NOTICE, "pmd", "serving %s device, %u worker(s), clients at %s, telemetry at %s",
 			   vmbus_device_backend_name(pmd->device), pmd->worker_count, pmd->socket_path,
 			   pmd->telemetry_path);
 	/* Runs the daemon until SIGTERM (or the device goes); closes the listener and joins workers. */
+	all_workers = pmd->worker_count;
+	pmd->worker_count = started;
 	rc = pmd_control_run(pmd);
+	if (rc == 0)
+		rc = start_rc;
 	pmd_telemetry_destroy(telemetry);
 	rmdir(pmd->runtime_dir); /* when nothing else lives there */
-	for (i = 0; i < pmd->worker_count; i++)
+	for (i = 0; i < all_workers; i++)
 		pmd_worker_fini(&pmd->workers[i]);
 	close(pmd->control_kick_fd);
 	vmbus_device_close(pmd->device);

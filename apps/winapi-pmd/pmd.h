@@ -58,6 +58,7 @@ struct pmd_client_stats {
 	uint64_t rejected;       /* answered with an error without reaching the host */
 	uint64_t bad_buffers;    /* of those: descriptors outside the client's own pool */
 	uint64_t dropped;        /* completions for the client after it left */
+	uint64_t timeouts;       /* requests the host did not answer in time */
 };
 
 struct pmd_request;
@@ -75,9 +76,10 @@ struct pmd_client {
 	size_t pool_size;
 	uint32_t gpadl;
 	int state;                        /* enum pmd_client_state, __atomic */
-	char leave_reason[64];            /* written once, by whoever moves it to LEAVING */
+	const char *leave_reason;         /* a string literal, __atomic: set before it leaves */
 	/* Worker-owned. */
 	unsigned int in_flight;           /* requests taken and not yet answered into the ring */
+	bool host_may_write;              /* a request timed out: the host may still use the pool */
 	struct pmd_request *backlog_head; /* answers waiting for room in the client's ring */
 	struct pmd_request *backlog_tail;
 	bool tx_dirty;                    /* answers written and not yet published */
@@ -136,6 +138,7 @@ struct pmd_totals {
 	uint64_t clients_reclaimed;
 	uint64_t pool_bytes_in_use;
 	uint64_t pool_bytes_reclaimed;
+	uint64_t pool_bytes_quarantined; /* never reused: the host or a live client may still touch them */
 	uint64_t requests_dropped;   /* answers dropped because their client had left */
 };
 

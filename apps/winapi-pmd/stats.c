@@ -37,7 +37,7 @@ static int stats_totals(const char *command, const char *params, void *context, 
 	pthread_mutex_lock(&pmd->table_lock);
 	clients = pmd->client_count;
 	pthread_mutex_unlock(&pmd->table_lock);
-	*value = json_pack("{s:I, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+	*value = json_pack("{s:I, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			   "uptime_ms", (json_int_t)((pmd_now_ns() - pmd->started_ns) / 1000000u),
 			   "backend", vmbus_device_backend_name(pmd->device),
 			   "numa_node", vmbus_device_numa_node(pmd->device),
@@ -49,6 +49,7 @@ static int stats_totals(const char *command, const char *params, void *context, 
 			   "clients_reclaimed", (json_int_t)pmd_read(&totals->clients_reclaimed),
 			   "pool_bytes_in_use", (json_int_t)pmd_read(&totals->pool_bytes_in_use),
 			   "pool_bytes_reclaimed", (json_int_t)pmd_read(&totals->pool_bytes_reclaimed),
+			   "pool_bytes_quarantined", (json_int_t)pmd_read(&totals->pool_bytes_quarantined),
 			   "requests_dropped", (json_int_t)pmd_read(&totals->requests_dropped));
 	return *value != NULL ? 0 : -ENOMEM;
 }
@@ -129,20 +130,22 @@ static int stats_client(const char *command, const char *params, void *context, 
 		if (client->id != id)
 			continue;
 		state = __atomic_load_n(&client->state, __ATOMIC_ACQUIRE);
-		*value = json_pack("{s:I, s:i, s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		*value = json_pack("{s:I, s:i, s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				   "id", (json_int_t)client->id,
 				   "pid", (int)client->pid,
 				   "uid", (int)client->uid,
 				   "worker", (int)client->worker,
 				   "state", state_names[state],
-				   "leave_reason", state == PMD_CLIENT_ACTIVE ? "" : client->leave_reason,
+				   "leave_reason", state == PMD_CLIENT_ACTIVE ? "" :
+						   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE),
 				   "pool_bytes", (json_int_t)client->pool_size,
 				   "in_flight", (json_int_t)__atomic_load_n(&client->in_flight, __ATOMIC_RELAXED),
 				   "requests", (json_int_t)pmd_read(&client->stats.requests),
 				   "completions", (json_int_t)pmd_read(&client->stats.completions),
 				   "rejected", (json_int_t)pmd_read(&client->stats.rejected),
 				   "bad_buffers", (json_int_t)pmd_read(&client->stats.bad_buffers),
-				   "dropped", (json_int_t)pmd_read(&client->stats.dropped));
+				   "dropped", (json_int_t)pmd_read(&client->stats.dropped),
+				   "timeouts", (json_int_t)pmd_read(&client->stats.timeouts));
 		break;
 	}
 	pthread_mutex_unlock(&pmd->table_lock);
@@ -185,11 +188,11 @@ static void print_text(const json_t *totals, const json_t *workers, const json_t
 	       json_string_value(json_object_get(totals, "backend")), (long long)field(totals, "channels"),
 	       (long long)field(totals, "workers"), (double)field(totals, "uptime_ms") / 1000.0);
 	printf("clients: %lld attached now, %lld since start, %lld refused, %lld reclaimed; "
-	       "pool memory %lld bytes in use, %lld reclaimed; %lld answers dropped\n",
+	       "pool memory %lld bytes in use, %lld reclaimed, %lld quarantined; %lld answers dropped\n",
 	       (long long)field(totals, "clients"), (long long)field(totals, "clients_attached"),
 	       (long long)field(totals, "clients_refused"), (long long)field(totals, "clients_reclaimed"),
 	       (long long)field(totals, "pool_bytes_in_use"), (long long)field(totals, "pool_bytes_reclaimed"),
-	       (long long)field(totals, "requests_dropped"));
+	       (long long)field(totals, "pool_bytes_quarantined"), (long long)field(totals, "requests_dropped"));
 	printf("\n%-6s %5s %7s %8s %12s %10s %8s %9s %9s %9s\n", "worker", "lcore", "clients", "inflight",
 	       "requests", "batches", "busy%", "sleeps", "ringfull", "clifull");
 	json_array_foreach(workers, i, item) {

@@ -65,11 +65,14 @@ void pmd_kick(int eventfd)
 
 void pmd_client_leave(struct pmd_client *client, const char *reason)
 {
+	const char *none = NULL;
+
 	int expected = PMD_CLIENT_ACTIVE;
 
+	/* The first reason stays; it is published before the state that makes readers look. */
+	__atomic_compare_exchange_n(&client->leave_reason, &none, reason, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	if (__atomic_compare_exchange_n(&client->state, &expected, PMD_CLIENT_LEAVING, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_RELAXED)) {
-		strncpy(client->leave_reason, reason, sizeof(client->leave_reason) - 1);
 		winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu (pid %d) leaves: %s", (unsigned long long)client->id,
 			   (int)client->pid, reason);
 	}
@@ -258,6 +261,26 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 	pmd_count(&worker->stats.requests, 1);
 }
 
+/*
+ * Requests one client may have in flight: PMD_CLIENT_DEPTH, or less when the worker's slots
+ * shared out among its clients give less, so that a few clients that stop reading their
+ * answers (whose slots wait in their backlogs) can never hold every slot of the worker.
+ */
+static unsigned int client_depth(const struct pmd_worker *worker)
+{
+	unsigned int clients = __atomic_load_n(&worker->clients, __ATOMIC_RELAXED);
+	unsigned int share = PMD_WORKER_DEPTH / (clients != 0 ? clients : 1);
+
+	return share < PMD_CLIENT_DEPTH ? (share != 0 ? share : 1) : PMD_CLIENT_DEPTH;
+}
+
+/* Whether this pass takes requests from @client (else its ring waits, and is not armed). */
+static bool client_readable(const struct pmd_worker *worker, const struct pmd_client *client)
+{
+	return client->backlog_head == NULL && client->in_flight < client_depth(worker) &&
+	       worker->free_requests != NULL;
+}
+
 /* Take a burst of @client's requests. Returns how many. */
 static unsigned int take_requests(struct pmd_worker *worker, struct pmd_client *client, uint8_t *packet)
 {
@@ -266,12 +289,14 @@ static unsigned int take_requests(struct pmd_worker *worker, struct pmd_client *
 	unsigned int taken = 0;
 	int rc;
 
-	while (taken < PMD_CLIENT_BURST && client->in_flight < PMD_CLIENT_DEPTH && client->backlog_head == NULL) {
+	while (taken < PMD_CLIENT_BURST && client->in_flight < client_depth(worker) && client->backlog_head == NULL) {
 		rc = vmbus_chan_recv(client->channel, packet, PMD_PACKET_MAX, &info);
 		if (rc == -EAGAIN)
 			break;
 		if (rc == -EBADMSG) {
+			/* Dropped, but counted in the burst: a stream of them must not hold the worker. */
 			pmd_count(&client->stats.rejected, 1);
+			taken++;
 			continue;
 		}
 		if (rc != 0) {
@@ -307,6 +332,8 @@ static unsigned int drain_backlog(struct pmd_worker *worker, struct pmd_client *
 		if (client->backlog_head == NULL)
 			client->backlog_tail = NULL;
 		if (rc != 0) {
+			if (rc != -ENOTCONN)
+				pmd_client_leave(client, "its completion ring is corrupt");
 			drop_answer(worker, request);
 			continue;
 		}
@@ -339,6 +366,11 @@ static unsigned int reap(struct pmd_worker *worker)
 		for (i = 0; i < count; i++) {
 			struct pmd_request *request = completions[i].user_data;
 
+			if (completions[i].status == -ETIMEDOUT) {
+				/* Unanswered is not finished: the host may still reach the buffers. */
+				request->client->host_may_write = true;
+				pmd_count(&request->client->stats.timeouts, 1);
+			}
 			request->status = winapi_errno_to_status(completions[i].status);
 			request->reply_length = completions[i].reply_length;
 			answer(worker, request);
@@ -378,7 +410,7 @@ static unsigned int serve_clients(struct pmd_worker *worker, uint8_t *packet, bo
 			work += drain_backlog(worker, client);
 		switch (client_state(client)) {
 		case PMD_CLIENT_ACTIVE:
-			if (take && worker->free_requests != NULL)
+			if (take && client_readable(worker, client))
 				work += take_requests(worker, client, packet);
 			break;
 		case PMD_CLIENT_LEAVING:
@@ -408,7 +440,7 @@ static void flush_clients(struct pmd_worker *worker)
  * channel turned out to hold a packet while it was being armed.
  */
 static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struct pmd_client **owners,
-			    unsigned int max_fds)
+			    unsigned int max_fds, bool stopping)
 {
 	struct vmbus_channel *device_channel = winapi_driver_channel(worker->driver);
 	struct pmd_client *client;
@@ -428,6 +460,14 @@ static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struc
 			continue;
 		if (client->backlog_head != NULL)
 			backlog = true;
+		/*
+		 * A client the next pass would not read (its share in flight, a backlog, a stopping
+		 * daemon) is not armed: its waiting requests would only wake us for nothing. The
+		 * device's completions or the backlog timeout wake us for it; the control thread
+		 * notices it leave.
+		 */
+		if (stopping || !client_readable(worker, client))
+			continue;
 		if (count == max_fds)
 			continue; /* more clients than the table holds: cannot happen, see max_clients */
 		if (vmbus_chan_arm(client->channel) == -EAGAIN) {
@@ -519,7 +559,7 @@ static void *worker_main(void *argument)
 			sched_yield();
 			continue;
 		}
-		sleep_on_events(worker, fds, owners, max_fds);
+		sleep_on_events(worker, fds, owners, max_fds, stopping);
 		pmd_count(&worker->stats.idle_ns, pmd_now_ns() - pass_start);
 	}
 	/* Answers still owed to clients that left go nowhere; count them. */

@@ -626,6 +626,9 @@ static void test_dma_memory_pagemap(void **state)
 	/* Shared with another mapping (winapi-pmd's clients): the same pages, from the offset. */
 	assert_int_equal(vmbus_device_dma_share(device, (uint8_t *)memory + 4096, 4096, &share_fd, &offset), 0);
 	assert_int_equal(offset, 4096);
+	/* Sealed at its size: the process it goes to cannot shrink it under the host. */
+	assert_true(fcntl(share_fd, F_GET_SEALS) & F_SEAL_SHRINK);
+	assert_int_equal(ftruncate(share_fd, 4096), -1);
 	other = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, share_fd, (off_t)offset);
 	assert_true(other != MAP_FAILED);
 	((volatile uint8_t *)memory)[4096] = 0x5a;

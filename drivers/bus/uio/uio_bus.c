@@ -943,11 +943,16 @@ struct uio_dma_region {
 static void *map_dma_file(size_t size, unsigned int memfd_flags, int *fd_out)
 {
 	void *memory;
-	int fd = memfd_create("vmbus-dma", MFD_CLOEXEC | memfd_flags);
+	int fd = memfd_create("vmbus-dma", MFD_CLOEXEC | MFD_ALLOW_SEALING | memfd_flags);
 
 	if (fd < 0)
 		return MAP_FAILED;
-	if (ftruncate(fd, (off_t)size) != 0) {
+	/*
+	 * Sealed at its size: whoever it is shared with (a winapi-pmd client) cannot shrink it
+	 * under pages whose numbers the host was given. (Punching holes stays possible; see
+	 * winapi-pmd(8), NOTES.)
+	 */
+	if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
 		close(fd);
 		return MAP_FAILED;
 	}
