@@ -183,6 +183,33 @@ static int milliseconds_until(uint64_t deadline_ns, uint64_t now)
 	return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
+/*
+ * With wait_lock held and nobody inside the backend: wait there as the device's one sleeper,
+ * then record what came of it and wake every waiter. Returns the backend's result.
+ */
+static int sleep_in_backend(struct vmbus_device *device, int timeout_ms)
+{
+	int backend_rc;
+
+	device->sleeper = true;
+	pthread_mutex_unlock(&device->wait_lock);
+	backend_rc = device->params.ops->wait(device, timeout_ms);
+	pthread_mutex_lock(&device->wait_lock);
+	device->sleeper = false;
+	/* The peer gone (or the backend broken) stays so: no waiter sleeps on it again. */
+	if (backend_rc < 0 && backend_rc != -ETIMEDOUT && backend_rc != -EINTR)
+		__atomic_store_n(&device->backend_error, backend_rc, __ATOMIC_RELAXED);
+	/*
+	 * An interrupt (or the end of the device) moves the generation: every waiter re-checks
+	 * its ring. A timeout or EINTR does not, but the followers still wake: the one whose
+	 * deadline passed leaves, another takes over the sleeping.
+	 */
+	if (backend_rc == 0 || device->backend_error != 0)
+		__atomic_store_n(&device->wake_generation, device->wake_generation + 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&device->wait_cond);
+	return backend_rc;
+}
+
 int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadline_ns)
 {
 	struct timespec until = {
@@ -215,27 +242,11 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 				pthread_cond_timedwait(&device->wait_cond, &device->wait_lock, &until);
 			continue;
 		}
-		device->sleeper = true;
-		pthread_mutex_unlock(&device->wait_lock);
 		/*
 		 * Past the deadline, one look that does not block: a waiter that spent its whole time
 		 * spinning (VMBUS_SPIN_NS at its maximum) still sees the peer leave.
 		 */
-		backend_rc = device->params.ops->wait(device, expired ? 0 : milliseconds_until(deadline_ns, now));
-		pthread_mutex_lock(&device->wait_lock);
-		device->sleeper = false;
-		/* The peer gone (or the backend broken) stays so: no waiter sleeps on it again. */
-		if (backend_rc < 0 && backend_rc != -ETIMEDOUT && backend_rc != -EINTR)
-			__atomic_store_n(&device->backend_error, backend_rc, __ATOMIC_RELAXED);
-		/*
-		 * An interrupt (or the end of the device) moves the generation: every waiter
-		 * re-checks its ring. A timeout or EINTR does not, but the followers still wake: the
-		 * one whose deadline passed leaves, another takes over the sleeping.
-		 */
-		if (backend_rc == 0 || device->backend_error != 0)
-			__atomic_store_n(&device->wake_generation, device->wake_generation + 1,
-					 __ATOMIC_RELEASE);
-		pthread_cond_broadcast(&device->wait_cond);
+		backend_rc = sleep_in_backend(device, expired ? 0 : milliseconds_until(deadline_ns, now));
 		if (expired && backend_rc != 0 && device->backend_error == 0) {
 			rc = -ETIMEDOUT;
 			break;
@@ -256,7 +267,7 @@ int vmbus_device_event_fd(const struct vmbus_device *device)
 
 int vmbus_device_take_events(struct vmbus_device *device)
 {
-	int rc, backend_rc;
+	int rc;
 
 	if (device == NULL)
 		return -EINVAL;
@@ -265,19 +276,8 @@ int vmbus_device_take_events(struct vmbus_device *device)
 	 * A thread asleep in the backend consumes the same events and wakes everyone when it
 	 * does; reading them here as well would only race it.
 	 */
-	if (device->backend_error == 0 && !device->sleeper) {
-		device->sleeper = true;
-		pthread_mutex_unlock(&device->wait_lock);
-		backend_rc = device->params.ops->wait(device, 0);
-		pthread_mutex_lock(&device->wait_lock);
-		device->sleeper = false;
-		if (backend_rc < 0 && backend_rc != -ETIMEDOUT && backend_rc != -EINTR)
-			__atomic_store_n(&device->backend_error, backend_rc, __ATOMIC_RELAXED);
-		if (backend_rc == 0 || device->backend_error != 0)
-			__atomic_store_n(&device->wake_generation, device->wake_generation + 1,
-					 __ATOMIC_RELEASE);
-		pthread_cond_broadcast(&device->wait_cond);
-	}
+	if (device->backend_error == 0 && !device->sleeper)
+		sleep_in_backend(device, 0);
 	rc = device->backend_error;
 	pthread_mutex_unlock(&device->wait_lock);
 	return rc;

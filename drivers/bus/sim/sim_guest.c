@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -376,20 +375,6 @@ static int receive_offer(struct sim_guest *guest, int timeout_ms, int *fds, stru
 	return rc;
 }
 
-/* One descriptor for both things sim_guest_wait() watches, for vmbus_device_event_fd(). */
-static int create_event_fd(struct sim_guest *guest)
-{
-	struct epoll_event event = { .events = EPOLLIN };
-
-	guest->event_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (guest->event_fd < 0)
-		return -errno;
-	if (epoll_ctl(guest->event_fd, EPOLL_CTL_ADD, guest->interrupt_fd, &event) != 0 ||
-	    epoll_ctl(guest->event_fd, EPOLL_CTL_ADD, guest->socket_fd, &event) != 0)
-		return -errno;
-	return 0;
-}
-
 int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_device **device)
 {
 	const struct sim_hello hello = { .magic = SIM_WIRE_MAGIC, .version = SIM_WIRE_VERSION };
@@ -422,9 +407,12 @@ int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_devi
 		goto err_close_fds;
 	guest->signal_host_fd = fds[layout.signal_host];
 	guest->interrupt_fd = fds[layout.signal_guest];
-	rc = create_event_fd(guest);
-	if (rc != 0)
+	/* One descriptor for both things sim_guest_wait() watches (vmbus_device_event_fd()). */
+	guest->event_fd = sim_event_fd_create(guest->interrupt_fd, guest->socket_fd);
+	if (guest->event_fd < 0) {
+		rc = guest->event_fd;
 		goto err_close_fds;
+	}
 
 	for (i = 0; i < guest->offer.channel_count; i++)
 		regions[i] = (struct vmbus_channel_region){

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -303,20 +302,6 @@ static void fill_offer(const struct vmbus_sim_host *host, struct sim_offer *offe
 		offer->flags |= SIM_OFFER_MASK_IN_INTERRUPT;
 }
 
-/* One descriptor for both things sim_host_wait() watches, for vmbus_device_event_fd(). */
-static int create_event_fd(struct sim_host_device *state)
-{
-	struct epoll_event event = { .events = EPOLLIN };
-
-	state->event_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (state->event_fd < 0)
-		return -errno;
-	if (epoll_ctl(state->event_fd, EPOLL_CTL_ADD, state->signal_host_fd, &event) != 0 ||
-	    epoll_ctl(state->event_fd, EPOLL_CTL_ADD, state->connection_fd, &event) != 0)
-		return -errno;
-	return 0;
-}
-
 /* Create every region and socket of @offer; @fds receives the guest's descriptors. */
 static int create_device_memory(const struct vmbus_sim_host *host, const struct sim_offer *offer,
 				const struct sim_fd_layout *layout, const struct vmbus_sim_host_pool *pool,
@@ -364,8 +349,11 @@ static int create_device_memory(const struct vmbus_sim_host *host, const struct 
 		rc = create_signal_pair(&state->signal_host_fd, &fds[layout->signal_host]);
 	if (rc == 0)
 		rc = create_signal_pair(&state->signal_guest_fd, &fds[layout->signal_guest]);
-	if (rc == 0 && !state->monitored)
-		rc = create_event_fd(state);
+	/* One descriptor for both things sim_host_wait() watches, unless it scans monitor pages. */
+	if (rc == 0 && !state->monitored) {
+		state->event_fd = sim_event_fd_create(state->signal_host_fd, state->connection_fd);
+		rc = state->event_fd < 0 ? state->event_fd : 0;
+	}
 	return rc;
 }
 

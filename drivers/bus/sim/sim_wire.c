@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/un.h>
@@ -170,6 +171,21 @@ int sim_wait_peer(int signal_fd, int socket_fd, int timeout_ms, unsigned long lo
 	if (fds[1].revents != 0 || (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)))
 		return -ENOTCONN;
 	return 0;
+}
+
+int sim_event_fd_create(int signal_fd, int socket_fd)
+{
+	struct epoll_event event = { .events = EPOLLIN };
+	int fd = epoll_create1(EPOLL_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	if (epoll_ctl(fd, EPOLL_CTL_ADD, signal_fd, &event) != 0 || epoll_ctl(fd, EPOLL_CTL_ADD, socket_fd, &event) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 void sim_fd_layout(const struct sim_offer *offer, struct sim_fd_layout *layout)

@@ -126,6 +126,12 @@ int sim_signal_peer(int signal_fd);
  */
 int sim_wait_peer(int signal_fd, int socket_fd, int timeout_ms, unsigned long long *signals);
 
+/*
+ * One descriptor (an epoll) that is readable when sim_wait_peer(@signal_fd, @socket_fd) would
+ * not time out, for vmbus_device_event_fd(). Returns it, or negative errno.
+ */
+int sim_event_fd_create(int signal_fd, int socket_fd);
+
 /* Wait until @fd is readable: 0, -ETIMEDOUT, or negative errno. */
 int sim_wire_wait_readable(int fd, int timeout_ms);
 
