@@ -736,7 +736,12 @@ int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_dr
 		pthread_mutex_lock(&driver->lock);
 		driver->reaping = false;
 		if (rc < 0 && driver->failed == 0) {
-			winapi_log(WINAPI_LOG_ERR, "winapi", "the channel failed: %s", strerror(-rc));
+			if (rc == -ENOTCONN)
+				winapi_log(WINAPI_LOG_ERR, "winapi", "the host is gone (winapi-pmd or the emulator "
+					   "exited, or the device was rescinded): calls fail with ENOTCONN; "
+					   "winapi_cleanup() and winapi_init() attach again");
+			else
+				winapi_log(WINAPI_LOG_ERR, "winapi", "the channel failed: %s", strerror(-rc));
 			fail_all(driver, rc);
 		}
 		pthread_cond_broadcast(&driver->cond);
