@@ -143,7 +143,7 @@ $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 
 # winapi-pmd drives the device with the internal driver (the static archive's objects).
 PMD_SOURCES := apps/winapi-pmd/main.c apps/winapi-pmd/control.c apps/winapi-pmd/worker.c \
-	apps/winapi-pmd/stats.c apps/winapi-pmd/telemetry.c
+	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c apps/winapi-pmd/telemetry.c
 $(BIN)/winapi-pmd: $(call objects,$(PMD_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lurcu-qsbr $(LIBS_ISAL)

@@ -26,6 +26,7 @@
 #include <winapi/log.h>
 
 #include "pmd.h"
+#include "request.h"
 
 /* A request between the client's ring and its answer. */
 struct pmd_request {
@@ -184,63 +185,43 @@ static void reject(struct pmd_worker *worker, struct pmd_request *request, uint3
 static void take_request(struct pmd_worker *worker, struct pmd_client *client, struct pmd_request *request,
 			 const uint8_t *packet, const struct vmbus_ring_packet_info *info)
 {
+	const struct pmd_pool pool = { .gpadl = client->gpadl, .size = client->pool_size };
 	struct winapi_message message;
+	enum pmd_verdict verdict;
+	bool bad_buffer;
+	uint32_t status;
 	unsigned int i;
 	int rc;
 
 	request->client = client;
 	request->trans_id = info->trans_id;
-	request->api_id = 0;
 	request->reply_length = 0;
 	pmd_set(&client->in_flight, client->in_flight + 1);
 	pmd_count(&client->stats.requests, 1);
 
-	if (!(info->flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED)) {
-		/* Nobody waits for an answer: there is nothing to forward or to say. */
+	verdict = pmd_request_check(packet, info, &pool, &message, &status, &bad_buffer);
+	request->api_id = message.api_id;
+	if (verdict == PMD_REQUEST_DROP) {
 		pmd_count(&client->stats.rejected, 1);
 		request_put(worker, request);
 		return;
 	}
-	if (info->type != VMBUS_PACKET_DATA_INBAND) {
-		/* GPA-direct from a client would name guest pages it was never given. */
-		reject(worker, request, info->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT ? WINAPI_STATUS_BAD_BUFFER :
-											  WINAPI_STATUS_BAD_MESSAGE);
-		return;
-	}
-	rc = winapi_message_decode(packet + info->header_size, info->packet_size - info->header_size, &message);
-	if (rc != 0) {
-		request->api_id = rc == -EPROTONOSUPPORT ? message.api_id : 0;
-		reject(worker, request, rc == -EPROTONOSUPPORT ? WINAPI_STATUS_UNSUPPORTED_VERSION :
-								 WINAPI_STATUS_BAD_MESSAGE);
-		return;
-	}
-	request->api_id = message.api_id;
-	if ((message.flags & WINAPI_MESSAGE_FLAG_RESPONSE) || message.request_id != info->trans_id) {
-		reject(worker, request, WINAPI_STATUS_BAD_MESSAGE);
-		return;
-	}
-	for (i = 0; i < message.buffer_count; i++) {
-		const struct winapi_buffer_descriptor *descriptor = &message.buffers[i];
-
-		if (descriptor->kind != WINAPI_BUFFER_GPADL || descriptor->region != client->gpadl ||
-		    descriptor->offset > client->pool_size || descriptor->length > client->pool_size - descriptor->offset) {
+	if (verdict == PMD_REQUEST_ANSWER) {
+		if (bad_buffer) {
 			pmd_count(&client->stats.bad_buffers, 1);
-			winapi_log(WINAPI_LOG_WARNING, "pmd",
-				   "client %llu: buffer %u of request %#llx is outside its pool (kind %u, region %#x, "
-				   "offset %llu, length %llu)",
-				   (unsigned long long)client->id, i, (unsigned long long)info->trans_id,
-				   descriptor->kind, descriptor->region, (unsigned long long)descriptor->offset,
-				   (unsigned long long)descriptor->length);
-			reject(worker, request, WINAPI_STATUS_BAD_BUFFER);
-			return;
+			winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu: request %#llx names memory outside its pool",
+				   (unsigned long long)client->id, (unsigned long long)info->trans_id);
 		}
-		/* The pool is DMA memory of the device: the host reaches it by page numbers. */
+		reject(worker, request, status);
+		return;
+	}
+	/* The pool is DMA memory of the device: the host reaches it by page numbers. */
+	for (i = 0; i < message.buffer_count; i++)
 		request->buffers[i] = (struct winapi_call_buffer){
 			.kind = WINAPI_BUFFER_GPA_DIRECT,
-			.address = client->pool + descriptor->offset,
-			.length = descriptor->length,
+			.address = client->pool + message.buffers[i].offset,
+			.length = message.buffers[i].length,
 		};
-	}
 	request->call = (struct winapi_call){
 		.api_id = message.api_id,
 		.request_data = message.inline_data,
