@@ -201,7 +201,7 @@ $(TESTBIN)/baseline_e2e: $(call objects,tests/e2e/baseline_e2e.c apps/winapi-ben
 
 # pmd_e2e talks to the daemon's telemetry with the daemon's own client code, and crafts bad
 # requests through the internal driver (the static archive).
-$(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c apps/winapi-pmd/telemetry.c) $(E2E_HELPER) \
+$(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c tests/e2e/load.c apps/winapi-pmd/telemetry.c) $(E2E_HELPER) \
 		$(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_ISAL)
@@ -258,5 +258,8 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer targets (clang): make fuzz [FUZZ_SECONDS=60]
+-include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -39,11 +39,11 @@
 
 #include "../../apps/winapi-pmd/telemetry.h"
 #include "emulator.h"
+#include "load.h"
 
 #define CLIENTS 4u
 #define TOTAL_REQUESTS 1000000u
 #define DEPTH 32u
-#define BUFFER_SIZE (16u << 10)
 #define POOL_MIB 8
 
 static struct emulator host;
@@ -90,141 +90,7 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* ---- the client processes ---- */
-
-struct slot {
-	bool busy;
-	int kind;               /* 0 echo, 1 buffer WRITE, 2 buffer READ */
-	size_t length;
-	uint32_t pattern;
-	uint8_t input[512];
-	uint8_t output[512];
-	winapi_buffer_t buffer;
-	winapi_buffer_test_result_t result;
-};
-
-struct client_report {
-	uint32_t completed;
-	uint32_t failed;
-	uint32_t mismatches;
-};
-
-static uint32_t next_random(uint32_t *state)
-{
-	*state ^= *state << 13;
-	*state ^= *state >> 17;
-	*state ^= *state << 5;
-	return *state;
-}
-
-static int add_request(winapi_queue_t queue, struct slot *slot, uint32_t *random_state)
-{
-	uint32_t choice = next_random(random_state) % 10, i;
-
-	slot->busy = true;
-	if (choice < 8) {
-		slot->kind = 0;
-		slot->length = 1 + next_random(random_state) % sizeof(slot->input);
-		for (i = 0; i < slot->length; i++)
-			slot->input[i] = (uint8_t)next_random(random_state);
-		memset(slot->output, 0, slot->length);
-		return winapi_queue_echo(queue, slot->input, slot->length, slot->output, sizeof(slot->output), slot);
-	}
-	if (choice == 8) {
-		slot->kind = 1;
-		slot->pattern = next_random(random_state);
-		return winapi_queue_buffer_test(queue, &slot->buffer, 1, WINAPI_BUFFER_OP_WRITE, slot->pattern,
-						&slot->result, slot);
-	}
-	slot->kind = 2;
-	for (i = 0; i < BUFFER_SIZE; i += 4) {
-		uint32_t word = next_random(random_state);
-
-		memcpy((uint8_t *)slot->buffer.data + i, &word, 4);
-	}
-	return winapi_queue_buffer_test(queue, &slot->buffer, 1, WINAPI_BUFFER_OP_READ, 0, &slot->result, slot);
-}
-
-/* Every byte that came back is checked against what the client knows it must be. */
-static bool completion_correct(const struct slot *slot, const winapi_completion_t *completion)
-{
-	const uint8_t *bytes = slot->buffer.data;
-	uint32_t i;
-
-	if (completion->status != 0)
-		return false;
-	switch (slot->kind) {
-	case 0:
-		return completion->length == slot->length && memcmp(slot->output, slot->input, slot->length) == 0;
-	case 1:
-		for (i = 0; i < BUFFER_SIZE; i++)
-			if (bytes[i] != winapi_pattern_byte(slot->pattern, i))
-				return false;
-		/* The checksum is of the bytes as they are now. */
-		__attribute__((fallthrough));
-	default:
-		return slot->result.bytes_processed == BUFFER_SIZE &&
-		       slot->result.checksum == winapi_crc32c(0, slot->buffer.data, BUFFER_SIZE);
-	}
-}
-
-/*
- * One client process: @requests mixed requests, DEPTH in flight. Writes a byte to
- * @progress_fd (if >= 0) after every 1000 completions, and its report at the end.
- */
-static int run_client(uint32_t requests, uint32_t seed, int progress_fd, struct client_report *report)
-{
-	winapi_completion_t completions[DEPTH];
-	struct slot *slots = calloc(DEPTH, sizeof(*slots));
-	uint32_t random_state = seed | 1u, submitted = 0, in_flight = 0, i;
-	winapi_handle_t handle = winapi_init();
-	winapi_queue_t queue;
-	int count, j;
-
-	memset(report, 0, sizeof(*report));
-	if (handle == NULL || slots == NULL)
-		return -1;
-	queue = winapi_queue_create(handle, DEPTH, 10000);
-	if (queue == NULL)
-		return -1;
-	for (i = 0; i < DEPTH; i++)
-		if (winapi_alloc_buffer(&slots[i].buffer, BUFFER_SIZE) != 0)
-			return -1;
-	while (report->completed + report->failed < requests) {
-		for (i = 0; i < DEPTH && submitted < requests; i++) {
-			if (slots[i].busy)
-				continue;
-			if (add_request(queue, &slots[i], &random_state) != 0)
-				return -1;
-			submitted++;
-			in_flight++;
-		}
-		if (winapi_queue_submit(queue) < 0)
-			return -1;
-		count = winapi_queue_reap(queue, completions, DEPTH, 1, 20000);
-		if (count <= 0)
-			return -1;
-		for (j = 0; j < count; j++) {
-			struct slot *slot = completions[j].user_data;
-
-			if (completions[j].status != 0)
-				report->failed++;
-			else if (!completion_correct(slot, &completions[j]))
-				report->mismatches++;
-			report->completed += completions[j].status == 0;
-			slot->busy = false;
-			in_flight--;
-			if (progress_fd >= 0 && (report->completed + report->failed) % 1000 == 0)
-				(void)!write(progress_fd, "", 1);
-		}
-	}
-	for (i = 0; i < DEPTH; i++)
-		winapi_free_buffer(&slots[i].buffer);
-	winapi_queue_destroy(queue);
-	winapi_cleanup(handle);
-	free(slots);
-	return in_flight == 0 ? 0 : -1;
-}
+/* ---- the client processes (tests/e2e/load.c) ---- */
 
 struct child {
 	pid_t pid;
@@ -241,12 +107,16 @@ static void start_client(struct child *child, uint32_t requests, uint32_t seed)
 	child->pid = fork();
 	assert_true(child->pid >= 0);
 	if (child->pid == 0) {
-		struct client_report report;
+		const struct load_options options = {
+			.requests = requests, .depth = DEPTH, .seed = seed, .progress_fd = progress_pipe[1],
+			.timeout_ms = 10000,
+		};
+		struct load_report report;
 		int rc;
 
 		close(report_pipe[0]);
 		close(progress_pipe[0]);
-		rc = run_client(requests, seed, progress_pipe[1], &report);
+		rc = load_run(&options, &report);
 		(void)!write(report_pipe[1], &report, sizeof(report));
 		_exit(rc == 0 ? 0 : 1);
 	}
@@ -257,7 +127,7 @@ static void start_client(struct child *child, uint32_t requests, uint32_t seed)
 }
 
 /* Wait for the client, bounded by the test's timeout, and read its report. */
-static int finish_client(struct child *child, struct client_report *report)
+static int finish_client(struct child *child, struct load_report *report)
 {
 	int status;
 
@@ -301,7 +171,7 @@ static bool wait_all_reclaimed(void)
 
 static void test_four_clients_a_million_mixed(void **state)
 {
-	struct client_report reports[CLIENTS];
+	struct load_report reports[CLIENTS];
 	struct child children[CLIENTS];
 	uint32_t completed = 0;
 	unsigned int i;
@@ -313,7 +183,9 @@ static void test_four_clients_a_million_mixed(void **state)
 	for (i = 0; i < CLIENTS; i++) {
 		assert_int_equal(finish_client(&children[i], &reports[i]), 0);
 		assert_int_equal(reports[i].failed, 0);
-		assert_int_equal(reports[i].mismatches, 0);
+		assert_int_equal(reports[i].corrupted, 0);
+		assert_int_equal(reports[i].duplicated, 0);
+		assert_int_equal(reports[i].unanswered, 0);
 		completed += reports[i].completed;
 	}
 	assert_int_equal(completed, TOTAL_REQUESTS);
@@ -329,7 +201,7 @@ static void test_four_clients_a_million_mixed(void **state)
 static void test_killed_client_reclaimed(void **state)
 {
 	json_int_t reclaimed_before, pool_reclaimed_before;
-	struct client_report report;
+	struct load_report report;
 	struct child victim, others[2];
 	char byte;
 	unsigned int i;
@@ -352,7 +224,7 @@ static void test_killed_client_reclaimed(void **state)
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(finish_client(&others[i], &report), 0);
 		assert_int_equal(report.failed, 0);
-		assert_int_equal(report.mismatches, 0);
+		assert_int_equal(report.corrupted, 0);
 		assert_int_equal(report.completed, 100000u);
 	}
 	/* The victim and the two others left: three clients, three pools reclaimed. */
@@ -383,7 +255,7 @@ static void test_buffer_outside_pool_refused(void **state)
 		.buffer_count = 1,
 		.timeout_ms = 5000,
 	};
-	struct client_report report;
+	struct load_report report;
 	struct child neighbour;
 	json_t *ids = NULL, *client = NULL, *id;
 	json_int_t ours = -1, others = 0;
@@ -435,7 +307,7 @@ static void test_buffer_outside_pool_refused(void **state)
 
 	assert_int_equal(finish_client(&neighbour, &report), 0);
 	assert_int_equal(report.failed, 0);
-	assert_int_equal(report.mismatches, 0);
+	assert_int_equal(report.corrupted, 0);
 	assert_int_equal(report.completed, 50000u);
 }
 
