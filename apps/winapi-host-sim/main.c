@@ -34,6 +34,7 @@ struct session {
 	bool joinable; /* a session thread exists and its device is open */
 	struct vmbus_device *device;
 	unsigned int number;
+	bool stop;     /* the session's channels stop serving (read and written with __atomic) */
 	uint64_t delay_ns; /* --delay-us */
 	struct winapi_host_faults faults;
 	bool interrupt_mode;
@@ -59,9 +60,22 @@ static void usage(FILE *out)
 		"  -g, --guest-ram BYTES  shared guest RAM for GPA-direct buffers (default 1G; 0: none)\n"
 		"  -d, --delay-us US      answer every request US microseconds late (a slow host)\n"
 		"      --interrupt-mode   never poll: sleep between requests, woken by the guest\n"
-		"      --drop-request N   never answer the Nth request of each guest (a fault)\n"
+		"      --drop-request N   never answer the Nth request of each guest (a fault; faults\n"
+		"                         count requests per channel, and may be combined)\n"
 		"      --delay-request N:MS  answer the Nth request MS milliseconds late (a fault)\n"
 		"      --duplicate-request N  answer the Nth request twice (a fault)\n"
+		"      --corrupt-request N:KIND  damage the answer to the Nth request (a fault); KIND:\n"
+		"                         checksum    a header byte flipped after sealing\n"
+		"                         request-id  a sound message naming another request\n"
+		"                         garbage     pseudo-random bytes instead of the message\n"
+		"                         truncated   only the first half of the message\n"
+		"                         type        sent as a DATA_INBAND packet, not a COMPLETION\n"
+		"      --unknown-request N  surround the answer to the Nth request with answers to ids\n"
+		"                         the guest never sent (a fault)\n"
+		"      --stall-request N:MS  after answering the Nth request, read nothing from the\n"
+		"                         guest for MS milliseconds: its ring fills (a fault)\n"
+		"      --rescind-request N  take the device away from the guest when its Nth request\n"
+		"                         arrives, unanswered (a fault); the next guest gets it again\n"
 		"  -i, --instance GUID    device instance GUID (default: random)\n"
 		"  -1, --once             exit after the first guest leaves\n"
 		"  -v, --verbose          log every guest and request error (twice: debug)\n"
@@ -136,12 +150,44 @@ static void *guest_page(void *context, uint64_t pfn)
 	return (uint8_t *)ram + pfn * VMBUS_PAGE_SIZE;
 }
 
+static const char *fault_option_name(const struct option *options, int value)
+{
+	for (; options->name != NULL; options++)
+		if (options->val == value)
+			return options->name;
+	return "?";
+}
+
+static int parse_corruption(const char *text, enum winapi_host_corruption *kind)
+{
+	static const struct {
+		const char *name;
+		enum winapi_host_corruption kind;
+	} kinds[] = {
+		{ "checksum", WINAPI_HOST_CORRUPT_CHECKSUM },
+		{ "request-id", WINAPI_HOST_CORRUPT_REQUEST_ID },
+		{ "garbage", WINAPI_HOST_CORRUPT_GARBAGE },
+		{ "truncated", WINAPI_HOST_CORRUPT_TRUNCATED },
+		{ "type", WINAPI_HOST_CORRUPT_PACKET_TYPE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(text, kinds[i].name) == 0) {
+			*kind = kinds[i].kind;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 /* The primary and up to 15 subchannels (--subchannels). */
 #define SESSION_MAX_CHANNELS 16
 
 /* One channel's host, run by its own thread; all of them end when the guest leaves. */
 struct channel_server {
 	pthread_t thread;
+	struct session *session;
 	struct winapi_host *host;
 	int rc;
 };
@@ -150,7 +196,10 @@ static void *serve_channel(void *argument)
 {
 	struct channel_server *server = argument;
 
-	server->rc = winapi_host_run(server->host, &stop_requested);
+	server->rc = winapi_host_run(server->host, &server->session->stop);
+	/* A rescind (or a failure) takes the whole device away: every channel stops. */
+	if (server->rc != 0)
+		__atomic_store_n(&server->session->stop, true, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -163,11 +212,13 @@ static void *serve_guest(void *argument)
 	struct channel_server servers[SESSION_MAX_CHANNELS] = { 0 };
 	unsigned int count = vmbus_device_channel_count(session->device), started = 0, i;
 	struct winapi_host_stats stats, total = { 0 };
+	bool rescinded = false;
 	int rc = 0;
 
 	if (count > SESSION_MAX_CHANNELS)
 		count = SESSION_MAX_CHANNELS;
 	for (i = 0; i < count && rc == 0; i++) {
+		servers[i].session = session;
 		rc = winapi_host_create(session->device, i, &memory, &servers[i].host);
 		if (rc != 0) {
 			winapi_log(WINAPI_LOG_ERR, "winapi-host-sim", "guest %u: cannot open channel %u: %s",
@@ -188,22 +239,25 @@ static void *serve_guest(void *argument)
 	if (rc == 0)
 		serve_channel(&servers[0]);
 	else if (started != 0)
-		/* The subchannels that run would serve on until the guest leaves: stop it all. */
-		__atomic_store_n(&stop_requested, true, __ATOMIC_RELAXED);
+		/* The subchannels that run would serve on until the guest leaves: stop them. */
+		__atomic_store_n(&session->stop, true, __ATOMIC_RELAXED);
 	for (i = 1; i <= started; i++)
 		pthread_join(servers[i].thread, NULL);
 	for (i = 0; i < count && servers[i].host != NULL; i++) {
 		winapi_host_get_stats(servers[i].host, &stats);
 		total.requests += stats.requests;
 		total.bad_requests += stats.bad_requests;
-		if (servers[i].rc != 0)
+		if (servers[i].rc == -ESHUTDOWN)
+			rescinded = true;
+		else if (servers[i].rc != 0)
 			rc = servers[i].rc;
 		winapi_host_destroy(servers[i].host);
 	}
 	winapi_log(WINAPI_LOG_INFO, "winapi-host-sim",
 		   "guest %u left: %" PRIu64 " requests, %" PRIu64 " rejected, %llu signals, %u channel(s)%s",
 		   session->number, total.requests, total.bad_requests,
-		   vmbus_sim_host_signals_received(session->device), count, rc != 0 ? " (a channel failed)" : "");
+		   vmbus_sim_host_signals_received(session->device), count,
+		   rescinded ? " (device rescinded: a fault)" : rc != 0 ? " (a channel failed)" : "");
 	__atomic_store_n(&session->active, false, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -245,6 +299,7 @@ static int accept_guest(struct vmbus_sim_host *listener, struct session *session
 		return 0;
 	}
 	session->number++;
+	session->stop = __atomic_load_n(&stop_requested, __ATOMIC_RELAXED);
 	winapi_log(WINAPI_LOG_INFO, "winapi-host-sim", "guest %u connected", session->number);
 	__atomic_store_n(&session->active, true, __ATOMIC_RELEASE);
 	rc = pthread_create(&session->thread, NULL, serve_guest, session);
@@ -271,6 +326,10 @@ int main(int argc, char **argv)
 		{ "drop-request", required_argument, NULL, 'D' },
 		{ "delay-request", required_argument, NULL, 'L' },
 		{ "duplicate-request", required_argument, NULL, 'U' },
+		{ "corrupt-request", required_argument, NULL, 'C' },
+		{ "unknown-request", required_argument, NULL, 'K' },
+		{ "stall-request", required_argument, NULL, 'S' },
+		{ "rescind-request", required_argument, NULL, 'R' },
 		{ "instance", required_argument, NULL, 'i' },
 		{ "once", no_argument, NULL, '1' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -331,20 +390,50 @@ int main(int argc, char **argv)
 			session.interrupt_mode = true;
 			break;
 		case 'D':
-		case 'U': {
+		case 'U':
+		case 'K':
+		case 'R': {
 			uint64_t number;
 
 			errno = 0;
 			number = strtoull(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || number == 0) {
 				fprintf(stderr, "winapi-host-sim: bad --%s '%s' (a request number, from 1)\n",
-					option == 'D' ? "drop-request" : "duplicate-request", optarg);
+					fault_option_name(options, option), optarg);
 				return 2;
 			}
 			if (option == 'D')
 				session.faults.drop_request = number;
-			else
+			else if (option == 'U')
 				session.faults.duplicate_request = number;
+			else if (option == 'K')
+				session.faults.unknown_request = number;
+			else
+				session.faults.rescind_request = number;
+			break;
+		}
+		case 'C': {
+			unsigned long long number;
+			char kind[16];
+
+			if (sscanf(optarg, "%llu:%15s", &number, kind) != 2 || number == 0 ||
+			    parse_corruption(kind, &session.faults.corrupt_kind) != 0) {
+				fprintf(stderr, "winapi-host-sim: bad --corrupt-request '%s' (N:KIND, KIND one of "
+					"checksum, request-id, garbage, truncated, type)\n", optarg);
+				return 2;
+			}
+			session.faults.corrupt_request = number;
+			break;
+		}
+		case 'S': {
+			unsigned long long number, ms;
+
+			if (sscanf(optarg, "%llu:%llu", &number, &ms) != 2 || number == 0 || ms > 600000) {
+				fprintf(stderr, "winapi-host-sim: bad --stall-request '%s' (N:MS)\n", optarg);
+				return 2;
+			}
+			session.faults.stall_request = number;
+			session.faults.stall_ns = ms * 1000000ull;
 			break;
 		}
 		case 'L': {
@@ -439,6 +528,7 @@ int main(int argc, char **argv)
 	}
 
 	__atomic_store_n(&stop_requested, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&session.stop, true, __ATOMIC_RELAXED);
 	end_session(&session);
 	vmbus_sim_host_close(listener);
 	return 0;

@@ -83,7 +83,8 @@ static void attach_client(struct pmd *pmd)
 
 	client->worker = pick_worker(pmd);
 	pthread_mutex_lock(&pmd->table_lock);
-	pmd->workers[client->worker].clients++;
+	__atomic_fetch_add(&pmd->workers[client->worker].clients, 1, __ATOMIC_RELAXED);
+	pmd_publish(client);
 	cds_list_add_tail_rcu(&client->node, &pmd->clients);
 	pmd->client_count++;
 	pthread_mutex_unlock(&pmd->table_lock);
@@ -131,7 +132,8 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 	pmd_count(&pmd->totals.clients_reclaimed, 1);
 	winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu (pid %d) reclaimed: %s; %llu requests, %llu answered, "
 		   "%llu dropped", (unsigned long long)client->id, (int)client->pid,
-		   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE),
+		   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE) != NULL ?
+			   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE) : "the daemon stopped",
 		   (unsigned long long)client->stats.requests, (unsigned long long)client->stats.completions,
 		   (unsigned long long)client->stats.dropped);
 	free(client);
@@ -152,7 +154,7 @@ static void reclaim_clients(struct pmd *pmd, bool all)
 			continue;
 		cds_list_del_rcu(&client->node);
 		pmd->client_count--;
-		pmd->workers[client->worker].clients--;
+		__atomic_fetch_sub(&pmd->workers[client->worker].clients, 1, __ATOMIC_RELAXED);
 		/*
 		 * Not client->node: a worker may still stand on this client, and its next
 		 * pointer must lead back into the table until the grace period ends.
@@ -163,8 +165,10 @@ static void reclaim_clients(struct pmd *pmd, bool all)
 	pthread_mutex_unlock(&pmd->table_lock);
 	if (gone == NULL)
 		return;
-	if (!all)
+	if (!all) {
 		synchronize_rcu();
+		pmd_grace_acquire(pmd);
+	}
 	for (client = gone; client != NULL; client = next) {
 		next = client->reclaim_next;
 		free_client(pmd, client);
@@ -232,9 +236,9 @@ int pmd_control_run(struct pmd *pmd)
 	/* New clients are refused from here on: the socket goes first. */
 	vmbus_sim_host_close(pmd->listener);
 	pmd->listener = NULL;
-	for (i = 0; i < pmd->worker_count; i++)
+	for (i = 0; i < pmd->workers_started; i++)
 		pmd_kick(pmd->workers[i].kick_fd);
-	for (i = 0; i < pmd->worker_count; i++) {
+	for (i = 0; i < pmd->workers_started; i++) {
 		pthread_join(pmd->workers[i].thread, NULL);
 		if (pmd->workers[i].error != 0 && rc == 0)
 			rc = pmd->workers[i].error;

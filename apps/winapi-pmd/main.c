@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 {
 	struct pmd_telemetry *telemetry = NULL;
 	int cpus[PMD_MAX_WORKERS];
-	unsigned int cpu_count = 0, channels, started, all_workers, i;
+	unsigned int cpu_count = 0, channels, started, i;
 	struct pmd *pmd;
 	sigset_t signals;
 	int rc, start_rc = 0;
@@ -500,14 +500,13 @@ int main(int argc, char **argv)
 			   vmbus_device_backend_name(pmd->device), pmd->worker_count, pmd->socket_path,
 			   pmd->telemetry_path);
 	/* Runs the daemon until SIGTERM (or the device goes); closes the listener and joins workers. */
-	all_workers = pmd->worker_count;
-	pmd->worker_count = started;
+	pmd->workers_started = started;
 	rc = pmd_control_run(pmd);
 	if (rc == 0)
 		rc = start_rc;
 	pmd_telemetry_destroy(telemetry);
 	rmdir(pmd->runtime_dir); /* when nothing else lives there */
-	for (i = 0; i < all_workers; i++)
+	for (i = 0; i < pmd->worker_count; i++)
 		pmd_worker_fini(&pmd->workers[i]);
 	close(pmd->control_kick_fd);
 	vmbus_device_close(pmd->device);

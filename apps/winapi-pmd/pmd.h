@@ -150,7 +150,8 @@ struct pmd {
 	char socket_path[108];
 	char telemetry_path[108];
 	gid_t group;
-	unsigned int worker_count;
+	unsigned int worker_count;    /* set before any worker starts, constant after */
+	unsigned int workers_started; /* the control thread's: those it must stop and join */
 	struct pmd_worker workers[PMD_MAX_WORKERS];
 	struct cds_list_head clients; /* RCU; changed under table_lock by the control thread */
 	pthread_mutex_t table_lock;
@@ -160,7 +161,62 @@ struct pmd {
 	bool stopping;                /* SIGTERM: __atomic */
 	uint64_t started_ns;
 	struct pmd_totals totals;     /* __atomic */
+	int grace;                    /* a token for ThreadSanitizer: see pmd_grace_release() */
 };
+
+/*
+ * ThreadSanitizer does not see QSBR grace periods (liburcu waits with futexes and fences it
+ * does not model), so it would take every free after synchronize_rcu() for a race with the
+ * workers' last reads. These say what a grace period guarantees: all that a worker did before
+ * a quiescent state (or going offline) happens before what the control thread does after
+ * synchronize_rcu(). Nothing at all in other builds.
+ */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *address);
+void __tsan_release(void *address);
+
+static inline void pmd_grace_release(struct pmd *pmd)
+{
+	__tsan_release(&pmd->grace);
+}
+
+static inline void pmd_grace_acquire(struct pmd *pmd)
+{
+	__tsan_acquire(&pmd->grace);
+}
+
+/* The same for publication: a client's fields, written before cds_list_add_tail_rcu()
+ * (rcu_assign_pointer's barrier), are seen by a worker that finds it in the list. */
+static inline void pmd_publish(struct pmd_client *client)
+{
+	__tsan_release(client);
+}
+
+static inline void pmd_published(struct pmd_client *client)
+{
+	__tsan_acquire(client);
+}
+#else
+static inline void pmd_grace_release(struct pmd *pmd)
+{
+	(void)pmd;
+}
+
+static inline void pmd_grace_acquire(struct pmd *pmd)
+{
+	(void)pmd;
+}
+
+static inline void pmd_publish(struct pmd_client *client)
+{
+	(void)client;
+}
+
+static inline void pmd_published(struct pmd_client *client)
+{
+	(void)client;
+}
+#endif
 
 /* worker.c */
 int pmd_worker_init(struct pmd *pmd, unsigned int index, int cpu);

@@ -385,6 +385,7 @@ static unsigned int serve_clients(struct pmd_worker *worker, uint8_t *packet, bo
 	unsigned int work = 0;
 
 	cds_list_for_each_entry_rcu(client, &worker->pmd->clients, node) {
+		pmd_published(client);
 		if (client->worker != worker->index)
 			continue;
 		if (client->backlog_head != NULL)
@@ -411,9 +412,11 @@ static void flush_clients(struct pmd_worker *worker)
 {
 	struct pmd_client *client;
 
-	cds_list_for_each_entry_rcu(client, &worker->pmd->clients, node)
+	cds_list_for_each_entry_rcu(client, &worker->pmd->clients, node) {
+		pmd_published(client);
 		if (client->worker == worker->index)
 			flush_client(client);
+	}
 }
 
 /*
@@ -437,6 +440,7 @@ static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struc
 	fds[count] = (struct pollfd){ .fd = vmbus_device_event_fd(worker->pmd->device), .events = POLLIN };
 	owners[count++] = NULL;
 	cds_list_for_each_entry_rcu(client, &worker->pmd->clients, node) {
+		pmd_published(client);
 		if (client->worker != worker->index || client_state(client) != PMD_CLIENT_ACTIVE)
 			continue;
 		if (client->backlog_head != NULL)
@@ -463,6 +467,7 @@ static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struc
 		/* A backlog waits for the client to read: look again soon (no signal tells us). */
 		timeout = backlog ? 1 : PMD_SLEEP_MS;
 		pmd_count(&worker->stats.sleeps, 1);
+		pmd_grace_release(worker->pmd);
 		rcu_thread_offline();
 		rc = poll(fds, count, timeout);
 		rcu_thread_online();
@@ -476,6 +481,8 @@ static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struc
 
 				if (vmbus_device_take_events(worker->pmd->device) == -ENOTCONN && worker->error == 0) {
 					worker->error = -ENOTCONN;
+					winapi_log(WINAPI_LOG_ERR, "pmd", "worker %u: the host is gone (the device was "
+						   "rescinded or the emulator exited)", worker->index);
 					__atomic_store_n(&worker->pmd->stopping, true, __ATOMIC_RELEASE);
 				}
 				/* One interrupt line for every channel: the others may have work too. */
@@ -526,6 +533,7 @@ static void *worker_main(void *argument)
 		submit(worker);
 		work += reap(worker);
 		flush_clients(worker);
+		pmd_grace_release(pmd);
 		rcu_quiescent_state();
 		if (work != 0) {
 			pmd_count(&worker->stats.busy_ns, pmd_now_ns() - pass_start);
@@ -546,6 +554,7 @@ static void *worker_main(void *argument)
 	/* Answers still owed to clients that left go nowhere; count them. */
 	serve_clients(worker, packet, false);
 	flush_clients(worker);
+	pmd_grace_release(pmd);
 	rcu_unregister_thread();
 out_free:
 	free(packet);

@@ -5,6 +5,7 @@
  * request is decoded into a private copy and validated before a handler sees it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -207,11 +208,12 @@ static int finish_burst(struct winapi_host *host)
 	return rc_done != 0 ? rc_done : rc;
 }
 
-static int write_completion(struct winapi_host *host, uint64_t trans_id, const void *reply, size_t size)
+static int write_packet(struct winapi_host *host, uint16_t type, uint64_t trans_id, const void *reply,
+			size_t size)
 {
 	const struct iovec payload = { .iov_base = (void *)reply, .iov_len = size };
 	const struct vmbus_ring_packet packet = {
-		.type = VMBUS_PACKET_COMPLETION,
+		.type = type,
 		.trans_id = trans_id,
 		.payload = &payload,
 		.payload_count = 1,
@@ -231,6 +233,110 @@ static int write_completion(struct winapi_host *host, uint64_t trans_id, const v
 		if (rc != 0)
 			return rc;
 	}
+}
+
+static int write_completion(struct winapi_host *host, uint64_t trans_id, const void *reply, size_t size)
+{
+	return write_packet(host, VMBUS_PACKET_COMPLETION, trans_id, reply, size);
+}
+
+/*
+ * Injected fault: a completion for @trans_id, an id the guest never sent, carrying a sound
+ * message that names it. (@response is the real answer; only its request_id changes.)
+ */
+static int write_unknown(struct winapi_host *host, uint64_t trans_id, struct winapi_message *response)
+{
+	uint8_t message[sizeof(struct winapi_message_header) + WINAPI_MAX_INLINE_DATA];
+	uint64_t real_id = response->request_id;
+	int size;
+
+	response->request_id = trans_id;
+	size = winapi_message_encode(response, message, sizeof(message));
+	response->request_id = real_id;
+	if (size < 0)
+		return size;
+	return write_completion(host, trans_id, message, (size_t)size);
+}
+
+/* Injected fault: the encoded answer in reply_buffer (@size bytes), damaged as configured. */
+static int write_corrupt(struct winapi_host *host, uint64_t trans_id, struct winapi_message *response,
+			 size_t size)
+{
+	uint64_t state = trans_id | 1;
+	size_t i;
+	int length;
+
+	switch (host->faults.corrupt_kind) {
+	case WINAPI_HOST_CORRUPT_CHECKSUM:
+		host->reply_buffer[offsetof(struct winapi_message_header, inline_length)] ^= 0x01;
+		break;
+	case WINAPI_HOST_CORRUPT_REQUEST_ID:
+		response->request_id = trans_id + 1;
+		length = winapi_message_encode(response, host->reply_buffer, sizeof(host->reply_buffer));
+		response->request_id = trans_id;
+		if (length < 0)
+			return length;
+		break;
+	case WINAPI_HOST_CORRUPT_GARBAGE:
+		for (i = 0; i < size; i++) {
+			state ^= state << 13;
+			state ^= state >> 7;
+			state ^= state << 17;
+			host->reply_buffer[i] = (uint8_t)state;
+		}
+		break;
+	case WINAPI_HOST_CORRUPT_TRUNCATED:
+		size /= 2;
+		break;
+	case WINAPI_HOST_CORRUPT_PACKET_TYPE:
+		return write_packet(host, VMBUS_PACKET_DATA_INBAND, trans_id, host->reply_buffer, size);
+	}
+	return write_completion(host, trans_id, host->reply_buffer, size);
+}
+
+/*
+ * Send the answer to the request with @trans_id: @response, encoded in reply_buffer (@size
+ * bytes), unless an injected fault for this request number says otherwise.
+ */
+static int send_answer(struct winapi_host *host, uint64_t trans_id, struct winapi_message *response,
+		       size_t size)
+{
+	const uint64_t generation_mask = 0xffffffffull, slot_mask = 0xffffull << 32, queue_mask = 0xffffull << 48;
+	const struct winapi_host_faults *faults = &host->faults;
+	int rc;
+
+	if (host->served == faults->delay_request)
+		sleep_ns(faults->delay_ns);
+	if (host->served == faults->drop_request) {
+		count(&host->stats.bad_requests);
+		return 0;
+	}
+	if (host->served == faults->corrupt_request && faults->corrupt_kind != 0) {
+		count(&host->stats.bad_requests);
+		return write_corrupt(host, trans_id, response, size);
+	}
+	if (host->served == faults->unknown_request) {
+		rc = write_unknown(host, trans_id | queue_mask, response);
+		if (rc == 0)
+			rc = write_unknown(host, trans_id | slot_mask, response);
+		if (rc != 0)
+			return rc;
+	}
+	rc = write_completion(host, trans_id, host->reply_buffer, size);
+	if (rc == 0 && host->served == faults->duplicate_request)
+		rc = write_completion(host, trans_id, host->reply_buffer, size);
+	if (rc == 0 && host->served == faults->unknown_request)
+		rc = write_unknown(host, trans_id & ~generation_mask, response);
+	if (rc == 0 && host->served == faults->stall_request) {
+		/* The guest gets this answer; then nothing is read or answered for a while. */
+		rc = finish_burst(host);
+		winapi_log(WINAPI_LOG_NOTICE, "host", "request %llu: not reading the ring for %llu ms (a fault)",
+			   (unsigned long long)host->served, (unsigned long long)(faults->stall_ns / 1000000u));
+		sleep_ns(faults->stall_ns);
+	}
+	if (rc == 0)
+		count(&host->stats.requests);
+	return rc;
 }
 
 /*
@@ -255,6 +361,8 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 		context.gpa = &gpa;
 	}
 	host->served++;
+	if (host->served == host->faults.rescind_request)
+		return -ESHUTDOWN; /* unanswered: the device goes away under the guest */
 	if (host->delay_ns != 0)
 		sleep_ns(host->delay_ns);
 	if (rc == -EPROTONOSUPPORT)
@@ -289,19 +397,7 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 	size = winapi_message_encode(&response, host->reply_buffer, sizeof(host->reply_buffer));
 	if (size < 0)
 		return size; /* a handler broke the protocol's limits: a bug here, not in the guest */
-	/* Injected faults: this one completion comes late, or never. */
-	if (host->served == host->faults.delay_request)
-		sleep_ns(host->faults.delay_ns);
-	if (host->served == host->faults.drop_request) {
-		count(&host->stats.bad_requests);
-		return 0;
-	}
-	rc = write_completion(host, info->trans_id, host->reply_buffer, (size_t)size);
-	if (rc == 0 && host->served == host->faults.duplicate_request)
-		rc = write_completion(host, info->trans_id, host->reply_buffer, (size_t)size);
-	if (rc == 0)
-		count(&host->stats.requests);
-	return rc;
+	return send_answer(host, info->trans_id, &response, (size_t)size);
 }
 
 int winapi_host_poll(struct winapi_host *host)
@@ -359,6 +455,11 @@ int winapi_host_run(struct winapi_host *host, const bool *stop)
 		rc = winapi_host_poll(host);
 		if (rc == -ENOTCONN)
 			return 0; /* the guest left while we answered it */
+		if (rc == -ESHUTDOWN) {
+			winapi_log(WINAPI_LOG_NOTICE, "host", "request %llu: rescinding the device (a fault)",
+				   (unsigned long long)host->served);
+			return rc;
+		}
 		if (rc < 0) {
 			winapi_log(WINAPI_LOG_ERR, "host", "channel failed: %s", strerror(-rc));
 			return rc;

@@ -85,6 +85,7 @@ struct winapi_driver {
 	pthread_cond_t cond;
 	bool reaping;                          /* a leader drains the RX ring */
 	int failed;                            /* the channel broke: every request gets this */
+	bool warned_unexpected;                /* the first unexpected packet was logged */
 	struct winapi_driver_queue *queues[DRIVER_MAX_QUEUES];
 	struct winapi_driver_stats stats;      /* under lock */
 	/* Under tx_lock: the request being written. */
@@ -470,7 +471,7 @@ static void finish(struct winapi_driver_queue *queue, uint32_t index, int status
 int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
 {
 	struct winapi_driver *driver;
-	int written = 0, rc = 0, flush_rc;
+	int written = 0, rc = 0, failed = 0, flush_rc;
 	uint32_t index;
 	uint64_t now;
 
@@ -483,7 +484,7 @@ int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
 	now = now_ns();
 	pthread_mutex_lock(&driver->tx_lock);
 	while ((index = queue->pending.head) != NO_SLOT) {
-		rc = __atomic_load_n(&driver->failed, __ATOMIC_RELAXED);
+		rc = failed = __atomic_load_n(&driver->failed, __ATOMIC_RELAXED);
 		if (rc == 0)
 			rc = write_request(queue, index);
 		if (rc == -EAGAIN)
@@ -516,6 +517,8 @@ int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
 		return flush_rc;
 	if (written == 0 && rc == -EAGAIN)
 		return -EAGAIN;
+	if (written == 0 && failed != 0)
+		return failed; /* the channel broke earlier: the batch ended with its error */
 	return written;
 }
 
@@ -560,6 +563,21 @@ static int accept_reply(struct slot *slot, uint64_t request_id, const uint8_t *p
 }
 
 /*
+ * A packet no request waits for (under lock): counted and dropped. Only the first is logged,
+ * so that a host that floods them cannot flood the log too.
+ */
+static void drop_unexpected(struct winapi_driver *driver, const char *what, uint64_t trans_id)
+{
+	driver->stats.unexpected_packets++;
+	if (driver->warned_unexpected)
+		return;
+	driver->warned_unexpected = true;
+	winapi_log(WINAPI_LOG_WARNING, "winapi", "dropped %s from the host (trans_id %#llx): no request "
+		   "waits for it; later ones are only counted (unexpected_packets)", what,
+		   (unsigned long long)trans_id);
+}
+
+/*
  * A completion arrived for @trans_id (under lock). Anything but a request in flight now is
  * counted and dropped: ids of timed-out requests (stale), ids never handed out (unexpected).
  */
@@ -571,7 +589,7 @@ static void dispatch(struct winapi_driver *driver, uint64_t trans_id, const uint
 	struct slot *slot;
 
 	if (queue == NULL || index >= queue->depth || generation == 0) {
-		driver->stats.unexpected_packets++;
+		drop_unexpected(driver, "a completion for an id never sent", trans_id);
 		return;
 	}
 	slot = &queue->slots[index];
@@ -580,7 +598,7 @@ static void dispatch(struct winapi_driver *driver, uint64_t trans_id, const uint
 		if ((int32_t)(slot->generation - generation) > 0)
 			driver->stats.stale_completions++;
 		else
-			driver->stats.unexpected_packets++;
+			drop_unexpected(driver, "a completion for a request not in flight", trans_id);
 		return;
 	}
 	finish(queue, index, accept_reply(slot, trans_id, payload, length));
@@ -615,8 +633,10 @@ static int drain(struct winapi_driver *driver)
 		if (rc == -EAGAIN)
 			break;
 		pthread_mutex_lock(&driver->lock);
-		if (rc == -EBADMSG || (rc == 0 && info.type != VMBUS_PACKET_COMPLETION))
-			driver->stats.unexpected_packets++;
+		if (rc == -EBADMSG)
+			drop_unexpected(driver, "a malformed packet", 0);
+		else if (rc == 0 && info.type != VMBUS_PACKET_COMPLETION)
+			drop_unexpected(driver, "a packet that is not a completion", info.trans_id);
 		else if (rc == 0)
 			dispatch(driver, info.trans_id, driver->receive_buffer + info.header_size,
 				 info.packet_size - info.header_size);

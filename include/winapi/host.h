@@ -56,12 +56,42 @@ int winapi_host_create(struct vmbus_device *device, unsigned int channel_index,
 /** Make every request wait @p delay_ns before it is answered (a slow host, for tests). */
 void winapi_host_set_delay(struct winapi_host *host, uint64_t delay_ns);
 
-/** Faults to inject, by request number (1 = the first request served; 0 = none). */
+/** How a completion is damaged by the corrupt_request fault. */
+enum winapi_host_corruption {
+	WINAPI_HOST_CORRUPT_CHECKSUM = 1, /**< a sealed header byte flipped: the checksum fails */
+	WINAPI_HOST_CORRUPT_REQUEST_ID,   /**< a sound message whose request_id is another one's */
+	WINAPI_HOST_CORRUPT_GARBAGE,      /**< the message replaced by pseudo-random bytes */
+	WINAPI_HOST_CORRUPT_TRUNCATED,    /**< only the first half of the message is sent */
+	WINAPI_HOST_CORRUPT_PACKET_TYPE,  /**< a sound message sent as DATA_INBAND, not COMPLETION */
+};
+
+/**
+ * Faults to inject, by request number on this channel (1 = the first request served; 0 =
+ * none). Several faults may be set at once, on different requests.
+ */
 struct winapi_host_faults {
 	uint64_t drop_request;  /**< this request's completion is never sent */
 	uint64_t delay_request; /**< this request's completion waits delay_ns first */
 	uint64_t delay_ns;
 	uint64_t duplicate_request; /**< this request's completion is sent twice */
+	/** This request's completion is damaged as corrupt_kind says; its trans_id stays right,
+	 *  so the guest can tell which request the damaged answer was for. */
+	uint64_t corrupt_request;
+	enum winapi_host_corruption corrupt_kind;
+	/**
+	 * This request's completion comes between completions for ids the guest never sent (two
+	 * before, one after), each a sound message naming its own id: queue 0xffff, slot 0xffff,
+	 * generation 0 in the trans_id layout of drivers/winapi (queue << 48 | slot << 32 |
+	 * generation), none of which that driver ever hands out.
+	 */
+	uint64_t unknown_request;
+	/** Once this request is answered, the host stops reading the guest's ring for stall_ns
+	 *  (and answers nothing meanwhile): the guest's ring fills. Then it serves on. */
+	uint64_t stall_request;
+	uint64_t stall_ns;
+	/** When this request arrives the host takes the device away: it is not answered, and
+	 *  winapi_host_poll() returns -ESHUTDOWN; the provider then closes the device. */
+	uint64_t rescind_request;
 };
 
 void winapi_host_set_faults(struct winapi_host *host, const struct winapi_host_faults *faults);
@@ -78,7 +108,8 @@ void winapi_host_destroy(struct winapi_host *host);
  * Answer every request waiting now, in bursts: each burst's completions are published with
  * one index store and at most one signal.
  * @return requests answered (>= 0); -EIO (the guest corrupted a ring); -ENOTCONN (the guest
- *         left); -EINVAL or -ENOBUFS (a handler broke the protocol's limits: a host bug).
+ *         left); -ESHUTDOWN (the rescind_request fault fired: close the device); -EINVAL or
+ *         -ENOBUFS (a handler broke the protocol's limits: a host bug).
  */
 int winapi_host_poll(struct winapi_host *host);
 
@@ -86,7 +117,8 @@ int winapi_host_poll(struct winapi_host *host);
  * Serve until the guest leaves or *@p stop becomes true (checked at least every 100 ms; set
  * it with __atomic_store_n or from a signal handler). Idles like every poller here: spin,
  * then block on the guest's signal.
- * @return 0 when the guest left or stop was requested; otherwise as winapi_host_poll().
+ * @return 0 when the guest left or stop was requested; otherwise as winapi_host_poll()
+ *         (-ESHUTDOWN: a rescind fault, logged; the caller closes the device).
  */
 int winapi_host_run(struct winapi_host *host, const bool *stop);
 

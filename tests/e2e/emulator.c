@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,28 @@ int emulator_prepare(struct emulator *emulator, const char *name)
 	setenv("WINAPI_SIM_SOCKET", emulator->socket_path, 1);
 	setenv("WINAPI_TRANSPORT", "sim", 1);
 	return 0;
+}
+
+/*
+ * Whether a unix socket listens at @path. The file exists from bind(), a moment before
+ * listen(); a probe connect() would count as a client (and hold the emulator's accept loop),
+ * so ask the kernel: /proc/net/unix flags 00010000 (__SO_ACCEPTCON) mark a listener.
+ */
+static bool listening(const char *path)
+{
+	char line[512], name[256];
+	unsigned int flags;
+	bool found = false;
+	FILE *table = fopen("/proc/net/unix", "r");
+
+	if (table == NULL)
+		return true; /* no way to tell: the socket file will do */
+	while (!found && fgets(line, sizeof(line), table) != NULL)
+		if (sscanf(line, "%*s %*s %*s %x %*s %*s %*s %255s", &flags, name) == 2 &&
+		    strcmp(name, path) == 0 && (flags & 0x10000u))
+			found = true;
+	fclose(table);
+	return found;
 }
 
 int emulator_start(struct emulator *emulator, const char *const *arguments)
@@ -82,7 +105,7 @@ int emulator_start(struct emulator *emulator, const char *const *arguments)
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
-		if (stat(emulator->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		if (stat(emulator->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && listening(emulator->socket_path))
 			return 0;
 		if (waitpid(emulator->pid, NULL, WNOHANG) == emulator->pid) {
 			emulator->pid = 0;

@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The fault matrix end to end: a real winapi-host-sim injects each fault (its --*-request
+ * options), liblowlat and a real winapi-pmd must survive it with a clear error, and work on.
+ *
+ * Straight to the emulator (WINAPI_TRANSPORT=sim):
+ *  - drop, delay, duplicate: -ETIMEDOUT for the lost and the late answer, the late and the
+ *    second answer dropped, later calls work;
+ *  - corrupt answers (checksum, request-id, garbage, truncated): -EBADMSG and a log line; an
+ *    answer of the wrong packet type is dropped (a log line) and its call times out; later
+ *    calls work;
+ *  - answers to ids never sent, among real ones: dropped, every real answer right;
+ *  - the host stops reading: submits get -EAGAIN, a synchronous call -ETIMEDOUT; once it
+ *    reads again every request is answered and later calls work;
+ *  - the host dies (SIGKILL) with requests in flight, or rescinds the device: they end with
+ *    -ENOTCONN, so does every later call (a log line); a new winapi_init() against a new
+ *    emulator works.
+ * Through winapi-pmd (WINAPI_TRANSPORT=pmd):
+ *  - drop, corrupt, duplicate, unknown ids: the client gets -EREMOTEIO (the daemon's call
+ *    timed out) and -EBADMSG, the rest works; the daemon stays up and exits 0 on SIGTERM;
+ *  - the host dies mid-load, or rescinds: the client's calls fail, then -ENOTCONN; the daemon
+ *    logs that the host is gone and exits 1; a new host and daemon serve a new winapi_init().
+ * Every wait is bounded; nothing sleeps to let things happen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <winapi/lowlat.h>
+#include <winapi/pmd.h>
+
+#include "emulator.h"
+
+static struct emulator host;
+static struct emulator pmd;
+static char pmd_prefix[64];
+
+/* ---- what the guest logged (its stderr), and what the emulator logged ---- */
+
+static char captured[64 << 10];
+static char capture_path[160];
+static int saved_stderr = -1;
+
+static void capture_begin(void)
+{
+	int fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+}
+
+/* Stop capturing; the text is in `captured` (and is passed on to the real stderr). */
+static void capture_end(void)
+{
+	ssize_t length;
+	int fd;
+
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	saved_stderr = -1;
+	captured[0] = '\0';
+	fd = open(capture_path, O_RDONLY);
+	assert_true(fd >= 0);
+	length = read(fd, captured, sizeof(captured) - 1);
+	close(fd);
+	captured[length > 0 ? length : 0] = '\0';
+	(void)!write(STDERR_FILENO, captured, strlen(captured));
+}
+
+static bool file_contains(const char *path, const char *text)
+{
+	static char contents[256 << 10];
+	FILE *file = fopen(path, "r");
+	size_t length;
+
+	if (file == NULL)
+		return false;
+	length = fread(contents, 1, sizeof(contents) - 1, file);
+	fclose(file);
+	contents[length] = '\0';
+	return strstr(contents, text) != NULL;
+}
+
+/* ---- calls ---- */
+
+/* One echo through @queue; returns its status (the bytes are checked when it succeeded). */
+static int queue_echo(winapi_queue_t queue, const char *text)
+{
+	char output[64];
+	winapi_completion_t completion;
+
+	assert_int_equal(winapi_queue_echo(queue, text, strlen(text), output, sizeof(output), NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), 1);
+	assert_int_equal(winapi_queue_reap(queue, &completion, 1, 1, 10000), 1);
+	if (completion.status == 0) {
+		assert_int_equal(completion.length, strlen(text));
+		assert_memory_equal(output, text, strlen(text));
+	}
+	return completion.status;
+}
+
+/* One synchronous echo; returns its result (the bytes are checked when it succeeded). */
+static int echo(winapi_handle_t handle, const char *text)
+{
+	char output[64];
+	int rc = winapi_echo(handle, text, output, sizeof(output));
+
+	if (rc == 0)
+		assert_string_equal(output, text);
+	return rc;
+}
+
+/*
+ * winapi_init(), again while it is refused (for at most 2 s): emulator_start() returns once
+ * the socket file exists, which can be a moment before the daemon accepts on it.
+ */
+static winapi_handle_t attach(void)
+{
+	winapi_handle_t handle = NULL;
+	int tries;
+
+	for (tries = 0; tries < 200; tries++) {
+		handle = winapi_init();
+		if (handle != NULL || (errno != ECONNREFUSED && errno != ENOENT))
+			break;
+		sleep_ms(10);
+	}
+	return handle;
+}
+
+/* A handle whose synchronous calls give up after @timeout_ms (read by winapi_init()). */
+static winapi_handle_t init_with_timeout(int timeout_ms)
+{
+	winapi_handle_t handle;
+	char text[16];
+
+	snprintf(text, sizeof(text), "%d", timeout_ms);
+	setenv("WINAPI_TIMEOUT_MS", text, 1);
+	handle = attach();
+	unsetenv("WINAPI_TIMEOUT_MS");
+	assert_non_null(handle);
+	return handle;
+}
+
+/* Each start logs afresh, so that what a test finds in the log is its own. */
+static void start_host(const char *const *arguments)
+{
+	unlink(host.log_path);
+	assert_int_equal(emulator_start(&host, arguments), 0);
+}
+
+/* The emulator survived the guest's faults: it stops on SIGTERM, exit status 0. */
+static void stop_host(void)
+{
+	int status = emulator_stop(&host, SIGTERM);
+
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- drop, delay, duplicate ---- */
+
+static void test_drop_delay_duplicate(void **state)
+{
+	static const char *const arguments[] = { "--drop-request", "2", "--delay-request", "3:800",
+						  "--duplicate-request", "5", NULL };
+	struct winapi_stats stats;
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+
+	(void)state;
+	start_host(arguments);
+	handle = attach();
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, 4, 300);
+	assert_non_null(queue);
+	assert_int_equal(queue_echo(queue, "one"), 0);
+	assert_int_equal(queue_echo(queue, "two"), -ETIMEDOUT);   /* never answered */
+	assert_int_equal(queue_echo(queue, "three"), -ETIMEDOUT); /* answered 800 ms late */
+	/* Waits out the host's delay (5 s to spare); the late answer comes first, and is dropped. */
+	assert_int_equal(echo(handle, "four"), 0);
+	assert_int_equal(queue_echo(queue, "five"), 0); /* answered twice */
+	assert_int_equal(queue_echo(queue, "six"), 0);
+	assert_int_equal(echo(handle, "seven"), 0);
+	assert_int_equal(winapi_get_stats(handle, &stats), 0);
+	assert_int_equal(stats.timeouts, 2);
+	assert_int_equal(stats.failed_calls, 2);
+	/* The late answer and the second one: stale, or unexpected if not yet reaped. */
+	assert_int_equal(stats.stale_completions + stats.unexpected_packets, 2);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+	stop_host();
+}
+
+/* ---- corrupt answers ---- */
+
+static void corrupt_one(const char *kind, int expected, const char *log_text)
+{
+	char fault[32];
+	const char *const arguments[] = { "--corrupt-request", fault, NULL };
+	struct winapi_stats stats;
+	winapi_handle_t handle;
+
+	snprintf(fault, sizeof(fault), "2:%s", kind);
+	start_host(arguments);
+	/* Short, for the answer of the wrong type: nothing else ever ends that call. */
+	handle = init_with_timeout(expected == -ETIMEDOUT ? 500 : 5000);
+	capture_begin();
+	assert_int_equal(echo(handle, "before"), 0);
+	assert_int_equal(echo(handle, "damaged"), expected);
+	assert_int_equal(echo(handle, "after"), 0);
+	assert_int_equal(echo(handle, "and after"), 0);
+	capture_end();
+	if (strstr(captured, log_text) == NULL)
+		fail_msg("%s: no \"%s\" in the guest's log:\n%s", kind, log_text, captured);
+	assert_int_equal(winapi_get_stats(handle, &stats), 0);
+	assert_int_equal(stats.failed_calls, 1);
+	assert_int_equal(stats.unexpected_packets, expected == -ETIMEDOUT ? 1 : 0);
+	winapi_cleanup(handle);
+	stop_host();
+}
+
+static void test_corrupt_completions(void **state)
+{
+	(void)state;
+	corrupt_one("checksum", -EBADMSG, "is malformed");
+	corrupt_one("request-id", -EBADMSG, "does not match it");
+	corrupt_one("garbage", -EBADMSG, "is malformed");
+	corrupt_one("truncated", -EBADMSG, "is malformed");
+	corrupt_one("type", -ETIMEDOUT, "a packet that is not a completion");
+}
+
+/* ---- answers to ids never sent ---- */
+
+#define UNKNOWN_DEPTH 8u
+
+static void test_unknown_ids(void **state)
+{
+	static const char *const arguments[] = { "--unknown-request", "3", NULL };
+	static char inputs[UNKNOWN_DEPTH][32], outputs[UNKNOWN_DEPTH][32];
+	winapi_completion_t completions[UNKNOWN_DEPTH];
+	struct winapi_stats stats;
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+	unsigned int i;
+	int count;
+
+	(void)state;
+	start_host(arguments);
+	handle = attach();
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, UNKNOWN_DEPTH, 5000);
+	assert_non_null(queue);
+	capture_begin();
+	/* One batch: the invented answers come between the real ones. */
+	for (i = 0; i < UNKNOWN_DEPTH; i++) {
+		snprintf(inputs[i], sizeof(inputs[i]), "request %u", i);
+		assert_int_equal(winapi_queue_echo(queue, inputs[i], strlen(inputs[i]), outputs[i], sizeof(outputs[i]),
+						   (void *)(uintptr_t)i), 0);
+	}
+	assert_int_equal(winapi_queue_submit(queue), UNKNOWN_DEPTH);
+	for (count = 0; count < (int)UNKNOWN_DEPTH;) {
+		int taken = winapi_queue_reap(queue, completions + count, UNKNOWN_DEPTH - (unsigned int)count, 1,
+					      10000);
+
+		assert_true(taken > 0);
+		count += taken;
+	}
+	for (i = 0; i < UNKNOWN_DEPTH; i++) {
+		unsigned int which = (unsigned int)(uintptr_t)completions[i].user_data;
+
+		assert_int_equal(completions[i].status, 0);
+		assert_int_equal(completions[i].length, strlen(inputs[which]));
+		assert_memory_equal(outputs[which], inputs[which], strlen(inputs[which]));
+	}
+	assert_int_equal(echo(handle, "after"), 0);
+	capture_end();
+	assert_non_null(strstr(captured, "for an id never sent"));
+	assert_int_equal(winapi_get_stats(handle, &stats), 0);
+	assert_int_equal(stats.unexpected_packets, 3);
+	assert_int_equal(stats.stale_completions, 0);
+	assert_int_equal(stats.failed_calls, 0);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+	stop_host();
+}
+
+/* ---- the host stops reading ---- */
+
+#define STALL_DEPTH 64u
+
+struct stall_slot {
+	uint8_t input[3072];
+	uint8_t output[3072];
+};
+
+static void test_host_stops_reading(void **state)
+{
+	/* 16 KiB rings: three data pages, three of these requests fill them. */
+	static const char *const arguments[] = { "--ring-size", "16K", "--stall-request", "1:2000", NULL };
+	static struct stall_slot slots[STALL_DEPTH];
+	winapi_completion_t completions[STALL_DEPTH];
+	unsigned int added = 0, written = 0, reaped = 0, i;
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+	int rc = 0, count;
+
+	(void)state;
+	start_host(arguments);
+	handle = init_with_timeout(300);
+	queue = winapi_queue_create(handle, STALL_DEPTH, 20000);
+	assert_non_null(queue);
+	assert_int_equal(echo(handle, "one"), 0); /* answered; then the host reads nothing for 2 s */
+	/* Fill the guest's ring until a submit sends nothing. */
+	while (added < STALL_DEPTH) {
+		memset(slots[added].input, (int)added, sizeof(slots[added].input));
+		assert_int_equal(winapi_queue_echo(queue, slots[added].input, sizeof(slots[added].input),
+						   slots[added].output, sizeof(slots[added].output), &slots[added]), 0);
+		added++;
+		rc = winapi_queue_submit(queue);
+		if (rc == -EAGAIN)
+			break;
+		assert_int_equal(rc, 1);
+		written++;
+	}
+	assert_int_equal(rc, -EAGAIN);
+	assert_true(written >= 1);
+	/* A synchronous call finds no room either, and says so in its time. */
+	assert_int_equal(echo(handle, "no room"), -ETIMEDOUT);
+	/* The host reads again: every request is answered (the one left pending goes out too). */
+	while (reaped < added) {
+		rc = winapi_queue_submit(queue);
+		assert_true(rc >= 0 || rc == -EAGAIN);
+		count = winapi_queue_reap(queue, completions, STALL_DEPTH, 1, 10000);
+		assert_true(count > 0);
+		for (i = 0; i < (unsigned int)count; i++) {
+			struct stall_slot *slot = completions[i].user_data;
+
+			assert_int_equal(completions[i].status, 0);
+			assert_int_equal(completions[i].length, sizeof(slot->input));
+			assert_memory_equal(slot->output, slot->input, sizeof(slot->input));
+		}
+		reaped += (unsigned int)count;
+	}
+	assert_int_equal(echo(handle, "after"), 0);
+	assert_int_equal(queue_echo(queue, "queued after"), 0);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+	stop_host();
+	assert_true(file_contains(host.log_path, "not reading the ring"));
+}
+
+/* ---- the host dies, or rescinds the device ---- */
+
+#define LOAD_DEPTH 16u
+
+/*
+ * One echo answered, then LOAD_DEPTH in flight on @queue. The host answers a burst at once
+ * after it served all of it (--delay-us each): none of them is answered for a long while.
+ */
+static void start_load(winapi_queue_t queue)
+{
+	static char outputs[LOAD_DEPTH][16];
+	unsigned int i;
+
+	assert_int_equal(queue_echo(queue, "first"), 0);
+	for (i = 0; i < LOAD_DEPTH; i++)
+		assert_int_equal(winapi_queue_echo(queue, "load", 4, outputs[i], sizeof(outputs[i]), NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), LOAD_DEPTH);
+}
+
+/* Reap @left requests; returns how many failed, each with one of @errors (0-terminated). */
+static unsigned int finish_load(winapi_queue_t queue, unsigned int left, const int *errors)
+{
+	winapi_completion_t completions[LOAD_DEPTH];
+	unsigned int failed = 0, i;
+	int count;
+
+	while (left > 0) {
+		count = winapi_queue_reap(queue, completions, LOAD_DEPTH, 1, 10000);
+		assert_true(count > 0);
+		for (i = 0; i < (unsigned int)count; i++) {
+			const int *error = errors;
+
+			if (completions[i].status == 0)
+				continue;
+			while (*error != 0 && *error != completions[i].status)
+				error++;
+			if (*error == 0)
+				fail_msg("a request in flight ended with %d", completions[i].status);
+			failed++;
+		}
+		left -= (unsigned int)count;
+	}
+	return failed;
+}
+
+/* After the host is gone: every call says -ENOTCONN, and a new host can be attached. */
+static void check_host_gone(winapi_handle_t handle, winapi_queue_t queue, const char *const *arguments)
+{
+	winapi_completion_t completion;
+	char output[16];
+
+	assert_int_equal(echo(handle, "gone"), -ENOTCONN);
+	assert_int_equal(winapi_queue_echo(queue, "gone", 4, output, sizeof(output), NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), -ENOTCONN);
+	assert_int_equal(winapi_queue_reap(queue, &completion, 1, 1, 10000), 1);
+	assert_int_equal(completion.status, -ENOTCONN);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+
+	start_host(arguments);
+	handle = attach();
+	assert_non_null(handle);
+	assert_int_equal(echo(handle, "a new host"), 0);
+	winapi_cleanup(handle);
+	stop_host();
+}
+
+static void test_host_dies_mid_load(void **state)
+{
+	/* 50 ms per request: the load (0.8 s) is still in flight when the host is killed. */
+	static const char *const arguments[] = { "--delay-us", "50000", NULL };
+	static const int errors[] = { -ENOTCONN, 0 };
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+
+	(void)state;
+	start_host(arguments);
+	handle = attach();
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, LOAD_DEPTH, 20000);
+	assert_non_null(queue);
+	capture_begin();
+	start_load(queue);
+	emulator_stop(&host, SIGKILL);
+	assert_int_equal(finish_load(queue, LOAD_DEPTH, errors), LOAD_DEPTH);
+	capture_end();
+	assert_non_null(strstr(captured, "the host is gone"));
+	check_host_gone(handle, queue, NULL);
+}
+
+static void test_rescind(void **state)
+{
+	static const char *const arguments[] = { "--rescind-request", "3", "--verbose", NULL };
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+
+	(void)state;
+	start_host(arguments);
+	handle = attach(); /* 5 s: a timeout would not pass for -ENOTCONN */
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, 4, 20000);
+	assert_non_null(queue);
+	capture_begin();
+	assert_int_equal(echo(handle, "one"), 0);
+	assert_int_equal(queue_echo(queue, "two"), 0);
+	assert_int_equal(echo(handle, "taken away"), -ENOTCONN);
+	capture_end();
+	assert_non_null(strstr(captured, "the host is gone"));
+	stop_host(); /* the emulator goes on listening after a rescind */
+	assert_true(file_contains(host.log_path, "rescinding the device"));
+	assert_true(file_contains(host.log_path, "(device rescinded: a fault)"));
+	check_host_gone(handle, queue, NULL);
+}
+
+/* ---- through winapi-pmd ---- */
+
+/* Start the daemon on the emulator; its own calls to the host give up after @timeout_ms. */
+static void start_pmd(int timeout_ms)
+{
+	const char *const arguments[] = { "--lcores", "0", "--backend", "sim", "--sim-socket", host.socket_path,
+					  "--file-prefix", pmd_prefix, "--pool-size", "8", "--log-level", "info",
+					  NULL };
+	char text[16];
+
+	snprintf(text, sizeof(text), "%d", timeout_ms);
+	setenv("WINAPI_TIMEOUT_MS", text, 1);
+	unlink(pmd.log_path);
+	assert_int_equal(emulator_start(&pmd, arguments), 0);
+	unsetenv("WINAPI_TIMEOUT_MS");
+	setenv("WINAPI_TRANSPORT", "pmd", 1);
+}
+
+/* The daemon's exit status after it stops by itself (bounded: emulator_stop waits 5 s). */
+static int pmd_exit_status(void)
+{
+	int status = emulator_stop(&pmd, 0);
+
+	setenv("WINAPI_TRANSPORT", "sim", 1);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_pmd_recoverable_faults(void **state)
+{
+	static const char *const arguments[] = { "--drop-request", "2", "--corrupt-request", "3:checksum",
+						  "--duplicate-request", "4", "--unknown-request", "5", NULL };
+	winapi_handle_t handle;
+	int status;
+
+	(void)state;
+	start_host(arguments);
+	start_pmd(300);
+	handle = attach();
+	assert_non_null(handle);
+	assert_int_equal(echo(handle, "one"), 0);
+	assert_int_equal(echo(handle, "dropped"), -EREMOTEIO); /* the daemon's call timed out */
+	assert_int_equal(echo(handle, "corrupt"), -EBADMSG);
+	assert_int_equal(echo(handle, "duplicated"), 0);
+	assert_int_equal(echo(handle, "among unknown ids"), 0);
+	assert_int_equal(echo(handle, "after"), 0);
+	assert_int_equal(kill(pmd.pid, 0), 0); /* the daemon is up */
+	winapi_cleanup(handle);
+	status = emulator_stop(&pmd, SIGTERM);
+	setenv("WINAPI_TRANSPORT", "sim", 1);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(file_contains(pmd.log_path, "is malformed"));
+	/* The duplicate came first: the daemon's driver logs the first unexpected answer only. */
+	assert_true(file_contains(pmd.log_path, "dropped a completion for a request not in flight"));
+	stop_host();
+}
+
+/* The daemon lost its host: its client's calls fail, it exits 1, and a new pair serves. */
+static void check_pmd_lost_host(winapi_handle_t handle, winapi_queue_t queue)
+{
+	winapi_completion_t completion;
+	char output[16];
+
+	assert_int_equal(pmd_exit_status(), 1);
+	/* "worker N: the host is gone" when a submit found out, else only this at exit. */
+	assert_true(file_contains(pmd.log_path, "pmd: stopped: Transport endpoint is not connected"));
+	setenv("WINAPI_TRANSPORT", "pmd", 1);
+	assert_int_equal(echo(handle, "gone"), -ENOTCONN);
+	assert_int_equal(winapi_queue_echo(queue, "gone", 4, output, sizeof(output), NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), -ENOTCONN);
+	assert_int_equal(winapi_queue_reap(queue, &completion, 1, 1, 10000), 1);
+	assert_int_equal(completion.status, -ENOTCONN);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+
+	emulator_stop(&host, SIGKILL);
+	start_host(NULL);
+	start_pmd(5000);
+	handle = attach();
+	assert_non_null(handle);
+	assert_int_equal(echo(handle, "a new daemon"), 0);
+	winapi_cleanup(handle);
+	assert_int_equal(emulator_stop(&pmd, SIGTERM), 0);
+	setenv("WINAPI_TRANSPORT", "sim", 1);
+	stop_host();
+}
+
+static void test_pmd_host_dies_mid_load(void **state)
+{
+	static const char *const arguments[] = { "--delay-us", "50000", NULL };
+	/* The daemon answers with its own error, or is gone before it can. */
+	static const int errors[] = { -EREMOTEIO, -ENOTCONN, 0 };
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+
+	(void)state;
+	start_host(arguments);
+	start_pmd(5000);
+	handle = attach();
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, LOAD_DEPTH, 20000);
+	assert_non_null(queue);
+	start_load(queue);
+	emulator_stop(&host, SIGKILL);
+	assert_int_equal(finish_load(queue, LOAD_DEPTH, errors), LOAD_DEPTH);
+	check_pmd_lost_host(handle, queue);
+}
+
+static void test_pmd_rescind(void **state)
+{
+	static const char *const arguments[] = { "--rescind-request", "3", NULL };
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+	int rc;
+
+	(void)state;
+	start_host(arguments);
+	start_pmd(5000);
+	handle = attach();
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, 4, 20000);
+	assert_non_null(queue);
+	assert_int_equal(echo(handle, "one"), 0);
+	assert_int_equal(queue_echo(queue, "two"), 0);
+	rc = echo(handle, "taken away");
+	assert_true(rc == -EREMOTEIO || rc == -ENOTCONN);
+	check_pmd_lost_host(handle, queue);
+}
+
+/* After a failed test: the real stderr back, no daemon left, the emulator's transport. */
+static int teardown(void **state)
+{
+	(void)state;
+	if (saved_stderr >= 0) {
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+	emulator_stop(&pmd, SIGKILL);
+	emulator_stop(&host, SIGKILL);
+	setenv("WINAPI_TRANSPORT", "sim", 1);
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (emulator_prepare(&host, "faults_e2e") != 0 ||
+	    emulator_prepare_program(&pmd, "faults_e2e-pmd", "winapi-pmd") != 0)
+		return -1;
+	snprintf(capture_path, sizeof(capture_path), "%s/guest.log", host.directory);
+	snprintf(pmd_prefix, sizeof(pmd_prefix), "faults-e2e-%d", (int)getpid());
+	setenv("WINAPI_PMD_SOCKET", pmd.socket_path, 1);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char directory[108];
+
+	(void)state;
+	emulator_cleanup(&pmd);
+	unlink(capture_path);
+	emulator_cleanup(&host);
+	if (winapi_pmd_runtime_dir(pmd_prefix, false, directory, sizeof(directory)) == 0)
+		rmdir(directory);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_drop_delay_duplicate, teardown),
+		cmocka_unit_test_teardown(test_corrupt_completions, teardown),
+		cmocka_unit_test_teardown(test_unknown_ids, teardown),
+		cmocka_unit_test_teardown(test_host_stops_reading, teardown),
+		cmocka_unit_test_teardown(test_host_dies_mid_load, teardown),
+		cmocka_unit_test_teardown(test_rescind, teardown),
+		cmocka_unit_test_teardown(test_pmd_recoverable_faults, teardown),
+		cmocka_unit_test_teardown(test_pmd_host_dies_mid_load, teardown),
+		cmocka_unit_test_teardown(test_pmd_rescind, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("fault injection", tests, group_setup, group_teardown);
+}
