@@ -7,9 +7,10 @@ set -eu
 # build-essential and pkg-config: the toolchain; the -dev packages: see README;
 # busybox: tests/unit/vmbus_bind_test.sh also runs vmbus-bind under busybox ash, as the VM test does;
 # libjansson-dev: the JSON of winapi-bench's socket baseline and of --json; gnuplot-nox: --plot.
-# python3: runs DPDK's stock dpdk-telemetry.py against winapi-pmd in tests/e2e/pmd_e2e.
+# python3: runs DPDK's stock dpdk-telemetry.py against winapi-pmd in tests/e2e/pmd_e2e;
+# clang: libFuzzer for make fuzz (tests/fuzz).
 PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev busybox
-	libjansson-dev gnuplot-nox python3"
+	libjansson-dev gnuplot-nox python3 clang"
 
 missing=""
 for package in $PACKAGES; do

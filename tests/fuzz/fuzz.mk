@@ -1,0 +1,69 @@
+# libFuzzer targets (tests/fuzz/README.md), included by the top-level Makefile.
+#
+#   make fuzz          build every target, run each for FUZZ_SECONDS (default 60) on a copy of
+#                      its seed corpus; fails if any target crashed
+#   make fuzz-build    only build them, in $(BUILD)/fuzz
+#   make fuzz-seeds    regenerate the committed seed corpora (tests/fuzz/corpus)
+#
+# The project's sources are compiled again by clang with coverage and sanitizers into
+# $(BUILD)/fuzz/obj, apart from the gcc objects of $(BUILD)/obj.
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 $(WARNINGS) -pthread -MMD -MP -g -O1 $(FUZZ_SANITIZE)
+FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz
+FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+
+fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
+
+# What each target links besides its own file. telemetry_fuzz includes telemetry.c itself
+# (its parsers are static), as SPDK's unit tests include the file they test.
+FUZZ_VMBUS := lib/vmbus/ring.c lib/vmbus/memory.c
+FUZZ_PROTOCOL := lib/winapi/protocol.c
+ring_fuzz_SOURCES := lib/vmbus/ring.c
+packet_fuzz_SOURCES := $(FUZZ_VMBUS) $(FUZZ_PROTOCOL)
+protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)
+host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
+	lib/vmbus/memory.c $(FUZZ_PROTOCOL) lib/log/log.c $(HOST_SOURCES)
+pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c $(FUZZ_PROTOCOL)
+telemetry_fuzz_SOURCES :=
+baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
+
+ring_fuzz_LIBS :=
+packet_fuzz_LIBS := $(LIBS_ISAL)
+protocol_fuzz_LIBS := $(LIBS_ISAL)
+host_fuzz_LIBS := $(LIBS_ISAL)
+pmd_request_fuzz_LIBS := $(LIBS_ISAL)
+telemetry_fuzz_LIBS := -ljansson
+baseline_fuzz_LIBS := $(LIBS_ISAL) -ljansson
+
+.PHONY: fuzz fuzz-build fuzz-seeds
+
+fuzz-build: $(FUZZ_BINARIES)
+
+fuzz: fuzz-build
+	tests/fuzz/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Sources of the project, and the targets themselves: coverage without libFuzzer's main.
+$(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+define fuzz_target
+$(FUZZ_DIR)/$(1): $(call fuzz_objects,tests/fuzz/$(1).c $($(1)_SOURCES))
+	$$(FUZZ_CC) $(FUZZ_SANITIZE) -fsanitize=fuzzer -pthread -o $$@ $$^ $($(1)_LIBS)
+endef
+$(foreach target,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(target))))
+
+# The seed generator is an ordinary program (gcc is fine); it rewrites tests/fuzz/corpus.
+$(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c lib/winapi/protocol.c lib/vmbus/memory.c lib/vmbus/ring.c \
+		| $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -std=c11 $(WARNINGS) -pthread -O1 -g -o $@ $^ $(LIBS_ISAL)
+
+fuzz-seeds: $(FUZZ_DIR)/make-seeds
+	$(FUZZ_DIR)/make-seeds tests/fuzz/corpus
+
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

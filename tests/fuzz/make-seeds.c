@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Writes the seed corpora of the fuzz targets: `make fuzz-seeds` runs it as
+ * make-seeds tests/fuzz/corpus. Each seed is a small valid (or nearly valid) input in the
+ * layout its target's header comment describes, built with the project's own encoders, so
+ * the fuzzers start past the checksums and length fields.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <vmbus/memory.h>
+#include <vmbus/ring.h>
+#include <winapi/protocol.h>
+
+#include "../unit/le_bytes.h"
+
+#define RING_HEADER_SIZE 4096u
+#define HOST_FAKE_GPADL 0x2au    /* host_fuzz.c's fake guest memory */
+#define HOST_FAKE_FIRST_PFN 16u
+#define PMD_POOL_GPADL 5u
+#define PMD_POOL_SIZE (1u << 20)
+
+static const char *root;
+
+/* A growing byte string. */
+struct bytes {
+	uint8_t data[64 << 10];
+	size_t size;
+};
+
+static void add(struct bytes *b, const void *data, size_t size)
+{
+	if (b->size + size > sizeof(b->data)) {
+		fprintf(stderr, "make-seeds: seed too large\n");
+		exit(1);
+	}
+	memcpy(b->data + b->size, data, size);
+	b->size += size;
+}
+
+static void add_u8(struct bytes *b, uint8_t value)
+{
+	add(b, &value, 1);
+}
+
+static void add_le16(struct bytes *b, uint16_t value)
+{
+	uint8_t p[2] = { (uint8_t)value, (uint8_t)(value >> 8) };
+
+	add(b, p, 2);
+}
+
+static void add_le32(struct bytes *b, uint32_t value)
+{
+	uint8_t p[4];
+
+	put_le32(p, value);
+	add(b, p, 4);
+}
+
+static void add_le64(struct bytes *b, uint64_t value)
+{
+	uint8_t p[8];
+
+	put_le64(p, value);
+	add(b, p, 8);
+}
+
+static void add_text(struct bytes *b, const char *text)
+{
+	add(b, text, strlen(text));
+}
+
+/* u32 length, then the JSON text: one frame of the baseline's stream. */
+static void add_frame(struct bytes *b, const char *json)
+{
+	add_le32(b, (uint32_t)strlen(json));
+	add_text(b, json);
+}
+
+static void write_seed(const char *target, const char *name, const struct bytes *b)
+{
+	char path[512];
+	FILE *file;
+
+	snprintf(path, sizeof(path), "%s/%s", root, target);
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		perror(path);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", root, target, name);
+	file = fopen(path, "wb");
+	if (file == NULL || fwrite(b->data, 1, b->size, file) != b->size || fclose(file) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+/* ---- winapi messages ---- */
+
+static size_t encode_message(const struct winapi_message *message, uint8_t *out, size_t out_size)
+{
+	int size = winapi_message_encode(message, out, out_size);
+
+	if (size < 0) {
+		fprintf(stderr, "make-seeds: encode: %s\n", strerror(-size));
+		exit(1);
+	}
+	return (size_t)size;
+}
+
+static size_t echo_request(uint64_t id, uint8_t *out, size_t out_size)
+{
+	const struct winapi_message message = {
+		.api_id = WINAPI_API_ECHO,
+		.request_id = id,
+		.reply_capacity = WINAPI_MAX_INLINE_DATA,
+		.inline_length = 11,
+		.inline_data = "hello, host",
+	};
+
+	return encode_message(&message, out, out_size);
+}
+
+static size_t echo_response(uint64_t id, uint8_t *out, size_t out_size)
+{
+	const struct winapi_message message = {
+		.api_id = WINAPI_API_ECHO,
+		.flags = WINAPI_MESSAGE_FLAG_RESPONSE,
+		.request_id = id,
+		.inline_length = 11,
+		.inline_data = "hello, host",
+	};
+
+	return encode_message(&message, out, out_size);
+}
+
+static size_t buffer_test_request(uint64_t id, uint32_t operation, uint32_t kind, uint32_t region, uint64_t offset,
+				  uint64_t length, unsigned int count, uint8_t *out, size_t out_size)
+{
+	const struct winapi_buffer_test_request test = { .operation = operation, .pattern = 0xa5a55a5au };
+	struct winapi_message message = {
+		.api_id = WINAPI_API_BUFFER_TEST,
+		.request_id = id,
+		.reply_capacity = sizeof(struct winapi_buffer_test_reply),
+		.buffer_count = (uint16_t)count,
+		.inline_length = sizeof(struct winapi_buffer_test_request),
+	};
+	uint8_t inline_data[sizeof(struct winapi_buffer_test_request)];
+	unsigned int i;
+
+	winapi_buffer_test_request_encode(&test, inline_data);
+	message.inline_data = inline_data;
+	for (i = 0; i < count; i++)
+		message.buffers[i] = (struct winapi_buffer_descriptor){
+			.kind = kind, .region = region, .offset = offset + i * length, .length = length,
+		};
+	return encode_message(&message, out, out_size);
+}
+
+static size_t perf_request(uint64_t id, uint32_t type, unsigned int buffers, uint32_t kind, uint32_t region,
+			   uint64_t length, uint8_t *out, size_t out_size)
+{
+	const struct winapi_perf_test_request test = { .test_type = type, .sequence = 7 };
+	struct winapi_message message = {
+		.api_id = WINAPI_API_PERF_TEST,
+		.request_id = id,
+		.reply_capacity = sizeof(struct winapi_perf_test_reply),
+		.buffer_count = (uint16_t)buffers,
+		.inline_length = sizeof(struct winapi_perf_test_request),
+	};
+	uint8_t inline_data[sizeof(struct winapi_perf_test_request)];
+
+	winapi_perf_test_request_encode(&test, inline_data);
+	message.inline_data = inline_data;
+	if (buffers != 0)
+		message.buffers[0] = (struct winapi_buffer_descriptor){ .kind = kind, .region = region, .length = length };
+	return encode_message(&message, out, out_size);
+}
+
+static size_t reply_message(uint64_t id, uint16_t api, const void *payload, uint32_t length, uint8_t *out,
+			    size_t out_size)
+{
+	const struct winapi_message message = {
+		.api_id = api,
+		.flags = WINAPI_MESSAGE_FLAG_RESPONSE,
+		.request_id = id,
+		.inline_length = length,
+		.inline_data = payload,
+	};
+
+	return encode_message(&message, out, out_size);
+}
+
+/* One GPA-direct range over guest pages @first_pfn...; returns the header's size. */
+static size_t gpa_header(uint32_t byte_offset, uint32_t byte_count, uint64_t first_pfn, uint8_t *out, size_t out_size)
+{
+	uint64_t pfns[16];
+	const struct vmbus_gpa_range_desc range = { .byte_count = byte_count, .byte_offset = byte_offset, .pfns = pfns };
+	uint64_t i;
+	int size;
+
+	for (i = 0; i < vmbus_gpa_range_pages(byte_offset, byte_count); i++)
+		pfns[i] = first_pfn + i;
+	size = vmbus_gpa_header_encode(&range, 1, out, out_size);
+	if (size < 0) {
+		fprintf(stderr, "make-seeds: gpa header: %s\n", strerror(-size));
+		exit(1);
+	}
+	return (size_t)size;
+}
+
+/* A whole packet as it sits in a ring: descriptor, type-specific header, payload, padding. */
+static void add_packet(struct bytes *b, uint16_t type, uint16_t flags, uint64_t trans_id, const void *extension,
+		       size_t extension_size, const void *payload, size_t payload_size)
+{
+	size_t header_size = 16 + extension_size;
+	size_t packet_size = vmbus_packet_align8((uint32_t)(header_size + payload_size));
+	static const uint8_t zeros[8];
+
+	add_le16(b, type);
+	add_le16(b, (uint16_t)(header_size / 8));
+	add_le16(b, (uint16_t)(packet_size / 8));
+	add_le16(b, flags);
+	add_le64(b, trans_id);
+	add(b, extension, extension_size);
+	add(b, payload, payload_size);
+	add(b, zeros, packet_size - header_size - payload_size);
+}
+
+/* ---- ring_fuzz ---- */
+
+/* Serialise a ring image in ring_fuzz's layout, with @tail as the write-back payload. */
+static void ring_seed(const char *name, uint8_t control, const uint8_t *memory, uint32_t data_size,
+		      const char *tail)
+{
+	const struct vmbus_ring_header *header = (const struct vmbus_ring_header *)memory;
+	struct bytes b = { .size = 0 };
+
+	add_le16(&b, (uint16_t)(data_size / 8 - 1));
+	add_u8(&b, control);
+	add_le32(&b, header->write_index);
+	add_le32(&b, header->read_index);
+	add_le32(&b, header->interrupt_mask);
+	add_le32(&b, header->pending_send_size);
+	add_le32(&b, header->feature_bits);
+	add(&b, memory + RING_HEADER_SIZE, data_size);
+	if (tail != NULL)
+		add_text(&b, tail);
+	write_seed("ring_fuzz", name, &b);
+}
+
+/* A ring of @data_size bytes whose cursors start at @start, holding the given packets. */
+static uint8_t *ring_with_packets(uint32_t data_size, uint32_t start, unsigned int packets)
+{
+	uint8_t *memory = calloc(1, RING_HEADER_SIZE + data_size), message[512], gpa[64];
+	struct vmbus_ring_header *header = (struct vmbus_ring_header *)memory;
+	struct vmbus_ring ring;
+	bool need_signal;
+	unsigned int i;
+
+	vmbus_ring_header_init(memory, RING_HEADER_SIZE);
+	header->write_index = header->read_index = start;
+	if (vmbus_ring_attach(&ring, memory, RING_HEADER_SIZE + data_size, RING_HEADER_SIZE) != 0)
+		exit(1);
+	for (i = 0; i < packets; i++) {
+		size_t size = i % 2 == 0 ? echo_request(i + 1, message, sizeof(message)) :
+					   echo_response(i + 1, message, sizeof(message));
+		const struct iovec payload = { .iov_base = message, .iov_len = size };
+		struct vmbus_ring_packet packet = {
+			.type = i % 2 == 0 ? VMBUS_PACKET_DATA_INBAND : VMBUS_PACKET_COMPLETION,
+			.flags = i % 2 == 0 ? VMBUS_PACKET_FLAG_COMPLETION_REQUESTED : 0,
+			.trans_id = i + 1,
+			.payload = &payload,
+			.payload_count = 1,
+		};
+
+		if (i == 2) {
+			packet.type = VMBUS_PACKET_DATA_USING_GPA_DIRECT;
+			packet.header_extension = gpa;
+			packet.header_extension_size = (uint32_t)gpa_header(100, 5000, 16, gpa, sizeof(gpa));
+		}
+		if (vmbus_ring_write(&ring, &packet) != 0)
+			exit(1);
+	}
+	vmbus_ring_write_publish(&ring, &need_signal);
+	return memory;
+}
+
+static void ring_seeds(void)
+{
+	uint8_t *memory;
+
+	memory = ring_with_packets(256, 0, 0);
+	ring_seed("empty", 0, memory, 256, NULL);
+	ring_seed("empty-write-back", 8, memory, 256, "payload written back");
+	free(memory);
+
+	memory = ring_with_packets(1024, 0, 3);
+	ring_seed("three-packets", 0, memory, 1024, NULL);
+	ring_seed("three-packets-peek-skip", 2 | 4, memory, 1024, NULL);
+	ring_seed("three-packets-short-buffer-write-back", 1 | 8, memory, 1024, "again");
+	free(memory);
+
+	/* Cursors near the end: the packets wrap around the data area. */
+	memory = ring_with_packets(512, 448, 2);
+	ring_seed("wrapped", 3, memory, 512, NULL);
+	ring_seed("wrapped-write-back", 8, memory, 512, "wrapping payload, long enough to wrap around");
+	free(memory);
+
+	/* A descriptor whose len8 runs past what was published. */
+	memory = ring_with_packets(512, 0, 1);
+	memory[RING_HEADER_SIZE + 4] = 0xff;
+	ring_seed("len8-too-long", 0, memory, 512, NULL);
+	free(memory);
+}
+
+/* ---- packet_fuzz ---- */
+
+static void packet_seeds(void)
+{
+	uint8_t message[512], gpa[128];
+	size_t size, gpa_size;
+	struct bytes b;
+
+	size = echo_request(1, message, sizeof(message));
+	b.size = 0;
+	add_packet(&b, VMBUS_PACKET_DATA_INBAND, VMBUS_PACKET_FLAG_COMPLETION_REQUESTED, 1, NULL, 0, message, size);
+	write_seed("packet_fuzz", "inband-echo", &b);
+
+	size = echo_response(1, message, sizeof(message));
+	b.size = 0;
+	add_packet(&b, VMBUS_PACKET_COMPLETION, 0, 1, NULL, 0, message, size);
+	write_seed("packet_fuzz", "completion-echo", &b);
+
+	/* Two back to back, the trailer between them. */
+	add_le64(&b, 0);
+	size = echo_request(2, message, sizeof(message));
+	add_packet(&b, VMBUS_PACKET_DATA_INBAND, VMBUS_PACKET_FLAG_COMPLETION_REQUESTED, 2, NULL, 0, message, size);
+	write_seed("packet_fuzz", "two-packets", &b);
+
+	gpa_size = gpa_header(100, 5000, 16, gpa, sizeof(gpa));
+	size = buffer_test_request(3, WINAPI_BUFFER_OP_READ, WINAPI_BUFFER_GPA_DIRECT, 0, 0, 5000, 1, message,
+				   sizeof(message));
+	b.size = 0;
+	add_packet(&b, VMBUS_PACKET_DATA_USING_GPA_DIRECT, VMBUS_PACKET_FLAG_COMPLETION_REQUESTED, 3, gpa, gpa_size,
+		   message, size);
+	write_seed("packet_fuzz", "gpa-direct-one-range", &b);
+
+	{
+		/* Two ranges: a page and a bit, then three whole pages. */
+		uint64_t pfns_a[2] = { 16, 17 }, pfns_b[3] = { 40, 41, 42 };
+		const struct vmbus_gpa_range_desc ranges[2] = {
+			{ .byte_count = 4097, .byte_offset = 0, .pfns = pfns_a },
+			{ .byte_count = 3 * 4096, .byte_offset = 0, .pfns = pfns_b },
+		};
+		int encoded = vmbus_gpa_header_encode(ranges, 2, gpa, sizeof(gpa));
+
+		if (encoded < 0)
+			exit(1);
+		b.size = 0;
+		add_packet(&b, VMBUS_PACKET_DATA_USING_GPA_DIRECT, VMBUS_PACKET_FLAG_COMPLETION_REQUESTED, 4, gpa,
+			   (size_t)encoded, message, size);
+		write_seed("packet_fuzz", "gpa-direct-two-ranges", &b);
+	}
+}
+
+/* ---- protocol_fuzz ---- */
+
+static void protocol_seed(const char *name, const uint8_t *message, size_t size)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, 1); /* seal the checksum after mutation */
+	add(&b, message, size);
+	write_seed("protocol_fuzz", name, &b);
+}
+
+static void protocol_seeds(void)
+{
+	uint8_t message[WINAPI_MESSAGE_MAX_SIZE], payload[32];
+	size_t size;
+
+	size = echo_request(1, message, sizeof(message));
+	protocol_seed("echo-request", message, size);
+	memset(message + size, 0, 7);
+	protocol_seed("echo-request-padded", message, size + 7);
+	size = echo_response(1, message, sizeof(message));
+	protocol_seed("echo-response", message, size);
+
+	size = buffer_test_request(2, WINAPI_BUFFER_OP_VERIFY, WINAPI_BUFFER_GPADL, 9, 4096, 8192, 2, message,
+				   sizeof(message));
+	protocol_seed("buffer-test-request", message, size);
+	winapi_buffer_test_reply_encode(&(struct winapi_buffer_test_reply){ .bytes_processed = 16384,
+									    .first_mismatch = UINT64_MAX,
+									    .checksum = 0x12345678 },
+					payload);
+	size = reply_message(2, WINAPI_API_BUFFER_TEST, payload, 32, message, sizeof(message));
+	protocol_seed("buffer-test-reply", message, size);
+
+	size = perf_request(3, WINAPI_PERF_LATENCY, 0, 0, 0, 0, message, sizeof(message));
+	protocol_seed("perf-request", message, size);
+	winapi_perf_test_reply_encode(&(struct winapi_perf_test_reply){ .sequence = 7, .host_ns = 1000 }, payload);
+	size = reply_message(3, WINAPI_API_PERF_TEST, payload, 32, message, sizeof(message));
+	protocol_seed("perf-reply", message, size);
+
+	/* Another major version: decoded far enough to be answered. */
+	size = echo_request(4, message, sizeof(message));
+	message[5] = 2;
+	put_le32(message + 60, winapi_crc32c(0, message, 60));
+	protocol_seed("version-2", message, size);
+}
+
+/* ---- host_fuzz ---- */
+
+static void host_seed(const char *name, uint8_t type, uint8_t flags, const uint8_t *extension, size_t extension_size,
+		      const uint8_t *message, size_t size)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, type);
+	add_u8(&b, flags);
+	add_u8(&b, (uint8_t)(extension_size / 8));
+	add(&b, extension, extension_size);
+	add(&b, message, size);
+	write_seed("host_fuzz", name, &b);
+}
+
+static void host_seeds(void)
+{
+	/* Completion requested, checksum sealed, trans_id = request_id. */
+	const uint8_t request = 1 | 2 | 4;
+	uint8_t message[WINAPI_MESSAGE_MAX_SIZE], gpa[128];
+	size_t size, gpa_size;
+
+	size = echo_request(1, message, sizeof(message));
+	host_seed("echo", 0, request, NULL, 0, message, size);
+	host_seed("echo-no-completion", 0, request & ~1, NULL, 0, message, size);
+
+	size = buffer_test_request(2, WINAPI_BUFFER_OP_WRITE, WINAPI_BUFFER_GPADL, HOST_FAKE_GPADL, 0, 8192, 2, message,
+				   sizeof(message));
+	host_seed("buffer-write-gpadl", 0, request, NULL, 0, message, size);
+	size = buffer_test_request(3, WINAPI_BUFFER_OP_VERIFY, WINAPI_BUFFER_GPADL, HOST_FAKE_GPADL, 100, 5000, 1,
+				   message, sizeof(message));
+	host_seed("buffer-verify-gpadl", 0, request, NULL, 0, message, size);
+
+	gpa_size = gpa_header(100, 9000, HOST_FAKE_FIRST_PFN, gpa, sizeof(gpa));
+	size = buffer_test_request(4, WINAPI_BUFFER_OP_READ, WINAPI_BUFFER_GPA_DIRECT, 0, 10, 8000, 1, message,
+				   sizeof(message));
+	host_seed("buffer-read-gpa-direct", 1, request, gpa, gpa_size, message, size);
+
+	size = perf_request(5, WINAPI_PERF_THROUGHPUT, 1, WINAPI_BUFFER_GPA_DIRECT, 0, 9000, message, sizeof(message));
+	host_seed("perf-throughput-gpa-direct", 1, request, gpa, gpa_size, message, size);
+	size = perf_request(6, WINAPI_PERF_LATENCY, 0, 0, 0, 0, message, sizeof(message));
+	host_seed("perf-latency", 0, request, NULL, 0, message, size);
+}
+
+/* ---- pmd_request_fuzz ---- */
+
+static void pmd_seed(const char *name, uint8_t type, const uint8_t *message, size_t size)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, type);
+	add_u8(&b, 1 | 2 | 4);
+	add_u8(&b, 2);
+	add_le32(&b, PMD_POOL_GPADL);
+	add_le64(&b, PMD_POOL_SIZE);
+	add_packet(&b, type, VMBUS_PACKET_FLAG_COMPLETION_REQUESTED, 0, NULL, 0, message, size);
+	write_seed("pmd_request_fuzz", name, &b);
+}
+
+static void pmd_seeds(void)
+{
+	uint8_t message[WINAPI_MESSAGE_MAX_SIZE];
+	size_t size;
+
+	size = echo_request(1, message, sizeof(message));
+	pmd_seed("echo", VMBUS_PACKET_DATA_INBAND, message, size);
+	size = buffer_test_request(2, WINAPI_BUFFER_OP_WRITE, WINAPI_BUFFER_GPADL, PMD_POOL_GPADL, 0, 65536, 4, message,
+				   sizeof(message));
+	pmd_seed("buffers-in-pool", VMBUS_PACKET_DATA_INBAND, message, size);
+	size = buffer_test_request(3, WINAPI_BUFFER_OP_READ, WINAPI_BUFFER_GPADL, PMD_POOL_GPADL, PMD_POOL_SIZE - 4096,
+				   8192, 1, message, sizeof(message));
+	pmd_seed("buffer-past-pool-end", VMBUS_PACKET_DATA_INBAND, message, size);
+	size = buffer_test_request(4, WINAPI_BUFFER_OP_READ, WINAPI_BUFFER_GPADL, PMD_POOL_GPADL + 1, 0, 4096, 1,
+				   message, sizeof(message));
+	pmd_seed("buffer-other-gpadl", VMBUS_PACKET_DATA_INBAND, message, size);
+	size = perf_request(5, WINAPI_PERF_THROUGHPUT, 1, WINAPI_BUFFER_GPA_DIRECT, 0, 4096, message, sizeof(message));
+	pmd_seed("gpa-direct", VMBUS_PACKET_DATA_USING_GPA_DIRECT, message, size);
+}
+
+/* ---- telemetry_fuzz ---- */
+
+static void telemetry_seed(const char *name, uint8_t mode, const char *text)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, mode);
+	add_text(&b, text);
+	write_seed("telemetry_fuzz", name, &b);
+}
+
+static void telemetry_answer_seed(const char *name, const char *command, const char *answer)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, 2);
+	add_u8(&b, (uint8_t)strlen(command));
+	add_text(&b, command);
+	add_text(&b, answer);
+	write_seed("telemetry_fuzz", name, &b);
+}
+
+static void telemetry_seeds(void)
+{
+	telemetry_seed("command-list", 0, "/");
+	telemetry_seed("command-info", 0, "/info");
+	telemetry_seed("command-help", 0, "/help,/info");
+	telemetry_seed("command-echo", 0, "/fuzz/echo,h\xc3\xa9llo");
+	telemetry_seed("command-fail", 0, "/fuzz/fail,1");
+	telemetry_seed("command-big", 0, "/fuzz/big");
+	telemetry_seed("hello", 1, "{\"version\":\"winapi-pmd 1.0\",\"pid\":4242,\"max_output_len\":16384}");
+	telemetry_answer_seed("answer-stats", "/winapi/stats",
+			      "{\"/winapi/stats\":{\"clients\":2,\"requests\":[1,2,3],\"ok\":true}}");
+	telemetry_answer_seed("answer-null", "/winapi/stats", "{\"/winapi/stats\":null}");
+	telemetry_seed("register", 3, "/winapi/client_stats");
+}
+
+/* ---- baseline_fuzz ---- */
+
+static void baseline_seeds(void)
+{
+	uint8_t pattern[64];
+	struct bytes b;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(pattern); i++)
+		pattern[i] = winapi_pattern_byte(0x11223344u, i);
+
+	b.size = 0;
+	add_le32(&b, 0); /* the host */
+	add_frame(&b, "{\"request_id\":1,\"api\":\"echo\",\"data\":\"hello\"}");
+	add_frame(&b, "{\"request_id\":2,\"api\":\"buffer_test\",\"op\":\"write\",\"pattern\":287454020,"
+		      "\"payload_size\":64}");
+	add_frame(&b, "{\"request_id\":3,\"api\":\"buffer_test\",\"op\":\"verify\",\"pattern\":287454020,"
+		      "\"payload_size\":64}");
+	add(&b, pattern, sizeof(pattern));
+	write_seed("baseline_fuzz", "host-session", &b);
+
+	b.size = 0;
+	add_le32(&b, 1); /* baseline_echo() */
+	add_frame(&b, "{\"request_id\":1,\"status\":0,\"data\":\"fuzz\"}");
+	write_seed("baseline_fuzz", "guest-echo", &b);
+
+	b.size = 0;
+	add_le32(&b, 2); /* baseline_echo_batch() of three */
+	for (i = 0; i < 3; i++)
+		add_frame(&b, "{\"request_id\":1,\"status\":0,\"data\":\"fuzz\"}");
+	write_seed("baseline_fuzz", "guest-echo-batch", &b);
+
+	/* baseline_buffer_test() WRITE of 64 bytes: the answer, then the bytes. */
+	b.size = 0;
+	add_u8(&b, 3);
+	add_u8(&b, 0);
+	add_le16(&b, 63);
+	add_frame(&b, "{\"request_id\":1,\"status\":0,\"bytes_processed\":64,\"checksum\":305419896,"
+		      "\"mismatches\":0,\"first_mismatch\":-1}");
+	add(&b, pattern, sizeof(pattern));
+	write_seed("baseline_fuzz", "guest-buffer-write", &b);
+
+	/* VERIFY: only the answer comes back. */
+	b.size = 0;
+	add_u8(&b, 3);
+	add_u8(&b, 2);
+	add_le16(&b, 63);
+	add_frame(&b, "{\"request_id\":1,\"status\":0,\"bytes_processed\":64,\"checksum\":1,"
+		      "\"mismatches\":3,\"first_mismatch\":5}");
+	write_seed("baseline_fuzz", "guest-buffer-verify", &b);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s <corpus directory>\n", argv[0]);
+		return 2;
+	}
+	root = argv[1];
+	if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+		perror(root);
+		return 1;
+	}
+	ring_seeds();
+	packet_seeds();
+	protocol_seeds();
+	host_seeds();
+	pmd_seeds();
+	telemetry_seeds();
+	baseline_seeds();
+	return 0;
+}

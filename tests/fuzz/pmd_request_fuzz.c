@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer target: winapi-pmd's parser of a client's request (apps/winapi-pmd/request.c).
+ * The property that matters: a request pmd_request_check() forwards names only memory inside
+ * the client's own pool, so one client cannot make the host touch another's buffers.
+ *
+ * Input:
+ *   +0   u8   packet type (vmbus_chan_recv() lets 6, 7, 9, 0xb through; any value is tried)
+ *   +1   u8   bit 0: COMPLETION_REQUESTED; bit 1: seal the message's header checksum;
+ *             bit 2: trans_id is the message's request_id (else its complement)
+ *   +2   u8   header_size in 8-byte units
+ *   +3   u32  the pool's GPADL handle
+ *   +7   u64  the pool's size
+ *   +15  the packet (descriptor, then the message from header_size on)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../apps/winapi-pmd/request.h"
+#include "../unit/le_bytes.h"
+
+#define INPUT_HEADER 15u
+
+#define FUZZ_CHECK(condition)                                                                      \
+	do {                                                                                       \
+		if (!(condition)) {                                                                \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static void check_forward(const uint8_t *packet, const struct vmbus_ring_packet_info *info,
+			  const struct pmd_pool *pool, const struct winapi_message *message)
+{
+	const uint8_t *payload = packet + info->header_size, *end = packet + info->packet_size;
+	unsigned int i;
+
+	FUZZ_CHECK(info->type == VMBUS_PACKET_DATA_INBAND);
+	FUZZ_CHECK(info->flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED);
+	FUZZ_CHECK(!(message->flags & WINAPI_MESSAGE_FLAG_RESPONSE) && message->request_id == info->trans_id);
+	FUZZ_CHECK(message->version >> 8 == WINAPI_PROTOCOL_VERSION_MAJOR);
+	FUZZ_CHECK(message->buffer_count <= WINAPI_MAX_BUFFERS && message->inline_length <= WINAPI_MAX_INLINE_DATA);
+	FUZZ_CHECK(message->inline_length == 0 ||
+		   ((const uint8_t *)message->inline_data >= payload &&
+		    message->inline_length <= (size_t)(end - (const uint8_t *)message->inline_data)));
+	for (i = 0; i < message->buffer_count; i++) {
+		const struct winapi_buffer_descriptor *buffer = &message->buffers[i];
+
+		/* Inside the pool, computed without the overflow the check itself must avoid. */
+		FUZZ_CHECK(buffer->kind == WINAPI_BUFFER_GPADL && buffer->region == pool->gpadl);
+		FUZZ_CHECK(buffer->length > 0 && buffer->flags == 0 && buffer->reserved == 0);
+		FUZZ_CHECK((unsigned __int128)buffer->offset + buffer->length <= pool->size);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vmbus_ring_packet_info info;
+	struct winapi_message message;
+	struct pmd_pool pool;
+	enum pmd_verdict verdict;
+	uint32_t status = UINT32_MAX;
+	bool bad_buffer;
+	uint8_t *packet;
+	size_t packet_size;
+
+	if (size < INPUT_HEADER || size - INPUT_HEADER > VMBUS_PACKET_MAX_LENGTH)
+		return 0;
+	packet_size = size - INPUT_HEADER;
+	/* The packet at its exact size: the parser may read packet_size bytes and no more. */
+	packet = malloc(packet_size != 0 ? packet_size : 1);
+	FUZZ_CHECK(packet != NULL);
+	memcpy(packet, data + INPUT_HEADER, packet_size);
+
+	info = (struct vmbus_ring_packet_info){
+		.type = data[0],
+		.flags = data[1] & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED,
+		.header_size = 8u * data[2],
+		.packet_size = (uint32_t)packet_size,
+	};
+	pool.gpadl = get_le32(data + 3);
+	pool.size = get_le64(data + 7);
+	if (info.header_size <= packet_size && packet_size - info.header_size >= sizeof(struct winapi_message_header)) {
+		uint8_t *header = packet + info.header_size;
+
+		if (data[1] & 2u)
+			put_le32(header + 60, winapi_crc32c(0, header, 60));
+		info.trans_id = get_le64(header + 16);
+	}
+	if (!(data[1] & 4u))
+		info.trans_id = ~info.trans_id;
+
+	verdict = pmd_request_check(packet, &info, &pool, &message, &status, &bad_buffer);
+	switch (verdict) {
+	case PMD_REQUEST_FORWARD:
+		FUZZ_CHECK(status == WINAPI_STATUS_OK && !bad_buffer);
+		check_forward(packet, &info, &pool, &message);
+		break;
+	case PMD_REQUEST_ANSWER:
+		FUZZ_CHECK(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED);
+		FUZZ_CHECK(status != WINAPI_STATUS_OK && status <= WINAPI_STATUS_INTERNAL);
+		FUZZ_CHECK(!bad_buffer || status == WINAPI_STATUS_BAD_BUFFER);
+		break;
+	case PMD_REQUEST_DROP:
+		FUZZ_CHECK(!(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED));
+		break;
+	default:
+		FUZZ_CHECK(!"unknown verdict");
+	}
+	free(packet);
+	return 0;
+}
