@@ -26,18 +26,11 @@
 #include <winapi/protocol.h>
 
 #include "../../apps/winapi-bench/baseline.h"
+#include "fuzz_check.h"
 
 #define INPUT_HEADER 4u
 /* Well below what a unix stream socket queues by default, so queuing the input never blocks. */
 #define MAX_STREAM (64u << 10)
-
-#define FUZZ_CHECK(condition)                                                                      \
-	do {                                                                                       \
-		if (!(condition)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* Errors a reader of a hostile stream may return: malformed, cut short, or nothing at all. */
 static bool expected_error(int rc)

@@ -31,6 +31,7 @@
 #include <winapi/protocol.h>
 
 #include "../unit/le_bytes.h"
+#include "fuzz_check.h"
 
 #define PAGE_SIZE 4096u
 #define RING_SIZE (PAGE_SIZE + (32u << 10)) /* one direction, header page included */
@@ -39,14 +40,6 @@
 #define FAKE_FIRST_PFN 16u
 #define FAKE_PAGES 8u
 #define INPUT_HEADER 3u
-
-#define FUZZ_CHECK(condition)                                                                      \
-	do {                                                                                       \
-		if (!(condition)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 struct fake_guest {
 	uint8_t *gpadl_region;

@@ -21,17 +21,10 @@
 #include <winapi/protocol.h>
 
 #include "../unit/le_bytes.h"
+#include "fuzz_check.h"
 
 #define HEADER_SIZE 4096u
 #define MAX_PACKETS 256
-
-#define FUZZ_CHECK(condition)                                                                      \
-	do {                                                                                       \
-		if (!(condition)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static void *copy_exact(const void *source, size_t size)
 {

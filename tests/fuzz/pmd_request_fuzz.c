@@ -20,16 +20,9 @@
 
 #include "../../apps/winapi-pmd/request.h"
 #include "../unit/le_bytes.h"
+#include "fuzz_check.h"
 
 #define INPUT_HEADER 15u
-
-#define FUZZ_CHECK(condition)                                                                      \
-	do {                                                                                       \
-		if (!(condition)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static void check_forward(const uint8_t *packet, const struct vmbus_ring_packet_info *info,
 			  const struct pmd_pool *pool, const struct winapi_message *message)

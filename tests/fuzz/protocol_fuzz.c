@@ -19,14 +19,7 @@
 #include <winapi/protocol.h>
 
 #include "../unit/le_bytes.h"
-
-#define FUZZ_CHECK(condition)                                                                      \
-	do {                                                                                       \
-		if (!(condition)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_check.h"
 
 /* Each payload decoder, then its encoder on what it decoded: the bytes must come back. */
 static void check_payloads(const uint8_t *bytes, size_t length)

@@ -23,18 +23,11 @@
 #include <vmbus/ring.h>
 
 #include "../unit/le_bytes.h"
+#include "fuzz_check.h"
 
 #define HEADER_SIZE 4096u
 #define INPUT_HEADER 23u
 #define MAX_PACKETS 1024
-
-#define FUZZ_CHECK(condition)                                                                      \
-	do {                                                                                       \
-		if (!(condition)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static uint16_t le16_at(const uint8_t *p)
 {

@@ -15,14 +15,7 @@
  *   3  a command name to register, then to call on a fresh server.
  */
 #include "../../apps/winapi-pmd/telemetry.c"
-
-#define FUZZ_CHECK(condition)                                                                      \
-	do {                                                                                       \
-		if (!(condition)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_check.h"
 
 /* sockets[0] is the server's end, sockets[1] the client's. */
 static int sockets[2] = { -1, -1 };
