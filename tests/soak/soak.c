@@ -7,8 +7,10 @@
  * works and detaches over and over (the daemon's reclaim path under load).
  *
  * It counts lost (timed out or never answered), duplicated and corrupted answers, all of
- * which must be 0, and samples the resident memory and open descriptors of every process:
- * after a warm-up quarter, neither may grow beyond a small allowance. Exit 0 only if all holds.
+ * which must be 0, and samples the anonymous resident memory (heap, stacks: where a leak
+ * shows; the shared rings and pools come and go with clients and are counted by the daemon's
+ * own pool counters instead) and the open descriptors of every process: after a warm-up
+ * quarter, neither may grow beyond a small allowance. Exit 0 only if all holds.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,7 +36,9 @@
 #define CHURN_REQUESTS 2000u
 /* Growth allowed after the warm-up: allocator and page-cache noise, not a leak. */
 #define RSS_ALLOWANCE_KIB 2048u
-#define FD_ALLOWANCE 2
+/* The attach/detach client may or may not hold its descriptors in the daemon (a connection,
+ * two signal sockets, an epoll) at a sample; a leak of one per attach would be hundreds. */
+#define FD_ALLOWANCE 8
 
 struct process {
 	const char *name;
@@ -70,7 +74,7 @@ static long rss_kib(pid_t pid)
 	if (file == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), file) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &value) == 1)
+		if (sscanf(line, "RssAnon: %ld kB", &value) == 1)
 			break;
 	fclose(file);
 	return value;
@@ -306,7 +310,7 @@ int main(int argc, char **argv)
 	    daemon_stat(telemetry_path, "pool_bytes_in_use") != 0)
 		ok = false;
 	for (i = 0; i < process_count; i++) {
-		printf("soak: %-16s rss %ld -> max %ld KiB, fds %d -> max %d: %s\n", processes[i].name,
+		printf("soak: %-16s anonymous rss %ld -> max %ld KiB, fds %d -> max %d: %s\n", processes[i].name,
 		       processes[i].rss_warm_kib, processes[i].rss_max_kib, processes[i].fds_warm, processes[i].fds_max,
 		       flat(&processes[i]) ? "flat" : "GROWS");
 		if (!flat(&processes[i]))
