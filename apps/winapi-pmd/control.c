@@ -19,6 +19,15 @@
 
 /* How often clients are checked for having gone while their worker is busy elsewhere. */
 #define PMD_LIVENESS_MS 50
+/* Connections waiting for their hello: each has this long, and there are at most so many. */
+#define PMD_HELLO_TIMEOUT_NS (2000ull * 1000000u)
+#define PMD_PENDING_MAX 16
+
+/* A connection that has not said hello yet: the control thread waits on it in its poll(). */
+struct pending_connection {
+	int fd;
+	uint64_t deadline_ns;
+};
 
 /* The GPADL handle a client names its pool by: its own, so a stale id is refused. */
 static uint32_t client_gpadl(uint64_t id)
@@ -37,7 +46,8 @@ static unsigned int pick_worker(const struct pmd *pmd)
 	return best;
 }
 
-static void attach_client(struct pmd *pmd)
+/* A connection whose hello has arrived: give it a device, or refuse it. Consumes @connection_fd. */
+static void attach_client(struct pmd *pmd, int connection_fd)
 {
 	size_t pool_size = (size_t)pmd->options.pool_mib << 20;
 	struct vmbus_sim_host_pool pool;
@@ -45,7 +55,7 @@ static void attach_client(struct pmd *pmd)
 	int rc;
 
 	if (pmd->client_count >= pmd->options.max_clients) {
-		rc = vmbus_sim_host_reject(pmd->listener, -EBUSY);
+		rc = vmbus_sim_host_refuse(pmd->listener, connection_fd, -EBUSY);
 		if (rc == 0) {
 			pmd_count(&pmd->totals.clients_refused, 1);
 			winapi_log(WINAPI_LOG_WARNING, "pmd", "client refused: %u clients attached (--max-clients)",
@@ -54,8 +64,10 @@ static void attach_client(struct pmd *pmd)
 		return;
 	}
 	client = calloc(1, sizeof(*client));
-	if (client == NULL)
+	if (client == NULL) {
+		vmbus_sim_host_refuse(pmd->listener, connection_fd, -ENOMEM);
 		return;
+	}
 	client->id = ++pmd->next_client_id;
 	client->gpadl = client_gpadl(client->id);
 	client->pool_size = pool_size;
@@ -63,17 +75,19 @@ static void attach_client(struct pmd *pmd)
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "pmd", "no DMA memory for a client's %zu-byte pool: %s", pool_size,
 			   strerror(-rc));
-		if (vmbus_sim_host_reject(pmd->listener, -ENOMEM) == 0)
+		if (vmbus_sim_host_refuse(pmd->listener, connection_fd, -ENOMEM) == 0)
 			pmd_count(&pmd->totals.clients_refused, 1);
 		goto err_free_client;
 	}
 	pool = (struct vmbus_sim_host_pool){ .address = client->pool, .size = pool_size, .gpadl = client->gpadl };
 	rc = vmbus_device_dma_share(pmd->device, client->pool, pool_size, &pool.fd, &pool.offset);
-	if (rc == 0)
-		rc = vmbus_sim_host_accept_pool(pmd->listener, &pool, &client->device);
 	if (rc != 0) {
-		if (rc != -EAGAIN)
-			winapi_log(WINAPI_LOG_WARNING, "pmd", "a client could not attach: %s", strerror(-rc));
+		vmbus_sim_host_refuse(pmd->listener, connection_fd, rc);
+		goto err_free_pool;
+	}
+	rc = vmbus_sim_host_offer(pmd->listener, connection_fd, &pool, &client->device);
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "a client could not attach: %s", strerror(-rc));
 		goto err_free_pool;
 	}
 	vmbus_sim_host_guest_credentials(client->device, &client->pid, &client->uid);
@@ -191,11 +205,45 @@ static void check_clients(struct pmd *pmd)
 	pthread_mutex_unlock(&pmd->table_lock);
 }
 
+/* Take a new connection; the oldest silent one makes room when all places are taken. */
+static void take_connection(struct pmd *pmd, struct pending_connection *pending, unsigned int *count)
+{
+	int fd;
+
+	if (vmbus_sim_host_accept_connection(pmd->listener, &fd) != 0)
+		return;
+	if (*count == PMD_PENDING_MAX) {
+		close(pending[0].fd);
+		memmove(&pending[0], &pending[1], (PMD_PENDING_MAX - 1) * sizeof(pending[0]));
+		(*count)--;
+	}
+	pending[(*count)++] = (struct pending_connection){ .fd = fd, .deadline_ns = pmd_now_ns() + PMD_HELLO_TIMEOUT_NS };
+}
+
+/* Attach those whose hello came (@fds[i] readable), drop those past their deadline. */
+static void serve_pending(struct pmd *pmd, struct pending_connection *pending, unsigned int *count,
+			  const struct pollfd *fds)
+{
+	uint64_t now = pmd_now_ns();
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < *count; i++) {
+		if (fds[i].revents != 0)
+			attach_client(pmd, pending[i].fd);
+		else if (now >= pending[i].deadline_ns)
+			close(pending[i].fd); /* a client that never said hello */
+		else
+			pending[kept++] = pending[i];
+	}
+	*count = kept;
+}
+
 int pmd_control_run(struct pmd *pmd)
 {
+	struct pending_connection pending[PMD_PENDING_MAX];
+	struct pollfd fds[3 + PMD_PENDING_MAX];
 	struct signalfd_siginfo signal_info;
-	struct pollfd fds[3];
-	unsigned int i;
+	unsigned int pending_count = 0, i;
 	uint64_t drained;
 	sigset_t signals;
 	int signal_fd, rc = 0;
@@ -214,7 +262,13 @@ int pmd_control_run(struct pmd *pmd)
 	fds[2] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
 
 	while (!__atomic_load_n(&pmd->stopping, __ATOMIC_ACQUIRE)) {
-		if (poll(fds, 3, PMD_LIVENESS_MS) < 0 && errno != EINTR) {
+		/*
+		 * Connections wait for their hello in this same poll(): one that never says it
+		 * costs a slot until its deadline, never a stall of attaching, reclaim or SIGTERM.
+		 */
+		for (i = 0; i < pending_count; i++)
+			fds[3 + i] = (struct pollfd){ .fd = pending[i].fd, .events = POLLIN };
+		if (poll(fds, 3 + pending_count, PMD_LIVENESS_MS) < 0 && errno != EINTR) {
 			rc = -errno;
 			break;
 		}
@@ -225,8 +279,9 @@ int pmd_control_run(struct pmd *pmd)
 			__atomic_store_n(&pmd->stopping, true, __ATOMIC_RELEASE);
 			break;
 		}
+		serve_pending(pmd, pending, &pending_count, &fds[3]);
 		if (fds[0].revents & POLLIN)
-			attach_client(pmd);
+			take_connection(pmd, pending, &pending_count);
 		if (fds[1].revents & POLLIN)
 			(void)!read(pmd->control_kick_fd, &drained, sizeof(drained));
 		check_clients(pmd);
@@ -234,6 +289,8 @@ int pmd_control_run(struct pmd *pmd)
 	}
 
 	/* New clients are refused from here on: the socket goes first. */
+	for (i = 0; i < pending_count; i++)
+		close(pending[i].fd);
 	vmbus_sim_host_close(pmd->listener);
 	pmd->listener = NULL;
 	for (i = 0; i < pmd->workers_started; i++)

@@ -124,6 +124,30 @@ struct vmbus_sim_host_pool {
 int vmbus_sim_host_accept_pool(struct vmbus_sim_host *host, const struct vmbus_sim_host_pool *pool,
 			       struct vmbus_device **device);
 
+/*
+ * The same in two steps, for a listener that must not wait on any one guest (winapi-pmd's
+ * control thread): take the connection now, and make the offer once poll() says the guest's
+ * hello has arrived. A guest that never says hello then costs a descriptor, not a stall.
+ */
+
+/**
+ * Take one waiting connection, without waiting for its hello.
+ * @return 0; -EAGAIN (nobody connecting); other negative errno.
+ */
+int vmbus_sim_host_accept_connection(struct vmbus_sim_host *host, int *connection_fd);
+
+/**
+ * Read the hello waiting on @p connection_fd (poll() said it is readable) and offer the
+ * device, as vmbus_sim_host_accept_pool(). The descriptor is the device's from then on, or
+ * closed on error.
+ * @return as vmbus_sim_host_accept_pool(); -EPROTO also when no hello is there.
+ */
+int vmbus_sim_host_offer(struct vmbus_sim_host *host, int connection_fd, const struct vmbus_sim_host_pool *pool,
+			 struct vmbus_device **device);
+
+/** Read the hello waiting on @p connection_fd, answer @p error (-EBUSY), close it. */
+int vmbus_sim_host_refuse(struct vmbus_sim_host *host, int connection_fd, int error);
+
 /** Accept one guest and tell it the device is busy. @return 0 or negative errno. */
 int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error);
 

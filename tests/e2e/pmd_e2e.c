@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -358,6 +360,34 @@ static void test_telemetry_v2(void **state)
 	unlink(command);
 }
 
+/*
+ * Connections that never say hello must not hold the daemon: with 20 of them open (more than
+ * it keeps waiting), a real client still attaches within its own timeout and is served.
+ */
+static void test_silent_connections(void **state)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	winapi_handle_t handle;
+	char output[64];
+	int silent[20];
+	unsigned int i;
+
+	(void)state;
+	strcpy(address.sun_path, pmd.socket_path);
+	for (i = 0; i < 20; i++) {
+		silent[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		assert_true(silent[i] >= 0);
+		assert_int_equal(connect(silent[i], (struct sockaddr *)&address, sizeof(address)), 0);
+	}
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "past the silent ones", output, sizeof(output)), 0);
+	assert_string_equal(output, "past the silent ones");
+	winapi_cleanup(handle);
+	for (i = 0; i < 20; i++)
+		close(silent[i]);
+}
+
 static void test_sigterm_then_restart(void **state)
 {
 	winapi_handle_t handle;
@@ -387,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_killed_client_reclaimed),
 		cmocka_unit_test(test_buffer_outside_pool_refused),
 		cmocka_unit_test(test_telemetry_v2),
+		cmocka_unit_test(test_silent_connections),
 		cmocka_unit_test(test_sigterm_then_restart),
 	};
 

@@ -247,22 +247,42 @@ static int create_signal_pair(int *ours, int *theirs)
 	return 0;
 }
 
-static int accept_guest(struct vmbus_sim_host *host, int *connection_fd)
+int vmbus_sim_host_accept_connection(struct vmbus_sim_host *host, int *connection_fd)
 {
 	struct timeval timeout = { .tv_sec = SIM_HELLO_TIMEOUT_MS / 1000,
 				   .tv_usec = (SIM_HELLO_TIMEOUT_MS % 1000) * 1000 };
-	struct sim_hello hello;
-	int fd, rc;
+	int fd = accept4(host->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
-	fd = accept4(host->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* A guest that stops reading cannot hold the offer's send for long either. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-	rc = sim_wire_wait_readable(fd, SIM_HELLO_TIMEOUT_MS);
+	*connection_fd = fd;
+	return 0;
+}
+
+/* The hello, which must be waiting on @fd already: 0, or -EPROTO (absent or malformed). */
+static int read_hello(int fd)
+{
+	struct sim_hello hello;
+	int rc = sim_wire_wait_readable(fd, 0);
+
 	if (rc == 0)
 		rc = sim_wire_receive(fd, &hello, sizeof(hello), NULL, 0);
 	if (rc == 0 && (hello.magic != SIM_WIRE_MAGIC || hello.version != SIM_WIRE_VERSION))
 		rc = -EPROTO;
+	return rc == 0 ? 0 : -EPROTO;
+}
+
+/* Accept one guest and wait (bounded) for its hello to arrive. */
+static int accept_guest(struct vmbus_sim_host *host, int *connection_fd)
+{
+	int fd, rc;
+
+	rc = vmbus_sim_host_accept_connection(host, &fd);
+	if (rc != 0)
+		return rc;
+	rc = sim_wire_wait_readable(fd, SIM_HELLO_TIMEOUT_MS);
 	if (rc != 0) {
 		close(fd);
 		return rc == -ETIMEDOUT ? -EPROTO : rc;
@@ -372,6 +392,19 @@ int vmbus_sim_host_accept(struct vmbus_sim_host *host, struct vmbus_device **dev
 int vmbus_sim_host_accept_pool(struct vmbus_sim_host *host, const struct vmbus_sim_host_pool *pool,
 			       struct vmbus_device **device)
 {
+	int connection_fd, rc;
+
+	if (pool != NULL && !pool_valid(pool, host->page_size))
+		return -EINVAL;
+	rc = accept_guest(host, &connection_fd);
+	if (rc != 0)
+		return rc;
+	return vmbus_sim_host_offer(host, connection_fd, pool, device);
+}
+
+int vmbus_sim_host_offer(struct vmbus_sim_host *host, int connection_fd, const struct vmbus_sim_host_pool *pool,
+			 struct vmbus_device **device)
+{
 	struct vmbus_channel_region regions[SIM_MAX_CHANNELS];
 	struct vmbus_device_params params;
 	struct sim_host_device *state;
@@ -383,15 +416,17 @@ int vmbus_sim_host_accept_pool(struct vmbus_sim_host *host, const struct vmbus_s
 	for (i = 0; i < SIM_MAX_FDS; i++)
 		fds[i] = -1;
 	state = calloc(1, sizeof(*state));
-	if (state == NULL)
+	if (state == NULL) {
+		close(connection_fd);
 		return -ENOMEM;
-	state->connection_fd = state->signal_host_fd = state->signal_guest_fd = state->event_fd = -1;
+	}
+	state->signal_host_fd = state->signal_guest_fd = state->event_fd = -1;
+	state->connection_fd = connection_fd;
 	if (pool != NULL && !pool_valid(pool, host->page_size)) {
 		rc = -EINVAL;
 		goto err_free_state;
 	}
-
-	rc = accept_guest(host, &state->connection_fd);
+	rc = read_hello(connection_fd);
 	if (rc != 0)
 		goto err_free_state;
 
@@ -447,15 +482,24 @@ err_free_state:
 
 int vmbus_sim_host_reject(struct vmbus_sim_host *host, int error)
 {
-	struct sim_offer offer;
 	int fd, rc;
 
 	rc = accept_guest(host, &fd);
 	if (rc != 0)
 		return rc;
-	fill_offer(host, &offer, error);
-	rc = sim_wire_send(fd, &offer, sizeof(offer), NULL, 0);
-	close(fd);
+	return vmbus_sim_host_refuse(host, fd, error);
+}
+
+int vmbus_sim_host_refuse(struct vmbus_sim_host *host, int connection_fd, int error)
+{
+	struct sim_offer offer;
+	int rc = read_hello(connection_fd);
+
+	if (rc == 0) {
+		fill_offer(host, &offer, error);
+		rc = sim_wire_send(connection_fd, &offer, sizeof(offer), NULL, 0);
+	}
+	close(connection_fd);
 	return rc;
 }
 
