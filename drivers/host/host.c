@@ -301,6 +301,11 @@ static int write_corrupt(struct winapi_host *host, uint64_t trans_id, struct win
 static int send_answer(struct winapi_host *host, uint64_t trans_id, struct winapi_message *response,
 		       size_t size)
 {
+	/*
+	 * Invented ids shaped like the guest driver's (queue << 48 | slot << 32 | generation), so
+	 * that they get past its first look and reach its deeper checks. A fault injector may know
+	 * this; the host proper never depends on the guest's ids.
+	 */
 	const uint64_t generation_mask = 0xffffffffull, slot_mask = 0xffffull << 32, queue_mask = 0xffffull << 48;
 	const struct winapi_host_faults *faults = &host->faults;
 	int rc;
