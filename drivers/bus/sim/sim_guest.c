@@ -146,18 +146,25 @@ static void sim_guest_dma_free(struct vmbus_device *device, void *address, size_
 					  size);
 }
 
+/* Where [@address, @address + @size) starts in guest RAM: 0, or -EINVAL unless all of it is there. */
+static int guest_ram_offset(const struct sim_guest *guest, const void *address, size_t size, uint64_t *offset)
+{
+	uintptr_t ram = (uintptr_t)guest->memory.guest_ram.address, start = (uintptr_t)address;
+
+	if (ram == 0 || start < ram || size > guest->memory.guest_ram.size ||
+	    start - ram > guest->memory.guest_ram.size - size)
+		return -EINVAL;
+	*offset = start - ram;
+	return 0;
+}
+
 static int sim_guest_dma_pfns(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns,
 			      size_t max)
 {
-	struct sim_guest *guest = vmbus_device_backend_data(device);
-	const uint8_t *ram = guest->memory.guest_ram.address;
-	uintptr_t start = (uintptr_t)address;
 	uint64_t offset, first, count, i;
 
-	if (ram == NULL || start < (uintptr_t)ram || size > guest->memory.guest_ram.size ||
-	    start - (uintptr_t)ram > guest->memory.guest_ram.size - size)
+	if (guest_ram_offset(vmbus_device_backend_data(device), address, size, &offset) != 0)
 		return -EINVAL;
-	offset = start - (uintptr_t)ram;
 	first = offset / VMBUS_PAGE_SIZE;
 	count = (offset % VMBUS_PAGE_SIZE + size + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE;
 	if (count > max)
@@ -172,14 +179,10 @@ static int sim_guest_dma_share(struct vmbus_device *device, const void *address,
 			       uint64_t *offset)
 {
 	struct sim_guest *guest = vmbus_device_backend_data(device);
-	const uint8_t *ram = guest->memory.guest_ram.address;
-	uintptr_t start = (uintptr_t)address;
 
-	if (ram == NULL || start < (uintptr_t)ram || size > guest->memory.guest_ram.size ||
-	    start - (uintptr_t)ram > guest->memory.guest_ram.size - size)
+	if (guest_ram_offset(guest, address, size, offset) != 0)
 		return -EINVAL;
 	*fd = guest->guest_ram_fd;
-	*offset = start - (uintptr_t)ram;
 	return 0;
 }
 
