@@ -47,11 +47,11 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 	lib/vmbus/memory.c \
 	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
 	drivers/bus/uio/uio_bus.c
-PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/pmd_path.c lib/log/log.c
+PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/hvsock.c lib/winapi/pmd_path.c lib/log/log.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
-HOST_SOURCES := drivers/host/host.c drivers/host/echo.c drivers/host/buffer_test.c \
-	drivers/host/perf_test.c
+HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/socket.c drivers/host/echo.c \
+	drivers/host/buffer_test.c drivers/host/perf_test.c
 
 objects = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 VMBUS_OBJECTS := $(call objects,$(VMBUS_SOURCES))
@@ -59,14 +59,16 @@ PROTOCOL_OBJECTS := $(call objects,$(PROTOCOL_SOURCES))
 LOWLAT_OBJECTS := $(call objects,$(LOWLAT_SOURCES) $(DRIVER_SOURCES)) $(PROTOCOL_OBJECTS) $(VMBUS_OBJECTS)
 HOST_OBJECTS := $(call objects,$(HOST_SOURCES)) $(PROTOCOL_OBJECTS) $(VMBUS_OBJECTS)
 
-LIBS_ISAL := -lisal
+# What the protocol layer links: isa-l (CRC32C) and jansson (the Hyper-V socket wire's JSON).
+LIBS_PROTOCOL := -lisal -ljansson
 LIB := $(BUILD)/lib
 BIN := $(BUILD)/bin
 TESTBIN := $(BUILD)/tests
 
 LIBRARIES := $(LIB)/libvmbus.a $(LIB)/libvmbus.so.$(VMBUS_VERSION) \
 	$(LIB)/liblowlat.a $(LIB)/liblowlat.so.$(LOWLAT_VERSION) $(LIB)/libwinapi-host.a
-APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/vmbus-probe $(BIN)/winapi-bench $(BIN)/winapi-pmd
+APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/winapi-hostd $(BIN)/vmbus-probe $(BIN)/winapi-bench \
+	$(BIN)/winapi-pmd
 # The example driver, linked statically for the initramfs of the VM test.
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
@@ -111,7 +113,7 @@ $(LIB)/liblowlat.so.$(LOWLAT_VERSION): $(LOWLAT_OBJECTS) lib/lowlat/liblowlat.ma
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,liblowlat.so.$(LOWLAT_VERSION_MAJOR) \
 		-Wl,--version-script=lib/lowlat/liblowlat.map -Wl,--no-undefined \
-		$(ALL_LDFLAGS) -o $@ $(LOWLAT_OBJECTS) $(LIBS_ISAL)
+		$(ALL_LDFLAGS) -o $@ $(LOWLAT_OBJECTS) $(LIBS_PROTOCOL)
 	ln -sf $(@F) $(LIB)/liblowlat.so.$(LOWLAT_VERSION_MAJOR)
 	ln -sf $(@F) $(LIB)/liblowlat.so
 
@@ -131,7 +133,12 @@ $(BIN)/winapi-test: $(call objects,apps/winapi-test/main.c) $(LIB)/liblowlat.so.
 
 $(BIN)/winapi-host-sim: $(call objects,apps/winapi-host-sim/main.c) $(LIB)/libwinapi-host.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTOCOL)
+
+# The host service's Linux build (AF_VSOCK, or AF_UNIX for tests).
+$(BIN)/winapi-hostd: $(call objects,apps/winapi-hostd/main.c) $(LIB)/libwinapi-host.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTOCOL)
 
 # winapi-bench links liblowlat statically: its numbers should not pay for PLT calls the
 # library's own hot path does not make.
@@ -139,14 +146,14 @@ BENCH_SOURCES := apps/winapi-bench/main.c apps/winapi-bench/measure.c apps/winap
 	apps/winapi-bench/floor.c apps/winapi-bench/histogram.c apps/winapi-bench/baseline.c
 $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lm $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lm $(LIBS_PROTOCOL)
 
 # winapi-pmd drives the device with the internal driver (the static archive's objects).
 PMD_SOURCES := apps/winapi-pmd/main.c apps/winapi-pmd/control.c apps/winapi-pmd/worker.c \
 	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c apps/winapi-pmd/telemetry.c
 $(BIN)/winapi-pmd: $(call objects,$(PMD_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lurcu-qsbr $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lurcu-qsbr $(LIBS_PROTOCOL)
 
 # vmbus-probe uses include/vmbus/ only, so it links libvmbus alone.
 $(BIN)/vmbus-probe: $(call objects,apps/vmbus-probe/main.c) $(LIB)/libvmbus.a
@@ -167,7 +174,7 @@ $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJE
 $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c apps/winapi-pmd/telemetry.c)
 $(UNIT_TESTS):
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -ljansson $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -ljansson $(LIBS_PROTOCOL)
 
 $(TESTBIN)/vmbus_bind_test: tests/unit/vmbus_bind_test.sh scripts/vmbus-bind
 	@mkdir -p $(@D)
@@ -186,31 +193,31 @@ $(TESTBIN)/async_e2e: $(call objects,tests/e2e/async_e2e.c) $(E2E_HELPER) $(LIB)
 
 $(TESTBIN)/buffer_e2e: $(call objects,tests/e2e/buffer_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 
 # channels_e2e opens a driver on every channel of one device: the internal driver API.
 $(TESTBIN)/channels_e2e: $(call objects,tests/e2e/channels_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 
 # baseline_e2e checks winapi-bench's baseline against liblowlat: it links the baseline's code.
 $(TESTBIN)/baseline_e2e: $(call objects,tests/e2e/baseline_e2e.c apps/winapi-bench/baseline.c) $(E2E_HELPER) \
 		$(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_PROTOCOL)
 
 # pmd_e2e talks to the daemon's telemetry with the daemon's own client code, and crafts bad
 # requests through the internal driver (the static archive).
 $(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c tests/e2e/load.c apps/winapi-pmd/telemetry.c) $(E2E_HELPER) \
 		$(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_PROTOCOL)
 
 # faults_e2e: the fault matrix against winapi-host-sim and winapi-pmd; cleans the daemon's
 # runtime directory with winapi_pmd_runtime_dir() (the static archive).
 $(TESTBIN)/faults_e2e: $(call objects,tests/e2e/faults_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 
 $(TESTBIN)/integration_e2e: tests/e2e/integration_e2e.sh
 	@mkdir -p $(@D)
@@ -241,7 +248,7 @@ DURATION ?= 600
 $(TESTBIN)/soak: $(call objects,tests/soak/soak.c tests/e2e/load.c apps/winapi-pmd/telemetry.c) \
 		$(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson $(LIBS_ISAL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson $(LIBS_PROTOCOL)
 
 soak: all $(TESTBIN)/soak
 	WINAPI_BIN_DIR=$(BIN) timeout --kill-after=10 $$(( $(DURATION) + 300 )) $(TESTBIN)/soak --duration $(DURATION)

@@ -2,7 +2,7 @@
 #include "host_private.h"
 
 /* ECHO: the inline data goes back as it came. It takes no buffers. */
-void winapi_host_echo(struct winapi_host *host, const struct winapi_host_request *request,
+void winapi_host_echo(struct winapi_host_context *host, const struct winapi_host_request *request,
 		      struct winapi_host_reply *reply)
 {
 	const struct winapi_message *message = request->message;

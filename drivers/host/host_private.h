@@ -17,6 +17,15 @@ struct winapi_host_reply {
 	uint32_t length;
 };
 
+/*
+ * What handlers may touch: the provider's view of the guest's memory and room for a reply.
+ * Both hosts have one: the VMBus host (host.c) and the socket service (socket.c).
+ */
+struct winapi_host_context {
+	struct winapi_host_memory memory;
+	uint8_t reply_space[WINAPI_MAX_INLINE_DATA];
+};
+
 /* A request as handlers see it: the decoded message and, for GPA-direct packets, its ranges. */
 struct winapi_host_request {
 	const struct winapi_message *message;
@@ -27,7 +36,7 @@ struct winapi_host_request {
  * One API. The request was decoded and validated as a message; the handler validates what is
  * specific to its API (buffer counts, lengths, operation codes) and never trusts it further.
  */
-typedef void winapi_host_handler(struct winapi_host *host, const struct winapi_host_request *request,
+typedef void winapi_host_handler(struct winapi_host_context *host, const struct winapi_host_request *request,
 				 struct winapi_host_reply *reply);
 
 winapi_host_handler winapi_host_echo;
@@ -43,13 +52,21 @@ typedef int winapi_host_span_visitor(uint8_t *span, size_t length, uint64_t posi
  * what the guest shared: a GPADL it does not have, a range the packet does not carry, a page
  * number past its memory. Pass a NULL visitor to check without touching anything.
  */
-int winapi_host_buffer_walk(struct winapi_host *host, const struct winapi_host_request *request,
+int winapi_host_buffer_walk(struct winapi_host_context *host, const struct winapi_host_request *request,
 			    unsigned int index, winapi_host_span_visitor *visit, void *context);
 
 /* Check every buffer of @request before any is touched: 0 or -EFAULT. */
-int winapi_host_buffers_check(struct winapi_host *host, const struct winapi_host_request *request);
+int winapi_host_buffers_check(struct winapi_host_context *host, const struct winapi_host_request *request);
 
 /* Room for a handler's reply payload, valid until the completion is written. */
-uint8_t *winapi_host_reply_space(struct winapi_host *host);
+uint8_t *winapi_host_reply_space(struct winapi_host_context *host);
+
+/*
+ * Run the handler of @request's api (the message already decoded and validated as one):
+ * UNSUPPORTED_API for an unknown one, REPLY_TOO_LARGE for an answer over reply_capacity; a
+ * reply that is not OK carries no data.
+ */
+void winapi_host_dispatch(struct winapi_host_context *host, const struct winapi_host_request *request,
+			  struct winapi_host_reply *reply);
 
 #endif /* DRIVERS_HOST_PRIVATE_H */

@@ -32,7 +32,7 @@ static int read_span(uint8_t *span, size_t length, uint64_t position, void *cont
 	return 0;
 }
 
-void winapi_host_perf_test(struct winapi_host *host, const struct winapi_host_request *request,
+void winapi_host_perf_test(struct winapi_host_context *host, const struct winapi_host_request *request,
 			   struct winapi_host_reply *reply)
 {
 	const struct winapi_message *message = request->message;

@@ -32,12 +32,12 @@ telemetry_fuzz_SOURCES :=
 baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
 
 ring_fuzz_LIBS :=
-packet_fuzz_LIBS := $(LIBS_ISAL)
-protocol_fuzz_LIBS := $(LIBS_ISAL)
-host_fuzz_LIBS := $(LIBS_ISAL)
-pmd_request_fuzz_LIBS := $(LIBS_ISAL)
+packet_fuzz_LIBS := $(LIBS_PROTOCOL)
+protocol_fuzz_LIBS := $(LIBS_PROTOCOL)
+host_fuzz_LIBS := $(LIBS_PROTOCOL)
+pmd_request_fuzz_LIBS := $(LIBS_PROTOCOL)
 telemetry_fuzz_LIBS := -ljansson
-baseline_fuzz_LIBS := $(LIBS_ISAL) -ljansson
+baseline_fuzz_LIBS := $(LIBS_PROTOCOL) -ljansson
 
 .PHONY: fuzz fuzz-build fuzz-seeds
 
@@ -61,7 +61,7 @@ $(foreach target,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(target))))
 $(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c lib/winapi/protocol.c lib/vmbus/memory.c lib/vmbus/ring.c \
 		| $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) -std=c11 $(WARNINGS) -pthread -O1 -g -o $@ $^ $(LIBS_ISAL)
+	$(CC) $(ALL_CPPFLAGS) -std=c11 $(WARNINGS) -pthread -O1 -g -o $@ $^ $(LIBS_PROTOCOL)
 
 fuzz-seeds: $(FUZZ_DIR)/make-seeds
 	$(FUZZ_DIR)/make-seeds tests/fuzz/corpus

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The host service over a stream socket: each frame of <winapi/hvsock.h> becomes the message
+ * the VMBus host would have decoded, with the payload standing in for guest memory (one
+ * "GPADL" that is the connection's buffer), and goes to the same handlers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <winapi/host_socket.h>
+#include <winapi/log.h>
+
+#include "host_private.h"
+
+/* The GPADL number the payload buffer goes by in the messages built here. */
+#define PAYLOAD_REGION 1u
+
+struct connection {
+	winapi_socket_t socket;
+	struct winapi_host_context context;
+	uint8_t *payload;
+	uint64_t payload_capacity;
+	uint64_t payload_length;   /* bytes of the current request's buffers */
+	struct winapi_host_socket_stats *stats;
+};
+
+static void *payload_span(void *opaque, uint32_t gpadl, uint64_t offset, uint64_t length)
+{
+	struct connection *connection = opaque;
+
+	if (gpadl != PAYLOAD_REGION || offset > connection->payload_length ||
+	    length > connection->payload_length - offset)
+		return NULL;
+	return connection->payload + offset;
+}
+
+static void count(uint64_t *counter, uint64_t amount)
+{
+	__atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
+}
+
+/* Room for @size bytes of buffers; the buffer stays for the next request. */
+static int reserve_payload(struct connection *connection, uint64_t size)
+{
+	uint8_t *grown;
+
+	if (size <= connection->payload_capacity)
+		return 0;
+	grown = realloc(connection->payload, (size_t)size);
+	if (grown == NULL)
+		return -ENOMEM;
+	connection->payload = grown;
+	connection->payload_capacity = size;
+	return 0;
+}
+
+/*
+ * The message the handlers see: the API's fields (echo: its bytes) inline, each buffer a
+ * GPADL descriptor into the payload buffer, one after the other.
+ */
+static void build_message(const struct winapi_hvsock_header *request, const struct connection *connection,
+			  struct winapi_message *message)
+{
+	uint64_t offset = 0;
+	uint32_t i;
+
+	memset(message, 0, sizeof(*message));
+	message->version = WINAPI_PROTOCOL_VERSION;
+	message->api_id = request->api_id;
+	message->request_id = request->request_id;
+	message->reply_capacity = WINAPI_MAX_INLINE_DATA;
+	if (request->api_id == WINAPI_API_ECHO) {
+		message->inline_data = connection->payload;
+		message->inline_length = (uint32_t)request->payload_size;
+	} else {
+		message->inline_data = request->fields;
+		message->inline_length = request->fields_length;
+	}
+	message->buffer_count = (uint16_t)request->buffer_count;
+	for (i = 0; i < request->buffer_count; i++) {
+		message->buffers[i] = (struct winapi_buffer_descriptor){
+			.kind = WINAPI_BUFFER_GPADL,
+			.region = PAYLOAD_REGION,
+			.offset = offset,
+			.length = request->buffer_lengths[i],
+		};
+		offset += request->buffer_lengths[i];
+	}
+}
+
+static int answer(struct connection *connection, struct winapi_hvsock_header *reply, const void *data,
+		  uint64_t length)
+{
+	const struct winapi_hvsock_span span = { .data = data, .length = (size_t)length };
+	char text[WINAPI_HVSOCK_MAX_HEADER];
+	int size, rc;
+
+	reply->payload_size = length;
+	size = winapi_hvsock_header_encode(reply, true, text, sizeof(text));
+	if (size < 0)
+		return size; /* a handler's answer that JSON cannot carry: a bug here */
+	rc = winapi_hvsock_send(connection->socket, text, (size_t)size, &span, length != 0);
+	if (rc == 0) {
+		count(&connection->stats->requests, 1);
+		count(&connection->stats->bytes_out, length);
+		if (reply->status != WINAPI_STATUS_OK)
+			count(&connection->stats->bad_requests, 1);
+	}
+	return rc;
+}
+
+/* One request whose header decoded with @decoded (0, -EBADMSG or -EPROTONOSUPPORT). */
+static int serve_request(struct connection *connection, const struct winapi_hvsock_header *request, int decoded)
+{
+	struct winapi_hvsock_header reply = { .request_id = request->request_id, .api_id = request->api_id };
+	struct winapi_host_request context;
+	struct winapi_host_reply result;
+	struct winapi_message message;
+	enum winapi_hvsock_bulk bulk = winapi_hvsock_bulk(request);
+	uint64_t need = request->payload_size;
+	int rc;
+
+	if (decoded == 0 && bulk != WINAPI_HVSOCK_BULK_NONE)
+		need = winapi_hvsock_buffer_bytes(request);
+	rc = decoded == 0 ? reserve_payload(connection, need) : 0;
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_ERR, "host-socket", "no memory for a payload of %llu bytes",
+			   (unsigned long long)need);
+		return rc;
+	}
+	/* A request that is wrong but framed soundly: skip its payload, answer it, go on. */
+	rc = winapi_hvsock_receive(connection->socket, decoded == 0 ? connection->payload : NULL,
+				   request->payload_size);
+	if (rc != 0)
+		return rc;
+	count(&connection->stats->bytes_in, request->payload_size);
+	if (decoded != 0) {
+		reply.status = decoded == -EPROTONOSUPPORT ? WINAPI_STATUS_UNSUPPORTED_API : WINAPI_STATUS_BAD_MESSAGE;
+		winapi_log(WINAPI_LOG_DEBUG, "host-socket", "request %llu: %s", (unsigned long long)request->request_id,
+			   winapi_status_name(reply.status));
+		return answer(connection, &reply, NULL, 0);
+	}
+
+	connection->payload_length = bulk != WINAPI_HVSOCK_BULK_NONE ? need : 0;
+	build_message(request, connection, &message);
+	context = (struct winapi_host_request){ .message = &message };
+	winapi_host_dispatch(&connection->context, &context, &result);
+	reply.status = result.status;
+	if (result.status != WINAPI_STATUS_OK)
+		return answer(connection, &reply, NULL, 0);
+	if (request->api_id == WINAPI_API_ECHO)
+		return answer(connection, &reply, result.data, result.length);
+	if (result.length > sizeof(reply.fields))
+		return -EINVAL;
+	memcpy(reply.fields, result.data, result.length);
+	reply.fields_length = result.length;
+	/* write: the buffers as the host left them go back to the guest. */
+	return answer(connection, &reply, connection->payload,
+		      bulk == WINAPI_HVSOCK_BULK_TO_GUEST ? connection->payload_length : 0);
+}
+
+int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_stats *stats)
+{
+	struct winapi_host_socket_stats unshared = { 0 };
+	struct connection connection = { .socket = socket, .stats = stats != NULL ? stats : &unshared };
+	struct winapi_hvsock_header request;
+	char text[WINAPI_HVSOCK_MAX_HEADER];
+	size_t length;
+	int rc, decoded;
+
+	connection.context.memory = (struct winapi_host_memory){ .gpadl_span = payload_span,
+								  .context = &connection };
+	/* Echo's bytes land in the payload buffer too: it always holds at least those. */
+	rc = reserve_payload(&connection, WINAPI_MAX_INLINE_DATA);
+	if (rc != 0)
+		return rc;
+	count(&connection.stats->connections, 1);
+	for (;;) {
+		rc = winapi_hvsock_receive_header(socket, text, sizeof(text), &length);
+		if (rc != 0)
+			break;
+		decoded = winapi_hvsock_request_decode(text, length, &request);
+		if (decoded == -EPROTO) {
+			winapi_log(WINAPI_LOG_WARNING, "host-socket",
+				   "closing a connection: a header without a usable request_id or payload_size");
+			rc = -EPROTO;
+			break;
+		}
+		rc = serve_request(&connection, &request, decoded);
+		if (rc != 0)
+			break;
+	}
+	if (rc == -ECONNRESET)
+		rc = 0; /* the peer closed between frames: the normal end */
+	else if (rc == -EPROTO)
+		winapi_log(WINAPI_LOG_WARNING, "host-socket", "connection ended inside a frame or broke the framing");
+	free(connection.payload);
+	return rc;
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The Hyper-V socket wire (WSL2 transport, seed 002's design done correctly): a stream socket
+ * (AF_VSOCK in the guest, AF_HYPERV on Windows; AF_UNIX standing in for both in tests)
+ * carrying frames
+ *
+ *     u32 length (little-endian) | length bytes of JSON header | payload_size bytes of payload
+ *
+ * The header is a JSON object (jansson builds and parses it) with the seed's metadata:
+ *
+ *     request: {"request_id": 7, "api": "echo" | "buffer_test" | "performance",
+ *               "payload_size": 4096, "flags": ["async"], ...the API's fields}
+ *     reply:   {"request_id": 7, "api": ..., "status": 0, "payload_size": 0, ...}
+ *
+ * The API's fields are those of <winapi/protocol.h>'s inline structs, by name:
+ * buffer_test: "operation" ("write", "read", "verify"), "pattern", "crc_seed", "buffers"
+ * (lengths, 1-8); reply "bytes_processed", "checksum", "mismatches", "first_mismatch" (null:
+ * none). performance: "test_type" ("latency", "throughput"), "sequence", "buffers" (throughput);
+ * reply "sequence", "bytes_processed", "checksum", "host_ns". "status" is enum winapi_status.
+ *
+ * Bulk data travels as the payload, after its header: echo's bytes both ways; the buffers'
+ * bytes, in order, toward the side that reads them (to the host for read, verify and
+ * throughput; back to the guest for write). A file under /mnt/c is not memory both sides see
+ * coherently, so nothing here uses one.
+ *
+ * Requests are matched to replies by request_id: many may be in flight, answered in any
+ * order. Everything read from the peer is validated here before either side uses it.
+ *
+ * Portable C: builds on Linux and, with mingw-w64, on Windows (the host service).
+ *
+ * Synchronisation: every call is reentrant; calls on one socket from several threads must be
+ * serialised by the caller (a frame is written, and read, by one thread at a time).
+ */
+#ifndef WINAPI_HVSOCK_H
+#define WINAPI_HVSOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <winapi/protocol.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+typedef SOCKET winapi_socket_t;
+#else
+typedef int winapi_socket_t;
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The seed's port; $WINAPI_SOCKET_PORT overrides it. Service GUID: see winapi_hvsock_service_id(). */
+#define WINAPI_SOCKET_DEFAULT_PORT 0x1234u
+
+/** Longest JSON header either side accepts. */
+#define WINAPI_HVSOCK_MAX_HEADER 1024u
+/** Longest payload: eight buffers of 64 MiB. */
+#define WINAPI_HVSOCK_MAX_PAYLOAD ((uint64_t)WINAPI_MAX_BUFFERS * WINAPI_MAX_BUFFER_SIZE)
+
+/** "flags" of a request. */
+enum winapi_hvsock_flag {
+	WINAPI_HVSOCK_FLAG_ASYNC = 1u << 0, /**< "async": sent from a queue, others in flight */
+};
+
+/** A header, either way, with the API's fields in <winapi/protocol.h>'s inline encoding. */
+struct winapi_hvsock_header {
+	uint64_t request_id;
+	uint16_t api_id;             /**< enum winapi_api_id */
+	uint32_t status;             /**< replies: enum winapi_status */
+	uint32_t flags;              /**< requests: enum winapi_hvsock_flag */
+	uint64_t payload_size;       /**< bytes after the header */
+	uint8_t fields[32];          /**< the API's request or reply struct, encoded (echo: none) */
+	uint32_t fields_length;
+	uint32_t buffer_count;       /**< requests: buffers named, 0-8 */
+	uint64_t buffer_lengths[WINAPI_MAX_BUFFERS];
+};
+
+/** Which way a request's buffer bytes travel (winapi_hvsock_bulk()). */
+enum winapi_hvsock_bulk {
+	WINAPI_HVSOCK_BULK_NONE,     /**< no buffers, or the host does not need their bytes */
+	WINAPI_HVSOCK_BULK_TO_HOST,  /**< read, verify, throughput: the request's payload */
+	WINAPI_HVSOCK_BULK_TO_GUEST, /**< write: the reply's payload */
+};
+
+/** For a request header that decoded (or that is about to be sent). */
+enum winapi_hvsock_bulk winapi_hvsock_bulk(const struct winapi_hvsock_header *request);
+
+/** Sum of a request's buffer lengths. */
+uint64_t winapi_hvsock_buffer_bytes(const struct winapi_hvsock_header *request);
+
+/**
+ * Write @p header as JSON (a request, or with @p reply a reply) into @p out.
+ * @return the length (no NUL); -EINVAL (fields that do not decode as the API's struct);
+ *         -ENOSPC (@p out_size too small); -ENOMEM.
+ */
+int winapi_hvsock_header_encode(const struct winapi_hvsock_header *header, bool reply, char *out,
+				size_t out_size);
+
+/**
+ * Parse and validate a request header from the peer.
+ * @return 0; -EBADMSG (request_id and payload_size are sound, so the payload can be skipped
+ *         and the request answered BAD_MESSAGE, but something else is not);
+ *         -EPROTONOSUPPORT (likewise, for an unknown api: answer UNSUPPORTED_API);
+ *         -EPROTO (not a JSON object, or no usable request_id or payload_size: the stream
+ *         cannot be trusted further).
+ */
+int winapi_hvsock_request_decode(const void *text, size_t length, struct winapi_hvsock_header *header);
+
+/**
+ * Parse and validate a reply header from the peer. Its fields are checked as far as the
+ * header alone allows; the caller checks them against its request (api, payload_size).
+ * @return 0; -EPROTO (not usable: the stream cannot be trusted further).
+ */
+int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hvsock_header *header);
+
+/** One piece of a frame's payload. */
+struct winapi_hvsock_span {
+	const void *data;
+	size_t length;
+};
+
+/**
+ * Send one frame: the length prefix, @p header_length bytes of header, then the spans.
+ * @return 0; a negative errno of the socket (-EPIPE, -ECONNRESET, ...); -EINVAL.
+ */
+int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
+		       const struct winapi_hvsock_span *spans, unsigned int span_count);
+
+/**
+ * Read one frame's header into @p buffer (@p size bytes; WINAPI_HVSOCK_MAX_HEADER is enough).
+ * @return 0 with *@p length set; -ECONNRESET (the peer closed between frames); -EPROTO (it
+ *         closed inside one, or the length is 0 or too long); a negative errno of the socket.
+ */
+int winapi_hvsock_receive_header(winapi_socket_t socket, char *buffer, size_t size, size_t *length);
+
+/** Read exactly @p length bytes (or, with @p data NULL, read and drop them). -EPROTO: EOF. */
+int winapi_hvsock_receive(winapi_socket_t socket, void *data, uint64_t length);
+
+/**
+ * The Hyper-V socket service id for @p port: the VSOCK template
+ * 00000000-facb-11e6-bd58-64006a7986d3 with its first field set to the port, as text
+ * (37 bytes with the NUL). This is the id registered under GuestCommunicationServices and
+ * the one AF_HYPERV listens on; AF_VSOCK in the guest addresses it by port.
+ */
+void winapi_hvsock_service_id(uint32_t port, char text[37]);
+
+/**
+ * The port from $WINAPI_SOCKET_PORT (decimal or 0x hex, 1..0x7fffffff) or the default.
+ * @return 0 with *@p port; -EINVAL (set but not a port; nothing is guessed).
+ */
+int winapi_hvsock_port_from_environment(uint32_t *port);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WINAPI_HVSOCK_H */

@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The Hyper-V socket wire: JSON headers (jansson) over a stream, both directions, shared by
+ * liblowlat's hvsock transport, the host service and winapi-bench's baseline. The API's
+ * fields travel in JSON but live, on both sides, in <winapi/protocol.h>'s inline encoding, so
+ * that the host service runs the very handlers the VMBus host runs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#else
+#include <sys/socket.h>
+#include <sys/uio.h>
+#endif
+
+#include <winapi/hvsock.h>
+
+static_assert(sizeof(((struct winapi_hvsock_header *)0)->fields) >= sizeof(struct winapi_buffer_test_reply) &&
+	      sizeof(((struct winapi_hvsock_header *)0)->fields) >= sizeof(struct winapi_perf_test_reply),
+	      "header fields hold every inline struct");
+
+/* JSON integers are signed 64-bit (json_int_t): ids and sizes above that are refused. */
+#define JSON_UINT_MAX ((uint64_t)INT64_MAX)
+
+static const char *const api_names[] = {
+	[WINAPI_API_ECHO] = "echo",
+	[WINAPI_API_BUFFER_TEST] = "buffer_test",
+	[WINAPI_API_PERF_TEST] = "performance",
+};
+static const char *const operation_names[] = {
+	[WINAPI_BUFFER_OP_WRITE] = "write",
+	[WINAPI_BUFFER_OP_READ] = "read",
+	[WINAPI_BUFFER_OP_VERIFY] = "verify",
+};
+static const char *const test_type_names[] = {
+	[WINAPI_PERF_LATENCY] = "latency",
+	[WINAPI_PERF_THROUGHPUT] = "throughput",
+};
+
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+static int name_to_index(const char *const *names, size_t count, const char *name)
+{
+	size_t i;
+
+	for (i = 1; name != NULL && i < count; i++)
+		if (names[i] != NULL && strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+uint64_t winapi_hvsock_buffer_bytes(const struct winapi_hvsock_header *request)
+{
+	uint64_t total = 0;
+	uint32_t i;
+
+	for (i = 0; i < request->buffer_count && i < WINAPI_MAX_BUFFERS; i++)
+		total += request->buffer_lengths[i];
+	return total;
+}
+
+enum winapi_hvsock_bulk winapi_hvsock_bulk(const struct winapi_hvsock_header *request)
+{
+	struct winapi_buffer_test_request test;
+	struct winapi_perf_test_request perf;
+
+	if (request->buffer_count == 0)
+		return WINAPI_HVSOCK_BULK_NONE;
+	if (request->api_id == WINAPI_API_BUFFER_TEST &&
+	    winapi_buffer_test_request_decode(request->fields, request->fields_length, &test) == 0)
+		return test.operation == WINAPI_BUFFER_OP_WRITE ? WINAPI_HVSOCK_BULK_TO_GUEST :
+								  WINAPI_HVSOCK_BULK_TO_HOST;
+	if (request->api_id == WINAPI_API_PERF_TEST &&
+	    winapi_perf_test_request_decode(request->fields, request->fields_length, &perf) == 0 &&
+	    perf.test_type == WINAPI_PERF_THROUGHPUT)
+		return WINAPI_HVSOCK_BULK_TO_HOST;
+	return WINAPI_HVSOCK_BULK_NONE;
+}
+
+/* ---- encoding ---- */
+
+static int set_uint(json_t *object, const char *key, uint64_t value)
+{
+	if (value > JSON_UINT_MAX)
+		return -EINVAL;
+	return json_object_set_new(object, key, json_integer((json_int_t)value)) == 0 ? 0 : -ENOMEM;
+}
+
+static int add_request_fields(const struct winapi_hvsock_header *header, json_t *object)
+{
+	struct winapi_buffer_test_request test;
+	struct winapi_perf_test_request perf;
+	json_t *lengths;
+	uint32_t i;
+	int rc = 0;
+
+	switch (header->api_id) {
+	case WINAPI_API_ECHO:
+		return header->buffer_count == 0 && header->fields_length == 0 ? 0 : -EINVAL;
+	case WINAPI_API_BUFFER_TEST:
+		if (winapi_buffer_test_request_decode(header->fields, header->fields_length, &test) != 0 ||
+		    test.operation >= COUNT(operation_names) || operation_names[test.operation] == NULL)
+			return -EINVAL;
+		rc = json_object_set_new(object, "operation", json_string(operation_names[test.operation]));
+		rc |= set_uint(object, "pattern", test.pattern);
+		rc |= set_uint(object, "crc_seed", test.crc_seed);
+		break;
+	case WINAPI_API_PERF_TEST:
+		if (winapi_perf_test_request_decode(header->fields, header->fields_length, &perf) != 0 ||
+		    perf.test_type >= COUNT(test_type_names) || test_type_names[perf.test_type] == NULL)
+			return -EINVAL;
+		rc = json_object_set_new(object, "test_type", json_string(test_type_names[perf.test_type]));
+		rc |= set_uint(object, "sequence", perf.sequence);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (rc != 0)
+		return -EINVAL;
+	if (header->buffer_count > WINAPI_MAX_BUFFERS)
+		return -EINVAL;
+	lengths = json_array();
+	if (lengths == NULL || json_object_set_new(object, "buffers", lengths) != 0)
+		return -ENOMEM;
+	for (i = 0; i < header->buffer_count; i++)
+		if (json_array_append_new(lengths, json_integer((json_int_t)header->buffer_lengths[i])) != 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int add_reply_fields(const struct winapi_hvsock_header *header, json_t *object)
+{
+	struct winapi_buffer_test_reply test;
+	struct winapi_perf_test_reply perf;
+	int rc;
+
+	if (header->status != WINAPI_STATUS_OK || header->api_id == WINAPI_API_ECHO)
+		return header->fields_length == 0 ? 0 : -EINVAL;
+	if (header->api_id == WINAPI_API_BUFFER_TEST) {
+		if (winapi_buffer_test_reply_decode(header->fields, header->fields_length, &test) != 0)
+			return -EINVAL;
+		rc = set_uint(object, "bytes_processed", test.bytes_processed);
+		rc |= set_uint(object, "checksum", test.checksum);
+		rc |= set_uint(object, "mismatches", test.mismatches);
+		if (test.first_mismatch == UINT64_MAX)
+			rc |= json_object_set_new(object, "first_mismatch", json_null());
+		else
+			rc |= set_uint(object, "first_mismatch", test.first_mismatch);
+		return rc != 0 ? -EINVAL : 0;
+	}
+	if (header->api_id == WINAPI_API_PERF_TEST) {
+		if (winapi_perf_test_reply_decode(header->fields, header->fields_length, &perf) != 0)
+			return -EINVAL;
+		rc = set_uint(object, "sequence", perf.sequence);
+		rc |= set_uint(object, "bytes_processed", perf.bytes_processed);
+		rc |= set_uint(object, "checksum", perf.checksum);
+		rc |= set_uint(object, "host_ns", perf.host_ns);
+		return rc != 0 ? -EINVAL : 0;
+	}
+	return -EINVAL;
+}
+
+int winapi_hvsock_header_encode(const struct winapi_hvsock_header *header, bool reply, char *out,
+				size_t out_size)
+{
+	json_t *object, *flags;
+	size_t length;
+	int rc = -ENOMEM;
+
+	bool known;
+
+	if (header == NULL || out == NULL)
+		return -EINVAL;
+	known = header->api_id < COUNT(api_names) && api_names[header->api_id] != NULL;
+	/* Only a reply may name no api: the answer to a request for one nobody knows. */
+	if (!known && !(reply && header->status == WINAPI_STATUS_UNSUPPORTED_API))
+		return -EINVAL;
+	object = json_object();
+	if (object == NULL)
+		return -ENOMEM;
+	if (set_uint(object, "request_id", header->request_id) != 0 ||
+	    json_object_set_new(object, "api", known ? json_string(api_names[header->api_id]) : json_null()) != 0 ||
+	    set_uint(object, "payload_size", header->payload_size) != 0) {
+		rc = -EINVAL;
+		goto out_free_object;
+	}
+	if (reply) {
+		rc = set_uint(object, "status", header->status);
+		if (rc == 0)
+			rc = add_reply_fields(header, object);
+	} else {
+		flags = json_array();
+		rc = flags != NULL && json_object_set_new(object, "flags", flags) == 0 ? 0 : -ENOMEM;
+		if (rc == 0 && (header->flags & WINAPI_HVSOCK_FLAG_ASYNC))
+			rc = json_array_append_new(flags, json_string("async")) == 0 ? 0 : -ENOMEM;
+		if (rc == 0)
+			rc = add_request_fields(header, object);
+	}
+	if (rc != 0)
+		goto out_free_object;
+	length = json_dumpb(object, out, out_size, JSON_COMPACT);
+	if (length == 0)
+		rc = -ENOMEM;
+	else if (length > out_size)
+		rc = -ENOSPC;
+	else
+		rc = (int)length;
+out_free_object:
+	json_decref(object);
+	return rc;
+}
+
+/* ---- decoding: everything here came from the peer ---- */
+
+/* A non-negative JSON integer no larger than @limit. */
+static int get_uint(const json_t *object, const char *key, uint64_t limit, uint64_t *value)
+{
+	const json_t *item = json_object_get(object, key);
+
+	if (!json_is_integer(item) || json_integer_value(item) < 0 || (uint64_t)json_integer_value(item) > limit)
+		return -EBADMSG;
+	*value = (uint64_t)json_integer_value(item);
+	return 0;
+}
+
+static int get_name(const json_t *object, const char *key, const char *const *names, size_t count)
+{
+	return name_to_index(names, count, json_string_value(json_object_get(object, key)));
+}
+
+/* The common part: request_id and payload_size make a frame answerable; api names a handler. */
+static int decode_common(const json_t *object, uint64_t payload_limit, struct winapi_hvsock_header *header)
+{
+	int api;
+
+	if (!json_is_object(object) || get_uint(object, "request_id", JSON_UINT_MAX, &header->request_id) != 0 ||
+	    get_uint(object, "payload_size", payload_limit, &header->payload_size) != 0)
+		return -EPROTO;
+	api = get_name(object, "api", api_names, COUNT(api_names));
+	if (api < 0)
+		return -EPROTONOSUPPORT;
+	header->api_id = (uint16_t)api;
+	return 0;
+}
+
+static int decode_buffers(const json_t *object, struct winapi_hvsock_header *header)
+{
+	const json_t *lengths = json_object_get(object, "buffers"), *item;
+	size_t i;
+
+	if (!json_is_array(lengths) || json_array_size(lengths) > WINAPI_MAX_BUFFERS)
+		return -EBADMSG;
+	json_array_foreach(lengths, i, item) {
+		/* Any length up to a buffer's: a split call's piece is a part of a buffer. */
+		if (!json_is_integer(item) || json_integer_value(item) <= 0 ||
+		    json_integer_value(item) > (json_int_t)WINAPI_MAX_BUFFER_SIZE)
+			return -EBADMSG;
+		header->buffer_lengths[i] = (uint64_t)json_integer_value(item);
+	}
+	header->buffer_count = (uint32_t)json_array_size(lengths);
+	return 0;
+}
+
+static int decode_flags(const json_t *object, struct winapi_hvsock_header *header)
+{
+	const json_t *flags = json_object_get(object, "flags"), *item;
+	size_t i;
+
+	if (flags == NULL)
+		return 0;
+	if (!json_is_array(flags))
+		return -EBADMSG;
+	json_array_foreach(flags, i, item) {
+		/* An unknown flag may change the meaning of the request: refuse it, do not guess. */
+		if (json_is_string(item) && strcmp(json_string_value(item), "async") == 0)
+			header->flags |= WINAPI_HVSOCK_FLAG_ASYNC;
+		else
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+static int decode_request_fields(const json_t *object, struct winapi_hvsock_header *header)
+{
+	struct winapi_buffer_test_request test = { 0 };
+	struct winapi_perf_test_request perf = { 0 };
+	uint64_t pattern, seed;
+	int kind;
+
+	switch (header->api_id) {
+	case WINAPI_API_ECHO:
+		return header->payload_size <= WINAPI_MAX_INLINE_DATA ? 0 : -EBADMSG;
+	case WINAPI_API_BUFFER_TEST:
+		kind = get_name(object, "operation", operation_names, COUNT(operation_names));
+		if (kind < 0 || get_uint(object, "pattern", UINT32_MAX, &pattern) != 0 ||
+		    get_uint(object, "crc_seed", UINT32_MAX, &seed) != 0 || decode_buffers(object, header) != 0 ||
+		    header->buffer_count == 0)
+			return -EBADMSG;
+		test.operation = (uint32_t)kind;
+		test.pattern = (uint32_t)pattern;
+		test.crc_seed = (uint32_t)seed;
+		winapi_buffer_test_request_encode(&test, header->fields);
+		header->fields_length = sizeof(test);
+		break;
+	case WINAPI_API_PERF_TEST:
+		kind = get_name(object, "test_type", test_type_names, COUNT(test_type_names));
+		if (kind < 0 || get_uint(object, "sequence", JSON_UINT_MAX, &perf.sequence) != 0 ||
+		    (json_object_get(object, "buffers") != NULL && decode_buffers(object, header) != 0) ||
+		    (kind == WINAPI_PERF_THROUGHPUT) != (header->buffer_count != 0))
+			return -EBADMSG;
+		perf.test_type = (uint32_t)kind;
+		winapi_perf_test_request_encode(&perf, header->fields);
+		header->fields_length = sizeof(perf);
+		break;
+	default:
+		return -EPROTONOSUPPORT;
+	}
+	/* The payload is exactly the bytes the host reads, or nothing. */
+	if (header->payload_size !=
+	    (winapi_hvsock_bulk(header) == WINAPI_HVSOCK_BULK_TO_HOST ? winapi_hvsock_buffer_bytes(header) : 0))
+		return -EBADMSG;
+	return 0;
+}
+
+static int decode_reply_fields(const json_t *object, struct winapi_hvsock_header *header)
+{
+	struct winapi_buffer_test_reply test = { 0 };
+	struct winapi_perf_test_reply perf = { 0 };
+	const json_t *first;
+	uint64_t checksum;
+
+	if (header->status != WINAPI_STATUS_OK)
+		return header->payload_size == 0 ? 0 : -EPROTO;
+	switch (header->api_id) {
+	case WINAPI_API_ECHO:
+		return header->payload_size <= WINAPI_MAX_INLINE_DATA ? 0 : -EPROTO;
+	case WINAPI_API_BUFFER_TEST:
+		first = json_object_get(object, "first_mismatch");
+		if (get_uint(object, "bytes_processed", WINAPI_HVSOCK_MAX_PAYLOAD, &test.bytes_processed) != 0 ||
+		    get_uint(object, "checksum", UINT32_MAX, &checksum) != 0 ||
+		    get_uint(object, "mismatches", WINAPI_HVSOCK_MAX_PAYLOAD, &test.mismatches) != 0 ||
+		    (!json_is_null(first) &&
+		     get_uint(object, "first_mismatch", WINAPI_HVSOCK_MAX_PAYLOAD, &test.first_mismatch) != 0))
+			return -EPROTO;
+		if (json_is_null(first))
+			test.first_mismatch = UINT64_MAX;
+		test.checksum = (uint32_t)checksum;
+		winapi_buffer_test_reply_encode(&test, header->fields);
+		header->fields_length = sizeof(test);
+		return 0;
+	case WINAPI_API_PERF_TEST:
+		if (get_uint(object, "sequence", JSON_UINT_MAX, &perf.sequence) != 0 ||
+		    get_uint(object, "bytes_processed", WINAPI_HVSOCK_MAX_PAYLOAD, &perf.bytes_processed) != 0 ||
+		    get_uint(object, "checksum", UINT32_MAX, &checksum) != 0 ||
+		    get_uint(object, "host_ns", JSON_UINT_MAX, &perf.host_ns) != 0 || header->payload_size != 0)
+			return -EPROTO;
+		perf.checksum = (uint32_t)checksum;
+		winapi_perf_test_reply_encode(&perf, header->fields);
+		header->fields_length = sizeof(perf);
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+static json_t *parse(const void *text, size_t length)
+{
+	json_error_t error;
+
+	/* JSON_REJECT_DUPLICATES: two request_ids in one header must not pick one silently. */
+	return json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
+}
+
+int winapi_hvsock_request_decode(const void *text, size_t length, struct winapi_hvsock_header *header)
+{
+	json_t *object;
+	int rc;
+
+	if (text == NULL || header == NULL)
+		return -EINVAL;
+	memset(header, 0, sizeof(*header));
+	object = parse(text, length);
+	if (object == NULL)
+		return -EPROTO;
+	rc = decode_common(object, WINAPI_HVSOCK_MAX_PAYLOAD, header);
+	if (rc == 0)
+		rc = decode_flags(object, header);
+	if (rc == 0)
+		rc = decode_request_fields(object, header);
+	json_decref(object);
+	return rc;
+}
+
+int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hvsock_header *header)
+{
+	json_t *object;
+	uint64_t status;
+	int rc;
+
+	if (text == NULL || header == NULL)
+		return -EINVAL;
+	memset(header, 0, sizeof(*header));
+	object = parse(text, length);
+	if (object == NULL)
+		return -EPROTO;
+	rc = decode_common(object, WINAPI_HVSOCK_MAX_PAYLOAD, header);
+	if (rc == 0 && get_uint(object, "status", UINT32_MAX, &status) != 0)
+		rc = -EPROTO;
+	if (rc == 0) {
+		header->status = (uint32_t)status;
+		rc = decode_reply_fields(object, header);
+	}
+	json_decref(object);
+	return rc != 0 ? -EPROTO : 0;
+}
+
+/* ---- frames on the socket ---- */
+
+#ifdef _WIN32
+static int socket_error(void)
+{
+	switch (WSAGetLastError()) {
+	case WSAECONNRESET:
+	case WSAECONNABORTED:
+		return -ECONNRESET;
+	case WSAESHUTDOWN:
+		return -EPIPE;
+	case WSAETIMEDOUT:
+		return -ETIMEDOUT;
+	default:
+		return -EIO;
+	}
+}
+
+static int send_all(winapi_socket_t socket, const void *data, size_t length)
+{
+	const char *bytes = data;
+
+	while (length > 0) {
+		int chunk = length > (1u << 30) ? 1 << 30 : (int)length;
+		int sent = send(socket, bytes, chunk, 0);
+
+		if (sent == SOCKET_ERROR)
+			return socket_error();
+		bytes += sent;
+		length -= (size_t)sent;
+	}
+	return 0;
+}
+
+int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
+		       const struct winapi_hvsock_span *spans, unsigned int span_count)
+{
+	uint8_t prefix[4] = { (uint8_t)header_length, (uint8_t)(header_length >> 8),
+			      (uint8_t)(header_length >> 16), (uint8_t)(header_length >> 24) };
+	unsigned int i;
+	int rc;
+
+	if (header == NULL || header_length == 0 || header_length > WINAPI_HVSOCK_MAX_HEADER)
+		return -EINVAL;
+	rc = send_all(socket, prefix, sizeof(prefix));
+	if (rc == 0)
+		rc = send_all(socket, header, header_length);
+	for (i = 0; rc == 0 && i < span_count; i++)
+		rc = send_all(socket, spans[i].data, spans[i].length);
+	return rc;
+}
+
+/* -ECONNRESET: closed before the first byte. */
+static int receive_some(winapi_socket_t socket, void *data, size_t length, bool *started)
+{
+	char *bytes = data;
+
+	while (length > 0) {
+		int chunk = length > (1u << 30) ? 1 << 30 : (int)length;
+		int got = recv(socket, bytes, chunk, 0);
+
+		if (got == SOCKET_ERROR)
+			return socket_error();
+		if (got == 0)
+			return *started ? -EPROTO : -ECONNRESET;
+		*started = true;
+		bytes += got;
+		length -= (size_t)got;
+	}
+	return 0;
+}
+#else
+int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
+		       const struct winapi_hvsock_span *spans, unsigned int span_count)
+{
+	uint8_t prefix[4] = { (uint8_t)header_length, (uint8_t)(header_length >> 8),
+			      (uint8_t)(header_length >> 16), (uint8_t)(header_length >> 24) };
+	struct iovec iov[2 + WINAPI_MAX_BUFFERS];
+	struct msghdr message = { .msg_iov = iov };
+	unsigned int i;
+
+	if (header == NULL || header_length == 0 || header_length > WINAPI_HVSOCK_MAX_HEADER ||
+	    span_count > WINAPI_MAX_BUFFERS || (span_count != 0 && spans == NULL))
+		return -EINVAL;
+	iov[0] = (struct iovec){ .iov_base = prefix, .iov_len = sizeof(prefix) };
+	iov[1] = (struct iovec){ .iov_base = (void *)header, .iov_len = header_length };
+	for (i = 0; i < span_count; i++)
+		iov[2 + i] = (struct iovec){ .iov_base = (void *)spans[i].data, .iov_len = spans[i].length };
+	message.msg_iovlen = 2 + span_count;
+	/* One sendmsg for the whole frame: a small request is one segment on the wire. */
+	while (message.msg_iovlen > 0) {
+		ssize_t sent = sendmsg(socket, &message, MSG_NOSIGNAL);
+
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent < 0)
+			return -errno;
+		while (message.msg_iovlen > 0 && (size_t)sent >= message.msg_iov->iov_len) {
+			sent -= (ssize_t)message.msg_iov->iov_len;
+			message.msg_iov++;
+			message.msg_iovlen--;
+		}
+		if (message.msg_iovlen > 0) {
+			message.msg_iov->iov_base = (uint8_t *)message.msg_iov->iov_base + sent;
+			message.msg_iov->iov_len -= (size_t)sent;
+		}
+	}
+	return 0;
+}
+
+static int receive_some(winapi_socket_t socket, void *data, size_t length, bool *started)
+{
+	uint8_t *bytes = data;
+
+	while (length > 0) {
+		ssize_t got = recv(socket, bytes, length, 0);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return *started ? -EPROTO : -ECONNRESET;
+		*started = true;
+		bytes += got;
+		length -= (size_t)got;
+	}
+	return 0;
+}
+#endif
+
+int winapi_hvsock_receive_header(winapi_socket_t socket, char *buffer, size_t size, size_t *length)
+{
+	uint8_t prefix[4];
+	uint32_t header_length;
+	bool started = false;
+	int rc;
+
+	rc = receive_some(socket, prefix, sizeof(prefix), &started);
+	if (rc != 0)
+		return rc;
+	header_length = (uint32_t)prefix[0] | (uint32_t)prefix[1] << 8 | (uint32_t)prefix[2] << 16 |
+			(uint32_t)prefix[3] << 24;
+	if (header_length == 0 || header_length > WINAPI_HVSOCK_MAX_HEADER || header_length > size)
+		return -EPROTO;
+	rc = receive_some(socket, buffer, header_length, &started);
+	if (rc != 0)
+		return rc == -ECONNRESET ? -EPROTO : rc;
+	*length = header_length;
+	return 0;
+}
+
+int winapi_hvsock_receive(winapi_socket_t socket, void *data, uint64_t length)
+{
+	uint8_t scratch[16384];
+	bool started = true; /* inside a frame: EOF is always -EPROTO */
+	int rc;
+
+	if (data != NULL)
+		return receive_some(socket, data, (size_t)length, &started);
+	while (length > 0) {
+		size_t chunk = length < sizeof(scratch) ? (size_t)length : sizeof(scratch);
+
+		rc = receive_some(socket, scratch, chunk, &started);
+		if (rc != 0)
+			return rc;
+		length -= chunk;
+	}
+	return 0;
+}
+
+void winapi_hvsock_service_id(uint32_t port, char text[37])
+{
+	snprintf(text, 37, "%08" PRIx32 "-facb-11e6-bd58-64006a7986d3", port);
+}
+
+int winapi_hvsock_port_from_environment(uint32_t *port)
+{
+	const char *text = getenv("WINAPI_SOCKET_PORT");
+	unsigned long long value;
+	char *end;
+
+	*port = WINAPI_SOCKET_DEFAULT_PORT;
+	if (text == NULL || *text == '\0')
+		return 0;
+	errno = 0;
+	value = strtoull(text, &end, 0);
+	if (errno != 0 || *end != '\0' || value == 0 || value > 0x7fffffffu || text[0] == '-')
+		return -EINVAL;
+	*port = (uint32_t)value;
+	return 0;
+}
