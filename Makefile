@@ -49,7 +49,8 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 	drivers/bus/uio/uio_bus.c
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/hvsock.c lib/winapi/pmd_path.c lib/log/log.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c
-LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
+LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c \
+	lib/lowlat/hvsock.c
 HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/socket.c drivers/host/echo.c \
 	drivers/host/buffer_test.c drivers/host/perf_test.c
 

@@ -61,6 +61,19 @@
 #include <vmbus/guid.h>
 #include <vmbus/ring.h>
 
+/**
+ * For a poll loop's spin: tell the sibling hyperthread (and the power manager) that this
+ * thread is spinning.
+ */
+static inline void vmbus_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 struct vmbus_device;
 struct vmbus_channel;
 

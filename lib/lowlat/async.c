@@ -24,7 +24,7 @@ struct request_context {
 
 struct winapi_queue {
 	winapi_handle_t handle;
-	struct winapi_driver_queue *queue;
+	void *queue; /* the transport's */
 	struct request_context *contexts;
 	struct request_context *free_contexts;
 	struct winapi_driver_completion *scratch;
@@ -48,7 +48,7 @@ winapi_queue_t winapi_queue_create(winapi_handle_t handle, unsigned int depth, i
 	queue->scratch = calloc(depth, sizeof(*queue->scratch));
 	if (queue->contexts == NULL || queue->scratch == NULL)
 		goto err_free_queue;
-	rc = winapi_driver_queue_create(handle->driver, depth, timeout_ms, &queue->queue);
+	rc = handle->ops->queue_create(handle->transport, depth, timeout_ms, &queue->queue);
 	if (rc != 0)
 		goto err_free_queue;
 	queue->handle = handle;
@@ -74,7 +74,7 @@ void winapi_queue_destroy(winapi_queue_t queue)
 {
 	if (queue == NULL)
 		return;
-	winapi_driver_queue_destroy(queue->queue);
+	queue->handle->ops->queue_destroy(queue->queue);
 	free(queue->scratch);
 	free(queue->contexts);
 	free(queue);
@@ -82,7 +82,7 @@ void winapi_queue_destroy(winapi_queue_t queue)
 
 static int add(struct winapi_queue *queue, struct request_context *context, const struct winapi_call *call)
 {
-	int rc = winapi_driver_queue_add(queue->queue, call, context);
+	int rc = queue->handle->ops->queue_add(queue->queue, call, context);
 
 	if (rc != 0) {
 		context->next_free = queue->free_contexts;
@@ -173,7 +173,7 @@ int winapi_queue_submit(winapi_queue_t queue)
 {
 	if (queue == NULL)
 		return -EINVAL;
-	return winapi_driver_queue_submit(queue->queue);
+	return queue->handle->ops->queue_submit(queue->queue);
 }
 
 /* What a finished request means to its caller. */
@@ -212,7 +212,7 @@ int winapi_queue_reap(winapi_queue_t queue, winapi_completion_t *completions, un
 		max = queue->depth;
 	if (min > max)
 		min = max;
-	count = winapi_driver_queue_reap(queue->queue, queue->scratch, max, min, timeout_ms);
+	count = queue->handle->ops->queue_reap(queue->queue, queue->scratch, max, min, timeout_ms);
 	for (i = 0; i < count; i++) {
 		struct request_context *context = queue->scratch[i].user_data;
 

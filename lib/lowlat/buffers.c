@@ -4,10 +4,12 @@
  * GPADL region when the device has one with room, else in DMA memory named by page numbers.
  * A call whose page numbers do not fit one packet (a 64 MiB buffer takes 16,384 of them; a
  * 68 KiB ring carries under 8,000) is split at page boundaries into requests, each carrying
- * the CRC32C on to the next.
+ * the CRC32C on to the next. On the hvsock transport a buffer is this process's own memory,
+ * whose bytes travel on the socket (there is no memory the Windows host can map).
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <winapi/log.h>
 #include <winapi/protocol.h>
@@ -45,7 +47,13 @@ int winapi_alloc_buffer(winapi_buffer_t *buffer, size_t size)
 					     .allocated = allocated };
 		return 0;
 	}
-	rc = vmbus_device_dma_alloc(attachment->device, allocated, &memory);
+	if (attachment->device == NULL) {
+		/* hvsock: the bytes go on the socket, from this process's own pages. */
+		memory = mmap(NULL, allocated, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		rc = memory != MAP_FAILED ? 0 : -ENOMEM;
+	} else {
+		rc = vmbus_device_dma_alloc(attachment->device, allocated, &memory);
+	}
 	if (rc == 0) {
 		*buffer = (winapi_buffer_t){ .data = memory, .size = size, .owner = attachment,
 					     .kind = WINAPI_BUFFER_GPA_DIRECT, .allocated = allocated };
@@ -69,6 +77,8 @@ void winapi_free_buffer(winapi_buffer_t *buffer)
 	attachment = buffer->owner;
 	if (buffer->kind == WINAPI_BUFFER_GPADL)
 		vmbus_page_allocator_free(attachment->pools[buffer->region], buffer->offset, buffer->allocated);
+	else if (attachment->device == NULL)
+		munmap(buffer->data, buffer->allocated);
 	else
 		vmbus_device_dma_free(attachment->device, buffer->data, buffer->allocated);
 	memset(buffer, 0, sizeof(*buffer));
@@ -117,7 +127,7 @@ unsigned int lowlat_next_request(winapi_handle_t handle, const winapi_buffer_t *
 
 		if (current->kind == WINAPI_BUFFER_GPA_DIRECT) {
 			/* Budget with one more range, as this piece would add it. */
-			uint64_t budget = winapi_driver_gpa_page_budget(handle->driver, taken + 1, inline_length);
+			uint64_t budget = handle->ops->gpa_page_budget(handle->transport, taken + 1, inline_length);
 			uint64_t pages = (left + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE;
 
 			if (budget <= pages_used)
@@ -199,7 +209,7 @@ int winapi_buffer_test(winapi_handle_t handle, winapi_buffer_t *buffers, size_t 
 		call.buffer_count = taken;
 		request.crc_seed = result->checksum;
 		winapi_buffer_test_request_encode(&request, request_bytes);
-		rc = winapi_driver_call(handle->driver, &call);
+		rc = handle->ops->call(handle->transport, &call);
 		if (rc != 0)
 			return rc;
 		if (winapi_buffer_test_reply_decode(reply_bytes, call.reply_length, &reply) != 0)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <vmbus/sim.h>
@@ -34,7 +35,8 @@ void lowlat_attachment_put(struct lowlat_attachment *attachment)
 		return;
 	for (i = 0; i < 2; i++)
 		vmbus_page_allocator_destroy(attachment->pools[i]);
-	vmbus_device_close(attachment->device);
+	if (attachment->device != NULL)
+		vmbus_device_close(attachment->device);
 	free(attachment);
 }
 
@@ -48,6 +50,40 @@ struct lowlat_attachment *lowlat_current_attachment(void)
 		lowlat_attachment_get(attachment);
 	pthread_mutex_unlock(&current_lock);
 	return attachment;
+}
+
+/* 9p (WSL2's /mnt/c is drvfs over 9p) or a FUSE mount: neither is memory both sides share. */
+#define V9FS_MAGIC 0x01021997
+#define FUSE_SUPER_MAGIC 0x65735546
+
+/*
+ * The WSL2 design (seed 002) put bulk data in a file under /mnt/c. That is no shared memory:
+ * drvfs reaches Windows through 9p, so one side's writes reach the other late or never.
+ * Memory the host really shares is the VMBus transport's GPADLs and DMA pages; the hvsock
+ * transport carries bulk data on the socket, because the Windows host cannot map a file of
+ * the guest at all. So a path in $WINAPI_SHARED_MEM is refused, with the reason.
+ */
+static int check_shared_memory_path(const char *path)
+{
+	struct statfs filesystem;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	if (strncmp(path, "/mnt/", 5) == 0 ||
+	    (statfs(path, &filesystem) == 0 &&
+	     (filesystem.f_type == V9FS_MAGIC || filesystem.f_type == FUSE_SUPER_MAGIC))) {
+		winapi_log(WINAPI_LOG_ERR, "lowlat",
+			   "WINAPI_SHARED_MEM=%s: a file under /mnt (WSL2's drvfs, 9p or FUSE) is not memory "
+			   "Windows and Linux see coherently: writes on one side reach the other late or not "
+			   "at all. Unset WINAPI_SHARED_MEM: bulk data travels on the Hyper-V socket.", path);
+		return -EINVAL;
+	}
+	winapi_log(WINAPI_LOG_ERR, "lowlat",
+		   "WINAPI_SHARED_MEM=%s: the Windows host cannot map a file of the Linux guest, so no "
+		   "path is coherent with it; unset WINAPI_SHARED_MEM. Bulk data travels on the Hyper-V "
+		   "socket (WINAPI_TRANSPORT=hvsock) or in memory the host maps through VMBus GPADLs "
+		   "(uio, sim, pmd), never through a file.", path);
+	return -EOPNOTSUPP;
 }
 
 static const char *sim_remedy(int error)
@@ -130,25 +166,6 @@ static int attach_uio(bool automatic, struct vmbus_device **device)
 	return rc;
 }
 
-static int attach(struct vmbus_device **device)
-{
-	const char *transport = getenv("WINAPI_TRANSPORT");
-	int rc;
-
-	if (transport != NULL && strcmp(transport, "sim") == 0)
-		return attach_sim(device);
-	if (transport != NULL && strcmp(transport, "uio") == 0)
-		return attach_uio(false, device);
-	if (transport != NULL && strcmp(transport, "pmd") == 0)
-		return attach_pmd(device);
-	if (transport != NULL && *transport != '\0') {
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "WINAPI_TRANSPORT=%s: want uio, sim or pmd", transport);
-		return -EINVAL;
-	}
-	rc = attach_uio(true, device);
-	return rc == -ENODEV ? attach_sim(device) : rc;
-}
-
 /* Carve the device's GPADL regions (when it has them) into page runs for buffers. */
 static int create_attachment(struct vmbus_device *device, struct lowlat_attachment **attachment_out)
 {
@@ -178,30 +195,156 @@ static int create_attachment(struct vmbus_device *device, struct lowlat_attachme
 	return 0;
 }
 
+static int attach(const char *transport, struct vmbus_device **device)
+{
+	int rc;
+
+	if (transport != NULL && strcmp(transport, "sim") == 0)
+		return attach_sim(device);
+	if (transport != NULL && strcmp(transport, "uio") == 0)
+		return attach_uio(false, device);
+	if (transport != NULL && strcmp(transport, "pmd") == 0)
+		return attach_pmd(device);
+	rc = attach_uio(true, device);
+	return rc == -ENODEV ? attach_sim(device) : rc;
+}
+
+/* The VMBus transports: the driver's calls, as they are. */
+static int vmbus_call(void *driver, struct winapi_call *call)
+{
+	return winapi_driver_call(driver, call);
+}
+
+static void vmbus_get_stats(void *driver, struct winapi_driver_stats *stats)
+{
+	winapi_driver_get_stats(driver, stats);
+}
+
+static uint64_t vmbus_gpa_page_budget(void *driver, unsigned int buffer_count, uint32_t inline_length)
+{
+	return winapi_driver_gpa_page_budget(driver, buffer_count, inline_length);
+}
+
+static int vmbus_queue_create(void *driver, unsigned int depth, int timeout_ms, void **queue)
+{
+	struct winapi_driver_queue *created;
+	int rc = winapi_driver_queue_create(driver, depth, timeout_ms, &created);
+
+	if (rc == 0)
+		*queue = created;
+	return rc;
+}
+
+static void vmbus_queue_destroy(void *queue)
+{
+	winapi_driver_queue_destroy(queue);
+}
+
+static int vmbus_queue_add(void *queue, const struct winapi_call *call, void *user_data)
+{
+	return winapi_driver_queue_add(queue, call, user_data);
+}
+
+static int vmbus_queue_submit(void *queue)
+{
+	return winapi_driver_queue_submit(queue);
+}
+
+static int vmbus_queue_reap(void *queue, struct winapi_driver_completion *completions, unsigned int max,
+			    unsigned int min, int timeout_ms)
+{
+	return winapi_driver_queue_reap(queue, completions, max, min, timeout_ms);
+}
+
+static void vmbus_close(void *driver)
+{
+	winapi_driver_close(driver);
+}
+
+static const struct lowlat_transport_ops vmbus_ops = {
+	.call = vmbus_call,
+	.get_stats = vmbus_get_stats,
+	.gpa_page_budget = vmbus_gpa_page_budget,
+	.queue_create = vmbus_queue_create,
+	.queue_destroy = vmbus_queue_destroy,
+	.queue_add = vmbus_queue_add,
+	.queue_submit = vmbus_queue_submit,
+	.queue_reap = vmbus_queue_reap,
+	.close = vmbus_close,
+};
+
+/* A winapi device (uio, the emulator or winapi-pmd), with the driver bound to its primary. */
+static int open_vmbus(const char *transport, struct winapi_handle *handle)
+{
+	struct winapi_driver *driver;
+	struct vmbus_device *device;
+	int rc;
+
+	rc = attach(transport, &device);
+	if (rc != 0)
+		return rc;
+	rc = create_attachment(device, &handle->attachment);
+	if (rc != 0) {
+		vmbus_device_close(device);
+		return rc;
+	}
+	rc = winapi_driver_open(device, 0, &driver);
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot bind the winapi channel: %s%s", strerror(-rc),
+			   rc == -ENODEV ? " (the host offers a device of another class)" : "");
+		lowlat_attachment_put(handle->attachment);
+		return rc;
+	}
+	handle->ops = &vmbus_ops;
+	handle->transport = driver;
+	return 0;
+}
+
+/* The Hyper-V socket: buffers are this process's memory, their bytes go on the socket. */
+static int open_hvsock(struct winapi_handle *handle)
+{
+	int rc;
+
+	handle->attachment = calloc(1, sizeof(*handle->attachment));
+	if (handle->attachment == NULL)
+		return -ENOMEM;
+	handle->attachment->references = 1;
+	rc = lowlat_hvsock_open(&handle->ops, &handle->transport);
+	if (rc != 0)
+		lowlat_attachment_put(handle->attachment);
+	return rc;
+}
+
 winapi_handle_t winapi_init(void)
 {
-	struct vmbus_device *device;
+	const char *transport = getenv("WINAPI_TRANSPORT");
 	struct winapi_handle *handle;
 	int rc;
 
+	rc = check_shared_memory_path(getenv("WINAPI_SHARED_MEM"));
+	if (rc != 0) {
+		errno = -rc;
+		return NULL;
+	}
+	if (transport != NULL && *transport != '\0' && strcmp(transport, "uio") != 0 &&
+	    strcmp(transport, "sim") != 0 && strcmp(transport, "pmd") != 0 && strcmp(transport, "hvsock") != 0) {
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "WINAPI_TRANSPORT=%s: want uio, sim, pmd or hvsock", transport);
+		errno = EINVAL;
+		return NULL;
+	}
 	handle = calloc(1, sizeof(*handle));
 	if (handle == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	rc = attach(&device);
-	if (rc != 0)
-		goto err_free_handle;
-	rc = create_attachment(device, &handle->attachment);
+	if (transport != NULL && strcmp(transport, "hvsock") == 0)
+		rc = open_hvsock(handle);
+	else
+		rc = open_vmbus(transport, handle);
 	if (rc != 0) {
-		vmbus_device_close(device);
-		goto err_free_handle;
-	}
-	rc = winapi_driver_open(device, 0, &handle->driver);
-	if (rc != 0) {
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot bind the winapi channel: %s%s", strerror(-rc),
-			   rc == -ENODEV ? " (the host offers a device of another class)" : "");
-		goto err_put_attachment;
+		free(handle);
+		errno = -rc;
+		return NULL;
 	}
 
 	pthread_mutex_lock(&current_lock);
@@ -211,13 +354,6 @@ winapi_handle_t winapi_init(void)
 	lowlat_attachment_get(current);
 	pthread_mutex_unlock(&current_lock);
 	return handle;
-
-err_put_attachment:
-	lowlat_attachment_put(handle->attachment);
-err_free_handle:
-	free(handle);
-	errno = -rc;
-	return NULL;
 }
 
 int winapi_echo(winapi_handle_t handle, const char *input, char *output, size_t output_size)
@@ -243,7 +379,7 @@ int winapi_echo(winapi_handle_t handle, const char *input, char *output, size_t 
 	call.reply_capacity = (uint32_t)(output_size - 1 > WINAPI_MAX_INLINE_DATA ?
 					 WINAPI_MAX_INLINE_DATA : output_size - 1);
 	call.timeout_ms = -1;
-	rc = winapi_driver_call(handle->driver, &call);
+	rc = handle->ops->call(handle->transport, &call);
 	if (rc != 0)
 		return rc;
 	output[call.reply_length] = '\0';
@@ -256,7 +392,7 @@ int winapi_get_stats(winapi_handle_t handle, struct winapi_stats *stats)
 
 	if (handle == NULL || stats == NULL)
 		return -EINVAL;
-	winapi_driver_get_stats(handle->driver, &driver_stats);
+	handle->ops->get_stats(handle->transport, &driver_stats);
 	stats->calls = driver_stats.calls;
 	stats->failed_calls = driver_stats.failed_calls;
 	stats->timeouts = driver_stats.timeouts;
@@ -271,7 +407,7 @@ void winapi_cleanup(winapi_handle_t handle)
 {
 	if (handle == NULL)
 		return;
-	winapi_driver_close(handle->driver);
+	handle->ops->close(handle->transport);
 	pthread_mutex_lock(&current_lock);
 	if (current == handle->attachment) {
 		lowlat_attachment_put(current);

@@ -17,15 +17,43 @@
  */
 struct lowlat_attachment {
 	int references;                            /* __atomic */
-	struct vmbus_device *device;
+	struct vmbus_device *device;               /* NULL: the hvsock transport, plain memory */
 	struct vmbus_gpadl_region regions[2];      /* size 0 where the device has none */
 	struct vmbus_page_allocator *pools[2];
 };
 
+/*
+ * What liblowlat asks of a transport, in the driver's vocabulary (struct winapi_call, whose
+ * inline bytes and buffers are the protocol's): the VMBus driver (drivers/winapi, on uio, the
+ * emulator or winapi-pmd) or the Hyper-V socket (hvsock.c). Each call has the contract of
+ * the winapi_driver_* function of the same name in <winapi/driver.h>.
+ */
+struct lowlat_transport_ops {
+	int (*call)(void *transport, struct winapi_call *call);
+	void (*get_stats)(void *transport, struct winapi_driver_stats *stats);
+	uint64_t (*gpa_page_budget)(void *transport, unsigned int buffer_count, uint32_t inline_length);
+	int (*queue_create)(void *transport, unsigned int depth, int timeout_ms, void **queue);
+	void (*queue_destroy)(void *queue);
+	int (*queue_add)(void *queue, const struct winapi_call *call, void *user_data);
+	int (*queue_submit)(void *queue);
+	int (*queue_reap)(void *queue, struct winapi_driver_completion *completions, unsigned int max,
+			  unsigned int min, int timeout_ms);
+	void (*close)(void *transport);
+};
+
 struct winapi_handle {
 	struct lowlat_attachment *attachment;
-	struct winapi_driver *driver;
+	const struct lowlat_transport_ops *ops;
+	void *transport;
 };
+
+/*
+ * Connect the Hyper-V socket transport ($WINAPI_SOCKET_PATH, else AF_VSOCK to
+ * $WINAPI_SOCKET_CID or the host, port $WINAPI_SOCKET_PORT). Logs the cause of a failure.
+ * Returns 0, or a negative errno of connect() (-ENOENT, -ECONNREFUSED, -EAFNOSUPPORT, ...),
+ * -EINVAL (a variable that does not parse), -ENOMEM.
+ */
+int lowlat_hvsock_open(const struct lowlat_transport_ops **ops, void **transport);
 
 void lowlat_attachment_get(struct lowlat_attachment *attachment);
 void lowlat_attachment_put(struct lowlat_attachment *attachment);

@@ -60,7 +60,7 @@ static int round_trip(winapi_handle_t handle, uint32_t type, uint64_t sequence,
 	int rc;
 
 	winapi_perf_test_request_encode(&request, request_bytes);
-	rc = winapi_driver_call(handle->driver, &call);
+	rc = handle->ops->call(handle->transport, &call);
 	if (rc != 0)
 		return rc;
 	if (winapi_perf_test_reply_decode(reply_bytes, call.reply_length, reply) != 0 ||

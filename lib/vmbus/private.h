@@ -75,14 +75,4 @@ static inline uint64_t vmbus_now_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-/* Tell the sibling hyperthread (and the power manager) that we are spinning. */
-static inline void vmbus_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
 #endif /* LIB_VMBUS_PRIVATE_H */
