@@ -9,8 +9,10 @@ set -eu
 # libjansson-dev: the JSON of winapi-bench's socket baseline and of --json; gnuplot-nox: --plot.
 # python3: runs DPDK's stock dpdk-telemetry.py against winapi-pmd in tests/e2e/pmd_e2e;
 # clang: libFuzzer for make fuzz (tests/fuzz).
+# gcc-mingw-w64-x86-64 (with binutils-mingw-w64-x86-64: objdump for the PE check) and cmake:
+# the Windows build of the host service and of jansson (scripts/build-jansson-mingw.sh).
 PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev busybox
-	libjansson-dev gnuplot-nox python3 clang"
+	libjansson-dev gnuplot-nox python3 clang gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 cmake"
 
 missing=""
 for package in $PACKAGES; do

@@ -54,6 +54,25 @@ static void test_crc32c(void **state)
 			 reference_crc32c(data, sizeof(data)));
 }
 
+/* The Windows build's CRC32C (lib/winapi/crc32c_sse42.c, compiled here under this name). */
+uint32_t winapi_crc32c_sse42(uint32_t crc, const void *data, size_t length);
+
+static void test_crc32c_windows_build(void **state)
+{
+	uint8_t data[9000];
+	unsigned int seed = 11;
+
+	(void)state;
+	assert_int_equal(winapi_crc32c_sse42(0, "123456789", 9), 0xe3069283u);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)rand_r(&seed);
+	/* Every alignment and tail length, and a continued CRC. */
+	for (size_t start = 0; start < 16; start++)
+		for (size_t length = 0; length + start < sizeof(data); length += 131)
+			assert_int_equal(winapi_crc32c_sse42(5, data + start, length),
+					 winapi_crc32c(5, data + start, length));
+}
+
 static struct winapi_message sample_message(const char *text)
 {
 	struct winapi_message message = {
@@ -308,6 +327,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c),
+		cmocka_unit_test(test_crc32c_windows_build),
 		cmocka_unit_test(test_encode_layout),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_encode_rejects),

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * winapi-hostd.exe, the Windows build of the host service (mingw-w64): listens on AF_HYPERV
+ * for the service id of its port (the VSOCK template, so that AF_VSOCK in a WSL2 or Linux
+ * guest reaches it by port number) and serves each connection with the portable core
+ * (drivers/host/socket.c) on its own thread. Runs as a Windows service, or in a console
+ * with --console. scripts/windows/install-winapi-hostd.ps1 registers both the service and
+ * the GuestCommunicationServices entry that lets guests connect.
+ */
+#include <winsock2.h>
+#include <windows.h>
+#include <hvsocket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <winapi/host_socket.h>
+#include <winapi/log.h>
+
+/* mingw-w64's winsock2.h stops at AF_BTH (32); the Windows SDK defines AF_HYPERV as 34. */
+#ifndef AF_HYPERV
+#define AF_HYPERV 34
+#endif
+
+#define SERVICE_NAME "winapi-hostd"
+
+struct options {
+	unsigned long port;
+	GUID vm_id;            /* HV_GUID_WILDCARD: any partition may connect */
+	unsigned int max_connections;
+	int console;
+	int print_service_id;
+};
+
+static struct options options;
+static struct winapi_host_socket_stats stats;
+static volatile LONG connections_open;
+static SOCKET listener = INVALID_SOCKET;
+static SERVICE_STATUS_HANDLE status_handle;
+static SERVICE_STATUS service_status;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: winapi-hostd.exe [options]\n"
+		"Serves the winapi APIs to Hyper-V guests over Hyper-V sockets (AF_HYPERV).\n"
+		"\n"
+		"  --port PORT           the guest's AF_VSOCK port (default: %%WINAPI_SOCKET_PORT%%, else\n"
+		"                        0x1234); the service id is the VSOCK template with this port\n"
+		"  --vm-id GUID          accept only this VM (default: any; see winapi-hcs vmid NAME)\n"
+		"  --max-connections N   connections served at once (default 16)\n"
+		"  --console             run in this console instead of as a Windows service\n"
+		"  --service-id          print the service id for the port and exit\n"
+		"  --help                this text\n");
+}
+
+static int parse_guid(const char *text, GUID *guid)
+{
+	unsigned int data1, data2, data3, bytes[8];
+	char tail;
+	int i;
+
+	if (sscanf(text, "%8x-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x%c", &data1, &data2, &data3, &bytes[0], &bytes[1],
+		   &bytes[2], &bytes[3], &bytes[4], &bytes[5], &bytes[6], &bytes[7], &tail) != 11 ||
+	    strlen(text) != 36)
+		return -EINVAL;
+	guid->Data1 = data1;
+	guid->Data2 = (unsigned short)data2;
+	guid->Data3 = (unsigned short)data3;
+	for (i = 0; i < 8; i++)
+		guid->Data4[i] = (unsigned char)bytes[i];
+	return 0;
+}
+
+static int parse_options(int argc, char **argv)
+{
+	uint32_t port;
+	char *end;
+	int i;
+
+	if (winapi_hvsock_port_from_environment(&port) != 0) {
+		fprintf(stderr, "winapi-hostd: WINAPI_SOCKET_PORT is not a port (1..0x7fffffff)\n");
+		return 2;
+	}
+	options.port = port;
+	options.vm_id = HV_GUID_WILDCARD;
+	options.max_connections = 16;
+	for (i = 1; i < argc; i++) {
+		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (strcmp(argv[i], "--console") == 0) {
+			options.console = 1;
+		} else if (strcmp(argv[i], "--service-id") == 0) {
+			options.print_service_id = 1;
+		} else if (strcmp(argv[i], "--port") == 0 && value != NULL) {
+			options.port = strtoul(value, &end, 0);
+			if (*end != '\0' || options.port == 0 || options.port > 0x7fffffffu) {
+				fprintf(stderr, "winapi-hostd: --port %s: want 1..0x7fffffff\n", value);
+				return 2;
+			}
+			i++;
+		} else if (strcmp(argv[i], "--vm-id") == 0 && value != NULL) {
+			if (parse_guid(value, &options.vm_id) != 0) {
+				fprintf(stderr, "winapi-hostd: --vm-id %s: want a GUID\n", value);
+				return 2;
+			}
+			i++;
+		} else if (strcmp(argv[i], "--max-connections") == 0 && value != NULL) {
+			options.max_connections = (unsigned int)strtoul(value, &end, 0);
+			if (*end != '\0' || options.max_connections == 0 || options.max_connections > 4096) {
+				fprintf(stderr, "winapi-hostd: --max-connections %s: want 1..4096\n", value);
+				return 2;
+			}
+			i++;
+		} else {
+			fprintf(stderr, "winapi-hostd: unknown or incomplete option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static DWORD WINAPI serve_connection(LPVOID argument)
+{
+	SOCKET connection = (SOCKET)(ULONG_PTR)argument;
+	int rc = winapi_host_socket_serve(connection, &stats);
+
+	if (rc != 0)
+		winapi_log(WINAPI_LOG_INFO, "hostd", "connection ended: error %d", -rc);
+	closesocket(connection);
+	InterlockedDecrement(&connections_open);
+	return 0;
+}
+
+static int open_listener(void)
+{
+	SOCKADDR_HV address;
+
+	memset(&address, 0, sizeof(address));
+	address.Family = AF_HYPERV;
+	address.VmId = options.vm_id;
+	address.ServiceId = HV_GUID_VSOCK_TEMPLATE;
+	address.ServiceId.Data1 = (unsigned long)options.port;
+	listener = socket(AF_HYPERV, SOCK_STREAM, HV_PROTOCOL_RAW);
+	if (listener == INVALID_SOCKET) {
+		winapi_log(WINAPI_LOG_ERR, "hostd", "no Hyper-V sockets here (WSA error %d)", WSAGetLastError());
+		return -1;
+	}
+	if (bind(listener, (struct sockaddr *)&address, sizeof(address)) == SOCKET_ERROR ||
+	    listen(listener, 64) == SOCKET_ERROR) {
+		winapi_log(WINAPI_LOG_ERR, "hostd", "cannot listen on port %#lx (WSA error %d)", options.port,
+			   WSAGetLastError());
+		closesocket(listener);
+		listener = INVALID_SOCKET;
+		return -1;
+	}
+	return 0;
+}
+
+/* Until the listener is closed (service stop) or fails. */
+static void accept_loop(void)
+{
+	for (;;) {
+		SOCKET connection = accept(listener, NULL, NULL);
+		HANDLE thread;
+
+		if (connection == INVALID_SOCKET)
+			return;
+		if ((unsigned int)connections_open >= options.max_connections) {
+			winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: %u already served",
+				   options.max_connections);
+			closesocket(connection);
+			continue;
+		}
+		InterlockedIncrement(&connections_open);
+		thread = CreateThread(NULL, 0, serve_connection, (LPVOID)(ULONG_PTR)connection, 0, NULL);
+		if (thread == NULL) {
+			InterlockedDecrement(&connections_open);
+			closesocket(connection);
+			continue;
+		}
+		CloseHandle(thread);
+	}
+}
+
+static void report_status(DWORD state, DWORD exit_code)
+{
+	service_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+	service_status.dwCurrentState = state;
+	service_status.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+	service_status.dwWin32ExitCode = exit_code;
+	SetServiceStatus(status_handle, &service_status);
+}
+
+static DWORD WINAPI control_handler(DWORD control, DWORD event_type, LPVOID event_data, LPVOID context)
+{
+	(void)event_type;
+	(void)event_data;
+	(void)context;
+	if (control == SERVICE_CONTROL_STOP || control == SERVICE_CONTROL_SHUTDOWN) {
+		report_status(SERVICE_STOP_PENDING, NO_ERROR);
+		closesocket(listener); /* accept() returns: the loop ends */
+		return NO_ERROR;
+	}
+	return control == SERVICE_CONTROL_INTERROGATE ? NO_ERROR : ERROR_CALL_NOT_IMPLEMENTED;
+}
+
+static void WINAPI service_main(DWORD argc, LPSTR *argv)
+{
+	(void)argc;
+	(void)argv;
+	status_handle = RegisterServiceCtrlHandlerExA(SERVICE_NAME, control_handler, NULL);
+	if (status_handle == NULL)
+		return;
+	report_status(SERVICE_START_PENDING, NO_ERROR);
+	if (open_listener() != 0) {
+		report_status(SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR);
+		return;
+	}
+	report_status(SERVICE_RUNNING, NO_ERROR);
+	accept_loop();
+	report_status(SERVICE_STOPPED, NO_ERROR);
+}
+
+int main(int argc, char **argv)
+{
+	SERVICE_TABLE_ENTRYA table[] = { { (LPSTR)SERVICE_NAME, service_main }, { NULL, NULL } };
+	char service_id[37];
+	WSADATA wsa;
+	int rc;
+
+	rc = parse_options(argc, argv);
+	if (rc != 0)
+		return rc;
+	winapi_hvsock_service_id((uint32_t)options.port, service_id);
+	if (options.print_service_id) {
+		printf("%s\n", service_id);
+		return 0;
+	}
+	if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+		fprintf(stderr, "winapi-hostd: WSAStartup failed\n");
+		return 1;
+	}
+	if (!options.console) {
+		/* Started by the service control manager; from a console this fails at once. */
+		if (!StartServiceCtrlDispatcherA(table)) {
+			if (GetLastError() == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
+				fprintf(stderr, "winapi-hostd: not started as a service; use --console to run here\n");
+			rc = 1;
+		}
+	} else if (open_listener() == 0) {
+		winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving Hyper-V service id %s", service_id);
+		accept_loop();
+	} else {
+		rc = 1;
+	}
+	WSACleanup();
+	return rc;
+}
