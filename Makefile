@@ -74,7 +74,7 @@ APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/winapi-hostd $(BIN)/vmb
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
-	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut
+	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e
@@ -204,6 +204,7 @@ $(TESTBIN)/uio_ut: $(call objects,tests/unit/uio_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS) \
 	$(BUILD)/obj/lib/winapi/crc32c_sse42_linux.o
 $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c apps/winapi-pmd/telemetry.c)
+$(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 $(UNIT_TESTS):
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -ljansson $(LIBS_PROTOCOL)

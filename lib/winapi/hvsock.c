@@ -607,7 +607,7 @@ int winapi_hvsock_port_from_environment(uint32_t *port)
 		return 0;
 	errno = 0;
 	value = strtoull(text, &end, 0);
-	if (errno != 0 || *end != '\0' || value == 0 || value > 0x7fffffffu || text[0] == '-')
+	if (errno != 0 || *end != '\0' || value == 0 || value > 0x7fffffffu || text[0] < '0' || text[0] > '9')
 		return -EINVAL;
 	*port = (uint32_t)value;
 	return 0;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # winapi-test --integration against winapi-host-sim in every kernel profile (issue 4's
-# "passes against each profile"). The binaries come from $WINAPI_BIN_DIR (tests/run-tests.sh).
+# "passes against each profile"), and over the hvsock transport against winapi-hostd, the
+# Linux build of the host service (AF_UNIX standing in for AF_VSOCK).
+# The binaries come from $WINAPI_BIN_DIR (tests/run-tests.sh).
 set -u
 bin=${WINAPI_BIN_DIR:-build/bin}
 work=$(mktemp -d "${TMPDIR:-/tmp}/integration_e2e.XXXXXX")
@@ -39,8 +41,34 @@ for profile in linux-6.1 linux-6.12 mainline; do
 	fi
 	stop_emulator
 done
+
+hostd_socket=$work/hostd.sock
+"$bin/winapi-hostd" --unix "$hostd_socket" >"$work/hostd.out" 2>&1 &
+emulator=$!
+i=0
+while [ ! -S "$hostd_socket" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if WINAPI_TRANSPORT=hvsock WINAPI_SOCKET_PATH="$hostd_socket" "$bin/winapi-test" --integration >"$work/out" 2>&1; then
+	echo "ok - winapi-test --integration, hvsock transport against winapi-hostd"
+else
+	echo "not ok - winapi-test --integration, hvsock transport against winapi-hostd"
+	sed 's/^/#   /' "$work/out"
+	failed="$failed hvsock"
+fi
+stop_emulator
+# The service's own count: every request the suite made reached it and none was refused.
+if grep -q ' requests (0 refused)' "$work/hostd.out" && ! grep -q ' 0 requests' "$work/hostd.out"; then
+	echo "ok - winapi-hostd served the suite: $(grep 'connections' "$work/hostd.out")"
+else
+	echo "not ok - winapi-hostd's counters"
+	sed 's/^/#   /' "$work/hostd.out"
+	failed="$failed hostd-counters"
+fi
+
 if [ -n "$failed" ]; then
-	echo "failed profiles:$failed"
+	echo "failed:$failed"
 	exit 1
 fi
-echo "all profiles passed"
+echo "all profiles and transports passed"
