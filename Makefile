@@ -77,7 +77,8 @@ UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(
 	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
-	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e
+	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
+	$(TESTBIN)/hvsock_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -254,6 +255,11 @@ $(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c tests/e2e/load.c apps/win
 # faults_e2e: the fault matrix against winapi-host-sim and winapi-pmd; cleans the daemon's
 # runtime directory with winapi_pmd_runtime_dir() (the static archive).
 $(TESTBIN)/faults_e2e: $(call objects,tests/e2e/faults_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
+
+# hvsock_e2e plays a hostile host and a hostile client with the wire's own code (the static archive).
+$(TESTBIN)/hvsock_e2e: $(call objects,tests/e2e/hvsock_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 

@@ -43,7 +43,7 @@ static void usage(FILE *out)
 		"\n"
 		"  -p, --port PORT          AF_VSOCK port (default: $WINAPI_SOCKET_PORT, else 0x1234)\n"
 		"      --cid CID            AF_VSOCK address to listen on (default: any)\n"
-		"  -u, --unix PATH          listen on this AF_UNIX socket instead of AF_VSOCK (tests,\n"
+		"  -s, --socket PATH        listen on this AF_UNIX socket instead of AF_VSOCK (tests,\n"
 		"                           or clients on this machine: WINAPI_SOCKET_PATH=PATH)\n"
 		"  -m, --max-connections N  connections served at once (default 16); each may hold a\n"
 		"                           payload buffer of up to 512 MiB\n"
@@ -68,7 +68,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 	static const struct option long_options[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "cid", required_argument, NULL, 'C' },
-		{ "unix", required_argument, NULL, 'u' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -82,7 +82,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 			getenv("WINAPI_SOCKET_PORT"));
 		return 2;
 	}
-	while ((option = getopt_long(argc, argv, "p:u:m:h", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "p:s:m:h", long_options, NULL)) != -1) {
 		switch (option) {
 		case 'p':
 			if (parse_number(optarg, 0x7fffffff, &value) != 0 || value == 0) {
@@ -98,7 +98,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 			}
 			options->cid = (uint32_t)value;
 			break;
-		case 'u':
+		case 's':
 			options->unix_path = optarg;
 			break;
 		case 'm':
@@ -173,7 +173,7 @@ static int listen_vsock(uint32_t cid, uint32_t port)
 
 	if (fd < 0) {
 		rc = -errno;
-		winapi_log(WINAPI_LOG_ERR, "hostd", "no AF_VSOCK here (%s): load vsock/hv_sock, or use --unix PATH",
+		winapi_log(WINAPI_LOG_ERR, "hostd", "no AF_VSOCK here (%s): load vsock/hv_sock, or use --socket PATH",
 			   strerror(-rc));
 		return rc;
 	}

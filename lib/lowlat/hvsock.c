@@ -237,7 +237,8 @@ static void *receiver_main(void *argument)
 		rc = receive_reply(transport);
 	while (rc == 0);
 	pthread_mutex_lock(&transport->lock);
-	if (rc != -ENOTCONN && transport->broken == 0)
+	/* -EIO was logged where the bad header was seen; -ENOTCONN is the host closing. */
+	if (rc != -ENOTCONN && rc != -EIO && transport->broken == 0)
 		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: connection to the host failed: %s", strerror(-rc));
 	break_connection(transport, rc == -EIO || rc == -EPROTO ? -EIO : -ENOTCONN);
 	pthread_cond_broadcast(&transport->receiving_done);

@@ -43,7 +43,7 @@ for profile in linux-6.1 linux-6.12 mainline; do
 done
 
 hostd_socket=$work/hostd.sock
-"$bin/winapi-hostd" --unix "$hostd_socket" >"$work/hostd.out" 2>&1 &
+"$bin/winapi-hostd" --socket "$hostd_socket" >"$work/hostd.out" 2>&1 &
 emulator=$!
 i=0
 while [ ! -S "$hostd_socket" ] && [ $i -lt 100 ]; do
