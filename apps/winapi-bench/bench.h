@@ -23,12 +23,13 @@ extern const size_t bench_buffer_sizes[BENCH_BUFFER_SIZES];    /* 64 KiB, 1 MiB,
 
 struct bench_options {
 	int guest_cpu;              /* runs the guest, the ping side, the baseline's client */
-	int host_cpu;               /* runs the emulators, the pong side, the baseline's host */
+	int host_cpu;               /* runs the emulators, winapi-hostd, the pong side, the baseline's host */
 	bool quick;
 	unsigned int rounds;        /* every measurement is cut in this many slices, interleaved */
 	const char *json_path;
 	const char *plot_path;
 	const char *emulator_path;
+	const char *hostd_path;     /* winapi-hostd, the hvsock transport's host */
 	uint64_t polled_samples;    /* per polled latency, over all rounds */
 	uint64_t blocking_samples;  /* interrupt mode and the baseline: each round trip sleeps */
 	double seconds;             /* each request-rate and bandwidth figure, over all rounds */
@@ -60,6 +61,11 @@ struct bench_results {
 	struct throughput baseline_verify[BENCH_BUFFER_SIZES];
 	uint32_t verify_checksum[BENCH_BUFFER_SIZES];
 	uint32_t baseline_verify_checksum[BENCH_BUFFER_SIZES];
+	/* liblowlat over the hvsock transport (WSL2's), against winapi-hostd on AF_UNIX */
+	struct latency hvsock_echo[BENCH_ECHO_SIZES];
+	struct throughput hvsock_rate[BENCH_BATCH_SIZES];
+	struct throughput hvsock_verify[BENCH_BUFFER_SIZES];
+	uint32_t hvsock_verify_checksum[BENCH_BUFFER_SIZES];
 };
 
 struct bench_target {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * winapi-bench: in one run, on the same two cores, the physical floor of the machine, liblowlat
- * against the host emulator, and the socket+JSON baseline; every figure also as a ratio.
+ * against the host emulator, liblowlat's hvsock transport against winapi-hostd, and the
+ * socket+JSON baseline; every figure also as a ratio.
  * See docs/BENCHMARKS.md.
  */
 #include <errno.h>
@@ -22,8 +23,9 @@ static void usage(FILE *out)
 		"Usage: winapi-bench [options]\n"
 		"Measures, in one run on two cores: the machine's floor (cache-line round trip, memory\n"
 		"read bandwidth, CRC32C), liblowlat against the host emulator (polled and interrupt-mode\n"
-		"echo, request rate by batch, zero-copy verify bandwidth), and the socket+JSON baseline\n"
-		"doing the same work. Prints a table with ratios; progress goes to stderr.\n"
+		"echo, request rate by batch, zero-copy verify bandwidth), liblowlat's hvsock transport\n"
+		"against winapi-hostd (AF_UNIX standing in for the Hyper-V socket), and the socket+JSON\n"
+		"baseline doing the same work. Prints a table with ratios; progress goes to stderr.\n"
 		"\n"
 		"  -l, --lcores A,B       the two CPUs: A runs the guest, B the host (default: the first\n"
 		"                         two allowed CPUs, on one NUMA node when possible)\n"
@@ -35,6 +37,8 @@ static void usage(FILE *out)
 		"  -p, --plot FILE.png    draw the latency distributions and the throughputs (gnuplot)\n"
 		"  -e, --emulator PATH    winapi-host-sim to run (default: $WINAPI_BIN_DIR/winapi-host-sim,\n"
 		"                         else the one next to this program)\n"
+		"  -H, --hostd PATH       winapi-hostd to run for the hvsock transport (default: as for\n"
+		"                         --emulator)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: 0 when every measurement ran and checked out, 1 otherwise, 2 for bad options.\n");
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "plot", required_argument, NULL, 'p' },
 		{ "emulator", required_argument, NULL, 'e' },
+		{ "hostd", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,7 +144,7 @@ int main(int argc, char **argv)
 	int option, rc;
 	char *end;
 
-	while ((option = getopt_long(argc, argv, "l:qr:j:p:e:h", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "l:qr:j:p:e:H:h", long_options, NULL)) != -1) {
 		switch (option) {
 		case 'l':
 			if (parse_lcores(optarg, &options) != 0) {
@@ -167,6 +172,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			options.emulator_path = optarg;
+			break;
+		case 'H':
+			options.hostd_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);

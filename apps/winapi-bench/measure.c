@@ -70,16 +70,17 @@ struct emulator_child {
 	char log_path[128];
 };
 
-static int find_emulator(const struct bench_options *options, char *path, size_t size)
+/* A program of this build: @explicit_path, else $WINAPI_BIN_DIR/@name, else next to this one. */
+static int find_program(const char *explicit_path, const char *name, const char *option, char *path, size_t size)
 {
 	const char *bin_dir = getenv("WINAPI_BIN_DIR");
 	char self[PATH_MAX - 32];
 	ssize_t length;
 
-	if (options->emulator_path != NULL) {
-		snprintf(path, size, "%s", options->emulator_path);
+	if (explicit_path != NULL) {
+		snprintf(path, size, "%s", explicit_path);
 	} else if (bin_dir != NULL && *bin_dir != '\0') {
-		if ((size_t)snprintf(path, size, "%s/winapi-host-sim", bin_dir) >= size)
+		if ((size_t)snprintf(path, size, "%s/%s", bin_dir, name) >= size)
 			return -ENAMETOOLONG;
 	} else {
 		length = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -87,11 +88,11 @@ static int find_emulator(const struct bench_options *options, char *path, size_t
 			return -errno;
 		self[length] = '\0';
 		*strrchr(self, '/') = '\0';
-		snprintf(path, size, "%s/winapi-host-sim", self);
+		snprintf(path, size, "%s/%s", self, name);
 	}
 	if (access(path, X_OK) != 0) {
-		fprintf(stderr, "winapi-bench: cannot run the host emulator %s: %s (build it, or give --emulator)\n",
-			path, strerror(errno));
+		fprintf(stderr, "winapi-bench: cannot run %s: %s (build it, or give %s)\n", path, strerror(errno),
+			option);
 		return -ENOENT;
 	}
 	return 0;
@@ -112,14 +113,19 @@ static void show_log(const struct emulator_child *child)
 	fclose(log);
 }
 
-/* Start winapi-host-sim on the host CPU, polled or in interrupt mode; wait until it listens. */
-static int emulator_start(const struct bench_options *options, bool interrupt_mode, struct emulator_child *child)
+/*
+ * Start a host on the host CPU: winapi-host-sim, polled or in interrupt mode, or winapi-hostd
+ * (@hostd); wait until it listens.
+ */
+static int emulator_start(const struct bench_options *options, bool interrupt_mode, bool hostd,
+			  struct emulator_child *child)
 {
 	char binary[PATH_MAX];
 	int rc, i;
 
 	child->pid = -1;
-	rc = find_emulator(options, binary, sizeof(binary));
+	rc = hostd ? find_program(options->hostd_path, "winapi-hostd", "--hostd", binary, sizeof(binary)) :
+		     find_program(options->emulator_path, "winapi-host-sim", "--emulator", binary, sizeof(binary));
 	if (rc != 0)
 		return rc;
 	snprintf(child->directory, sizeof(child->directory), "/tmp/winapi-bench.XXXXXX");
@@ -143,8 +149,11 @@ static int emulator_start(const struct bench_options *options, bool interrupt_mo
 		}
 		pin_to_cpu(options->host_cpu);
 		setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
-		execl(binary, binary, "--socket", child->socket_path, "--once",
-		      interrupt_mode ? "--interrupt-mode" : (char *)NULL, (char *)NULL);
+		if (hostd)
+			execl(binary, binary, "--socket", child->socket_path, (char *)NULL);
+		else
+			execl(binary, binary, "--socket", child->socket_path, "--once",
+			      interrupt_mode ? "--interrupt-mode" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
@@ -155,13 +164,13 @@ static int emulator_start(const struct bench_options *options, bool interrupt_mo
 			return 0;
 		if (waitpid(child->pid, &status, WNOHANG) == child->pid) {
 			child->pid = -1;
-			fprintf(stderr, "winapi-bench: the host emulator %s exited at start\n", binary);
+			fprintf(stderr, "winapi-bench: the host %s exited at start\n", binary);
 			show_log(child);
 			return -ECHILD;
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000000L }, NULL);
 	}
-	fprintf(stderr, "winapi-bench: the host emulator %s did not listen within 5 s\n", binary);
+	fprintf(stderr, "winapi-bench: the host %s did not listen within 5 s\n", binary);
 	show_log(child);
 	return -ETIMEDOUT;
 }
@@ -185,13 +194,16 @@ static void emulator_stop(struct emulator_child *child)
 	rmdir(child->directory);
 }
 
-/* Attach liblowlat to @child: VMBUS_SPIN_NS is read when the device opens. */
-static winapi_handle_t attach_guest(const struct emulator_child *child, bool interrupt_mode)
+/*
+ * Attach liblowlat to @child: the emulator, or (@hostd) winapi-hostd over the hvsock
+ * transport. VMBUS_SPIN_NS is read when the device or the socket opens.
+ */
+static winapi_handle_t attach_guest(const struct emulator_child *child, bool interrupt_mode, bool hostd)
 {
 	winapi_handle_t handle;
 
-	setenv("WINAPI_TRANSPORT", "sim", 1);
-	setenv("WINAPI_SIM_SOCKET", child->socket_path, 1);
+	setenv("WINAPI_TRANSPORT", hostd ? "hvsock" : "sim", 1);
+	setenv(hostd ? "WINAPI_SOCKET_PATH" : "WINAPI_SIM_SOCKET", child->socket_path, 1);
 	setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
 	handle = winapi_init();
 	if (handle == NULL) {
@@ -209,8 +221,11 @@ static winapi_handle_t attach_guest(const struct emulator_child *child, bool int
 struct session {
 	struct emulator_child polled_host;
 	struct emulator_child interrupt_host;
+	struct emulator_child hvsock_host;             /* winapi-hostd, the WSL2 transport's host */
 	winapi_handle_t polled;
 	winapi_handle_t interrupt;
+	winapi_handle_t hvsock;
+	winapi_buffer_t hvsock_buffers[BENCH_BUFFER_SIZES]; /* this process's memory: bytes on the socket */
 	struct baseline_client baseline;
 	pid_t baseline_host;
 	winapi_buffer_t buffers[BENCH_BUFFER_SIZES];   /* zero-copy, the polled host wrote them */
@@ -256,22 +271,36 @@ static int stop_baseline(struct session *session)
 	return 0;
 }
 
-/* Both hosts WRITE the pattern into each buffer size: the bytes every VERIFY then checks. */
-static int prepare_buffers(struct session *session, struct bench_results *results)
+/* @handle's host WRITEs the pattern into a new buffer of each size: the bytes VERIFY checks. */
+static int write_buffers(winapi_handle_t handle, winapi_buffer_t *buffers, uint32_t *checksums)
 {
 	winapi_buffer_test_result_t result;
 	unsigned int i;
 	int rc;
 
 	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
-		rc = winapi_alloc_buffer(&session->buffers[i], bench_buffer_sizes[i]);
+		rc = winapi_alloc_buffer(&buffers[i], bench_buffer_sizes[i]);
 		if (rc != 0)
 			return bench_fail("winapi_alloc_buffer", rc);
-		rc = winapi_buffer_test(session->polled, &session->buffers[i], 1, WINAPI_BUFFER_OP_WRITE, BENCH_PATTERN,
-					&result);
+		rc = winapi_buffer_test(handle, &buffers[i], 1, WINAPI_BUFFER_OP_WRITE, BENCH_PATTERN, &result);
 		if (rc != 0)
 			return bench_fail("BUFFER_TEST WRITE", rc);
-		results->verify_checksum[i] = result.checksum;
+		checksums[i] = result.checksum;
+	}
+	return 0;
+}
+
+/* Every host WRITEs the pattern into each buffer size; all must agree on the checksum. */
+static int prepare_buffers(struct session *session, struct bench_results *results)
+{
+	winapi_buffer_test_result_t result;
+	unsigned int i;
+	int rc;
+
+	rc = write_buffers(session->polled, session->buffers, results->verify_checksum);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
 		session->baseline_buffers[i] = malloc(bench_buffer_sizes[i]);
 		if (session->baseline_buffers[i] == NULL)
 			return bench_fail("malloc", -ENOMEM);
@@ -280,11 +309,12 @@ static int prepare_buffers(struct session *session, struct bench_results *result
 		if (rc != 0)
 			return bench_fail("baseline WRITE", rc);
 		results->baseline_verify_checksum[i] = result.checksum;
-		/* The same work: both hosts computed the same CRC32C over the same bytes. */
-		if (results->verify_checksum[i] != results->baseline_verify_checksum[i]) {
-			fprintf(stderr, "winapi-bench: checksums differ for %zu KiB: liblowlat %08x, baseline %08x\n",
-				bench_buffer_sizes[i] >> 10, results->verify_checksum[i],
-				results->baseline_verify_checksum[i]);
+		/* The same work: the hosts computed the same CRC32C over the same bytes. */
+		if (results->verify_checksum[i] != results->baseline_verify_checksum[i] ||
+		    results->verify_checksum[i] != results->hvsock_verify_checksum[i]) {
+			fprintf(stderr, "winapi-bench: checksums differ for %zu KiB: liblowlat %08x, hvsock %08x, "
+				"baseline %08x\n", bench_buffer_sizes[i] >> 10, results->verify_checksum[i],
+				results->hvsock_verify_checksum[i], results->baseline_verify_checksum[i]);
 			return -EBADMSG;
 		}
 	}
@@ -292,8 +322,8 @@ static int prepare_buffers(struct session *session, struct bench_results *result
 }
 
 /*
- * The interrupt-mode host and handle first: liblowlat allocates buffers from the attachment
- * opened last, and the buffers belong to the polled one.
+ * The interrupt-mode and hvsock handles first: liblowlat allocates buffers from the
+ * attachment opened last, so each handle's buffers are allocated before the next one opens.
  */
 static int session_open(const struct bench_options *options, struct session *session,
 			struct bench_results *results)
@@ -301,18 +331,28 @@ static int session_open(const struct bench_options *options, struct session *ses
 	int rc;
 
 	memset(session, 0, sizeof(*session));
-	session->polled_host.pid = session->interrupt_host.pid = session->baseline_host = -1;
+	session->polled_host.pid = session->interrupt_host.pid = session->hvsock_host.pid = -1;
+	session->baseline_host = -1;
 	session->baseline.fd = -1;
-	rc = emulator_start(options, true, &session->interrupt_host);
+	rc = emulator_start(options, true, false, &session->interrupt_host);
 	if (rc != 0)
 		return rc;
-	session->interrupt = attach_guest(&session->interrupt_host, true);
+	session->interrupt = attach_guest(&session->interrupt_host, true, false);
 	if (session->interrupt == NULL)
 		return -ENOTCONN;
-	rc = emulator_start(options, false, &session->polled_host);
+	rc = emulator_start(options, false, true, &session->hvsock_host);
 	if (rc != 0)
 		return rc;
-	session->polled = attach_guest(&session->polled_host, false);
+	session->hvsock = attach_guest(&session->hvsock_host, false, true);
+	if (session->hvsock == NULL)
+		return -ENOTCONN;
+	rc = write_buffers(session->hvsock, session->hvsock_buffers, results->hvsock_verify_checksum);
+	if (rc != 0)
+		return rc;
+	rc = emulator_start(options, false, false, &session->polled_host);
+	if (rc != 0)
+		return rc;
+	session->polled = attach_guest(&session->polled_host, false, false);
 	if (session->polled == NULL)
 		return -ENOTCONN;
 	rc = start_baseline(options, session);
@@ -328,15 +368,19 @@ static int session_close(struct session *session)
 
 	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
 		winapi_free_buffer(&session->buffers[i]);
+		winapi_free_buffer(&session->hvsock_buffers[i]);
 		free(session->baseline_buffers[i]);
 	}
 	winapi_cleanup(session->polled);
 	winapi_cleanup(session->interrupt);
+	winapi_cleanup(session->hvsock);
 	rc = stop_baseline(session);
 	if (session->polled_host.pid > 0 || session->polled_host.directory[0] != '\0')
 		emulator_stop(&session->polled_host);
 	if (session->interrupt_host.pid > 0 || session->interrupt_host.directory[0] != '\0')
 		emulator_stop(&session->interrupt_host);
+	if (session->hvsock_host.pid > 0 || session->hvsock_host.directory[0] != '\0')
+		emulator_stop(&session->hvsock_host);
 	return rc;
 }
 
@@ -588,6 +632,12 @@ static int round_slices(const struct bench_options *options, struct session *ses
 	rc = echo_slice(liblowlat_echo, session->interrupt, 64, blocking, &results->echo_interrupt.histogram);
 	if (rc != 0)
 		return bench_fail("echo (interrupt mode)", rc);
+	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
+		rc = echo_slice(liblowlat_echo, session->hvsock, bench_echo_sizes[i], blocking,
+				&results->hvsock_echo[i].histogram);
+		if (rc != 0)
+			return bench_fail("echo (hvsock)", rc);
+	}
 	for (i = 0; i < BENCH_BATCH_SIZES; i++) {
 		rc = rate_slice(session->polled, bench_batch_sizes[i], seconds, &results->rate[i]);
 		if (rc != 0)
@@ -595,6 +645,9 @@ static int round_slices(const struct bench_options *options, struct session *ses
 		rc = baseline_rate_slice(&session->baseline, bench_batch_sizes[i], seconds, &results->baseline_rate[i]);
 		if (rc != 0)
 			return bench_fail("baseline request rate", rc);
+		rc = rate_slice(session->hvsock, bench_batch_sizes[i], seconds, &results->hvsock_rate[i]);
+		if (rc != 0)
+			return bench_fail("request rate (hvsock)", rc);
 	}
 	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
 		rc = verify_slice(session->polled, &session->buffers[i], results->verify_checksum[i], seconds,
@@ -605,6 +658,10 @@ static int round_slices(const struct bench_options *options, struct session *ses
 					   results->baseline_verify_checksum[i], seconds, &results->baseline_verify[i]);
 		if (rc != 0)
 			return bench_fail("baseline verify", rc);
+		rc = verify_slice(session->hvsock, &session->hvsock_buffers[i], results->hvsock_verify_checksum[i],
+				  seconds, &results->hvsock_verify[i]);
+		if (rc != 0)
+			return bench_fail("verify (hvsock)", rc);
 	}
 	return 0;
 }
@@ -623,6 +680,8 @@ void bench_results_init(struct bench_results *results)
 	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
 		results->echo_polled[i] = (struct latency){ .name = "echo polled", .size = bench_echo_sizes[i] };
 		results->baseline_echo[i] = (struct latency){ .name = "baseline echo", .size = bench_echo_sizes[i] };
+		results->hvsock_echo[i] = (struct latency){ .name = "hvsock echo", .size = bench_echo_sizes[i] };
+		histogram_init(&results->hvsock_echo[i].histogram);
 		histogram_init(&results->echo_polled[i].histogram);
 		histogram_init(&results->baseline_echo[i].histogram);
 	}
@@ -634,11 +693,13 @@ int bench_measure(const struct bench_options *options, struct bench_results *res
 	unsigned int round;
 	int rc, close_rc;
 
-	bench_progress("starting the host emulators (polled, interrupt mode) and the baseline host on CPU %d",
+	bench_progress("starting the host emulators (polled, interrupt mode), winapi-hostd (hvsock) and the "
+		       "baseline host on CPU %d",
 		       options->host_cpu);
 	rc = session_open(options, &session, results);
 	for (round = 0; rc == 0 && round < options->rounds; round++) {
-		bench_progress("round %u of %u: floor, echo, request rate, verify; each for liblowlat and the baseline",
+		bench_progress("round %u of %u: floor, echo, request rate, verify; each for liblowlat over VMBus, "
+			       "over hvsock, and the baseline",
 			       round + 1, options->rounds);
 		rc = round_slices(options, &session, results);
 	}

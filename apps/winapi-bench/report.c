@@ -49,6 +49,11 @@ static double baseline_verify_gbps(const struct bench_results *results, unsigned
 	return bench_rate(&results->baseline_verify[i]) / 1e9;
 }
 
+static double hvsock_verify_gbps(const struct bench_results *results, unsigned int i)
+{
+	return bench_rate(&results->hvsock_verify[i]) / 1e9;
+}
+
 static double to_us(uint64_t ns)
 {
 	return (double)ns / 1000.0;
@@ -91,22 +96,30 @@ static void print_table(const struct bench_options *options, const struct bench_
 	print_latency(&results->echo_interrupt, "echo interrupt mode, 64 B", &results->cache_line,
 		      &results->baseline_echo[1]);
 	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
+		snprintf(label, sizeof(label), "echo hvsock transport, %zu B", bench_echo_sizes[i]);
+		print_latency(&results->hvsock_echo[i], label, &results->cache_line, &results->baseline_echo[i]);
+	}
+	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
 		snprintf(label, sizeof(label), "baseline echo (socket+JSON), %zu B", bench_echo_sizes[i]);
 		print_latency(&results->baseline_echo[i], label, &results->cache_line, NULL);
 	}
 
-	printf("\nRequest rate (64 B echoes)            requests/s              vs baseline\n");
+	printf("\nRequest rate (64 B echoes), requests/s   VMBus      hvsock     baseline   VMBus vs baseline  hvsock vs baseline\n");
 	for (i = 0; i < BENCH_BATCH_SIZES; i++)
-		printf("  batches of %-2u  liblowlat %14.0f   baseline %12.0f   %8.1fx\n", bench_batch_sizes[i],
-		       bench_rate(&results->rate[i]), bench_rate(&results->baseline_rate[i]), bench_rate(&results->rate[i]) / bench_rate(&results->baseline_rate[i]));
+		printf("  batches of %-2u                   %12.0f %11.0f %12.0f %17.1fx %18.1fx\n", bench_batch_sizes[i],
+		       bench_rate(&results->rate[i]), bench_rate(&results->hvsock_rate[i]),
+		       bench_rate(&results->baseline_rate[i]),
+		       bench_rate(&results->rate[i]) / bench_rate(&results->baseline_rate[i]),
+		       bench_rate(&results->hvsock_rate[i]) / bench_rate(&results->baseline_rate[i]));
 
-	printf("\nBandwidth (GB/s)                      ours   baseline  memory read  CRC32C   of memory read  vs baseline\n");
+	printf("\nBandwidth (GB/s)                   VMBus zero-copy  hvsock  baseline  memory read  CRC32C   VMBus of memory read  vs baseline  hvsock vs baseline\n");
 	for (i = 0; i < BENCH_BUFFER_SIZES; i++)
-		printf("  zero-copy verify, %5zu KiB     %9.2f  %9.2f  %11.2f  %7.2f   %14.2fx  %10.1fx\n",
-		       bench_buffer_sizes[i] >> 10, verify_gbps(results, i), baseline_verify_gbps(results, i),
-		       results->memory_read_gbps, results->crc32c_gbps[i],
+		printf("  verify, %5zu KiB           %15.2f %8.2f %9.2f %12.2f %7.2f %21.2fx %11.1fx %18.1fx\n",
+		       bench_buffer_sizes[i] >> 10, verify_gbps(results, i), hvsock_verify_gbps(results, i),
+		       baseline_verify_gbps(results, i), results->memory_read_gbps, results->crc32c_gbps[i],
 		       verify_gbps(results, i) / results->memory_read_gbps,
-		       verify_gbps(results, i) / baseline_verify_gbps(results, i));
+		       verify_gbps(results, i) / baseline_verify_gbps(results, i),
+		       hvsock_verify_gbps(results, i) / baseline_verify_gbps(results, i));
 }
 
 void bench_evaluate_targets(const struct bench_results *results, struct bench_target targets[BENCH_TARGETS])
@@ -158,7 +171,7 @@ static json_t *latency_json(const struct latency *latency)
 int bench_write_json(const char *path, const struct bench_options *options, const struct bench_results *results,
 		     const char *machine, const struct bench_target targets[BENCH_TARGETS])
 {
-	json_t *root, *echo_polled, *baseline_echo, *rate, *bandwidth, *goals;
+	json_t *root, *echo_polled, *baseline_echo, *hvsock_echo, *rate, *bandwidth, *goals;
 	struct utsname system;
 	unsigned int i;
 	int rc;
@@ -166,20 +179,24 @@ int bench_write_json(const char *path, const struct bench_options *options, cons
 	uname(&system);
 	echo_polled = json_array();
 	baseline_echo = json_array();
+	hvsock_echo = json_array();
 	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
 		json_array_append_new(echo_polled, latency_json(&results->echo_polled[i]));
 		json_array_append_new(baseline_echo, latency_json(&results->baseline_echo[i]));
+		json_array_append_new(hvsock_echo, latency_json(&results->hvsock_echo[i]));
 	}
 	rate = json_array();
 	for (i = 0; i < BENCH_BATCH_SIZES; i++)
-		json_array_append_new(rate, json_pack("{s:i, s:f, s:f}", "batch", bench_batch_sizes[i], "requests_per_s",
-						      bench_rate(&results->rate[i]), "baseline_requests_per_s",
-						      bench_rate(&results->baseline_rate[i])));
+		json_array_append_new(rate, json_pack("{s:i, s:f, s:f, s:f}", "batch", bench_batch_sizes[i],
+						      "requests_per_s", bench_rate(&results->rate[i]),
+						      "hvsock_requests_per_s", bench_rate(&results->hvsock_rate[i]),
+						      "baseline_requests_per_s", bench_rate(&results->baseline_rate[i])));
 	bandwidth = json_array();
 	for (i = 0; i < BENCH_BUFFER_SIZES; i++)
 		json_array_append_new(bandwidth,
-				      json_pack("{s:I, s:f, s:f, s:f, s:I}", "buffer_size", (json_int_t)bench_buffer_sizes[i],
-						"verify_gbps", verify_gbps(results, i), "baseline_verify_gbps",
+				      json_pack("{s:I, s:f, s:f, s:f, s:f, s:I}", "buffer_size",
+						(json_int_t)bench_buffer_sizes[i], "verify_gbps", verify_gbps(results, i),
+						"hvsock_verify_gbps", hvsock_verify_gbps(results, i), "baseline_verify_gbps",
 						baseline_verify_gbps(results, i), "crc32c_gbps", results->crc32c_gbps[i],
 						"checksum", (json_int_t)results->verify_checksum[i]));
 	goals = json_array();
@@ -187,12 +204,13 @@ int bench_write_json(const char *path, const struct bench_options *options, cons
 		json_array_append_new(goals, json_pack("{s:s, s:f, s:f, s:s, s:b}", "goal", targets[i].goal, "measured",
 						       targets[i].measured, "bound", targets[i].bound, "unit",
 						       targets[i].unit, "met", target_met(&targets[i])));
-	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:i}, s:{s:o, s:o, s:f}, s:o, s:o, s:o, s:o, s:o, s:o}",
+	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:i}, s:{s:o, s:o, s:f}, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "machine", "description", machine, "kernel", system.release, "guest_cpu", options->guest_cpu,
 			 "host_cpu", options->host_cpu, "quick", options->quick, "rounds", options->rounds, "floor", "cache_line_round_trip", latency_json(&results->cache_line), "ring_round_trip",
 			 latency_json(&results->ring),
 			 "memory_read_gbps", results->memory_read_gbps, "echo_polled", echo_polled,
-			 "echo_interrupt", latency_json(&results->echo_interrupt), "baseline_echo", baseline_echo,
+			 "echo_interrupt", latency_json(&results->echo_interrupt), "hvsock_echo", hvsock_echo,
+			 "baseline_echo", baseline_echo,
 			 "request_rate", rate, "bandwidth", bandwidth, "targets", goals);
 	if (root == NULL)
 		return bench_fail("building the JSON", -ENOMEM);
@@ -232,7 +250,7 @@ int bench_write_plot(const char *path, const struct bench_results *results)
 		rmdir(directory);
 		return bench_fail("writing the plot's data", -errno);
 	}
-	/* Blocks 0..8: latency curves; 9: bandwidth by size; 10: rate by batch. */
+	/* Blocks 0..8: latency curves; 9: bandwidth by size; 10: rate by batch; 11..13: hvsock. */
 	write_percentiles(data, &results->cache_line);
 	write_percentiles(data, &results->ring);
 	for (i = 0; i < BENCH_ECHO_SIZES; i++)
@@ -241,12 +259,16 @@ int bench_write_plot(const char *path, const struct bench_results *results)
 	for (i = 0; i < BENCH_ECHO_SIZES; i++)
 		write_percentiles(data, &results->baseline_echo[i]);
 	for (i = 0; i < BENCH_BUFFER_SIZES; i++)
-		fprintf(data, "%zu %g %g %g %g\n", bench_buffer_sizes[i] >> 10, verify_gbps(results, i),
-			baseline_verify_gbps(results, i), results->memory_read_gbps, results->crc32c_gbps[i]);
+		fprintf(data, "%zu %g %g %g %g %g\n", bench_buffer_sizes[i] >> 10, verify_gbps(results, i),
+			baseline_verify_gbps(results, i), results->memory_read_gbps, results->crc32c_gbps[i],
+			hvsock_verify_gbps(results, i));
 	fprintf(data, "\n\n");
 	for (i = 0; i < BENCH_BATCH_SIZES; i++)
-		fprintf(data, "%u %g %g\n", bench_batch_sizes[i], bench_rate(&results->rate[i]) / 1e6,
-			bench_rate(&results->baseline_rate[i]) / 1e6);
+		fprintf(data, "%u %g %g %g\n", bench_batch_sizes[i], bench_rate(&results->rate[i]) / 1e6,
+			bench_rate(&results->baseline_rate[i]) / 1e6, bench_rate(&results->hvsock_rate[i]) / 1e6);
+	fprintf(data, "\n\n");
+	for (i = 0; i < BENCH_ECHO_SIZES; i++)
+		write_percentiles(data, &results->hvsock_echo[i]);
 	fclose(data);
 
 	snprintf(command, sizeof(command), "gnuplot 2>%s/errors", directory);
@@ -258,7 +280,7 @@ int bench_write_plot(const char *path, const struct bench_results *results)
 	fprintf(gnuplot,
 		"set terminal pngcairo size 1800,600 font ',10'\n"
 		"set output '%s'\n"
-		"set multiplot layout 1,3 title 'winapi-bench: liblowlat vs. socket+JSON baseline vs. the floor'\n"
+		"set multiplot layout 1,3 title 'winapi-bench: liblowlat (VMBus, hvsock) vs. socket+JSON baseline vs. the floor'\n"
 		"set title 'Round-trip latency by percentile'\n"
 		"set logscale y\nset ylabel 'us'\nset xlabel 'percentile'\nset key top left\n"
 		"set xtics ('0%%%%' 0, '90%%%%' 1, '99%%%%' 2, '99.9%%%%' 3, '99.99%%%%' 4, '99.999%%%%' 5)\n"
@@ -272,18 +294,23 @@ int bench_write_plot(const char *path, const struct bench_results *results)
 		"     d index 5 with lines lw 2 title 'echo interrupt mode 64 B', \\\n"
 		"     d index 6 with lines dt 2 title 'baseline 0 B', \\\n"
 		"     d index 7 with lines dt 2 title 'baseline 64 B', \\\n"
-		"     d index 8 with lines dt 2 title 'baseline 3072 B'\n"
+		"     d index 8 with lines dt 2 title 'baseline 3072 B', \\\n"
+		"     d index 11 with lines dt 4 title 'hvsock 0 B', \\\n"
+		"     d index 12 with lines dt 4 title 'hvsock 64 B', \\\n"
+		"     d index 13 with lines dt 4 title 'hvsock 3072 B'\n"
 		"set title 'Verify bandwidth by buffer size'\n"
 		"unset logscale y\nset logscale x 2\nset ylabel 'GB/s'\nset xlabel 'buffer KiB'\n"
 		"set xtics auto\nset yrange [0:*]\n"
 		"plot d index 9 using 1:2 with linespoints lw 2 title 'liblowlat zero-copy', \\\n"
 		"     d index 9 using 1:3 with linespoints lw 2 title 'baseline (socket)', \\\n"
+		"     d index 9 using 1:6 with linespoints lw 2 title 'liblowlat hvsock', \\\n"
 		"     d index 9 using 1:4 with lines dt 2 title 'memory read (floor)', \\\n"
 		"     d index 9 using 1:5 with lines dt 3 title 'CRC32C (floor)'\n"
 		"set title 'Request rate by batch (64 B echoes)'\n"
 		"set ylabel 'million requests/s'\nset xlabel 'batch'\nset logscale y\nset yrange [*:*]\n"
 		"plot d index 10 using 1:2 with linespoints lw 2 title 'liblowlat queue', \\\n"
-		"     d index 10 using 1:3 with linespoints lw 2 title 'baseline (pipelined)'\n"
+		"     d index 10 using 1:3 with linespoints lw 2 title 'baseline (pipelined)', \\\n"
+		"     d index 10 using 1:4 with linespoints lw 2 title 'liblowlat hvsock queue'\n"
 		"unset multiplot\n",
 		path, data_path);
 	status = pclose(gnuplot);
