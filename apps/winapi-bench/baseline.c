@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include <endian.h>
 #include <errno.h>
 #include <jansson.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include <winapi/hvsock.h>
 #include <winapi/protocol.h>
 
 #include "baseline.h"
@@ -16,81 +13,31 @@
 #define BASELINE_MAX_HEADER (64u << 10)
 #define BASELINE_MAX_PAYLOAD (64u << 20)
 
-static int write_all(int fd, const void *data, size_t length)
+/* One frame (<winapi/hvsock.h>'s framing): u32 length, the JSON text, then @payload bytes. */
+static int send_json(int fd, json_t *object, const void *payload, size_t payload_length)
 {
-	const uint8_t *bytes = data;
-
-	while (length > 0) {
-		ssize_t written = send(fd, bytes, length, MSG_NOSIGNAL);
-
-		if (written < 0 && errno == EINTR)
-			continue;
-		if (written <= 0)
-			return written < 0 ? -errno : -EPIPE;
-		bytes += written;
-		length -= (size_t)written;
-	}
-	return 0;
-}
-
-/* -ECONNRESET: the peer closed before the first byte; -EPROTO: it closed part way. */
-static int read_all(int fd, void *data, size_t length)
-{
-	uint8_t *bytes = data;
-	bool started = false;
-
-	while (length > 0) {
-		ssize_t got = recv(fd, bytes, length, 0);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -errno;
-		if (got == 0)
-			return started ? -EPROTO : -ECONNRESET;
-		started = true;
-		bytes += got;
-		length -= (size_t)got;
-	}
-	return 0;
-}
-
-/* One frame: u32 length, then the JSON text. */
-static int send_json(int fd, json_t *object)
-{
+	const struct winapi_hvsock_span span = { .data = payload, .length = payload_length };
 	char *text = json_dumps(object, JSON_COMPACT);
-	uint32_t length;
 	int rc;
 
 	if (text == NULL)
 		return -ENOMEM;
-	length = htole32((uint32_t)strlen(text));
-	rc = write_all(fd, &length, sizeof(length));
-	if (rc == 0)
-		rc = write_all(fd, text, strlen(text));
+	rc = winapi_hvsock_send(fd, text, strlen(text), &span, payload_length != 0);
 	free(text);
 	return rc;
 }
 
-static int receive_json(int fd, json_t **object)
+/* -ECONNRESET: the peer closed between frames; -EPROTO: inside one, or not a JSON object. */
+static int receive_json(struct winapi_hvsock_reader *reader, json_t **object)
 {
 	json_error_t error;
-	uint32_t length;
-	char *text;
+	size_t length;
+	char *text = malloc(BASELINE_MAX_HEADER);
 	int rc;
 
-	rc = read_all(fd, &length, sizeof(length));
-	if (rc != 0)
-		return rc;
-	length = le32toh(length);
-	if (length == 0 || length > BASELINE_MAX_HEADER)
-		return -EPROTO;
-	text = malloc(length);
 	if (text == NULL)
 		return -ENOMEM;
-	rc = read_all(fd, text, length);
-	if (rc == -ECONNRESET)
-		rc = -EPROTO; /* the length came, the text did not */
+	rc = winapi_hvsock_receive_header(reader, text, BASELINE_MAX_HEADER, &length);
 	if (rc == 0) {
 		*object = json_loadb(text, length, 0, &error);
 		rc = *object != NULL && json_is_object(*object) ? 0 : -EPROTO;
@@ -113,12 +60,13 @@ static int serve_echo(int fd, json_t *request, json_int_t id)
 	if (json_unpack(request, "{s:s%}", "data", &data, &length) != 0)
 		return -EPROTO;
 	reply = json_pack("{s:I, s:i, s:s%}", "request_id", id, "status", 0, "data", data, length);
-	rc = reply != NULL ? send_json(fd, reply) : -ENOMEM;
+	rc = reply != NULL ? send_json(fd, reply, NULL, 0) : -ENOMEM;
 	json_decref(reply);
 	return rc;
 }
 
-static int serve_buffer_test(int fd, json_t *request, json_int_t id, uint8_t **payload, size_t *capacity)
+static int serve_buffer_test(struct winapi_hvsock_reader *reader, json_t *request, json_int_t id, uint8_t **payload,
+			     size_t *capacity)
 {
 	json_int_t size, pattern;
 	const char *operation;
@@ -144,9 +92,9 @@ static int serve_buffer_test(int fd, json_t *request, json_int_t id, uint8_t **p
 			(*payload)[i] = winapi_pattern_byte((uint32_t)pattern, i);
 	} else {
 		/* READ and VERIFY: the bytes come over the socket (no shared memory to name). */
-		rc = read_all(fd, *payload, (size_t)size);
+		rc = winapi_hvsock_receive(reader, *payload, (size_t)size);
 		if (rc != 0)
-			return rc == -ECONNRESET ? -EPROTO : rc;
+			return rc;
 		if (strcmp(operation, "verify") == 0)
 			for (i = 0; i < (uint64_t)size; i++)
 				if ((*payload)[i] != winapi_pattern_byte((uint32_t)pattern, i) && mismatches++ == 0)
@@ -156,25 +104,30 @@ static int serve_buffer_test(int fd, json_t *request, json_int_t id, uint8_t **p
 	reply = json_pack("{s:I, s:i, s:I, s:I, s:I, s:I}", "request_id", id, "status", 0, "bytes_processed",
 			  size, "checksum", (json_int_t)crc, "mismatches", (json_int_t)mismatches, "first_mismatch",
 			  first == UINT64_MAX ? (json_int_t)-1 : (json_int_t)first);
-	rc = reply != NULL ? send_json(fd, reply) : -ENOMEM;
+	/* WRITE: the bytes go back to the guest after the reply, in the same frame. */
+	rc = reply != NULL ? send_json(reader->socket, reply, *payload,
+				       strcmp(operation, "write") == 0 ? (size_t)size : 0) :
+			     -ENOMEM;
 	json_decref(reply);
-	if (rc == 0 && strcmp(operation, "write") == 0)
-		rc = write_all(fd, *payload, (size_t)size);
 	return rc;
 }
 
 int baseline_serve(int fd)
 {
+	struct winapi_hvsock_reader *reader = malloc(sizeof(*reader));
 	size_t capacity = 0;
 	uint8_t *payload = NULL;
 	int rc = 0;
 
+	if (reader == NULL)
+		return -ENOMEM;
+	winapi_hvsock_reader_init(reader, fd);
 	for (;;) {
 		const char *api;
 		json_int_t id;
 		json_t *request;
 
-		rc = receive_json(fd, &request);
+		rc = receive_json(reader, &request);
 		if (rc == -ECONNRESET) {
 			rc = 0;
 			break;
@@ -186,7 +139,7 @@ int baseline_serve(int fd)
 		else if (strcmp(api, "echo") == 0)
 			rc = serve_echo(fd, request, id);
 		else if (strcmp(api, "buffer_test") == 0)
-			rc = serve_buffer_test(fd, request, id, &payload, &capacity);
+			rc = serve_buffer_test(reader, request, id, &payload, &capacity);
 		else
 			rc = -EPROTO;
 		json_decref(request);
@@ -194,7 +147,15 @@ int baseline_serve(int fd)
 			break;
 	}
 	free(payload);
+	free(reader);
 	return rc;
+}
+
+void baseline_client_init(struct baseline_client *client, int fd)
+{
+	client->fd = fd;
+	client->next_id = 1;
+	winapi_hvsock_reader_init(&client->reader, fd);
 }
 
 /* ---- the guest ---- */
@@ -203,7 +164,7 @@ static int send_echo(struct baseline_client *client, const char *text, size_t le
 {
 	json_t *request = json_pack("{s:I, s:s, s:s%}", "request_id", (json_int_t)client->next_id++, "api", "echo",
 				    "data", text, length);
-	int rc = request != NULL ? send_json(client->fd, request) : -ENOMEM;
+	int rc = request != NULL ? send_json(client->fd, request, NULL, 0) : -ENOMEM;
 
 	json_decref(request);
 	return rc;
@@ -215,7 +176,7 @@ static int receive_echo(struct baseline_client *client, char *output, size_t out
 	int status;
 	json_t *reply;
 	size_t length;
-	int rc = receive_json(client->fd, &reply);
+	int rc = receive_json(&client->reader, &reply);
 
 	if (rc != 0)
 		return rc;
@@ -264,12 +225,11 @@ int baseline_buffer_test(struct baseline_client *client, int operation, void *bu
 	request = json_pack("{s:I, s:s, s:s, s:I, s:I}", "request_id", (json_int_t)client->next_id++, "api",
 			    "buffer_test", "op", name, "pattern", (json_int_t)pattern, "payload_size",
 			    (json_int_t)length);
-	rc = request != NULL ? send_json(client->fd, request) : -ENOMEM;
+	rc = request != NULL ? send_json(client->fd, request, buffer, operation != WINAPI_BUFFER_OP_WRITE ? length : 0) :
+			       -ENOMEM;
 	json_decref(request);
-	if (rc == 0 && operation != WINAPI_BUFFER_OP_WRITE)
-		rc = write_all(client->fd, buffer, length);
 	if (rc == 0)
-		rc = receive_json(client->fd, &reply);
+		rc = receive_json(&client->reader, &reply);
 	if (rc != 0)
 		return rc;
 	if (json_unpack(reply, "{s:i, s:I, s:I, s:I, s:I}", "status", &status, "bytes_processed", &bytes,
@@ -278,7 +238,7 @@ int baseline_buffer_test(struct baseline_client *client, int operation, void *bu
 		rc = -EPROTO;
 	json_decref(reply);
 	if (rc == 0 && operation == WINAPI_BUFFER_OP_WRITE)
-		rc = read_all(client->fd, buffer, length);
+		rc = winapi_hvsock_receive(&client->reader, buffer, length);
 	if (rc != 0)
 		return rc;
 	*result = (winapi_buffer_test_result_t){

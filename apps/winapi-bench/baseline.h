@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <winapi/hvsock.h>
 #include <winapi/lowlat.h>
 
 /* Serve one connection until the client closes it. Returns 0, or negative errno. */
@@ -20,7 +21,11 @@ int baseline_serve(int fd);
 struct baseline_client {
 	int fd;
 	uint64_t next_id;
+	struct winapi_hvsock_reader reader;
 };
+
+/* A client on @fd (connected to a baseline host). */
+void baseline_client_init(struct baseline_client *client, int fd);
 
 /*
  * Echo @length bytes of text (no NUL inside) through the host into @output (NUL-terminated).

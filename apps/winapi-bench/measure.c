@@ -250,7 +250,7 @@ static int start_baseline(const struct bench_options *options, struct session *s
 		_exit(baseline_serve(sockets[1]) == 0 ? 0 : 1);
 	}
 	close(sockets[1]);
-	session->baseline = (struct baseline_client){ .fd = sockets[0], .next_id = 1 };
+	baseline_client_init(&session->baseline, sockets[0]);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 struct connection {
 	winapi_socket_t socket;
+	struct winapi_hvsock_reader reader;
 	struct winapi_host_context context;
 	uint8_t *payload;
 	uint64_t payload_capacity;
@@ -130,7 +131,7 @@ static int serve_request(struct connection *connection, const struct winapi_hvso
 		return rc;
 	}
 	/* A request that is wrong but framed soundly: skip its payload, answer it, go on. */
-	rc = winapi_hvsock_receive(connection->socket, decoded == 0 ? connection->payload : NULL,
+	rc = winapi_hvsock_receive(&connection->reader, decoded == 0 ? connection->payload : NULL,
 				   request->payload_size);
 	if (rc != 0)
 		return rc;
@@ -169,6 +170,7 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 	size_t length;
 	int rc, decoded;
 
+	winapi_hvsock_reader_init(&connection.reader, socket);
 	connection.context.memory = (struct winapi_host_memory){ .gpadl_span = payload_span,
 								  .context = &connection };
 	/* Echo's bytes land in the payload buffer too: it always holds at least those. */
@@ -177,7 +179,7 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 		return rc;
 	count(&connection.stats->connections, 1);
 	for (;;) {
-		rc = winapi_hvsock_receive_header(socket, text, sizeof(text), &length);
+		rc = winapi_hvsock_receive_header(&connection.reader, text, sizeof(text), &length);
 		if (rc != 0)
 			break;
 		decoded = winapi_hvsock_request_decode(text, length, &request);

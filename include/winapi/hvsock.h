@@ -123,21 +123,37 @@ struct winapi_hvsock_span {
 };
 
 /**
- * Send one frame: the length prefix, @p header_length bytes of header, then the spans.
+ * Send one frame: the length prefix, @p header_length bytes of header, then the spans (at
+ * most 8). The framing is also that of winapi-bench's baseline, whose headers are larger.
  * @return 0; a negative errno of the socket (-EPIPE, -ECONNRESET, ...); -EINVAL.
  */
 int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
 		       const struct winapi_hvsock_span *spans, unsigned int span_count);
 
 /**
- * Read one frame's header into @p buffer (@p size bytes; WINAPI_HVSOCK_MAX_HEADER is enough).
- * @return 0 with *@p length set; -ECONNRESET (the peer closed between frames); -EPROTO (it
- *         closed inside one, or the length is 0 or too long); a negative errno of the socket.
+ * The reading end of a stream: frames are read through a small buffer, so that one recv()
+ * takes every small frame that has arrived (a busy peer's replies, a batch's requests), while
+ * bulk payloads go straight from the socket into their destination. One per socket, used by
+ * one thread at a time.
  */
-int winapi_hvsock_receive_header(winapi_socket_t socket, char *buffer, size_t size, size_t *length);
+struct winapi_hvsock_reader {
+	winapi_socket_t socket;
+	size_t start, end;        /* the unread bytes: buffer[start, end) */
+	uint8_t buffer[16384];
+};
 
-/** Read exactly @p length bytes (or, with @p data NULL, read and drop them). -EPROTO: EOF. */
-int winapi_hvsock_receive(winapi_socket_t socket, void *data, uint64_t length);
+void winapi_hvsock_reader_init(struct winapi_hvsock_reader *reader, winapi_socket_t socket);
+
+/**
+ * Read one frame's header into @p buffer: at most @p size bytes are accepted
+ * (WINAPI_HVSOCK_MAX_HEADER for this wire).
+ * @return 0 with *@p length set; -ECONNRESET (the peer closed between frames); -EPROTO (it
+ *         closed inside one, or the length is 0 or over @p size); a negative errno of the socket.
+ */
+int winapi_hvsock_receive_header(struct winapi_hvsock_reader *reader, char *buffer, size_t size, size_t *length);
+
+/** Read exactly @p length bytes of a frame (or, with @p data NULL, read and drop them). -EPROTO: EOF. */
+int winapi_hvsock_receive(struct winapi_hvsock_reader *reader, void *data, uint64_t length);
 
 /**
  * The Hyper-V socket service id for @p port: the VSOCK template

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ struct hvsock_queue {
 
 struct hvsock_transport {
 	int fd;
+	struct winapi_hvsock_reader reader; /* the receiver thread's */
 	pthread_t receiver;
 	pthread_mutex_t lock;         /* queues, slots, stats, broken */
 	pthread_cond_t receiving_done;/* a RECEIVING slot finished (for queue destroy) */
@@ -159,9 +161,10 @@ static int receive_payload(struct hvsock_transport *transport, struct hvsock_slo
 	if (reply->payload_size == 0)
 		return 0;
 	if (reply->api_id == WINAPI_API_ECHO)
-		return winapi_hvsock_receive(transport->fd, slot->reply_data, reply->payload_size);
+		return winapi_hvsock_receive(&transport->reader, slot->reply_data, reply->payload_size);
 	for (i = 0; i < slot->header.buffer_count; i++) {
-		rc = winapi_hvsock_receive(transport->fd, (void *)slot->buffers[i].address, slot->buffers[i].length);
+		rc = winapi_hvsock_receive(&transport->reader, (void *)slot->buffers[i].address,
+					   slot->buffers[i].length);
 		if (rc != 0)
 			return rc;
 	}
@@ -179,7 +182,7 @@ static int receive_reply(struct hvsock_transport *transport)
 	size_t length;
 	int rc, verdict = 0;
 
-	rc = winapi_hvsock_receive_header(transport->fd, text, sizeof(text), &length);
+	rc = winapi_hvsock_receive_header(&transport->reader, text, sizeof(text), &length);
 	if (rc != 0)
 		return rc == -ECONNRESET ? -ENOTCONN : rc;
 	if (winapi_hvsock_reply_decode(text, length, &reply) != 0) {
@@ -210,7 +213,7 @@ static int receive_reply(struct hvsock_transport *transport)
 	pthread_mutex_unlock(&transport->lock);
 
 	if (slot == NULL || verdict != 0)
-		return winapi_hvsock_receive(transport->fd, NULL, reply.payload_size);
+		return winapi_hvsock_receive(&transport->reader, NULL, reply.payload_size);
 	rc = receive_payload(transport, slot, &reply);
 
 	pthread_mutex_lock(&transport->lock);
@@ -506,13 +509,17 @@ static int hvsock_queue_reap(void *opaque, struct winapi_driver_completion *comp
 		if (now >= limit)
 			break;
 		if (!spun && transport->spin_ns != 0) {
-			/* Spin first: a reply on a quiet host comes back in microseconds. */
+			/*
+			 * Spin first: a reply on a quiet host comes back in microseconds. Yield, not
+			 * pause: the receiver thread that completes requests may share this CPU (an
+			 * application pinned to one core), and must not wait out the whole spin.
+			 */
 			uint64_t spin_end = now + transport->spin_ns;
 
 			spun = true;
 			pthread_mutex_unlock(&transport->lock);
 			while (__atomic_load_n(&queue->done_count, __ATOMIC_ACQUIRE) == 0 && now_ns() < spin_end)
-				vmbus_cpu_relax();
+				sched_yield();
 			pthread_mutex_lock(&transport->lock);
 			continue;
 		}
@@ -665,6 +672,7 @@ int lowlat_hvsock_open(const struct lowlat_transport_ops **ops, void **transport
 			   rc == -EAFNOSUPPORT ? " (no AF_VSOCK in this kernel: load hv_sock or vsock)" : "");
 		goto err_free_transport;
 	}
+	winapi_hvsock_reader_init(&transport->reader, transport->fd);
 	transport->spin_ns = spin != NULL && *spin != '\0' ? strtoull(spin, NULL, 0) : HVSOCK_SPIN_NS_DEFAULT;
 	pthread_mutex_init(&transport->lock, NULL);
 	pthread_mutex_init(&transport->send_lock, NULL);

@@ -462,7 +462,7 @@ int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header
 	unsigned int i;
 	int rc;
 
-	if (header == NULL || header_length == 0 || header_length > WINAPI_HVSOCK_MAX_HEADER)
+	if (header == NULL || header_length == 0 || header_length > UINT32_MAX)
 		return -EINVAL;
 	rc = send_all(socket, prefix, sizeof(prefix));
 	if (rc == 0)
@@ -472,24 +472,12 @@ int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header
 	return rc;
 }
 
-/* -ECONNRESET: closed before the first byte. */
-static int receive_some(winapi_socket_t socket, void *data, size_t length, bool *started)
+/* Bytes read (> 0), 0 at the end of the stream, or a negative errno. */
+static long recv_once(winapi_socket_t socket, void *data, size_t length)
 {
-	char *bytes = data;
+	int got = recv(socket, data, length > (1u << 30) ? 1 << 30 : (int)length, 0);
 
-	while (length > 0) {
-		int chunk = length > (1u << 30) ? 1 << 30 : (int)length;
-		int got = recv(socket, bytes, chunk, 0);
-
-		if (got == SOCKET_ERROR)
-			return socket_error();
-		if (got == 0)
-			return *started ? -EPROTO : -ECONNRESET;
-		*started = true;
-		bytes += got;
-		length -= (size_t)got;
-	}
-	return 0;
+	return got == SOCKET_ERROR ? socket_error() : got;
 }
 #else
 int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
@@ -501,8 +489,8 @@ int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header
 	struct msghdr message = { .msg_iov = iov };
 	unsigned int i;
 
-	if (header == NULL || header_length == 0 || header_length > WINAPI_HVSOCK_MAX_HEADER ||
-	    span_count > WINAPI_MAX_BUFFERS || (span_count != 0 && spans == NULL))
+	if (header == NULL || header_length == 0 || header_length > UINT32_MAX || span_count > WINAPI_MAX_BUFFERS ||
+	    (span_count != 0 && spans == NULL))
 		return -EINVAL;
 	iov[0] = (struct iovec){ .iov_base = prefix, .iov_len = sizeof(prefix) };
 	iov[1] = (struct iovec){ .iov_base = (void *)header, .iov_len = header_length };
@@ -530,65 +518,94 @@ int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header
 	return 0;
 }
 
-static int receive_some(winapi_socket_t socket, void *data, size_t length, bool *started)
+static long recv_once(winapi_socket_t socket, void *data, size_t length)
 {
-	uint8_t *bytes = data;
+	for (;;) {
+		ssize_t got = recv(socket, data, length, 0);
 
-	while (length > 0) {
-		ssize_t got = recv(socket, bytes, length, 0);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
+		if (got >= 0)
+			return (long)got;
+		if (errno != EINTR)
 			return -errno;
-		if (got == 0)
-			return *started ? -EPROTO : -ECONNRESET;
-		*started = true;
-		bytes += got;
-		length -= (size_t)got;
 	}
-	return 0;
 }
 #endif
 
-int winapi_hvsock_receive_header(winapi_socket_t socket, char *buffer, size_t size, size_t *length)
+void winapi_hvsock_reader_init(struct winapi_hvsock_reader *reader, winapi_socket_t socket)
+{
+	reader->socket = socket;
+	reader->start = reader->end = 0;
+}
+
+/*
+ * Exactly @length bytes into @data (NULL: dropped): what the buffer holds first; then a short
+ * rest through the buffer, with one recv() taking whatever else has arrived (the next frames of
+ * a busy peer), or a long one straight into @data, without a copy.
+ * -ECONNRESET: the stream ended before the first byte, and @started was false; -EPROTO: later.
+ */
+static int read_exact(struct winapi_hvsock_reader *reader, void *data, uint64_t length, bool started)
+{
+	uint8_t *bytes = data;
+	long got;
+
+	while (length > 0) {
+		size_t buffered = reader->end - reader->start;
+
+		if (buffered != 0) {
+			size_t take = length < buffered ? (size_t)length : buffered;
+
+			if (bytes != NULL) {
+				memcpy(bytes, reader->buffer + reader->start, take);
+				bytes += take;
+			}
+			reader->start += take;
+			length -= take;
+			started = true;
+			continue;
+		}
+		if (bytes != NULL && length >= sizeof(reader->buffer)) {
+			got = recv_once(reader->socket, bytes, length > (1u << 30) ? 1u << 30 : (size_t)length);
+			if (got > 0) {
+				bytes += got;
+				length -= (uint64_t)got;
+			}
+		} else {
+			reader->start = 0;
+			got = recv_once(reader->socket, reader->buffer, sizeof(reader->buffer));
+			reader->end = got > 0 ? (size_t)got : 0;
+		}
+		if (got < 0)
+			return (int)got;
+		if (got == 0)
+			return started ? -EPROTO : -ECONNRESET;
+		started = true;
+	}
+	return 0;
+}
+
+int winapi_hvsock_receive_header(struct winapi_hvsock_reader *reader, char *buffer, size_t size, size_t *length)
 {
 	uint8_t prefix[4];
 	uint32_t header_length;
-	bool started = false;
 	int rc;
 
-	rc = receive_some(socket, prefix, sizeof(prefix), &started);
+	rc = read_exact(reader, prefix, sizeof(prefix), false);
 	if (rc != 0)
 		return rc;
 	header_length = (uint32_t)prefix[0] | (uint32_t)prefix[1] << 8 | (uint32_t)prefix[2] << 16 |
 			(uint32_t)prefix[3] << 24;
-	if (header_length == 0 || header_length > WINAPI_HVSOCK_MAX_HEADER || header_length > size)
+	if (header_length == 0 || header_length > size)
 		return -EPROTO;
-	rc = receive_some(socket, buffer, header_length, &started);
+	rc = read_exact(reader, buffer, header_length, true);
 	if (rc != 0)
-		return rc == -ECONNRESET ? -EPROTO : rc;
+		return rc;
 	*length = header_length;
 	return 0;
 }
 
-int winapi_hvsock_receive(winapi_socket_t socket, void *data, uint64_t length)
+int winapi_hvsock_receive(struct winapi_hvsock_reader *reader, void *data, uint64_t length)
 {
-	uint8_t scratch[16384];
-	bool started = true; /* inside a frame: EOF is always -EPROTO */
-	int rc;
-
-	if (data != NULL)
-		return receive_some(socket, data, (size_t)length, &started);
-	while (length > 0) {
-		size_t chunk = length < sizeof(scratch) ? (size_t)length : sizeof(scratch);
-
-		rc = receive_some(socket, scratch, chunk, &started);
-		if (rc != 0)
-			return rc;
-		length -= chunk;
-	}
-	return 0;
+	return read_exact(reader, data, length, true);
 }
 
 void winapi_hvsock_service_id(uint32_t port, char text[37])

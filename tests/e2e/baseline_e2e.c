@@ -47,7 +47,7 @@ static int start_baseline(struct baseline_client *to, pid_t *pid)
 		_exit(baseline_serve(sockets[1]) == 0 ? 0 : 1);
 	}
 	close(sockets[1]);
-	to->fd = sockets[0];
+	baseline_client_init(to, sockets[0]);
 	return 0;
 }
 

@@ -225,11 +225,14 @@ static void send_raw(int fd, const char *header, const void *payload, size_t len
 
 static void expect_reply(int fd, uint64_t request_id, uint32_t status)
 {
+	/* One frame at a time: this reader never holds bytes of the next one. */
+	static struct winapi_hvsock_reader reader;
 	struct winapi_hvsock_header reply;
 	char text[WINAPI_HVSOCK_MAX_HEADER];
 	size_t length;
 
-	assert_int_equal(winapi_hvsock_receive_header(fd, text, sizeof(text), &length), 0);
+	winapi_hvsock_reader_init(&reader, fd);
+	assert_int_equal(winapi_hvsock_receive_header(&reader, text, sizeof(text), &length), 0);
 	assert_int_equal(winapi_hvsock_reply_decode(text, length, &reply), status == WINAPI_STATUS_UNSUPPORTED_API ?
 									   -EPROTO : 0);
 	if (status == WINAPI_STATUS_UNSUPPORTED_API) {
@@ -239,7 +242,7 @@ static void expect_reply(int fd, uint64_t request_id, uint32_t status)
 	}
 	assert_int_equal(reply.request_id, request_id);
 	assert_int_equal(reply.status, status);
-	assert_int_equal(winapi_hvsock_receive(fd, NULL, reply.payload_size), 0);
+	assert_int_equal(winapi_hvsock_receive(&reader, NULL, reply.payload_size), 0);
 }
 
 static void expect_closed(int fd)
@@ -311,14 +314,16 @@ static void *fake_host_main(void *argument)
 {
 	struct fake_host *fake = argument;
 	struct winapi_hvsock_header request, reply;
+	struct winapi_hvsock_reader *reader = malloc(sizeof(*reader));
 	char text[WINAPI_HVSOCK_MAX_HEADER];
 	uint8_t *payload = calloc(1, 1 << 20);
 	size_t length;
 	int fd = accept(fake->listener, NULL, NULL), size;
 
-	while (fd >= 0 && winapi_hvsock_receive_header(fd, text, sizeof(text), &length) == 0 &&
+	winapi_hvsock_reader_init(reader, fd);
+	while (fd >= 0 && winapi_hvsock_receive_header(reader, text, sizeof(text), &length) == 0 &&
 	       winapi_hvsock_request_decode(text, length, &request) == 0 &&
-	       winapi_hvsock_receive(fd, payload, request.payload_size) == 0) {
+	       winapi_hvsock_receive(reader, payload, request.payload_size) == 0) {
 		reply = (struct winapi_hvsock_header){ .request_id = request.request_id, .api_id = request.api_id };
 		switch (fake->mode) {
 		case FAKE_WRONG_ID:
@@ -348,6 +353,7 @@ static void *fake_host_main(void *argument)
 	}
 	if (fd >= 0)
 		close(fd);
+	free(reader);
 	free(payload);
 	return NULL;
 }

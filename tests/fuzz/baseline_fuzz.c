@@ -40,12 +40,13 @@ static bool expected_error(int rc)
 
 static void run_guest(int fd, unsigned int who, int operation, size_t length)
 {
-	struct baseline_client client = { .fd = fd, .next_id = 1 };
+	struct baseline_client client;
 	winapi_buffer_test_result_t result;
 	char output[WINAPI_MAX_INLINE_DATA + 1];
 	uint8_t *buffer;
 	int rc;
 
+	baseline_client_init(&client, fd);
 	switch (who) {
 	case 1:
 		rc = baseline_echo(&client, "fuzz", 4, output, sizeof(output));

@@ -13,7 +13,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 $(WARNINGS) -pthread -MMD -MP -g -O1 $(FUZZ_SANITIZE)
-FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz
+FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz \
+	hvsock_fuzz
 FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
 fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -21,7 +22,7 @@ fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 # What each target links besides its own file. telemetry_fuzz includes telemetry.c itself
 # (its parsers are static), as SPDK's unit tests include the file they test.
 FUZZ_VMBUS := lib/vmbus/ring.c lib/vmbus/memory.c
-FUZZ_PROTOCOL := lib/winapi/protocol.c
+FUZZ_PROTOCOL := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/hvsock.c
 ring_fuzz_SOURCES := lib/vmbus/ring.c
 packet_fuzz_SOURCES := $(FUZZ_VMBUS) $(FUZZ_PROTOCOL)
 protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)
@@ -30,6 +31,8 @@ host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vm
 pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c $(FUZZ_PROTOCOL)
 telemetry_fuzz_SOURCES :=
 baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
+hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c \
+	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/memory.c
 
 ring_fuzz_LIBS :=
 packet_fuzz_LIBS := $(LIBS_PROTOCOL)
@@ -37,7 +40,8 @@ protocol_fuzz_LIBS := $(LIBS_PROTOCOL)
 host_fuzz_LIBS := $(LIBS_PROTOCOL)
 pmd_request_fuzz_LIBS := $(LIBS_PROTOCOL)
 telemetry_fuzz_LIBS := -ljansson
-baseline_fuzz_LIBS := $(LIBS_PROTOCOL) -ljansson
+baseline_fuzz_LIBS := $(LIBS_PROTOCOL)
+hvsock_fuzz_LIBS := $(LIBS_PROTOCOL)
 
 .PHONY: fuzz fuzz-build fuzz-seeds
 
@@ -58,7 +62,8 @@ endef
 $(foreach target,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(target))))
 
 # The seed generator is an ordinary program (gcc is fine); it rewrites tests/fuzz/corpus.
-$(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c lib/winapi/protocol.c lib/vmbus/memory.c lib/vmbus/ring.c \
+$(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c lib/winapi/protocol.c lib/winapi/crc32c.c lib/vmbus/memory.c \
+		lib/vmbus/ring.c \
 		| $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) -std=c11 $(WARNINGS) -pthread -O1 -g -o $@ $^ $(LIBS_PROTOCOL)

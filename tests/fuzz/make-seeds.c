@@ -582,6 +582,59 @@ static void baseline_seeds(void)
 	write_seed("baseline_fuzz", "guest-buffer-verify", &b);
 }
 
+/* ---- hvsock_fuzz ---- */
+
+static void hvsock_seeds(void)
+{
+	uint8_t bytes[64];
+	struct bytes b;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 7);
+
+	b.size = 0;
+	add_u8(&b, 0);
+	add_text(&b, "{\"request_id\":1,\"api\":\"buffer_test\",\"payload_size\":128,\"flags\":[\"async\"],"
+		     "\"operation\":\"verify\",\"pattern\":287454020,\"crc_seed\":0,\"buffers\":[64,64]}");
+	write_seed("hvsock_fuzz", "request-verify", &b);
+
+	b.size = 0;
+	add_u8(&b, 0);
+	add_text(&b, "{\"request_id\":9,\"api\":\"performance\",\"payload_size\":0,\"flags\":[],"
+		     "\"test_type\":\"latency\",\"sequence\":3}");
+	write_seed("hvsock_fuzz", "request-latency", &b);
+
+	b.size = 0;
+	add_u8(&b, 1);
+	add_text(&b, "{\"request_id\":1,\"api\":\"buffer_test\",\"payload_size\":0,\"status\":0,"
+		     "\"bytes_processed\":128,\"checksum\":5,\"mismatches\":1,\"first_mismatch\":7}");
+	write_seed("hvsock_fuzz", "reply-buffer-test", &b);
+
+	b.size = 0;
+	add_u8(&b, 1);
+	add_text(&b, "{\"request_id\":2,\"api\":\"performance\",\"payload_size\":0,\"status\":0,"
+		     "\"sequence\":3,\"bytes_processed\":0,\"checksum\":0,\"host_ns\":100}");
+	write_seed("hvsock_fuzz", "reply-performance", &b);
+
+	/* A session: echo, write (the answer carries the bytes), read with its bytes, throughput. */
+	b.size = 0;
+	add_u8(&b, 2);
+	add_frame(&b, "{\"request_id\":1,\"api\":\"echo\",\"payload_size\":5}");
+	add_text(&b, "hello");
+	add_frame(&b, "{\"request_id\":2,\"api\":\"buffer_test\",\"payload_size\":0,\"operation\":\"write\","
+		      "\"pattern\":1,\"crc_seed\":0,\"buffers\":[64]}");
+	add_frame(&b, "{\"request_id\":3,\"api\":\"buffer_test\",\"payload_size\":64,\"operation\":\"read\","
+		      "\"pattern\":1,\"crc_seed\":0,\"buffers\":[64]}");
+	add(&b, bytes, sizeof(bytes));
+	add_frame(&b, "{\"request_id\":4,\"api\":\"performance\",\"payload_size\":64,"
+		      "\"test_type\":\"throughput\",\"sequence\":1,\"buffers\":[64]}");
+	add(&b, bytes, sizeof(bytes));
+	add_frame(&b, "{\"request_id\":5,\"api\":\"unknown\",\"payload_size\":3}");
+	add_text(&b, "abc");
+	write_seed("hvsock_fuzz", "service-session", &b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -600,5 +653,6 @@ int main(int argc, char **argv)
 	pmd_seeds();
 	telemetry_seeds();
 	baseline_seeds();
+	hvsock_seeds();
 	return 0;
 }

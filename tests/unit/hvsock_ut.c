@@ -208,28 +208,30 @@ static void test_frames_on_a_socket(void **state)
 	const char payload[] = "payload bytes";
 	const struct winapi_hvsock_span spans[2] = { { payload, 7 }, { payload + 7, sizeof(payload) - 7 } };
 	char header[WINAPI_HVSOCK_MAX_HEADER], received[sizeof(payload)];
+	struct winapi_hvsock_reader reader;
 	uint8_t raw[8];
 	size_t length;
 	int fds[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	winapi_hvsock_reader_init(&reader, fds[1]);
 	assert_int_equal(winapi_hvsock_send(fds[0], "{\"a\":1}", 7, spans, 2), 0);
-	assert_int_equal(winapi_hvsock_receive_header(fds[1], header, sizeof(header), &length), 0);
+	assert_int_equal(winapi_hvsock_receive_header(&reader, header, sizeof(header), &length), 0);
 	assert_int_equal(length, 7);
 	assert_memory_equal(header, "{\"a\":1}", 7);
-	assert_int_equal(winapi_hvsock_receive(fds[1], received, sizeof(payload)), 0);
+	assert_int_equal(winapi_hvsock_receive(&reader, received, sizeof(payload)), 0);
 	assert_memory_equal(received, payload, sizeof(payload));
 
 	/* A length of 0, or over the limit, ends the stream: nothing can be skipped safely. */
 	memset(raw, 0, sizeof(raw));
 	assert_int_equal(write(fds[0], raw, 4), 4);
-	assert_int_equal(winapi_hvsock_receive_header(fds[1], header, sizeof(header), &length), -EPROTO);
+	assert_int_equal(winapi_hvsock_receive_header(&reader, header, sizeof(header), &length), -EPROTO);
 	raw[1] = 0x04; /* 1024 + 1 */
 	raw[0] = 0x01;
 	assert_int_equal(write(fds[0], raw, 4), 4);
-	assert_int_equal(winapi_hvsock_receive_header(fds[1], header, sizeof(header), &length), -EPROTO);
-	assert_int_equal(winapi_hvsock_send(fds[0], header, WINAPI_HVSOCK_MAX_HEADER + 1, NULL, 0), -EINVAL);
+	assert_int_equal(winapi_hvsock_receive_header(&reader, header, sizeof(header), &length), -EPROTO);
+	assert_int_equal(winapi_hvsock_send(fds[0], header, 0, NULL, 0), -EINVAL);
 
 	/* Closed inside a frame, or between frames. */
 	raw[0] = 10;
@@ -237,12 +239,13 @@ static void test_frames_on_a_socket(void **state)
 	assert_int_equal(write(fds[0], raw, 4), 4);
 	assert_int_equal(write(fds[0], "abc", 3), 3);
 	close(fds[0]);
-	assert_int_equal(winapi_hvsock_receive_header(fds[1], header, sizeof(header), &length), -EPROTO);
+	assert_int_equal(winapi_hvsock_receive_header(&reader, header, sizeof(header), &length), -EPROTO);
 	close(fds[1]);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	winapi_hvsock_reader_init(&reader, fds[1]);
 	close(fds[0]);
-	assert_int_equal(winapi_hvsock_receive_header(fds[1], header, sizeof(header), &length), -ECONNRESET);
-	assert_int_equal(winapi_hvsock_receive(fds[1], NULL, 1), -EPROTO);
+	assert_int_equal(winapi_hvsock_receive_header(&reader, header, sizeof(header), &length), -ECONNRESET);
+	assert_int_equal(winapi_hvsock_receive(&reader, NULL, 1), -EPROTO);
 	close(fds[1]);
 }
 
