@@ -18,11 +18,19 @@
  * $XDG_RUNTIME_DIR/dpdk/winapi-pmd/winapi-pmd.sock (/tmp without XDG_RUNTIME_DIR; /var/run for
  * root), else /var/run/dpdk/winapi-pmd/winapi-pmd.sock (a daemon run by systemd). When the
  * daemon exits, calls fail with -ENOTCONN: winapi_cleanup() and winapi_init() attach again.
- * Unset: uio when this machine has a VMBus with a winapi device, the emulator otherwise.
+ * "hvsock" (WSL2, where no VMBus device can be bound) talks to the host service over a Hyper-V
+ * socket: AF_VSOCK to CID $WINAPI_SOCKET_CID (default 2, the host) and port
+ * $WINAPI_SOCKET_PORT (default 0x1234), or the AF_UNIX socket $WINAPI_SOCKET_PATH (a host
+ * service on this machine, tests); <winapi/hvsock.h> has the wire. There, buffers are this
+ * process's memory and their bytes travel on the socket: the Windows host cannot map guest
+ * memory through a socket, so nothing is zero-copy. Unset: uio when this machine has a VMBus
+ * with a winapi device, the emulator otherwise.
  *
  * Environment: WINAPI_TIMEOUT_MS (time a call may take, default 5000), WINAPI_LOG_LEVEL or
  * WINAPI_DEBUG (see <winapi/log.h>), VMBUS_SPIN_NS (how long a waiting call polls before it
- * sleeps, default 50000).
+ * sleeps, default 50000). WINAPI_SHARED_MEM (the WSL2 seed's "shared memory" file) is refused
+ * when set: under /mnt (drvfs, 9p) a file is not coherent between Windows and Linux, and no
+ * file of the guest is memory the host can map; bulk data goes on the socket or in GPADLs.
  *
  * <winapi/protocol.h> comes along for the wire's enums and limits, and for winapi_crc32c(),
  * which liblowlat exports so that applications check checksums with the same function.
@@ -68,10 +76,12 @@ typedef struct winapi_handle *winapi_handle_t;
 
 /**
  * Connect to the host and bind the winapi channel.
- * @return a handle, or NULL with errno: ENOENT or ECONNREFUSED (no host emulator at the
- *         socket: start winapi-host-sim or set WINAPI_SIM_SOCKET); EBUSY (another process
- *         owns the device); ENODEV (the device offered is not a winapi device); EPROTO (the
- *         host's offer is malformed); ETIMEDOUT; ENOMEM.
+ * @return a handle, or NULL with errno: ENOENT or ECONNREFUSED (no host emulator, daemon or
+ *         host service at the socket); EBUSY (another process owns the device); ENODEV (the
+ *         device offered is not a winapi device); EPROTO (the host's offer is malformed);
+ *         EAFNOSUPPORT (hvsock: no AF_VSOCK in this kernel); EINVAL (WINAPI_TRANSPORT,
+ *         WINAPI_SOCKET_PORT or WINAPI_SOCKET_CID that does not parse; WINAPI_SHARED_MEM under
+ *         /mnt); EOPNOTSUPP (WINAPI_SHARED_MEM set elsewhere); ETIMEDOUT; ENOMEM.
  */
 winapi_handle_t winapi_init(void);
 
