@@ -74,7 +74,7 @@ APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/winapi-hostd $(BIN)/vmb
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
-	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut
+	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
@@ -170,7 +170,12 @@ $(WINDOWS)/obj/%.o: %.c $(WINDOWS_JANSSON)/lib/libjansson.a
 $(WINDOWS)/winapi-hostd.exe: $(WINDOWS_OBJECTS) $(WINDOWS_JANSSON)/lib/libjansson.a
 	$(MINGW_CC) -static -o $@ $^ -lws2_32 -ladvapi32 -lpthread
 
-windows: $(WINDOWS)/winapi-hostd.exe
+# winapi-hcs.exe: the HCS tool (lib/hcs, apps/winapi-hcs) over computecore.dll.
+WINDOWS_HCS_SOURCES := apps/winapi-hcs/main.c apps/winapi-hcs/cli.c lib/hcs/hcs_json.c lib/hcs/hcs_windows.c
+$(WINDOWS)/winapi-hcs.exe: $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_HCS_SOURCES)) $(WINDOWS_JANSSON)/lib/libjansson.a
+	$(MINGW_CC) -static -o $@ $^ -lcomputecore
+
+windows: $(WINDOWS)/winapi-hostd.exe $(WINDOWS)/winapi-hcs.exe
 
 # winapi-bench links liblowlat statically: its numbers should not pay for PLT calls the
 # library's own hot path does not make.
@@ -206,6 +211,9 @@ $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJE
 	$(BUILD)/obj/lib/winapi/crc32c_sse42_linux.o
 $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c apps/winapi-pmd/telemetry.c)
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
+# hcs_ut: the HCS library's portable half and winapi-hcs's command line, on recorded documents.
+$(TESTBIN)/hcs_ut: $(call objects,tests/unit/hcs_ut.c lib/hcs/hcs_json.c apps/winapi-hcs/cli.c)
+$(BUILD)/obj/tests/unit/hcs_ut.o: ALL_CPPFLAGS += -DHCS_DOCUMENTS='"$(CURDIR)/tests/unit/hcs"' 
 $(UNIT_TESTS):
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -ljansson $(LIBS_PROTOCOL)
@@ -215,7 +223,7 @@ $(TESTBIN)/vmbus_bind_test: tests/unit/vmbus_bind_test.sh scripts/vmbus-bind
 	install -m 755 $< $@
 
 # Checks the Windows service the build made (it cannot run here: no Hyper-V, no wine).
-$(TESTBIN)/windows_build_test: tests/unit/windows_build_test.sh $(WINDOWS)/winapi-hostd.exe
+$(TESTBIN)/windows_build_test: tests/unit/windows_build_test.sh $(WINDOWS)/winapi-hostd.exe $(WINDOWS)/winapi-hcs.exe
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
