@@ -369,26 +369,30 @@ static int decode_reply_fields(const json_t *object, struct winapi_hvsock_header
 	}
 }
 
-static json_t *parse(const void *text, size_t length)
+/*
+ * Parse @text and the part every header shares; *@object stays with the caller, for the rest
+ * (json_decref() it whatever this returns, when not NULL).
+ */
+static int decode_start(const void *text, size_t length, struct winapi_hvsock_header *header, json_t **object)
 {
 	json_error_t error;
 
+	*object = NULL;
+	if (text == NULL || header == NULL)
+		return -EINVAL;
+	memset(header, 0, sizeof(*header));
 	/* JSON_REJECT_DUPLICATES: two request_ids in one header must not pick one silently. */
-	return json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
+	*object = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
+	if (*object == NULL)
+		return -EPROTO;
+	return decode_common(*object, WINAPI_HVSOCK_MAX_PAYLOAD, header);
 }
 
 int winapi_hvsock_request_decode(const void *text, size_t length, struct winapi_hvsock_header *header)
 {
 	json_t *object;
-	int rc;
+	int rc = decode_start(text, length, header, &object);
 
-	if (text == NULL || header == NULL)
-		return -EINVAL;
-	memset(header, 0, sizeof(*header));
-	object = parse(text, length);
-	if (object == NULL)
-		return -EPROTO;
-	rc = decode_common(object, WINAPI_HVSOCK_MAX_PAYLOAD, header);
 	if (rc == 0)
 		rc = decode_flags(object, header);
 	if (rc == 0)
@@ -401,15 +405,8 @@ int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hv
 {
 	json_t *object;
 	uint64_t status;
-	int rc;
+	int rc = decode_start(text, length, header, &object);
 
-	if (text == NULL || header == NULL)
-		return -EINVAL;
-	memset(header, 0, sizeof(*header));
-	object = parse(text, length);
-	if (object == NULL)
-		return -EPROTO;
-	rc = decode_common(object, WINAPI_HVSOCK_MAX_PAYLOAD, header);
 	if (rc == 0 && get_uint(object, "status", UINT32_MAX, &status) != 0)
 		rc = -EPROTO;
 	if (rc == 0) {
@@ -417,7 +414,7 @@ int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hv
 		rc = decode_reply_fields(object, header);
 	}
 	json_decref(object);
-	return rc != 0 ? -EPROTO : 0;
+	return rc == -EINVAL ? rc : rc != 0 ? -EPROTO : 0;
 }
 
 /* ---- frames on the socket ---- */
