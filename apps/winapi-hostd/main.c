@@ -16,12 +16,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
 #include <winapi/host_socket.h>
 #include <winapi/log.h>
+
+/* How long a reply may wait for the guest to read before the connection is dropped. */
+#define HOSTD_SEND_TIMEOUT_S 30
 
 struct options {
 	const char *unix_path;
@@ -207,6 +211,7 @@ static void on_signal(int signal_number)
 /* Accept until a signal; each connection gets its own thread, up to the limit. */
 static int accept_loop(int listener, unsigned int max_connections)
 {
+	const struct timeval send_timeout = { .tv_sec = HOSTD_SEND_TIMEOUT_S };
 	struct pollfd watch = { .fd = listener, .events = POLLIN };
 	pthread_attr_t attributes;
 	pthread_t thread;
@@ -226,6 +231,8 @@ static int accept_loop(int listener, unsigned int max_connections)
 			close(fd);
 			continue;
 		}
+		/* A guest that stops reading must not hold a connection's thread for ever. */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
 		__atomic_fetch_add(&connections_open, 1, __ATOMIC_RELAXED);
 		rc = pthread_create(&thread, &attributes, serve_connection, (void *)(intptr_t)fd);
 		if (rc != 0) {

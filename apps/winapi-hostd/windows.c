@@ -166,6 +166,8 @@ static int open_listener(void)
 /* Until the listener is closed (service stop) or fails. */
 static void accept_loop(void)
 {
+	const DWORD send_timeout = 30000; /* ms, as winapi-hostd on Linux */
+
 	for (;;) {
 		SOCKET connection = accept(listener, NULL, NULL);
 		HANDLE thread;
@@ -178,6 +180,8 @@ static void accept_loop(void)
 			closesocket(connection);
 			continue;
 		}
+		/* A guest that stops reading must not hold a connection's thread for ever. */
+		setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, (const char *)&send_timeout, sizeof(send_timeout));
 		InterlockedIncrement(&connections_open);
 		thread = CreateThread(NULL, 0, serve_connection, (LPVOID)(ULONG_PTR)connection, 0, NULL);
 		if (thread == NULL) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@ struct hvsock_slot {
 	void *user_data;
 	int status;
 	uint64_t deadline_ns;
+	bool stalled;            /* its reply stopped half-way past the deadline: the stream was cut */
 	uint32_t next_done;
 };
 
@@ -217,6 +219,8 @@ static int receive_reply(struct hvsock_transport *transport)
 	rc = receive_payload(transport, slot, &reply);
 
 	pthread_mutex_lock(&transport->lock);
+	if (rc != 0)
+		rc = slot->stalled ? -ETIMEDOUT : rc == -EPROTO ? -EIO : -ENOTCONN;
 	if (rc == 0 && reply.status == WINAPI_STATUS_OK) {
 		if (reply.api_id == WINAPI_API_ECHO) {
 			slot->reply_length = (uint32_t)reply.payload_size;
@@ -240,8 +244,8 @@ static void *receiver_main(void *argument)
 		rc = receive_reply(transport);
 	while (rc == 0);
 	pthread_mutex_lock(&transport->lock);
-	/* -EIO was logged where the bad header was seen; -ENOTCONN is the host closing. */
-	if (rc != -ENOTCONN && rc != -EIO && transport->broken == 0)
+	/* -EIO and -ETIMEDOUT were logged where they were seen; -ENOTCONN is the host closing. */
+	if (rc != -ENOTCONN && rc != -EIO && rc != -ETIMEDOUT && transport->broken == 0)
 		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: connection to the host failed: %s", strerror(-rc));
 	break_connection(transport, rc == -EIO || rc == -EPROTO ? -EIO : -ENOTCONN);
 	pthread_cond_broadcast(&transport->receiving_done);
@@ -388,6 +392,7 @@ static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *
 	slot->reply_data = call->reply_data;
 	slot->reply_capacity = call->reply_capacity;
 	slot->reply_length = 0;
+	slot->stalled = false;
 	slot->user_data = user_data;
 	timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : queue->timeout_ms;
 	slot->deadline_ns = now_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -441,9 +446,13 @@ static int hvsock_queue_submit(void *opaque)
 		rc = send_request(queue, index);
 		if (rc != 0) {
 			/* Part of a frame may be out: the stream is lost, for every request on it. */
-			winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: cannot send to the host: %s", strerror(-rc));
+			winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: cannot send to the host: %s%s", strerror(-rc),
+				   rc == -EAGAIN ? " (it stopped reading for longer than WINAPI_TIMEOUT_MS)" : "");
 			shutdown(transport->fd, SHUT_RDWR);
 			pthread_mutex_lock(&transport->lock);
+			/* The receiver may have ended it already, seeing the connection go. */
+			if (queue->slots[index].state == SLOT_SENT)
+				finish(queue, index, rc == -EAGAIN ? -ETIMEDOUT : -ENOTCONN);
 			break_connection(transport, -ENOTCONN);
 			pthread_mutex_unlock(&transport->lock);
 			continue;
@@ -457,7 +466,11 @@ static int hvsock_queue_submit(void *opaque)
 	return sent;
 }
 
-/* Requests past their deadline end now; returns the earliest deadline still ahead. */
+/*
+ * Requests past their deadline end now; returns the earliest deadline still ahead. A reply
+ * whose payload stops coming half-way cannot be skipped (the stream has no other frame
+ * boundary): past its deadline the connection is cut, which ends it, and everything else.
+ */
 static uint64_t expire(struct hvsock_queue *queue, uint64_t now)
 {
 	uint64_t earliest = UINT64_MAX;
@@ -466,12 +479,19 @@ static uint64_t expire(struct hvsock_queue *queue, uint64_t now)
 	for (i = 0; i < queue->depth; i++) {
 		struct hvsock_slot *slot = &queue->slots[i];
 
-		if (slot->state != SLOT_SENT)
+		if (slot->state != SLOT_SENT && (slot->state != SLOT_RECEIVING || slot->stalled))
 			continue;
-		if (slot->deadline_ns <= now)
+		if (slot->deadline_ns > now) {
+			if (slot->deadline_ns < earliest)
+				earliest = slot->deadline_ns;
+		} else if (slot->state == SLOT_SENT) {
 			finish(queue, i, -ETIMEDOUT);
-		else if (slot->deadline_ns < earliest)
-			earliest = slot->deadline_ns;
+		} else {
+			winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host stopped half-way through a reply; "
+				   "closing the connection");
+			slot->stalled = true;
+			shutdown(queue->transport->fd, SHUT_RDWR);
+		}
 	}
 	return earliest;
 }
@@ -610,6 +630,8 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 	struct sockaddr_vm vsock_address = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST };
 	struct sockaddr *address;
 	socklen_t address_length;
+	int timeout_ms = winapi_driver_default_timeout_ms();
+	const struct timeval send_timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
 	uint32_t port;
 	char *end;
 	int fd, rc;
@@ -642,7 +664,12 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 	fd = socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, address, address_length) != 0) {
+	/*
+	 * A host that stops reading would block a submit for ever once the socket's buffer is
+	 * full: a send that makes no progress for a call's whole timeout fails instead.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout)) != 0 ||
+	    connect(fd, address, address_length) != 0) {
 		rc = -errno;
 		close(fd);
 		return rc;

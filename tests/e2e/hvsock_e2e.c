@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -302,10 +303,13 @@ enum fake_host_mode {
 	FAKE_ECHO_TOO_LONG,   /* an echo longer than the caller's room */
 	FAKE_WRITE_SHORT,     /* a write's bytes, one short: refused before it lands */
 	FAKE_GARBAGE,         /* a header that does not decode: the connection is dropped */
+	FAKE_STALL,           /* a reply's header and part of its payload, then nothing */
+	FAKE_DEAF,            /* never reads a request: the guest's socket buffer fills */
 };
 
 struct fake_host {
 	int listener;
+	int release; /* FAKE_DEAF: may read again (__atomic) */
 	enum fake_host_mode mode;
 	char path[108];
 };
@@ -321,6 +325,14 @@ static void *fake_host_main(void *argument)
 	int fd = accept(fake->listener, NULL, NULL), size;
 
 	winapi_hvsock_reader_init(reader, fd);
+	if (fake->mode == FAKE_DEAF) {
+		/* Not a byte read until the guest has given up and closed (or 10 s). */
+		struct timeval limit = { .tv_sec = 10 };
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+		while (__atomic_load_n(&fake->release, __ATOMIC_ACQUIRE) == 0)
+			sleep_ms(10);
+	}
 	while (fd >= 0 && winapi_hvsock_receive_header(reader, text, sizeof(text), &length) == 0 &&
 	       winapi_hvsock_request_decode(text, length, &request) == 0 &&
 	       winapi_hvsock_receive(reader, payload, request.payload_size) == 0) {
@@ -345,6 +357,15 @@ static void *fake_host_main(void *argument)
 		case FAKE_GARBAGE:
 			send(fd, "\x05\x00\x00\x00{{{{{", 9, MSG_NOSIGNAL);
 			continue;
+		case FAKE_STALL:
+			reply.payload_size = request.payload_size;
+			size = winapi_hvsock_header_encode(&reply, true, text, sizeof(text));
+			assert_true(size > 0);
+			assert_int_equal(winapi_hvsock_send(fd, text, (size_t)size,
+							    &(struct winapi_hvsock_span){ payload, 2 }, 1), 0);
+			continue; /* the rest never comes; the next read sees the guest close */
+		case FAKE_DEAF:
+			break;
 		}
 		size = winapi_hvsock_header_encode(&reply, true, text, sizeof(text));
 		const struct winapi_hvsock_span span = { payload, (size_t)reply.payload_size };
@@ -363,6 +384,7 @@ static winapi_handle_t start_fake_host(struct fake_host *fake, enum fake_host_mo
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
 
 	fake->mode = mode;
+	fake->release = 0;
 	assert_true(snprintf(fake->path, sizeof(fake->path), "%s/fake.sock", hostd.directory) < (int)sizeof(fake->path));
 	unlink(fake->path);
 	memcpy(address.sun_path, fake->path, sizeof(fake->path));
@@ -377,6 +399,7 @@ static winapi_handle_t start_fake_host(struct fake_host *fake, enum fake_host_mo
 static void stop_fake_host(struct fake_host *fake, winapi_handle_t handle, pthread_t thread)
 {
 	winapi_cleanup(handle); /* the fake host sees the end of the stream */
+	__atomic_store_n(&fake->release, 1, __ATOMIC_RELEASE);
 	pthread_join(thread, NULL);
 	close(fake->listener);
 	setenv("WINAPI_SOCKET_PATH", hostd.socket_path, 1);
@@ -425,6 +448,22 @@ static void test_hostile_host(void **state)
 	assert_non_null(handle);
 	assert_int_equal(winapi_echo(handle, "hello", output, sizeof(output)), -EIO);
 	assert_int_equal(winapi_echo(handle, "hello", output, sizeof(output)), -EIO);
+	stop_fake_host(&fake, handle, thread);
+
+	/* Half a reply, then silence: the call ends at its deadline, the connection with it. */
+	handle = start_fake_host(&fake, FAKE_STALL, &thread);
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "half of this", output, sizeof(output)), -ETIMEDOUT);
+	assert_int_equal(winapi_echo(handle, "and then", output, sizeof(output)), -ENOTCONN);
+	stop_fake_host(&fake, handle, thread);
+
+	/* A host that reads nothing: a 64 MiB send cannot finish, and fails at the deadline. */
+	handle = start_fake_host(&fake, FAKE_DEAF, &thread);
+	assert_non_null(handle);
+	assert_int_equal(winapi_alloc_buffer(&buffer, 64u << 20), 0);
+	assert_int_equal(winapi_buffer_test(handle, &buffer, 1, WINAPI_BUFFER_OP_READ, 1, &result), -ETIMEDOUT);
+	assert_int_equal(winapi_echo(handle, "anyone?", output, sizeof(output)), -ENOTCONN);
+	winapi_free_buffer(&buffer);
 	stop_fake_host(&fake, handle, thread);
 	unsetenv("WINAPI_TIMEOUT_MS");
 }
