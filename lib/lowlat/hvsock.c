@@ -137,7 +137,7 @@ static void break_connection(struct hvsock_transport *transport, int error)
 
 /* ---- the receiver ---- */
 
-/* Where a reply's payload goes, checked against what was asked: NULL for nowhere (0 bytes). */
+/* Whether a reply fits what was asked: its api, and exactly the payload expected. 0 or -EBADMSG. */
 static int check_reply(const struct hvsock_slot *slot, const struct winapi_hvsock_header *reply)
 {
 	if (reply->api_id != slot->header.api_id)
