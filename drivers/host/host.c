@@ -34,7 +34,6 @@ struct winapi_host {
 	struct winapi_host_stats stats;
 };
 
-
 int winapi_host_create(struct vmbus_device *device, unsigned int channel_index,
 		       const struct winapi_host_memory *memory, struct winapi_host **host_out)
 {
