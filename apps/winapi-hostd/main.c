@@ -24,14 +24,16 @@
 #include <winapi/host_socket.h>
 #include <winapi/log.h>
 
-/* How long a reply may wait for the guest to read before the connection is dropped. */
-#define HOSTD_SEND_TIMEOUT_S 30
-
 struct options {
 	const char *unix_path;
 	uint32_t port;
 	uint32_t cid;
 	unsigned int max_connections;
+	/*
+	 * How long a reply may wait for the guest to read it, and a frame for the rest of its
+	 * bytes, before the connection is dropped. A guest idle between frames keeps it.
+	 */
+	unsigned int peer_timeout_s;
 };
 
 static struct winapi_host_socket_stats stats;
@@ -51,6 +53,8 @@ static void usage(FILE *out)
 		"                           or clients on this machine: WINAPI_SOCKET_PATH=PATH)\n"
 		"  -m, --max-connections N  connections served at once (default 16); each may hold a\n"
 		"                           payload buffer of up to 512 MiB\n"
+		"  -t, --timeout SECONDS    drop a guest that leaves a reply unread, or stops inside a\n"
+		"                           request, for this long (default 30; idle guests stay)\n"
 		"      --log-level LEVEL    err, warning, notice, info, debug (default: $WINAPI_LOG_LEVEL\n"
 		"                           or notice)\n"
 		"  -h, --help               this text\n"
@@ -74,6 +78,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "cid", required_argument, NULL, 'C' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -86,7 +91,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 			getenv("WINAPI_SOCKET_PORT"));
 		return 2;
 	}
-	while ((option = getopt_long(argc, argv, "p:s:m:h", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "p:s:m:t:h", long_options, NULL)) != -1) {
 		switch (option) {
 		case 'p':
 			if (parse_number(optarg, 0x7fffffff, &value) != 0 || value == 0) {
@@ -111,6 +116,13 @@ static int parse_options(int argc, char **argv, struct options *options)
 				return 2;
 			}
 			options->max_connections = (unsigned int)value;
+			break;
+		case 't':
+			if (parse_number(optarg, 3600, &value) != 0 || value == 0) {
+				fprintf(stderr, "winapi-hostd: --timeout %s: want 1..3600 seconds\n", optarg);
+				return 2;
+			}
+			options->peer_timeout_s = (unsigned int)value;
 			break;
 		case 'L':
 			level = winapi_log_parse_level(optarg);
@@ -209,9 +221,9 @@ static void on_signal(int signal_number)
 }
 
 /* Accept until a signal; each connection gets its own thread, up to the limit. */
-static int accept_loop(int listener, unsigned int max_connections)
+static int accept_loop(int listener, const struct options *options)
 {
-	const struct timeval send_timeout = { .tv_sec = HOSTD_SEND_TIMEOUT_S };
+	const struct timeval peer_timeout = { .tv_sec = options->peer_timeout_s };
 	struct pollfd watch = { .fd = listener, .events = POLLIN };
 	pthread_attr_t attributes;
 	pthread_t thread;
@@ -225,14 +237,15 @@ static int accept_loop(int listener, unsigned int max_connections)
 		fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (__atomic_load_n(&connections_open, __ATOMIC_ACQUIRE) >= max_connections) {
+		if (__atomic_load_n(&connections_open, __ATOMIC_ACQUIRE) >= options->max_connections) {
 			winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: %u already served (--max-connections)",
-				   max_connections);
+				   options->max_connections);
 			close(fd);
 			continue;
 		}
-		/* A guest that stops reading must not hold a connection's thread for ever. */
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+		/* A guest that stops reading, or stops inside a frame, must not hold a thread for ever. */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &peer_timeout, sizeof(peer_timeout));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &peer_timeout, sizeof(peer_timeout));
 		__atomic_fetch_add(&connections_open, 1, __ATOMIC_RELAXED);
 		rc = pthread_create(&thread, &attributes, serve_connection, (void *)(intptr_t)fd);
 		if (rc != 0) {
@@ -247,7 +260,7 @@ static int accept_loop(int listener, unsigned int max_connections)
 
 int main(int argc, char **argv)
 {
-	struct options options = { .cid = VMADDR_CID_ANY, .max_connections = 16 };
+	struct options options = { .cid = VMADDR_CID_ANY, .max_connections = 16, .peer_timeout_s = 30 };
 	struct sigaction action = { .sa_handler = on_signal };
 	char service_id[37];
 	int listener, rc;
@@ -268,7 +281,7 @@ int main(int argc, char **argv)
 	else
 		winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving on vsock port %#x (Hyper-V service id %s)",
 			   options.port, service_id);
-	accept_loop(listener, options.max_connections);
+	accept_loop(listener, &options);
 	close(listener);
 	if (options.unix_path != NULL)
 		unlink(options.unix_path);

@@ -38,6 +38,7 @@ static struct options options;
 static struct winapi_host_socket_stats stats;
 static volatile LONG connections_open;
 static SOCKET listener = INVALID_SOCKET;
+static volatile LONG stopping; /* the service was asked to stop: the listener is closed */
 static SERVICE_STATUS_HANDLE status_handle;
 static SERVICE_STATUS service_status;
 
@@ -172,8 +173,15 @@ static void accept_loop(void)
 		SOCKET connection = accept(listener, NULL, NULL);
 		HANDLE thread;
 
-		if (connection == INVALID_SOCKET)
-			return;
+		if (connection == INVALID_SOCKET) {
+			/* One guest's aborted connect, or a moment without buffers, must not stop the service. */
+			if (InterlockedCompareExchange(&stopping, 0, 0) != 0)
+				return;
+			winapi_log(WINAPI_LOG_WARNING, "hostd", "accept failed (WSA error %d); going on",
+				   WSAGetLastError());
+			Sleep(100);
+			continue;
+		}
 		if ((unsigned int)connections_open >= options.max_connections) {
 			winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: %u already served",
 				   options.max_connections);
@@ -209,6 +217,7 @@ static DWORD WINAPI control_handler(DWORD control, DWORD event_type, LPVOID even
 	(void)context;
 	if (control == SERVICE_CONTROL_STOP || control == SERVICE_CONTROL_SHUTDOWN) {
 		report_status(SERVICE_STOP_PENDING, NO_ERROR);
+		InterlockedExchange(&stopping, 1);
 		closesocket(listener); /* accept() returns: the loop ends */
 		return NO_ERROR;
 	}

@@ -180,6 +180,8 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 	count(&connection.stats->connections, 1);
 	for (;;) {
 		rc = winapi_hvsock_receive_header(&connection.reader, text, sizeof(text), &length);
+		if (rc == -EAGAIN)
+			continue; /* an idle guest, between frames (a receive timeout on the socket) */
 		if (rc != 0)
 			break;
 		decoded = winapi_hvsock_request_decode(text, length, &request);
@@ -197,6 +199,8 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 		rc = 0; /* the peer closed between frames: the normal end */
 	else if (rc == -EPROTO)
 		winapi_log(WINAPI_LOG_WARNING, "host-socket", "connection ended inside a frame or broke the framing");
+	else if (rc == -ETIMEDOUT)
+		winapi_log(WINAPI_LOG_WARNING, "host-socket", "closing a connection that stopped inside a frame");
 	free(connection.payload);
 	return rc;
 }

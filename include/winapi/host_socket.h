@@ -38,9 +38,11 @@ struct winapi_host_socket_stats {
 
 /**
  * Serve @p socket (connected, blocking) until the peer closes it. The socket is not closed.
+ * With a receive timeout on the socket (SO_RCVTIMEO), a peer that stops inside a frame for
+ * that long loses the connection; an idle one keeps it.
  * @return 0 (the peer closed between requests); -EPROTO (it broke the framing, or closed
- *         inside a frame: logged); -ENOMEM (a payload's buffer could not be had: logged); a
- *         negative errno of the socket.
+ *         inside a frame: logged); -ETIMEDOUT (it stopped inside a frame: logged); -ENOMEM (a
+ *         payload's buffer could not be had: logged); a negative errno of the socket.
  */
 int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_stats *stats);
 

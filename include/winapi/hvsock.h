@@ -111,7 +111,8 @@ int winapi_hvsock_request_decode(const void *text, size_t length, struct winapi_
 
 /**
  * Parse and validate a reply header from the peer. Its fields are checked as far as the
- * header alone allows; the caller checks them against its request (api, payload_size).
+ * header alone allows; the caller checks them against its request (api, payload_size). The
+ * answer to an api the host does not know names none (api_id 0, status UNSUPPORTED_API).
  * @return 0; -EPROTO (not usable: the stream cannot be trusted further).
  */
 int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hvsock_header *header);
@@ -146,13 +147,21 @@ void winapi_hvsock_reader_init(struct winapi_hvsock_reader *reader, winapi_socke
 
 /**
  * Read one frame's header into @p buffer: at most @p size bytes are accepted
- * (WINAPI_HVSOCK_MAX_HEADER for this wire).
- * @return 0 with *@p length set; -ECONNRESET (the peer closed between frames); -EPROTO (it
- *         closed inside one, or the length is 0 or over @p size); a negative errno of the socket.
+ * (WINAPI_HVSOCK_MAX_HEADER for this wire). With a receive timeout on the socket
+ * (SO_RCVTIMEO), an idle peer and a stalled one are told apart.
+ * @return 0 with *@p length set; -ECONNRESET (the peer closed between frames); -EAGAIN (the
+ *         timeout passed between frames: nothing was consumed, call again); -EPROTO (it closed
+ *         inside one, or the length is 0 or over @p size); -ETIMEDOUT (it stopped inside a
+ *         frame for the timeout: the stream cannot be resynchronised); a negative errno of the
+ *         socket.
  */
 int winapi_hvsock_receive_header(struct winapi_hvsock_reader *reader, char *buffer, size_t size, size_t *length);
 
-/** Read exactly @p length bytes of a frame (or, with @p data NULL, read and drop them). -EPROTO: EOF. */
+/**
+ * Read exactly @p length bytes of a frame (or, with @p data NULL, read and drop them).
+ * @return 0; -EPROTO (the stream ended); -ETIMEDOUT (the peer stopped for the socket's receive
+ *         timeout); a negative errno of the socket.
+ */
 int winapi_hvsock_receive(struct winapi_hvsock_reader *reader, void *data, uint64_t length);
 
 /**

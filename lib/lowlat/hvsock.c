@@ -44,8 +44,9 @@ struct hvsock_slot {
 	void *user_data;
 	int status;
 	uint64_t deadline_ns;
-	bool stalled;            /* its reply stopped half-way past the deadline: the stream was cut */
 	uint32_t next_done;
+	uint32_t text_length;
+	char text[WINAPI_HVSOCK_MAX_HEADER]; /* the request's header, encoded when it is added */
 };
 
 struct hvsock_queue {
@@ -57,7 +58,7 @@ struct hvsock_queue {
 	uint32_t *added;        /* slots added since the last submit, in order */
 	uint32_t added_count;
 	uint32_t free_hint;
-	uint32_t in_flight;     /* ADDED, SENT or RECEIVING: under the transport's lock */
+	uint32_t in_flight;     /* SENT or RECEIVING: under the transport's lock */
 	uint32_t done_head, done_tail;
 	uint32_t done_count;    /* __atomic: read unlocked while spinning */
 	pthread_cond_t done;
@@ -73,6 +74,11 @@ struct hvsock_transport {
 	pthread_mutex_t call_lock;    /* synchronous calls share one queue */
 	struct hvsock_queue *call_queue;
 	struct hvsock_queue *queues[HVSOCK_MAX_QUEUES];
+	/*
+	 * Bumped each time a queue takes the index: its slots' generations start from it, so a
+	 * late reply for a destroyed queue's request never matches the next queue at that index.
+	 */
+	uint16_t queue_epochs[HVSOCK_MAX_QUEUES];
 	int broken;                   /* 0, or the error every request now ends with */
 	uint64_t spin_ns;
 	struct winapi_driver_stats stats;
@@ -100,6 +106,8 @@ static void finish(struct hvsock_queue *queue, uint32_t index, int status)
 	struct hvsock_slot *slot = &queue->slots[index];
 	struct hvsock_transport *transport = queue->transport;
 
+	if (slot->state == SLOT_SENT || slot->state == SLOT_RECEIVING)
+		queue->in_flight--;
 	slot->status = status;
 	slot->state = SLOT_DONE;
 	slot->generation++; /* a late reply to this id is recognised as stale */
@@ -109,7 +117,6 @@ static void finish(struct hvsock_queue *queue, uint32_t index, int status)
 	else
 		queue->slots[queue->done_tail].next_done = index;
 	queue->done_tail = index;
-	queue->in_flight--;
 	__atomic_store_n(&queue->done_count, queue->done_count + 1, __ATOMIC_RELEASE);
 	transport->stats.calls++;
 	if (status != 0)
@@ -140,6 +147,8 @@ static void break_connection(struct hvsock_transport *transport, int error)
 /* Whether a reply fits what was asked: its api, and exactly the payload expected. 0 or -EBADMSG. */
 static int check_reply(const struct hvsock_slot *slot, const struct winapi_hvsock_header *reply)
 {
+	if (reply->status == WINAPI_STATUS_UNSUPPORTED_API && reply->api_id == 0)
+		return 0; /* the host does not know the api, and so names none */
 	if (reply->api_id != slot->header.api_id)
 		return -EBADMSG;
 	if (reply->status != WINAPI_STATUS_OK)
@@ -185,6 +194,8 @@ static int receive_reply(struct hvsock_transport *transport)
 	int rc, verdict = 0;
 
 	rc = winapi_hvsock_receive_header(&transport->reader, text, sizeof(text), &length);
+	if (rc == -EAGAIN)
+		return 0; /* nothing came for a receive timeout: an idle host, between frames */
 	if (rc != 0)
 		return rc == -ECONNRESET ? -ENOTCONN : rc;
 	if (winapi_hvsock_reply_decode(text, length, &reply) != 0) {
@@ -220,7 +231,7 @@ static int receive_reply(struct hvsock_transport *transport)
 
 	pthread_mutex_lock(&transport->lock);
 	if (rc != 0)
-		rc = slot->stalled ? -ETIMEDOUT : rc == -EPROTO ? -EIO : -ENOTCONN;
+		rc = rc == -ETIMEDOUT ? -ETIMEDOUT : rc == -EPROTO ? -EIO : -ENOTCONN;
 	if (rc == 0 && reply.status == WINAPI_STATUS_OK) {
 		if (reply.api_id == WINAPI_API_ECHO) {
 			slot->reply_length = (uint32_t)reply.payload_size;
@@ -243,9 +254,14 @@ static void *receiver_main(void *argument)
 	do
 		rc = receive_reply(transport);
 	while (rc == 0);
+	/* Nobody reads any more: let the host see it at once, and a blocked sender fail. */
+	shutdown(transport->fd, SHUT_RDWR);
 	pthread_mutex_lock(&transport->lock);
-	/* -EIO and -ETIMEDOUT were logged where they were seen; -ENOTCONN is the host closing. */
-	if (rc != -ENOTCONN && rc != -EIO && rc != -ETIMEDOUT && transport->broken == 0)
+	if (rc == -ETIMEDOUT && transport->broken == 0)
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host stopped half-way through a reply for "
+			   "WINAPI_TIMEOUT_MS; closing the connection");
+	/* -EIO was logged where it was seen; -ENOTCONN is the host closing. */
+	else if (rc != -ENOTCONN && rc != -EIO && transport->broken == 0)
 		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: connection to the host failed: %s", strerror(-rc));
 	break_connection(transport, rc == -EIO || rc == -EPROTO ? -EIO : -ENOTCONN);
 	pthread_cond_broadcast(&transport->receiving_done);
@@ -296,7 +312,11 @@ static int hvsock_queue_create(void *opaque, unsigned int depth, int timeout_ms,
 	pthread_mutex_lock(&transport->lock);
 	for (i = 0; i < HVSOCK_MAX_QUEUES; i++) {
 		if (transport->queues[i] == NULL) {
+			uint32_t slot, epoch = ++transport->queue_epochs[i];
+
 			queue->index = i;
+			for (slot = 0; slot < depth; slot++)
+				queue->slots[slot].generation = epoch << 16;
 			transport->queues[i] = queue;
 			rc = 0;
 			break;
@@ -349,7 +369,7 @@ static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *
 	struct hvsock_queue *queue = opaque;
 	struct hvsock_slot *slot;
 	uint32_t index, i;
-	int timeout_ms;
+	int timeout_ms, length;
 
 	if (call->request_length > WINAPI_MAX_INLINE_DATA || call->reply_capacity > WINAPI_MAX_INLINE_DATA ||
 	    call->buffer_count > WINAPI_MAX_BUFFERS || (call->buffer_count != 0 && call->buffers == NULL))
@@ -363,10 +383,8 @@ static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *
 			return -EINVAL; /* only memory of this process: the host has no other */
 	pthread_mutex_lock(&queue->transport->lock);
 	index = take_slot(queue);
-	if (index != NO_SLOT) {
+	if (index != NO_SLOT)
 		queue->slots[index].state = SLOT_ADDED;
-		queue->in_flight++;
-	}
 	pthread_mutex_unlock(&queue->transport->lock);
 	if (index == NO_SLOT)
 		return -EAGAIN;
@@ -392,10 +410,19 @@ static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *
 	slot->reply_data = call->reply_data;
 	slot->reply_capacity = call->reply_capacity;
 	slot->reply_length = 0;
-	slot->stalled = false;
 	slot->user_data = user_data;
 	timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : queue->timeout_ms;
 	slot->deadline_ns = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	/* Encoded now: a request JSON cannot carry is refused here, before the stream sees it. */
+	slot->header.request_id = request_id(queue, index);
+	length = winapi_hvsock_header_encode(&slot->header, false, slot->text, sizeof(slot->text));
+	if (length < 0) {
+		pthread_mutex_lock(&queue->transport->lock);
+		slot->state = SLOT_FREE;
+		pthread_mutex_unlock(&queue->transport->lock);
+		return length == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	slot->text_length = (uint32_t)length;
 	queue->added[queue->added_count++] = index;
 	return 0;
 }
@@ -405,14 +432,8 @@ static int send_request(struct hvsock_queue *queue, uint32_t index)
 {
 	struct hvsock_slot *slot = &queue->slots[index];
 	struct winapi_hvsock_span spans[WINAPI_MAX_BUFFERS];
-	char text[WINAPI_HVSOCK_MAX_HEADER];
 	unsigned int span_count = 0, i;
-	int length;
 
-	slot->header.request_id = request_id(queue, index);
-	length = winapi_hvsock_header_encode(&slot->header, false, text, sizeof(text));
-	if (length < 0)
-		return length;
 	if (slot->header.api_id == WINAPI_API_ECHO && slot->header.payload_size != 0) {
 		spans[span_count++] = (struct winapi_hvsock_span){ .data = slot->input,
 								   .length = (size_t)slot->header.payload_size };
@@ -421,7 +442,7 @@ static int send_request(struct hvsock_queue *queue, uint32_t index)
 			spans[span_count++] = (struct winapi_hvsock_span){ .data = slot->buffers[i].address,
 									   .length = slot->buffers[i].length };
 	}
-	return winapi_hvsock_send(queue->transport->fd, text, (size_t)length, spans, span_count);
+	return winapi_hvsock_send(queue->transport->fd, slot->text, slot->text_length, spans, span_count);
 }
 
 static int hvsock_queue_submit(void *opaque)
@@ -436,10 +457,12 @@ static int hvsock_queue_submit(void *opaque)
 		index = queue->added[i];
 		pthread_mutex_lock(&transport->lock);
 		rc = transport->broken;
-		if (rc == 0)
+		if (rc == 0) {
 			queue->slots[index].state = SLOT_SENT; /* before the bytes: the reply may be quick */
-		else
+			queue->in_flight++;
+		} else {
 			finish(queue, index, rc);
+		}
 		pthread_mutex_unlock(&transport->lock);
 		if (rc != 0)
 			continue;
@@ -467,9 +490,9 @@ static int hvsock_queue_submit(void *opaque)
 }
 
 /*
- * Requests past their deadline end now; returns the earliest deadline still ahead. A reply
- * whose payload stops coming half-way cannot be skipped (the stream has no other frame
- * boundary): past its deadline the connection is cut, which ends it, and everything else.
+ * Requests past their deadline end now; returns the earliest deadline still ahead. (A reply
+ * being received is the receiver's: it ends it when the host stops half-way, see
+ * receive_reply().)
  */
 static uint64_t expire(struct hvsock_queue *queue, uint64_t now)
 {
@@ -479,19 +502,12 @@ static uint64_t expire(struct hvsock_queue *queue, uint64_t now)
 	for (i = 0; i < queue->depth; i++) {
 		struct hvsock_slot *slot = &queue->slots[i];
 
-		if (slot->state != SLOT_SENT && (slot->state != SLOT_RECEIVING || slot->stalled))
+		if (slot->state != SLOT_SENT)
 			continue;
-		if (slot->deadline_ns > now) {
-			if (slot->deadline_ns < earliest)
-				earliest = slot->deadline_ns;
-		} else if (slot->state == SLOT_SENT) {
+		if (slot->deadline_ns <= now)
 			finish(queue, i, -ETIMEDOUT);
-		} else {
-			winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host stopped half-way through a reply; "
-				   "closing the connection");
-			slot->stalled = true;
-			shutdown(queue->transport->fd, SHUT_RDWR);
-		}
+		else if (slot->deadline_ns < earliest)
+			earliest = slot->deadline_ns;
 	}
 	return earliest;
 }
@@ -631,7 +647,7 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 	struct sockaddr *address;
 	socklen_t address_length;
 	int timeout_ms = winapi_driver_default_timeout_ms();
-	const struct timeval send_timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
+	const struct timeval peer_timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
 	uint32_t port;
 	char *end;
 	int fd, rc;
@@ -666,9 +682,12 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 		return -errno;
 	/*
 	 * A host that stops reading would block a submit for ever once the socket's buffer is
-	 * full: a send that makes no progress for a call's whole timeout fails instead.
+	 * full, and one that stops half-way through a reply would hold the receiver (and the
+	 * caller's buffers) for ever: a send or a frame that makes no progress for a call's whole
+	 * timeout fails instead. Between frames the receiver just waits again.
 	 */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout)) != 0 ||
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &peer_timeout, sizeof(peer_timeout)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &peer_timeout, sizeof(peer_timeout)) != 0 ||
 	    connect(fd, address, address_length) != 0) {
 		rc = -errno;
 		close(fd);

@@ -407,9 +407,15 @@ int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hv
 	uint64_t status;
 	int rc = decode_start(text, length, header, &object);
 
-	if (rc == 0 && get_uint(object, "status", UINT32_MAX, &status) != 0)
+	/* An api the host does not know is answered with none named, and nothing else. */
+	if (rc == -EPROTONOSUPPORT && json_is_null(json_object_get(object, "api")) &&
+	    get_uint(object, "status", UINT32_MAX, &status) == 0 && status == WINAPI_STATUS_UNSUPPORTED_API &&
+	    header->payload_size == 0) {
+		header->status = (uint32_t)status;
+		rc = 0;
+	} else if (rc == 0 && get_uint(object, "status", UINT32_MAX, &status) != 0) {
 		rc = -EPROTO;
-	if (rc == 0) {
+	} else if (rc == 0) {
 		header->status = (uint32_t)status;
 		rc = decode_reply_fields(object, header);
 	}
@@ -538,7 +544,8 @@ void winapi_hvsock_reader_init(struct winapi_hvsock_reader *reader, winapi_socke
  * Exactly @length bytes into @data (NULL: dropped): what the buffer holds first; then a short
  * rest through the buffer, with one recv() taking whatever else has arrived (the next frames of
  * a busy peer), or a long one straight into @data, without a copy.
- * -ECONNRESET: the stream ended before the first byte, and @started was false; -EPROTO: later.
+ * Before the first byte (when @started is false): -ECONNRESET, the stream ended; -EAGAIN, the
+ * socket's receive timeout passed. After it: -EPROTO, the stream ended; -ETIMEDOUT.
  */
 static int read_exact(struct winapi_hvsock_reader *reader, void *data, uint64_t length, bool started)
 {
@@ -571,6 +578,9 @@ static int read_exact(struct winapi_hvsock_reader *reader, void *data, uint64_t 
 			got = recv_once(reader->socket, reader->buffer, sizeof(reader->buffer));
 			reader->end = got > 0 ? (size_t)got : 0;
 		}
+		/* A receive timeout (SO_RCVTIMEO): between frames the peer is idle, inside one stalled. */
+		if (got == -EAGAIN || got == -EWOULDBLOCK || got == -ETIMEDOUT)
+			return started ? -ETIMEDOUT : -EAGAIN;
 		if (got < 0)
 			return (int)got;
 		if (got == 0)

@@ -191,7 +191,8 @@ static void test_reply_decode_rejects(void **state)
 		"\"checksum\":4294967296,\"mismatches\":0,\"first_mismatch\":null}",
 		"{\"request_id\":1,\"api\":\"performance\",\"payload_size\":5,\"status\":0,\"sequence\":1,"
 		"\"bytes_processed\":0,\"checksum\":0,\"host_ns\":1}",
-		"{\"request_id\":1,\"api\":null,\"payload_size\":0,\"status\":3}",
+		"{\"request_id\":1,\"api\":null,\"payload_size\":0,\"status\":1}",      /* only for status 3 */
+		"{\"request_id\":1,\"api\":null,\"payload_size\":4,\"status\":3}",
 		"{\"request_id\":1,\"api\":\"echo\",\"payload_size\":0,\"status\":-1}",
 	};
 	struct winapi_hvsock_header header;
@@ -201,6 +202,13 @@ static void test_reply_decode_rejects(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (winapi_hvsock_reply_decode(cases[i], strlen(cases[i]), &header) != -EPROTO)
 			fail_msg("case %zu accepted: %s", i, cases[i]);
+	/* The host's answer to an api it does not know names none: it still reaches its request. */
+	static const char unsupported[] = "{\"request_id\":9,\"api\":null,\"payload_size\":0,\"status\":3}";
+
+	assert_int_equal(winapi_hvsock_reply_decode(unsupported, strlen(unsupported), &header), 0);
+	assert_int_equal(header.request_id, 9);
+	assert_int_equal(header.api_id, 0);
+	assert_int_equal(header.status, WINAPI_STATUS_UNSUPPORTED_API);
 }
 
 static void test_frames_on_a_socket(void **state)
