@@ -4,10 +4,11 @@
  * queues (one per thread), matched to their completions by trans_id.
  *
  * trans_id = queue index << 48 | slot << 32 | generation. A slot's generation moves every
- * time the slot is reused or its request times out, so a completion for anything but the
- * request now in the slot is recognised (stale or unknown) and dropped: it never lands in
- * memory that belongs to someone else now. Everything read back from the host is validated
- * before use.
+ * time the slot is reused or its request times out, and a queue that takes an index another
+ * queue used starts its generations in a new epoch (the top 16 bits), so a completion for
+ * anything but the request now in the slot is recognised (stale or unknown) and dropped: it
+ * never lands in memory that belongs to someone else now. Everything read back from the host
+ * is validated before use.
  *
  * Locks: tx_lock covers writing to the ring and publishing (one publication, one signal
  * decision per submitted batch). lock covers the queue table, the slots of requests in
@@ -87,6 +88,7 @@ struct winapi_driver {
 	int failed;                            /* the channel broke: every request gets this */
 	bool warned_unexpected;                /* the first unexpected packet was logged */
 	struct winapi_driver_queue *queues[DRIVER_MAX_QUEUES];
+	uint16_t queue_epochs[DRIVER_MAX_QUEUES]; /* bumped each time a queue takes the index */
 	struct winapi_driver_stats stats;      /* under lock */
 	/* Under tx_lock: the request being written. */
 	uint8_t message[WINAPI_MESSAGE_MAX_SIZE];
@@ -299,6 +301,11 @@ int winapi_driver_queue_create(struct winapi_driver *driver, unsigned int depth,
 	pthread_mutex_lock(&driver->lock);
 	for (i = 0; i < DRIVER_MAX_QUEUES; i++) {
 		if (driver->queues[i] == NULL) {
+			uint32_t epoch = ++driver->queue_epochs[i], slot;
+
+			/* A late completion for the index's last queue must not match this one's. */
+			for (slot = 0; slot < depth; slot++)
+				queue->slots[slot].generation = epoch << 16 | (queue->slots[slot].generation & 0xffffu);
 			queue->index = i;
 			driver->queues[i] = queue;
 			rc = 0;

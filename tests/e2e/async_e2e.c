@@ -231,6 +231,36 @@ static void test_late_completion_dropped(void **state)
 	emulator_stop(&emulator, SIGTERM);
 }
 
+/*
+ * A queue's request times out and the queue goes; the next queue takes its index. The late
+ * completion must not pass for the new queue's request in the same slot (echo_once() checks
+ * the bytes that come back).
+ */
+static void test_late_completion_after_queue_reuse(void **state)
+{
+	static const char *const arguments[] = { "--delay-request", "1:600", NULL };
+	struct winapi_stats stats;
+	winapi_handle_t handle;
+	winapi_queue_t queue;
+
+	(void)state;
+	assert_int_equal(start(arguments), 0);
+	handle = winapi_init();
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, 1, 200);
+	assert_non_null(queue);
+	assert_int_equal(echo_once(queue, "old!"), -ETIMEDOUT);
+	winapi_queue_destroy(queue);
+	queue = winapi_queue_create(handle, 1, 2000);
+	assert_non_null(queue);
+	assert_int_equal(echo_once(queue, "new!"), 0);
+	assert_int_equal(winapi_get_stats(handle, &stats), 0);
+	assert_int_equal(stats.unexpected_packets + stats.stale_completions, 1);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+	emulator_stop(&emulator, SIGTERM);
+}
+
 static void test_duplicate_completion_dropped(void **state)
 {
 	static const char *const arguments[] = { "--duplicate-request", "2", NULL };
@@ -330,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_four_threads_a_million),
 		cmocka_unit_test(test_dropped_completion_times_out),
 		cmocka_unit_test(test_late_completion_dropped),
+		cmocka_unit_test(test_late_completion_after_queue_reuse),
 		cmocka_unit_test(test_duplicate_completion_dropped),
 		cmocka_unit_test(test_one_signal_per_batch),
 	};
