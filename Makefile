@@ -173,7 +173,7 @@ $(WINDOWS)/winapi-hostd.exe: $(WINDOWS_OBJECTS) $(WINDOWS_JANSSON)/lib/libjansso
 # winapi-hcs.exe: the HCS tool (lib/hcs, apps/winapi-hcs) over computecore.dll.
 WINDOWS_HCS_SOURCES := apps/winapi-hcs/main.c apps/winapi-hcs/cli.c lib/hcs/hcs_json.c lib/hcs/hcs_windows.c
 $(WINDOWS)/winapi-hcs.exe: $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_HCS_SOURCES)) $(WINDOWS_JANSSON)/lib/libjansson.a
-	$(MINGW_CC) -static -o $@ $^ -lcomputecore
+	$(MINGW_CC) -static -o $@ $^ -lcomputecore -lshell32
 
 windows: $(WINDOWS)/winapi-hostd.exe $(WINDOWS)/winapi-hcs.exe
 

@@ -133,6 +133,7 @@ static int enumerate(const struct cli *cli, const struct hcs_backend *backend, s
 		.types = cli->type_count != 0 ? cli->types : NULL,
 	};
 	char error[512] = "", *document = NULL;
+	size_t skipped;
 	int rc;
 
 	rc = backend->enumerate(&query, &document, error, sizeof(error));
@@ -142,10 +143,13 @@ static int enumerate(const struct cli *cli, const struct hcs_backend *backend, s
 			rc == -EACCES ? " (run as Administrator, or as a member of Hyper-V Administrators)" : "");
 		return rc;
 	}
-	rc = winapi_hcs_systems_parse(document, systems, count);
+	rc = winapi_hcs_systems_parse(document, systems, count, &skipped);
 	free(document);
 	if (rc != 0)
 		fprintf(err, "winapi-hcs: HCS returned a list that does not parse (%s)\n", strerror(-rc));
+	else if (skipped != 0)
+		fprintf(err, "winapi-hcs: %zu compute system(s) left out: a field longer than this tool holds\n",
+			skipped);
 	return rc;
 }
 

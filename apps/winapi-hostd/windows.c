@@ -37,6 +37,9 @@ struct options {
 static struct options options;
 static struct winapi_host_socket_stats stats;
 static volatile LONG connections_open;
+/* The connections being served, so that a stop can end them: under connections_lock. */
+static CRITICAL_SECTION connections_lock;
+static SOCKET *connections;
 static SOCKET listener = INVALID_SOCKET;
 static volatile LONG stopping; /* the service was asked to stop: the listener is closed */
 static SERVICE_STATUS_HANDLE status_handle;
@@ -110,6 +113,12 @@ static int parse_options(int argc, char **argv)
 				fprintf(stderr, "winapi-hostd: --vm-id %s: want a GUID\n", value);
 				return 2;
 			}
+			if (IsEqualGUID(&options.vm_id, &HV_GUID_WILDCARD)) {
+				/* The zero GUID is the wildcard: it would accept every VM, not one. */
+				fprintf(stderr, "winapi-hostd: --vm-id %s is the wildcard; leave --vm-id out to serve every VM\n",
+					value);
+				return 2;
+			}
 			i++;
 		} else if (strcmp(argv[i], "--max-connections") == 0 && value != NULL) {
 			options.max_connections = (unsigned int)strtoul(value, &end, 0);
@@ -132,13 +141,56 @@ static DWORD WINAPI serve_connection(LPVOID argument)
 	SOCKET connection = (SOCKET)(ULONG_PTR)argument;
 	int rc = winapi_host_socket_serve(connection, &stats);
 
+	unsigned int i;
+
 	if (rc != 0)
 		winapi_log(WINAPI_LOG_INFO, "hostd", "connection ended: error %d", -rc);
+	EnterCriticalSection(&connections_lock);
+	for (i = 0; i < options.max_connections; i++)
+		if (connections[i] == connection)
+			connections[i] = INVALID_SOCKET;
+	LeaveCriticalSection(&connections_lock);
 	closesocket(connection);
 	InterlockedDecrement(&connections_open);
 	return 0;
 }
 
+static void track(SOCKET connection)
+{
+	unsigned int i;
+
+	EnterCriticalSection(&connections_lock);
+	for (i = 0; i < options.max_connections; i++)
+		if (connections[i] == INVALID_SOCKET) {
+			connections[i] = connection;
+			break;
+		}
+	LeaveCriticalSection(&connections_lock);
+}
+
+/*
+ * Stop: end every connection (their threads see the stream close and exit), and wait for
+ * them, telling the service control manager that the stop is under way.
+ */
+static void end_connections(void)
+{
+	unsigned int i, waited;
+
+	EnterCriticalSection(&connections_lock);
+	for (i = 0; i < options.max_connections; i++)
+		if (connections[i] != INVALID_SOCKET)
+			shutdown(connections[i], SD_BOTH);
+	LeaveCriticalSection(&connections_lock);
+	for (waited = 0; InterlockedCompareExchange(&connections_open, 0, 0) != 0 && waited < 100; waited++) {
+		service_status.dwCheckPoint++;
+		service_status.dwWaitHint = 1000;
+		if (status_handle != NULL)
+			SetServiceStatus(status_handle, &service_status);
+		Sleep(100);
+	}
+}
+
+/* 0, or the WSA error that kept the service from listening (logged). */
 static int open_listener(void)
 {
 	SOCKADDR_HV address;
@@ -150,16 +202,19 @@ static int open_listener(void)
 	address.ServiceId.Data1 = (unsigned long)options.port;
 	listener = socket(AF_HYPERV, SOCK_STREAM, HV_PROTOCOL_RAW);
 	if (listener == INVALID_SOCKET) {
-		winapi_log(WINAPI_LOG_ERR, "hostd", "no Hyper-V sockets here (WSA error %d)", WSAGetLastError());
-		return -1;
+		int error = WSAGetLastError();
+
+		winapi_log(WINAPI_LOG_ERR, "hostd", "no Hyper-V sockets here (WSA error %d)", error);
+		return error;
 	}
 	if (bind(listener, (struct sockaddr *)&address, sizeof(address)) == SOCKET_ERROR ||
 	    listen(listener, 64) == SOCKET_ERROR) {
-		winapi_log(WINAPI_LOG_ERR, "hostd", "cannot listen on port %#lx (WSA error %d)", options.port,
-			   WSAGetLastError());
+		int error = WSAGetLastError();
+
+		winapi_log(WINAPI_LOG_ERR, "hostd", "cannot listen on port %#lx (WSA error %d)", options.port, error);
 		closesocket(listener);
 		listener = INVALID_SOCKET;
-		return -1;
+		return error;
 	}
 	return 0;
 }
@@ -191,8 +246,14 @@ static void accept_loop(void)
 		/* A guest that stops reading must not hold a connection's thread for ever. */
 		setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, (const char *)&send_timeout, sizeof(send_timeout));
 		InterlockedIncrement(&connections_open);
+		track(connection);
 		thread = CreateThread(NULL, 0, serve_connection, (LPVOID)(ULONG_PTR)connection, 0, NULL);
 		if (thread == NULL) {
+			EnterCriticalSection(&connections_lock);
+			for (unsigned int i = 0; i < options.max_connections; i++)
+				if (connections[i] == connection)
+					connections[i] = INVALID_SOCKET;
+			LeaveCriticalSection(&connections_lock);
 			InterlockedDecrement(&connections_open);
 			closesocket(connection);
 			continue;
@@ -201,6 +262,7 @@ static void accept_loop(void)
 	}
 }
 
+/* @exit_code: a Win32 or WSA error; the event log shows it as the reason the service stopped. */
 static void report_status(DWORD state, DWORD exit_code)
 {
 	service_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
@@ -231,13 +293,17 @@ static void WINAPI service_main(DWORD argc, LPSTR *argv)
 	status_handle = RegisterServiceCtrlHandlerExA(SERVICE_NAME, control_handler, NULL);
 	if (status_handle == NULL)
 		return;
+	int error;
+
 	report_status(SERVICE_START_PENDING, NO_ERROR);
-	if (open_listener() != 0) {
-		report_status(SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR);
+	error = open_listener();
+	if (error != 0) {
+		report_status(SERVICE_STOPPED, (DWORD)error);
 		return;
 	}
 	report_status(SERVICE_RUNNING, NO_ERROR);
 	accept_loop();
+	end_connections();
 	report_status(SERVICE_STOPPED, NO_ERROR);
 }
 
@@ -256,6 +322,14 @@ int main(int argc, char **argv)
 		printf("%s\n", service_id);
 		return 0;
 	}
+	connections = malloc(options.max_connections * sizeof(*connections));
+	if (connections == NULL) {
+		fprintf(stderr, "winapi-hostd: out of memory\n");
+		return 1;
+	}
+	for (unsigned int i = 0; i < options.max_connections; i++)
+		connections[i] = INVALID_SOCKET;
+	InitializeCriticalSection(&connections_lock);
 	if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
 		fprintf(stderr, "winapi-hostd: WSAStartup failed\n");
 		return 1;

@@ -25,7 +25,7 @@ extern "C" {
 
 /** One compute system, as HCS enumerates it (schema 1 ContainerProperties). Empty: absent. */
 struct winapi_hcs_system {
-	char id[64];          /**< "Id": the compute system's id (a GUID, or a name for some owners) */
+	char id[256];         /**< "Id": a GUID, or a name (docker: 64 hex digits; hcsshim: "<id>@vm") */
 	char name[256];       /**< "Name" */
 	char type[32];        /**< "SystemType": "VirtualMachine", "Container", ... */
 	char state[32];       /**< "State": "Running", "Stopped", ... */
@@ -46,17 +46,19 @@ struct winapi_hcs_query {
 /**
  * The SystemQuery document for @p query: {"Ids":[...],"Names":[...],"Types":[...],"Owners":[...]},
  * each key only when given. *@p json is freed with free().
- * @return 0; -EINVAL (NULL json); -ENOMEM.
+ * @return 0; -EINVAL (NULL json, or a value that is not UTF-8); -ENOMEM.
  */
 int winapi_hcs_query_build(const struct winapi_hcs_query *query, char **json);
 
 /**
  * Parse HcsEnumerateComputeSystems' result: a JSON array of objects. Entries without an "Id"
- * (or with a null one) are skipped; over-long strings are refused, not cut. *@p systems is freed with free().
- * @return 0; -EBADMSG (not an array of objects, a field of the wrong type, a string too long
- *         for its field); -ENOMEM.
+ * (or with a null one), and entries with a string too long for its field, are skipped (counted
+ * in *@p skipped when not NULL): strings are never cut, and one odd system does not hide the
+ * others. *@p systems is freed with free().
+ * @return 0; -EBADMSG (not an array of objects, a field of the wrong type); -ENOMEM.
  */
-int winapi_hcs_systems_parse(const char *document, struct winapi_hcs_system **systems, size_t *count);
+int winapi_hcs_systems_parse(const char *document, struct winapi_hcs_system **systems, size_t *count,
+			     size_t *skipped);
 
 /**
  * The system @p key names: its id (compared without case, as GUIDs are), else the one system
@@ -68,7 +70,7 @@ int winapi_hcs_find(const struct winapi_hcs_system *systems, size_t count, const
 /**
  * The PropertyQuery document ({"PropertyTypes":[...]}) for HcsGetComputeSystemProperties, or
  * NULL in *@p json for none (HCS then returns the basic properties).
- * @return 0; -ENOMEM.
+ * @return 0; -EINVAL (a type that is not UTF-8); -ENOMEM.
  */
 int winapi_hcs_property_query_build(const char *const *property_types, char **json);
 
@@ -80,7 +82,7 @@ int winapi_hcs_properties_format(const char *document, char **pretty);
 
 /**
  * The negative errno for an HRESULT of HCS: 0 for S_OK; -ENOENT (no such system),
- * -EACCES, -EINVAL, -ETIMEDOUT, -EALREADY (already in that state), -EBUSY, -ENOMEM,
+ * -EACCES, -EINVAL, -ETIMEDOUT, -EEXIST, -EALREADY (already in that state), -EBUSY, -ENOMEM,
  * -EOPNOTSUPP (HCS not available: the Hyper-V or Containers feature is off); -EIO otherwise.
  */
 int winapi_hcs_hresult_to_errno(uint32_t hresult);

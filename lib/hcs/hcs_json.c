@@ -23,9 +23,14 @@ static int add_list(json_t *object, const char *key, const char *const *values)
 	array = json_array();
 	if (array == NULL || json_object_set_new(object, key, array) != 0)
 		return -ENOMEM;
-	for (; *values != NULL; values++)
-		if (json_array_append_new(array, json_string(*values)) != 0)
+	for (; *values != NULL; values++) {
+		json_t *value = json_string(*values);
+
+		if (value == NULL)
+			return -EINVAL; /* not UTF-8 */
+		if (json_array_append_new(array, value) != 0)
 			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -45,11 +50,19 @@ int winapi_hcs_query_build(const struct winapi_hcs_query *query, char **json)
 	object = json_object();
 	if (object == NULL)
 		return -ENOMEM;
-	if (query != NULL &&
-	    (add_list(object, "Ids", query->ids) != 0 || add_list(object, "Names", query->names) != 0 ||
-	     add_list(object, "Types", query->types) != 0 || add_list(object, "Owners", query->owners) != 0)) {
-		json_decref(object);
-		return -ENOMEM;
+	if (query != NULL) {
+		int rc = add_list(object, "Ids", query->ids);
+
+		if (rc == 0)
+			rc = add_list(object, "Names", query->names);
+		if (rc == 0)
+			rc = add_list(object, "Types", query->types);
+		if (rc == 0)
+			rc = add_list(object, "Owners", query->owners);
+		if (rc != 0) {
+			json_decref(object);
+			return rc;
+		}
 	}
 	return dump(object, JSON_COMPACT, json);
 }
@@ -58,18 +71,26 @@ int winapi_hcs_property_query_build(const char *const *property_types, char **js
 {
 	json_t *object;
 
+	int rc;
+
 	*json = NULL;
 	if (property_types == NULL || property_types[0] == NULL)
 		return 0;
 	object = json_object();
-	if (object == NULL || add_list(object, "PropertyTypes", property_types) != 0) {
-		json_decref(object);
+	if (object == NULL)
 		return -ENOMEM;
+	rc = add_list(object, "PropertyTypes", property_types);
+	if (rc != 0) {
+		json_decref(object);
+		return rc;
 	}
 	return dump(object, JSON_COMPACT, json);
 }
 
-/* An optional string field into @out: absent or null is empty; anything else must fit. */
+/*
+ * An optional string field into @out: absent or null is empty. -EBADMSG: not a string, or a
+ * NUL inside; -E2BIG: too long for @out (the caller skips the entry rather than cut it).
+ */
 static int copy_field(const json_t *entry, const char *key, char *out, size_t size)
 {
 	const json_t *value = json_object_get(entry, key);
@@ -77,9 +98,10 @@ static int copy_field(const json_t *entry, const char *key, char *out, size_t si
 	out[0] = '\0';
 	if (value == NULL || json_is_null(value))
 		return 0;
-	if (!json_is_string(value) || json_string_length(value) >= size || strlen(json_string_value(value)) !=
-										   json_string_length(value))
-		return -EBADMSG; /* wrong type, too long, or a NUL inside */
+	if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
+		return -EBADMSG;
+	if (json_string_length(value) >= size)
+		return -E2BIG;
 	memcpy(out, json_string_value(value), json_string_length(value) + 1);
 	return 0;
 }
@@ -94,7 +116,8 @@ static int copy_runtime_id(const json_t *entry, char *out, size_t size)
 	return rc;
 }
 
-int winapi_hcs_systems_parse(const char *document, struct winapi_hcs_system **systems_out, size_t *count_out)
+int winapi_hcs_systems_parse(const char *document, struct winapi_hcs_system **systems_out, size_t *count_out,
+			     size_t *skipped)
 {
 	struct winapi_hcs_system *systems = NULL;
 	json_error_t error;
@@ -104,6 +127,8 @@ int winapi_hcs_systems_parse(const char *document, struct winapi_hcs_system **sy
 
 	*systems_out = NULL;
 	*count_out = 0;
+	if (skipped != NULL)
+		*skipped = 0;
 	root = json_loads(document, JSON_REJECT_DUPLICATES, &error);
 	if (root == NULL || !json_is_array(root)) {
 		json_decref(root);
@@ -136,6 +161,16 @@ int winapi_hcs_systems_parse(const char *document, struct winapi_hcs_system **sy
 			rc = copy_field(entry, "Owner", system->owner, sizeof(system->owner));
 		if (rc == 0)
 			rc = copy_runtime_id(entry, system->runtime_id, sizeof(system->runtime_id));
+		/* The all-zero GUID is HV_GUID_WILDCARD: as a VM id it would mean every VM. */
+		if (rc == 0 && strcmp(system->runtime_id, "00000000-0000-0000-0000-000000000000") == 0)
+			system->runtime_id[0] = '\0';
+		if (rc == -E2BIG) {
+			memset(system, 0, sizeof(*system));
+			if (skipped != NULL)
+				(*skipped)++;
+			rc = 0;
+			continue;
+		}
 		if (rc != 0)
 			break;
 		if (system->id[0] != '\0')
@@ -233,8 +268,16 @@ int winapi_hcs_hresult_to_errno(uint32_t hresult)
 		case 0x0110: /* HCS_E_SYSTEM_ALREADY_STOPPED */
 			return -EALREADY;
 		case 0x0105: /* HCS_E_INVALID_STATE */
-		case 0x0103: /* operation pending */
+		case 0x0117: /* HCS_E_OPERATION_PENDING */
 			return -EBUSY;
+		case 0x0109: /* HCS_E_CONNECTION_TIMEOUT */
+		case 0x0118: /* HCS_E_OPERATION_TIMEOUT */
+			return -ETIMEDOUT;
+		case 0x011b: /* HCS_E_ACCESS_DENIED */
+			return -EACCES;
+		case 0x0102: /* HCS_E_HYPERV_NOT_INSTALLED */
+		case 0x0114: /* HCS_E_SERVICE_NOT_AVAILABLE */
+			return -EOPNOTSUPP;
 		default:
 			break;
 		}

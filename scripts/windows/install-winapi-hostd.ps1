@@ -10,7 +10,8 @@ HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Virtualization\GuestCommunicat
 before guests may connect to it. Its id for a guest's AF_VSOCK port is the VSOCK template
 00000000-facb-11e6-bd58-64006a7986d3 with the first field set to the port; the script asks the
 executable for it (winapi-hostd.exe --service-id), so the two can never disagree.
-Run from an elevated PowerShell. -Uninstall removes the service and the registration.
+Run from an elevated PowerShell. -Uninstall removes the service and every registration this
+script made (by their ElementName), whatever port they were for; it needs no executable.
 
 .EXAMPLE
 .\install-winapi-hostd.ps1 -Executable C:\winapi\winapi-hostd.exe -Port 0x1234
@@ -29,6 +30,28 @@ $principal = New-Object Security.Principal.WindowsPrincipal([Security.Principal.
 if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {
 	throw 'Run this script from an elevated (Administrator) PowerShell.'
 }
+# Every registration this script made, whatever port it was for (ElementName says whose).
+function Remove-Registrations {
+	Get-ChildItem -Path $registry -ErrorAction SilentlyContinue |
+		Where-Object { (Get-ItemProperty -Path $_.PSPath -ErrorAction SilentlyContinue).ElementName -like 'winapi-hostd*' } |
+		ForEach-Object { Remove-Item -Path $_.PSPath -Recurse; Write-Host "Removed the registration $($_.PSChildName)." }
+}
+
+function Remove-WinapiService {
+	if (Get-Service -Name $serviceName -ErrorAction SilentlyContinue) {
+		Stop-Service -Name $serviceName -ErrorAction SilentlyContinue
+		sc.exe delete $serviceName | Out-Null
+		Start-Sleep -Seconds 1
+	}
+}
+
+if ($Uninstall) {
+	Remove-WinapiService
+	Remove-Registrations
+	Write-Host "Removed $serviceName."
+	exit 0
+}
+
 if (-not (Test-Path $Executable)) {
 	throw "No executable at $Executable (build it on Linux with: make windows)."
 }
@@ -36,17 +59,12 @@ $serviceId = (& $Executable --service-id --port $Port).Trim()
 if ($LASTEXITCODE -ne 0 -or $serviceId -notmatch '^[0-9a-f]{8}-facb-11e6-bd58-64006a7986d3$') {
 	throw "winapi-hostd.exe --service-id --port $Port failed: '$serviceId'"
 }
-$key = Join-Path $registry "{$serviceId}"
+# The key is the bare GUID, as Hyper-V's own entries and Microsoft's guide write it (no braces).
+$key = Join-Path $registry $serviceId
 
-if ($Uninstall) {
-	if (Get-Service -Name $serviceName -ErrorAction SilentlyContinue) {
-		Stop-Service -Name $serviceName -ErrorAction SilentlyContinue
-		sc.exe delete $serviceName | Out-Null
-	}
-	if (Test-Path $key) { Remove-Item -Path $key -Recurse }
-	Write-Host "Removed $serviceName and the registration of $serviceId."
-	exit 0
-}
+# A reinstall, perhaps on another port: the old service and registrations go first.
+Remove-WinapiService
+Remove-Registrations
 
 # The registration: one key per service id; ElementName is what Hyper-V shows for it.
 New-Item -Path $key -Force | Out-Null
@@ -54,11 +72,6 @@ New-ItemProperty -Path $key -Name 'ElementName' -Value "winapi-hostd (port $Port
 
 $arguments = "--port $Port"
 if ($VmId -ne '') { $arguments += " --vm-id $VmId" }
-if (Get-Service -Name $serviceName -ErrorAction SilentlyContinue) {
-	Stop-Service -Name $serviceName -ErrorAction SilentlyContinue
-	sc.exe delete $serviceName | Out-Null
-	Start-Sleep -Seconds 1
-}
 New-Service -Name $serviceName -BinaryPathName "`"$((Resolve-Path $Executable).Path)`" $arguments" `
 	-DisplayName 'winapi remoting host service' -StartupType Automatic `
 	-Description 'Serves the winapi APIs to Linux guests over Hyper-V sockets.' | Out-Null

@@ -48,6 +48,7 @@ static char *read_document(const char *name)
 static void test_query_documents(void **state)
 {
 	static const char *const owners[] = { "WSL", "docker", NULL }, *const types[] = { "VirtualMachine", NULL };
+	static const char *const not_utf8[] = { "\xff\xfe", NULL };
 	static const char *const properties[] = { "Memory", "Statistics", NULL };
 	struct winapi_hcs_query query = { .owners = owners, .types = types };
 	char *json;
@@ -59,6 +60,8 @@ static void test_query_documents(void **state)
 	assert_int_equal(winapi_hcs_query_build(&query, &json), 0);
 	assert_string_equal(json, "{\"Types\":[\"VirtualMachine\"],\"Owners\":[\"WSL\",\"docker\"]}");
 	free(json);
+	query.names = not_utf8;
+	assert_int_equal(winapi_hcs_query_build(&query, &json), -EINVAL);
 	assert_int_equal(winapi_hcs_property_query_build(NULL, &json), 0);
 	assert_null(json);
 	assert_int_equal(winapi_hcs_property_query_build(properties, &json), 0);
@@ -70,11 +73,14 @@ static void test_parse_enumeration(void **state)
 {
 	char *document = read_document("enumerate.json");
 	struct winapi_hcs_system *systems;
-	size_t count;
+	size_t count, skipped;
 
 	(void)state;
-	assert_int_equal(winapi_hcs_systems_parse(document, &systems, &count), 0);
-	assert_int_equal(count, 3); /* the entry without an Id is skipped */
+	assert_int_equal(winapi_hcs_systems_parse(document, &systems, &count, &skipped), 0);
+	assert_int_equal(count, 4); /* the entry without an Id is skipped; so is the over-long name */
+	assert_int_equal(skipped, 1);
+	assert_string_equal(systems[2].id, "f1e2d3c4b5a697880a1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef");
+	assert_string_equal(systems[3].runtime_id, ""); /* the zero GUID is no VM id */
 	assert_string_equal(systems[0].id, "5B9D6C3A-2F41-4E8B-9C1D-7A6E5F4B3C21");
 	assert_string_equal(systems[0].owner, "WSL");
 	assert_string_equal(systems[0].name, "");
@@ -98,7 +104,6 @@ static void test_parse_refuses(void **state)
 {
 	static const char *const bad[] = {
 		"", "{}", "[1]", "[{\"Id\":5}]", "[{\"Id\":\"a\",\"Name\":[]}]", "[{\"Id\":\"a\",\"Id\":\"b\"}]",
-		"[{\"Id\":\"a\",\"State\":\"a state name longer than thirty-two bytes\"}]",
 		"[{\"Id\":\"a\\u0000b\"}]",
 	};
 	struct winapi_hcs_system *systems;
@@ -109,12 +114,12 @@ static void test_parse_refuses(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (winapi_hcs_systems_parse(bad[i], &systems, &count) != -EBADMSG)
+		if (winapi_hcs_systems_parse(bad[i], &systems, &count, NULL) != -EBADMSG)
 			fail_msg("accepted: %s", bad[i]);
-	assert_int_equal(winapi_hcs_systems_parse("[]", &systems, &count), 0);
+	assert_int_equal(winapi_hcs_systems_parse("[]", &systems, &count, NULL), 0);
 	assert_int_equal(count, 0);
 	free(systems);
-	assert_int_equal(winapi_hcs_systems_parse(twice, &systems, &count), 0);
+	assert_int_equal(winapi_hcs_systems_parse(twice, &systems, &count, NULL), 0);
 	assert_int_equal(winapi_hcs_find(systems, count, "twin"), -EEXIST);
 	assert_int_equal(winapi_hcs_find(systems, count, "o"), -EEXIST);
 	assert_int_equal(winapi_hcs_find(systems, count, "Y"), 1);
@@ -140,6 +145,10 @@ static void test_hresults(void **state)
 	assert_int_equal(winapi_hcs_hresult_to_errno(0x80070005u), -EACCES);
 	assert_int_equal(winapi_hcs_hresult_to_errno(0x800705b4u), -ETIMEDOUT);
 	assert_int_equal(winapi_hcs_hresult_to_errno(0x80070424u), -EOPNOTSUPP);
+	assert_int_equal(winapi_hcs_hresult_to_errno(0x80370118u), -ETIMEDOUT); /* HCS_E_OPERATION_TIMEOUT */
+	assert_int_equal(winapi_hcs_hresult_to_errno(0x8037011bu), -EACCES);    /* HCS_E_ACCESS_DENIED */
+	assert_int_equal(winapi_hcs_hresult_to_errno(0x80370102u), -EOPNOTSUPP); /* HYPERV_NOT_INSTALLED */
+	assert_int_equal(winapi_hcs_hresult_to_errno(0x80370117u), -EBUSY);     /* OPERATION_PENDING */
 	assert_int_equal(winapi_hcs_hresult_to_errno(0x80004005u), -EIO); /* E_FAIL */
 	assert_int_equal(winapi_hcs_hresult_to_errno(0x8038010eu), -EIO); /* another facility */
 	winapi_hcs_error_message(document, message, sizeof(message));
@@ -234,6 +243,7 @@ static void test_cli_list(void **state)
 	assert_non_null(strstr(run.out, "5B9D6C3A-2F41-4E8B-9C1D-7A6E5F4B3C21   -                    VirtualMachine   Running    WSL\n"));
 	assert_non_null(strstr(run.out, "build-server"));
 	assert_non_null(strstr(run.out, "Container        Stopped    docker\n"));
+	assert_non_null(strstr(run.err, "1 compute system(s) left out"));
 	free_run(&run);
 
 	run = run_cli("--json list --owner WSL --type VirtualMachine");
@@ -241,7 +251,7 @@ static void test_cli_list(void **state)
 	assert_string_equal(last_query, "{\"Types\":[\"VirtualMachine\"],\"Owners\":[\"WSL\"]}");
 	root = json_loads(run.out, 0, &error);
 	assert_non_null(root);
-	assert_int_equal(json_array_size(root), 3); /* the fake does not filter: HCS does */
+	assert_int_equal(json_array_size(root), 4); /* the fake does not filter: HCS does */
 	assert_string_equal(json_string_value(json_object_get(json_array_get(root, 1), "runtime_id")),
 			    "11223344-5566-7788-99AA-BBCCDDEEFF00");
 	json_decref(root);
@@ -285,6 +295,10 @@ static void test_cli_show_and_vmid(void **state)
 	json_decref(root);
 	free_run(&run);
 	run = run_cli("vmid web");
+	assert_int_equal(run.status, 1);
+	assert_non_null(strstr(run.err, "no RuntimeId"));
+	free_run(&run);
+	run = run_cli("vmid a-process-isolated-container");
 	assert_int_equal(run.status, 1);
 	assert_non_null(strstr(run.err, "no RuntimeId"));
 	free_run(&run);

@@ -43,7 +43,7 @@ check_executable() {
 
 	imports=$($objdump -p "$exe" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
 	unexpected=$(echo "$imports" | grep -vx -e 'ws2_32.dll' -e 'advapi32.dll' -e 'kernel32.dll' \
-		-e 'msvcrt.dll' -e 'computecore.dll' || true)
+		-e 'msvcrt.dll' -e 'computecore.dll' -e 'shell32.dll' || true)
 	[ -z "$unexpected" ]
 	check $? "$name: no DLL that Windows does not ship${unexpected:+ (found: $unexpected)}"
 	functions=$($objdump -p "$exe" | awk '/DLL Name:/ { dll = tolower($3) }
