@@ -471,13 +471,17 @@ static int hvsock_queue_submit(void *opaque)
 			/* Part of a frame may be out: the stream is lost, for every request on it. */
 			winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: cannot send to the host: %s%s", strerror(-rc),
 				   rc == -EAGAIN ? " (it stopped reading for longer than WINAPI_TIMEOUT_MS)" : "");
-			shutdown(transport->fd, SHUT_RDWR);
 			pthread_mutex_lock(&transport->lock);
-			/* The receiver may have ended it already, seeing the connection go. */
+			/*
+			 * This request's own error first, then the others': the receiver, which sees
+			 * the shutdown below, would otherwise end it as just one more. (It may have
+			 * ended it already, if the host went away first.)
+			 */
 			if (queue->slots[index].state == SLOT_SENT)
 				finish(queue, index, rc == -EAGAIN ? -ETIMEDOUT : -ENOTCONN);
 			break_connection(transport, -ENOTCONN);
 			pthread_mutex_unlock(&transport->lock);
+			shutdown(transport->fd, SHUT_RDWR);
 			continue;
 		}
 		sent++;
