@@ -86,14 +86,6 @@ struct hvsock_transport {
 
 #define NO_SLOT UINT32_MAX
 
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 static uint64_t request_id(const struct hvsock_queue *queue, uint32_t slot)
 {
 	return (uint64_t)queue->index << 48 | (uint64_t)slot << 32 | queue->slots[slot].generation;
@@ -412,7 +404,7 @@ static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *
 	slot->reply_length = 0;
 	slot->user_data = user_data;
 	timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : queue->timeout_ms;
-	slot->deadline_ns = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	slot->deadline_ns = lowlat_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	/* Encoded now: a request JSON cannot carry is refused here, before the stream sees it. */
 	slot->header.request_id = request_id(queue, index);
 	length = winapi_hvsock_header_encode(&slot->header, false, slot->text, sizeof(slot->text));
@@ -521,7 +513,7 @@ static int hvsock_queue_reap(void *opaque, struct winapi_driver_completion *comp
 {
 	struct hvsock_queue *queue = opaque;
 	struct hvsock_transport *transport = queue->transport;
-	uint64_t start = now_ns(), limit = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000u;
+	uint64_t start = lowlat_now_ns(), limit = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000u;
 	unsigned int count = 0;
 	bool spun = false;
 
@@ -542,7 +534,7 @@ static int hvsock_queue_reap(void *opaque, struct winapi_driver_completion *comp
 		}
 		if (count >= min || count == max || queue->in_flight == 0)
 			break;
-		now = now_ns();
+		now = lowlat_now_ns();
 		wake = expire(queue, now);
 		if (queue->done_head != NO_SLOT)
 			continue;
@@ -558,7 +550,7 @@ static int hvsock_queue_reap(void *opaque, struct winapi_driver_completion *comp
 
 			spun = true;
 			pthread_mutex_unlock(&transport->lock);
-			while (__atomic_load_n(&queue->done_count, __ATOMIC_ACQUIRE) == 0 && now_ns() < spin_end)
+			while (__atomic_load_n(&queue->done_count, __ATOMIC_ACQUIRE) == 0 && lowlat_now_ns() < spin_end)
 				sched_yield();
 			pthread_mutex_lock(&transport->lock);
 			continue;

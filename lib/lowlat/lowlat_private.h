@@ -4,6 +4,7 @@
 #define LIB_LOWLAT_PRIVATE_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <vmbus/channel.h>
 #include <vmbus/memory.h>
@@ -54,6 +55,15 @@ struct winapi_handle {
  * -EINVAL (a variable that does not parse), -ENOMEM.
  */
 int lowlat_hvsock_open(const struct lowlat_transport_ops **ops, void **transport);
+
+/* CLOCK_MONOTONIC in nanoseconds: round trips (perf.c) and deadlines (hvsock.c). */
+static inline uint64_t lowlat_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
 
 void lowlat_attachment_get(struct lowlat_attachment *attachment);
 void lowlat_attachment_put(struct lowlat_attachment *attachment);

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <winapi/protocol.h>
 
@@ -16,14 +15,6 @@
 
 /* Round trips kept for the percentiles; a longer run samples them evenly. */
 #define PERF_SAMPLES_MAX (1u << 20)
-
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 static int compare_u64(const void *a, const void *b)
 {
@@ -116,13 +107,13 @@ static int throughput_pass(winapi_handle_t handle, winapi_buffer_t *buffers, siz
 		rc = lowlat_pieces_to_call(handle, buffers, pieces, taken, call_buffers, &bytes);
 		if (rc != 0)
 			return rc;
-		before = now_ns();
+		before = lowlat_now_ns();
 		rc = round_trip(handle, WINAPI_PERF_THROUGHPUT, run->requests, call_buffers, taken, &reply);
 		if (rc != 0)
 			return rc;
 		if (reply.bytes_processed != bytes)
 			return -EBADMSG; /* the host claims to have read something else */
-		record(run, result, now_ns() - before, &reply);
+		record(run, result, lowlat_now_ns() - before, &reply);
 	}
 	return 0;
 }
@@ -154,7 +145,7 @@ int winapi_perf_test(winapi_handle_t handle, const winapi_perf_test_params_t *pa
 
 	memset(result, 0, sizeof(*result));
 	result->min_latency_ns = UINT64_MAX;
-	start = now_ns();
+	start = lowlat_now_ns();
 	for (;;) {
 		if (params->iterations != 0 && run.requests >= params->iterations)
 			break;
@@ -163,15 +154,15 @@ int winapi_perf_test(winapi_handle_t handle, const winapi_perf_test_params_t *pa
 		if (throughput) {
 			rc = throughput_pass(handle, buffers, count, &run, result);
 		} else {
-			before = now_ns();
+			before = lowlat_now_ns();
 			rc = round_trip(handle, WINAPI_PERF_LATENCY, run.requests, NULL, 0, &reply);
 			if (rc == 0)
-				record(&run, result, now_ns() - before, &reply);
+				record(&run, result, lowlat_now_ns() - before, &reply);
 		}
 		if (rc != 0)
 			break;
 	}
-	result->elapsed_ns = now_ns() - start;
+	result->elapsed_ns = lowlat_now_ns() - start;
 	result->iterations = run.requests;
 	if (rc == 0 && run.requests != 0) {
 		qsort(run.samples, run.kept, sizeof(*run.samples), compare_u64);

@@ -235,12 +235,12 @@ static int get_name(const json_t *object, const char *key, const char *const *na
 }
 
 /* The common part: request_id and payload_size make a frame answerable; api names a handler. */
-static int decode_common(const json_t *object, uint64_t payload_limit, struct winapi_hvsock_header *header)
+static int decode_common(const json_t *object, struct winapi_hvsock_header *header)
 {
 	int api;
 
 	if (!json_is_object(object) || get_uint(object, "request_id", JSON_UINT_MAX, &header->request_id) != 0 ||
-	    get_uint(object, "payload_size", payload_limit, &header->payload_size) != 0)
+	    get_uint(object, "payload_size", WINAPI_HVSOCK_MAX_PAYLOAD, &header->payload_size) != 0)
 		return -EPROTO;
 	api = get_name(object, "api", api_names, COUNT(api_names));
 	if (api < 0)
@@ -385,7 +385,7 @@ static int decode_start(const void *text, size_t length, struct winapi_hvsock_he
 	*object = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
 	if (*object == NULL)
 		return -EPROTO;
-	return decode_common(*object, WINAPI_HVSOCK_MAX_PAYLOAD, header);
+	return decode_common(*object, header);
 }
 
 int winapi_hvsock_request_decode(const void *text, size_t length, struct winapi_hvsock_header *header)
