@@ -223,8 +223,12 @@ static int send_answer(struct winapi_host *host, uint64_t trans_id, struct winap
 	const struct winapi_host_faults *faults = &host->faults;
 	int rc;
 
-	if (host->served == faults->delay_request)
+	if (host->served == faults->delay_request) {
 		sleep_ns(faults->delay_ns);
+		/* Said once the answer is due, so that a test can wait for it instead of guessing. */
+		winapi_log(WINAPI_LOG_NOTICE, "host", "request %llu: answering %llu ms late (a fault)",
+			   (unsigned long long)host->served, (unsigned long long)(faults->delay_ns / 1000000u));
+	}
 	if (host->served == faults->drop_request) {
 		count(&host->stats.bad_requests);
 		return 0;

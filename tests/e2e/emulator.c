@@ -14,6 +14,13 @@
 
 #include "emulator.h"
 
+/*
+ * How long a daemon may take to start listening, or to exit once signalled. Both take
+ * milliseconds on a quiet machine; the bound is for a loaded one (make check-load: every core
+ * busy, a sanitizer build), where a start or a drain can wait seconds for a CPU.
+ */
+#define EMULATOR_WAIT_MS 30000
+
 void sleep_ms(long ms)
 {
 	struct timespec delay = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
@@ -104,7 +111,7 @@ int emulator_start(struct emulator *emulator, const char *const *arguments)
 		fprintf(stderr, "cannot start %s: %s\n", binary, strerror(errno));
 		_exit(127);
 	}
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
 		if (stat(emulator->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && listening(emulator->socket_path))
 			return 0;
 		if (waitpid(emulator->pid, NULL, WNOHANG) == emulator->pid) {
@@ -114,7 +121,8 @@ int emulator_start(struct emulator *emulator, const char *const *arguments)
 		}
 		sleep_ms(10);
 	}
-	fprintf(stderr, "%s did not create %s within 5 s\n", binary, emulator->socket_path);
+	fprintf(stderr, "%s did not create %s within %d s\n", binary, emulator->socket_path,
+		EMULATOR_WAIT_MS / 1000);
 	return -1;
 }
 
@@ -125,7 +133,7 @@ int emulator_stop(struct emulator *emulator, int signal_number)
 	if (emulator->pid <= 0)
 		return -1;
 	kill(emulator->pid, signal_number);
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
 		if (waitpid(emulator->pid, &status, WNOHANG) == emulator->pid) {
 			emulator->pid = 0;
 			return status;
@@ -135,6 +143,33 @@ int emulator_stop(struct emulator *emulator, int signal_number)
 	kill(emulator->pid, SIGKILL);
 	waitpid(emulator->pid, &status, 0);
 	emulator->pid = 0;
+	return -1;
+}
+
+static bool log_contains(const struct emulator *emulator, const char *text)
+{
+	char line[1024];
+	bool found = false;
+	FILE *log = fopen(emulator->log_path, "r");
+
+	if (log == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), log) != NULL)
+		found = strstr(line, text) != NULL;
+	fclose(log);
+	return found;
+}
+
+int emulator_wait_log(const struct emulator *emulator, const char *text)
+{
+	int i;
+
+	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
+		if (log_contains(emulator, text))
+			return 0;
+		sleep_ms(10);
+	}
+	fprintf(stderr, "%s never logged \"%s\" (log: %s)\n", emulator->program, text, emulator->log_path);
 	return -1;
 }
 

@@ -33,6 +33,13 @@ int emulator_start(struct emulator *emulator, const char *const *arguments);
 /* Send @signal_number and wait (bounded) for it to exit. Its wait status, or -1. */
 int emulator_stop(struct emulator *emulator, int signal_number);
 
+/*
+ * Wait (bounded: 30 s, however loaded the machine) until the emulator's log holds a line
+ * containing @text: what a test waits for instead of sleeping while the emulator works.
+ * 0, or -1 (with a message on stderr) if it never came.
+ */
+int emulator_wait_log(const struct emulator *emulator, const char *text);
+
 /* Kill what is left and remove the directory. */
 void emulator_cleanup(struct emulator *emulator);
 

@@ -22,6 +22,8 @@
 #include <vmbus/backend.h>
 #include <vmbus/channel.h>
 
+#include "asleep.h"
+
 #define PAGE 4096u
 #define RING_SIZE (2 * PAGE) /* one direction: header page + 4 KiB of data */
 
@@ -321,26 +323,27 @@ static void test_wait_timeout(void **state)
 	assert_int_equal(vmbus_chan_wait(f->guest_channel, 0), 0);
 }
 
+/* The host sends a completion once @sleeper has gone to sleep @sleeps times. */
 struct delayed_send {
 	struct fixture *f;
-	int delay_ms;
+	const struct vmbus_channel *sleeper;
+	uint64_t sleeps;
 };
 
 static void *send_later(void *argument)
 {
 	struct delayed_send *job = argument;
 	struct iovec iov = { .iov_base = "late", .iov_len = 4 };
-	struct timespec delay = { .tv_sec = 0, .tv_nsec = job->delay_ms * 1000000L };
 
-	nanosleep(&delay, NULL);
-	vmbus_chan_send_completion(job->f->host_channel, 9, &iov, 1);
+	if (wait_until_asleep(job->sleeper, job->sleeps))
+		vmbus_chan_send_completion(job->f->host_channel, 9, &iov, 1);
 	return NULL;
 }
 
 static void test_wait_blocks_then_wakes(void **state)
 {
 	struct fixture *f = *state;
-	struct delayed_send job = { .f = f, .delay_ms = 50 };
+	struct delayed_send job = { .f = f, .sleeper = f->guest_channel, .sleeps = 1 };
 	struct vmbus_ring_packet_info info;
 	struct vmbus_chan_stats stats;
 	uint8_t buffer[64];
@@ -348,7 +351,7 @@ static void test_wait_blocks_then_wakes(void **state)
 
 	vmbus_chan_set_spin_ns(f->guest_channel, 0); /* interrupt mode */
 	assert_int_equal(pthread_create(&thread, NULL, send_later, &job), 0);
-	assert_int_equal(vmbus_chan_wait(f->guest_channel, 5000), 0);
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 30000), 0);
 	pthread_join(thread, NULL);
 	/* The guest had unmasked before blocking, so the host's send had to signal. */
 	assert_int_equal(f->host_end.signals, 1);
@@ -370,14 +373,15 @@ static void test_wait_peer_gone(void **state)
 	assert_int_equal(f->guest_end.wait_calls, 1);
 }
 
+/* The host drains two packets once the guest's writer has gone to sleep. */
 static void *drain_later(void *argument)
 {
 	struct fixture *f = argument;
 	struct vmbus_ring_packet_info info;
-	struct timespec delay = { .tv_sec = 0, .tv_nsec = 50 * 1000000L };
 	uint8_t buffer[PAGE];
 
-	nanosleep(&delay, NULL);
+	if (!wait_until_asleep(f->guest_channel, 1))
+		return NULL;
 	vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info);
 	vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info);
 	vmbus_chan_recv_done(f->host_channel);
@@ -400,7 +404,7 @@ static void test_wait_writable_pending_send(void **state)
 
 	vmbus_chan_set_spin_ns(f->guest_channel, 0);
 	assert_int_equal(pthread_create(&thread, NULL, drain_later, f), 0);
-	assert_int_equal(vmbus_chan_wait_writable(f->guest_channel, 1016, 5000), 0);
+	assert_int_equal(vmbus_chan_wait_writable(f->guest_channel, 1016, 30000), 0);
 	pthread_join(thread, NULL);
 	/* The host's read crossed the guest's pending_send_size: that is what woke it. */
 	assert_int_equal(f->host_end.signals, 1);
@@ -418,56 +422,63 @@ static void *wait_writable_thread(void *argument)
 {
 	struct writable_waiter *job = argument;
 
-	job->rc = vmbus_chan_wait_writable(job->f->guest_channel, 1016, 1500);
+	job->rc = vmbus_chan_wait_writable(job->f->guest_channel, 1016, 30000);
 	return NULL;
 }
 
+/*
+ * W waits for room in the guest's TX, R for a completion; one of them sleeps in the backend,
+ * the other behind it. The host's completion comes once both sleep: whoever takes the signal,
+ * R must see it. Then the host drains TX: W must see that. A lost wake-up leaves one of them
+ * waiting to its 30 s deadline, and the test fails on its -ETIMEDOUT.
+ */
 static void test_two_waiters_no_lost_wakeup(void **state)
 {
 	struct fixture *f = *state;
 	static uint8_t payload[1000];
 	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) };
 	struct writable_waiter writer = { .f = f };
-	struct delayed_send job = { .f = f, .delay_ms = 100 };
-	struct timespec start;
+	/* Nothing signals before the completion, so two sleeps are W's and R's. */
+	struct delayed_send job = { .f = f, .sleeper = f->guest_channel, .sleeps = 2 };
+	struct vmbus_ring_packet_info info;
+	uint8_t buffer[PAGE];
 	pthread_t writer_thread, sender;
 
-	/* W: the guest's TX is full and the host never drains it, so W sleeps its full 1.5 s. */
 	vmbus_chan_set_spin_ns(f->guest_channel, 0);
 	while (vmbus_chan_send_inband(f->guest_channel, 1, 0, &iov, 1) == 0)
 		;
 	assert_int_equal(pthread_create(&writer_thread, NULL, wait_writable_thread, &writer), 0);
-	/* R: waits for a completion that arrives after 100 ms; whoever wakes on the signal, R sees it. */
 	assert_int_equal(pthread_create(&sender, NULL, send_later, &job), 0);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	assert_int_equal(vmbus_chan_wait(f->guest_channel, 5000), 0);
-	assert_true(elapsed_ms(&start) < 1000);
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 30000), 0);
 	pthread_join(sender, NULL);
+	assert_int_equal(vmbus_chan_recv(f->guest_channel, buffer, sizeof(buffer), &info), 0);
+	assert_true(info.trans_id == 9);
+
+	while (vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info) == 0)
+		;
+	assert_int_equal(vmbus_chan_recv_done(f->host_channel), 0);
 	pthread_join(writer_thread, NULL);
-	assert_int_equal(writer.rc, -ETIMEDOUT);
+	assert_int_equal(writer.rc, 0);
 }
 
-struct delayed_guest_send {
-	struct fixture *f;
-};
-
+/* The guest sends "second" once the host has gone to sleep. */
 static void *guest_send_later(void *argument)
 {
-	struct delayed_guest_send *job = argument;
-	struct timespec delay = { .tv_sec = 0, .tv_nsec = 100 * 1000000L };
+	struct fixture *f = argument;
 
-	nanosleep(&delay, NULL);
-	send_text(job->f->guest_channel, 2, "second");
+	if (wait_until_asleep(f->host_channel, 1))
+		send_text(f->guest_channel, 2, "second");
 	return NULL;
 }
 
-/* A wait releases what was read: else the writer sees a "non-empty" ring and never signals. */
+/*
+ * A wait releases what was read: else the writer sees a "non-empty" ring and never signals,
+ * and the wait runs to its deadline.
+ */
 static void test_wait_publishes_reads_first(void **state)
 {
 	struct fixture *f = *state;
-	struct delayed_guest_send job = { .f = f };
 	struct vmbus_ring_packet_info info;
-	struct timespec start;
 	uint8_t buffer[64];
 	pthread_t thread;
 
@@ -475,12 +486,55 @@ static void test_wait_publishes_reads_first(void **state)
 	assert_int_equal(vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info), 0);
 	/* No recv_done: the host's read of "first" is not published yet. */
 	vmbus_chan_set_spin_ns(f->host_channel, 0);
-	assert_int_equal(pthread_create(&thread, NULL, guest_send_later, &job), 0);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	assert_int_equal(vmbus_chan_wait(f->host_channel, 3000), 0);
-	assert_true(elapsed_ms(&start) < 2000);
+	assert_int_equal(pthread_create(&thread, NULL, guest_send_later, f), 0);
+	assert_int_equal(vmbus_chan_wait(f->host_channel, 30000), 0);
 	pthread_join(thread, NULL);
 	assert_int_equal(f->guest_end.signals, 1);
+	assert_int_equal(vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info), 0);
+	assert_true(info.trans_id == 2);
+}
+
+/*
+ * The other half of the signal rule: a producer that finds the ring not empty (the consumer
+ * has read but not yet released) or masked does not signal, so the consumer must look at its
+ * ring after it releases and unmasks, before it sleeps. Whatever order a host answers and
+ * releases in, a request that came without a signal is served without waiting for the next.
+ */
+static void test_unsignalled_packet_found_before_sleeping(void **state)
+{
+	struct fixture *f = *state;
+	struct vmbus_ring_packet_info info;
+	struct vmbus_chan_stats stats;
+	uint8_t buffer[64];
+
+	vmbus_chan_set_spin_ns(f->host_channel, 0);
+	vmbus_chan_set_interrupt_mode(f->host_channel, true);
+
+	/* Read, not released: the guest's next send sees a non-empty ring. */
+	assert_int_equal(send_text(f->guest_channel, 1, "first"), 0);
+	assert_int_equal(f->guest_end.signals, 1);
+	assert_int_equal(vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info), 0);
+	assert_int_equal(send_text(f->guest_channel, 2, "second"), 0);
+	assert_int_equal(f->guest_end.signals, 1);
+	/* The wait returns at once (a 30 s wait that slept would say the packet was missed). */
+	assert_int_equal(vmbus_chan_wait(f->host_channel, 30000), 0);
+	vmbus_chan_get_stats(f->host_channel, &stats);
+	assert_int_equal(stats.sleeps, 0);
+	assert_int_equal(vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info), 0);
+	assert_true(info.trans_id == 2);
+
+	/* Masked (the host polls): no signal; turning to interrupts, the host still finds it. */
+	vmbus_chan_set_interrupt_mode(f->host_channel, false);
+	assert_int_equal(vmbus_chan_recv_done(f->host_channel), 0);
+	assert_int_equal(guest_tx_header(f)->interrupt_mask, 1);
+	assert_int_equal(send_text(f->guest_channel, 3, "third"), 0);
+	assert_int_equal(f->guest_end.signals, 1);
+	vmbus_chan_set_interrupt_mode(f->host_channel, true);
+	assert_int_equal(vmbus_chan_wait(f->host_channel, 30000), 0);
+	vmbus_chan_get_stats(f->host_channel, &stats);
+	assert_int_equal(stats.sleeps, 0);
+	assert_int_equal(vmbus_chan_recv(f->host_channel, buffer, sizeof(buffer), &info), 0);
+	assert_true(info.trans_id == 3);
 }
 
 static void test_wait_writable_corrupt_read_index(void **state)
@@ -595,6 +649,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_writable_pending_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_waiters_no_lost_wakeup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_publishes_reads_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsignalled_packet_found_before_sleeping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_writable_corrupt_read_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_unmask_quirk, setup, teardown),

@@ -31,6 +31,7 @@
 #include <vmbus/sim.h>
 
 #include "../../drivers/bus/sim/sim_wire.h"
+#include "asleep.h"
 
 /* Descriptor positions of the smallest offer: one channel, no pools, no guest RAM. */
 enum {
@@ -116,8 +117,10 @@ static void *accept_one(void *argument)
 	return NULL;
 }
 
+/* The guest sends on @channel once the host's @sleeper has gone to sleep. */
 struct delayed_send {
 	struct vmbus_channel *channel;
+	const struct vmbus_channel *sleeper;
 	struct iovec *iov;
 	int rc;
 };
@@ -125,11 +128,11 @@ struct delayed_send {
 static void *send_later(void *argument)
 {
 	struct delayed_send *job = argument;
-	struct timespec delay = { .tv_sec = 0, .tv_nsec = 50 * 1000000L };
 
-	nanosleep(&delay, NULL);
-	job->rc = vmbus_chan_send_inband(job->channel, 5, VMBUS_PACKET_FLAG_COMPLETION_REQUESTED,
-					 job->iov, 1);
+	job->rc = -ETIMEDOUT;
+	if (wait_until_asleep(job->sleeper, 1))
+		job->rc = vmbus_chan_send_inband(job->channel, 5, VMBUS_PACKET_FLAG_COMPLETION_REQUESTED,
+						 job->iov, 1);
 	return NULL;
 }
 
@@ -187,9 +190,9 @@ static void test_handover_and_exchange(void **state)
 
 	/* The host sleeps (spin 0): the guest's send must signal it through the eventfd. */
 	vmbus_chan_set_spin_ns(host_channel, 0);
-	struct delayed_send job_send = { .channel = guest_channel, .iov = &iov };
+	struct delayed_send job_send = { .channel = guest_channel, .sleeper = host_channel, .iov = &iov };
 	assert_int_equal(pthread_create(&thread, NULL, send_later, &job_send), 0);
-	assert_int_equal(vmbus_chan_wait(host_channel, 5000), 0);
+	assert_int_equal(vmbus_chan_wait(host_channel, 30000), 0);
 	pthread_join(thread, NULL);
 	assert_int_equal(job_send.rc, 0);
 	assert_int_equal(vmbus_chan_recv(host_channel, buffer, sizeof(buffer), &info), 0);
@@ -747,9 +750,9 @@ static void test_profile_linux_6_1(void **state)
 	assert_int_equal(vmbus_chan_open(guest, 2, &guest_channel), 0);
 	assert_int_equal(vmbus_chan_open(job.device, 2, &host_channel), 0);
 	vmbus_chan_set_spin_ns(host_channel, 0);
-	later = (struct delayed_send){ .channel = guest_channel, .iov = &iov };
+	later = (struct delayed_send){ .channel = guest_channel, .sleeper = host_channel, .iov = &iov };
 	assert_int_equal(pthread_create(&thread, NULL, send_later, &later), 0);
-	assert_int_equal(vmbus_chan_wait(host_channel, 5000), 0);
+	assert_int_equal(vmbus_chan_wait(host_channel, 30000), 0);
 	pthread_join(thread, NULL);
 	assert_int_equal(vmbus_sim_host_signals_received(job.device), 1);
 	vmbus_chan_close(guest_channel);
@@ -780,9 +783,9 @@ static void test_profile_mainline(void **state)
 
 	/* The host sleeps, so the guest's send signals through the emulated irqcontrol ... */
 	vmbus_chan_set_spin_ns(host_primary, 0);
-	later = (struct delayed_send){ .channel = primary, .iov = &iov };
+	later = (struct delayed_send){ .channel = primary, .sleeper = host_primary, .iov = &iov };
 	assert_int_equal(pthread_create(&thread, NULL, send_later, &later), 0);
-	assert_int_equal(vmbus_chan_wait(host_primary, 5000), 0);
+	assert_int_equal(vmbus_chan_wait(host_primary, 30000), 0);
 	pthread_join(thread, NULL);
 	vmbus_chan_get_stats(primary, &stats);
 	assert_int_equal(stats.signals_sent, 1);

@@ -96,6 +96,8 @@ static void *fake_mmap(void *address, size_t length, int protection, int flags, 
 #undef open
 #undef mmap
 
+#include "asleep.h"
+
 static void write_file(const char *relative, const char *content)
 {
 	char path[PATH_MAX], command[PATH_MAX + 32];
@@ -366,13 +368,17 @@ static void test_linux_6_12_non_monitored(void **state)
 struct interrupt_job {
 	uint8_t *rings;
 	size_t size;
+	const struct vmbus_channel *sleeper;
 };
 
-/* The host: put a completion in the guest's RX ring, then raise the uio interrupt (count 7). */
+/*
+ * The host, once the guest sleeps (before that, the guest's RX is masked and the host would
+ * rightly not interrupt): put a completion in the guest's RX ring, then raise the uio
+ * interrupt (count 7).
+ */
 static void *host_interrupts_later(void *argument)
 {
 	struct interrupt_job *job = argument;
-	struct timespec delay = { .tv_sec = 0, .tv_nsec = 50 * 1000000L };
 	struct vmbus_ring host_tx;
 	struct iovec iov = { .iov_base = "done", .iov_len = 4 };
 	struct vmbus_ring_packet packet = { .type = VMBUS_PACKET_COMPLETION, .trans_id = 1,
@@ -380,7 +386,8 @@ static void *host_interrupts_later(void *argument)
 	uint32_t count = 7;
 	bool signal;
 
-	nanosleep(&delay, NULL);
+	if (!wait_until_asleep(job->sleeper, 1))
+		return NULL;
 	vmbus_ring_attach(&host_tx, job->rings + job->size / 2, job->size / 2, (size_t)sysconf(_SC_PAGESIZE));
 	vmbus_ring_write(&host_tx, &packet);
 	vmbus_ring_write_publish(&host_tx, &signal);
@@ -405,9 +412,9 @@ static void test_interrupt_wait_and_rescind(void **state)
 	assert_int_equal(open_device("6.12.95+deb12-amd64", &device, error, sizeof(error)), 0);
 	assert_int_equal(vmbus_chan_open(device, 0, &channel), 0);
 	vmbus_chan_set_spin_ns(channel, 0);
-	job = (struct interrupt_job){ .rings = map_of(0), .size = fake.map_size[0] };
+	job = (struct interrupt_job){ .rings = map_of(0), .size = fake.map_size[0], .sleeper = channel };
 	assert_int_equal(pthread_create(&thread, NULL, host_interrupts_later, &job), 0);
-	assert_int_equal(vmbus_chan_wait(channel, 5000), 0);
+	assert_int_equal(vmbus_chan_wait(channel, 30000), 0);
 	pthread_join(thread, NULL);
 	vmbus_chan_get_stats(channel, &stats);
 	assert_true(stats.sleeps >= 1);
@@ -426,15 +433,25 @@ static void test_interrupt_wait_and_rescind(void **state)
 	vmbus_device_close(device);
 }
 
+/*
+ * A subchannel as the kernel shows it: its monitor_id first, then its ring file, which appears
+ * whole (hv_uio_new_channel creates the sysfs file after vmbus_open set the ring up). Built
+ * under another name and renamed into place, so that a backend polling for it from another
+ * thread never finds a ring file half made.
+ */
 static void make_subchannel_ring_sized(uint32_t relid, bool monitored, size_t file_size)
 {
-	char relative[256], path[PATH_MAX];
+	char relative[256], path[PATH_MAX], building[PATH_MAX];
 	int fd;
 
-	snprintf(relative, sizeof(relative), "sys/bus/vmbus/devices/" INSTANCE "/channels/%u/ring", relid);
+	if (monitored) {
+		snprintf(relative, sizeof(relative), "sys/bus/vmbus/devices/" INSTANCE "/channels/%u/monitor_id", relid);
+		write_file(relative, "40\n");
+	}
+	snprintf(relative, sizeof(relative), "sys/bus/vmbus/devices/" INSTANCE "/channels/%u/ring.new", relid);
 	write_file(relative, "");
-	snprintf(path, sizeof(path), "%s/%s", fake.root, relative);
-	fd = open(path, O_RDWR);
+	snprintf(building, sizeof(building), "%s/%s", fake.root, relative);
+	fd = open(building, O_RDWR);
 	assert_true(fd >= 0);
 	/* hv_uio_new_channel: 2 MiB + 2 MiB, headers initialised at vmbus_open. */
 	assert_int_equal(ftruncate(fd, (off_t)file_size), 0);
@@ -443,10 +460,8 @@ static void make_subchannel_ring_sized(uint32_t relid, bool monitored, size_t fi
 	vmbus_ring_header_init(rings + file_size / 2, (size_t)sysconf(_SC_PAGESIZE));
 	munmap(rings, file_size);
 	close(fd);
-	if (monitored) {
-		snprintf(relative, sizeof(relative), "sys/bus/vmbus/devices/" INSTANCE "/channels/%u/monitor_id", relid);
-		write_file(relative, "40\n");
-	}
+	snprintf(path, sizeof(path), "%s/sys/bus/vmbus/devices/" INSTANCE "/channels/%u/ring", fake.root, relid);
+	assert_int_equal(rename(building, path), 0);
 }
 
 static void make_subchannel_ring(uint32_t relid, bool monitored)
@@ -454,12 +469,10 @@ static void make_subchannel_ring(uint32_t relid, bool monitored)
 	make_subchannel_ring_sized(relid, monitored, 4 << 20);
 }
 
+/* The offer comes while the backend polls for it (whenever that thread gets a CPU). */
 static void *add_subchannel_later(void *argument)
 {
-	struct timespec delay = { .tv_sec = 0, .tv_nsec = 50 * 1000000L };
-
 	(void)argument;
-	nanosleep(&delay, NULL);
 	make_subchannel_ring(17, false);
 	return NULL;
 }
@@ -488,7 +501,7 @@ static void test_mainline_small_ring_and_subchannels(void **state)
 
 	assert_int_equal(vmbus_uio_open_subchannels(device, 3, 100), -ETIMEDOUT);
 	assert_int_equal(pthread_create(&thread, NULL, add_subchannel_later, NULL), 0);
-	assert_int_equal(vmbus_uio_open_subchannels(device, 3, 5000), 0);
+	assert_int_equal(vmbus_uio_open_subchannels(device, 3, 30000), 0);
 	pthread_join(thread, NULL);
 	assert_int_equal(vmbus_device_channel_count(device), 4);
 
