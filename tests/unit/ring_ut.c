@@ -586,6 +586,51 @@ static void test_writer_signal_rules(void **state)
 	assert_false(signal);
 }
 
+/*
+ * The producer's signal decision from header states laid by hand (vmbus-spec.md 2.3): signal
+ * exactly when the consumer's published read_index equals the write_index before the batch
+ * and interrupt_mask is clear. Each state is set at an index where the batch wraps the ring.
+ * A consumer that has read a packet but not yet published its read_index, or that has its
+ * mask set, gets no signal, and must find the batch by looking again before it sleeps
+ * (channel_ut: test_unsignalled_packet_found_before_sleeping).
+ */
+static void test_signal_decision_hand_built_states(void **state)
+{
+	static const struct {
+		uint32_t read_behind; /* bytes the consumer has not released before the batch */
+		uint32_t mask;
+		unsigned int packets;
+		bool signal;
+	} cases[] = {
+		{ 0, 0, 1, true },    /* empty, listening: signal */
+		{ 0, 0, 3, true },    /* a batch from empty: one decision, true */
+		{ 48, 0, 1, false },  /* a packet read but not released: not empty, no signal */
+		{ 8, 0, 2, false },   /* any unreleased byte counts */
+		{ 0, 1, 1, false },   /* masked (the consumer polls): no signal */
+		{ 48, 1, 3, false },
+	};
+	struct fixture *f = *state;
+	uint8_t payload[24] = { 0 };
+	const uint32_t start = DATA_SIZE - 32; /* each batch wraps */
+	unsigned int i, j;
+	bool signal;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset_ring(f, start);
+		put_le32(f->memory + OFF_READ_INDEX, (start + DATA_SIZE - cases[i].read_behind) % DATA_SIZE);
+		put_le32(f->memory + OFF_INTERRUPT_MASK, cases[i].mask);
+		for (j = 0; j < cases[i].packets; j++)
+			assert_int_equal(write_inband(&f->producer, j, payload, sizeof(payload)), 0);
+		vmbus_ring_write_publish(&f->producer, &signal);
+		if (signal != cases[i].signal)
+			fail_msg("case %u: signal %d, want %d", i, signal, cases[i].signal);
+		assert_int_equal(get_le32(f->memory + OFF_WRITE_INDEX),
+				 (start + cases[i].packets * 48) % DATA_SIZE);
+		/* Whatever was decided, the batch is there for a consumer that looks. */
+		assert_false(vmbus_ring_is_empty(&f->consumer));
+	}
+}
+
 /* Fill with 48-byte packets (40 + trailer) until the ring has 16 bytes free. */
 static void fill_ring(struct fixture *f)
 {
@@ -755,6 +800,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_misaligned_read_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_indices_never_reread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_signal_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_decision_hand_built_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_pending_send_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_thread_stress, setup, teardown),
 	};
