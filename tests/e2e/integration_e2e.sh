@@ -13,7 +13,7 @@ stop_emulator() {
 	[ -n "$emulator" ] || return 0
 	kill -TERM "$emulator" 2>/dev/null
 	i=0
-	while kill -0 "$emulator" 2>/dev/null && [ $i -lt 50 ]; do
+	while kill -0 "$emulator" 2>/dev/null && [ $i -lt 300 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -23,15 +23,26 @@ stop_emulator() {
 }
 trap 'stop_emulator; rm -rf "$work"' EXIT INT TERM
 
+# Wait (30 s at most: a loaded machine may start a daemon slowly) until a unix socket listens
+# at $1. The file exists from bind(), a moment before listen(); the kernel's table says when a
+# socket accepts (flags 00010000, __SO_ACCEPTCON), without connecting to it.
+wait_listening() {
+	i=0
+	while [ $i -lt 300 ]; do
+		awk -v path="$1" '$8 == path && $4 == "00010000" { found = 1 } END { exit !found }' \
+			/proc/net/unix && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "# nothing listens at $1 after 30 s"
+	return 1
+}
+
 failed=""
 for profile in linux-6.1 linux-6.12 mainline; do
 	"$bin/winapi-host-sim" --socket "$socket" --profile "$profile" --subchannels 1 >/dev/null &
 	emulator=$!
-	i=0
-	while [ ! -S "$socket" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_listening "$socket"
 	if WINAPI_TRANSPORT=sim "$bin/winapi-test" --socket "$socket" --integration >"$work/out" 2>&1; then
 		echo "ok - winapi-test --integration, profile $profile"
 	else
@@ -45,11 +56,7 @@ done
 hostd_socket=$work/hostd.sock
 "$bin/winapi-hostd" --socket "$hostd_socket" >"$work/hostd.out" 2>&1 &
 emulator=$!
-i=0
-while [ ! -S "$hostd_socket" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_listening "$hostd_socket"
 if WINAPI_TRANSPORT=hvsock WINAPI_SOCKET_PATH="$hostd_socket" "$bin/winapi-test" --integration >"$work/out" 2>&1; then
 	echo "ok - winapi-test --integration, hvsock transport against winapi-hostd"
 else
