@@ -11,6 +11,7 @@ shift 2
 
 hogs=${HOGS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 pids=""
+run=""
 
 stop_hogs() {
 	# By PID, never by name: nothing else on the machine is touched.
@@ -21,8 +22,9 @@ stop_hogs() {
 	pids=""
 }
 trap 'stop_hogs' EXIT
-trap 'stop_hogs; exit 130' INT
-trap 'stop_hogs; exit 143' TERM
+# Stopped from outside (a timeout, ^C): the tests and the hogs go with us.
+trap '[ -n "$run" ] && kill "$run" 2>/dev/null; stop_hogs; exit 130' INT
+trap '[ -n "$run" ] && kill "$run" 2>/dev/null; stop_hogs; exit 143' TERM
 
 # CPU time (user + system, in clock ticks) a process has used: fields 14 and 15 of its stat,
 # counted after the ")" that ends its name.
@@ -40,8 +42,12 @@ done
 echo "=== check-load: $hogs spinning processes (pids$pids) compete with the tests"
 
 start=$(date +%s)
-tests/run-tests.sh "$build" "$timeout_seconds" "$@"
+# In the background, so that a signal reaches the traps above at once, not after the suite.
+tests/run-tests.sh "$build" "$timeout_seconds" "$@" &
+run=$!
+wait "$run"
 status=$?
+run=""
 elapsed=$(( $(date +%s) - start ))
 
 # Evidence that the load was real: the CPU time the hogs took while the tests ran.

@@ -366,11 +366,15 @@ static void *fake_host_main(void *argument)
 			send(fd, "\x05\x00\x00\x00{{{{{", 9, MSG_NOSIGNAL);
 			continue;
 		case FAKE_STALL:
+			/*
+			 * No assertion on this thread: a guest that has already given up may have
+			 * closed, and the test's verdict is what the guest saw (main thread).
+			 */
 			reply.payload_size = request.payload_size;
 			size = winapi_hvsock_header_encode(&reply, true, text, sizeof(text));
-			assert_true(size > 0);
-			assert_int_equal(winapi_hvsock_send(fd, text, (size_t)size,
-							    &(struct winapi_hvsock_span){ payload, 2 }, 1), 0);
+			if (size <= 0 || winapi_hvsock_send(fd, text, (size_t)size,
+							    &(struct winapi_hvsock_span){ payload, 2 }, 1) != 0)
+				break;
 			continue; /* the rest never comes; the next read sees the guest close */
 		case FAKE_DEAF:
 			break;
@@ -431,7 +435,11 @@ static void test_hostile_host(void **state)
 	size_t i;
 
 	(void)state;
-	setenv("WINAPI_TIMEOUT_MS", "300", 1);
+	/*
+	 * The wrong answer must arrive before the deadline (to be counted stale), and will on a
+	 * loaded machine within 3 s; the right one never comes.
+	 */
+	setenv("WINAPI_TIMEOUT_MS", "3000", 1);
 	handle = start_fake_host(&fake, FAKE_WRONG_ID, &thread);
 	assert_non_null(handle);
 	assert_int_equal(winapi_echo(handle, "who answers?", output, sizeof(output)), -ETIMEDOUT);
@@ -469,8 +477,11 @@ static void test_hostile_host(void **state)
 	assert_int_equal(winapi_echo(handle, "hello", output, sizeof(output)), -EIO);
 	stop_fake_host(&fake, handle, thread);
 
-	/* Half a reply, then silence: the call ends at its deadline, the connection with it. */
-	setenv("WINAPI_TIMEOUT_MS", "300", 1);
+	/*
+	 * Half a reply, then silence: the call ends at its deadline, the connection with it. The
+	 * half comes within 3 s however loaded the machine; the rest never does.
+	 */
+	setenv("WINAPI_TIMEOUT_MS", "3000", 1);
 	handle = start_fake_host(&fake, FAKE_STALL, &thread);
 	assert_non_null(handle);
 	assert_int_equal(winapi_echo(handle, "half of this", output, sizeof(output)), -ETIMEDOUT);
@@ -505,6 +516,7 @@ static void test_hostile_host(void **state)
 	stop_fake_host(&fake, handle, thread);
 
 	/* A host that reads nothing: a 64 MiB send cannot finish, and fails at the deadline. */
+	setenv("WINAPI_TIMEOUT_MS", "300", 1);
 	handle = start_fake_host(&fake, FAKE_DEAF, &thread);
 	assert_non_null(handle);
 	assert_int_equal(winapi_alloc_buffer(&buffer, 64u << 20), 0);
