@@ -156,32 +156,30 @@ static void test_guests_come_and_go(void **state)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
-/* The host stops (SIGTERM) under a guest: clean exit, socket gone, the guest's call fails fast. */
+/*
+ * The host stops (SIGTERM) under a guest: clean exit, socket gone, and the guest's call fails
+ * because it sees the host gone, not at its deadline.
+ */
 static void test_host_stops_under_guest(void **state)
 {
 	winapi_handle_t handle;
 	char output[16];
-	uint64_t start;
 	int status;
 
 	(void)state;
+	/*
+	 * A call deadline far beyond the test's own timeout: the call can only end by seeing the
+	 * host gone, so no clock needs reading (a loaded machine makes any bound a bet).
+	 */
+	setenv("WINAPI_TIMEOUT_MS", "3600000", 1);
 	handle = winapi_init();
+	unsetenv("WINAPI_TIMEOUT_MS");
 	assert_non_null(handle);
 	status = stop_emulator(SIGTERM);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(access(emulator.socket_path, F_OK), -1);
-	start = now_ms();
 	assert_int_equal(winapi_echo(handle, "anyone?", output, sizeof(output)), -ENOTCONN);
-	assert_true(now_ms() - start < 4000); /* well before the 5 s call timeout */
 	winapi_cleanup(handle);
 	/* Nobody listens now: a clear error, not a hang. */
 	errno = 0;
