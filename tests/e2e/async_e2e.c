@@ -206,14 +206,15 @@ static void test_dropped_completion_times_out(void **state)
 }
 
 /*
- * The host answers request 2 after 2.5 s, a deadline of 2 s has passed: the request fails on
- * time whatever the schedule. Once the host says it is answering, the late completion is in
+ * The host answers request 2 after 6 s, a deadline of 2 s has passed: the request fails on
+ * time whatever the schedule (a reaper that woke only after the answer came would take it,
+ * so the margin is seconds). Once the host says it is answering, the late completion is in
  * the ring ahead of any answer to a later request (one host thread serves the channel in
  * order), so the next call meets it first.
  */
 static void test_late_completion_dropped(void **state)
 {
-	static const char *const arguments[] = { "--delay-request", "2:2500", NULL };
+	static const char *const arguments[] = { "--delay-request", "2:6000", NULL };
 	char output[16];
 	struct winapi_stats stats;
 	winapi_handle_t handle;
@@ -226,8 +227,8 @@ static void test_late_completion_dropped(void **state)
 	queue = winapi_queue_create(handle, 4, 2000);
 	assert_non_null(queue);
 	assert_int_equal(echo_once(queue, "first"), 0);
-	assert_int_equal(echo_once(queue, "second"), -ETIMEDOUT); /* answered after 2.5 s */
-	assert_int_equal(emulator_wait_log(&emulator, "request 2: answering 2500 ms late"), 0);
+	assert_int_equal(echo_once(queue, "second"), -ETIMEDOUT); /* answered after 6 s */
+	assert_int_equal(emulator_wait_log(&emulator, "request 2: answering 6000 ms late"), 0);
 	/* The next call finds the late completion first: dropped as stale, its own one arrives. */
 	assert_int_equal(echo_once(queue, "third"), 0);
 	assert_int_equal(winapi_echo(handle, "sync too", output, sizeof(output)), 0);
@@ -247,7 +248,7 @@ static void test_late_completion_dropped(void **state)
  */
 static void test_late_completion_after_queue_reuse(void **state)
 {
-	static const char *const arguments[] = { "--delay-request", "1:2500", NULL };
+	static const char *const arguments[] = { "--delay-request", "1:6000", NULL };
 	struct winapi_stats stats;
 	winapi_handle_t handle;
 	winapi_queue_t queue;
@@ -262,7 +263,7 @@ static void test_late_completion_after_queue_reuse(void **state)
 	winapi_queue_destroy(queue);
 	queue = winapi_queue_create(handle, 1, 10000);
 	assert_non_null(queue);
-	assert_int_equal(emulator_wait_log(&emulator, "request 1: answering 2500 ms late"), 0);
+	assert_int_equal(emulator_wait_log(&emulator, "request 1: answering 6000 ms late"), 0);
 	assert_int_equal(echo_once(queue, "new!"), 0);
 	assert_int_equal(winapi_get_stats(handle, &stats), 0);
 	assert_int_equal(stats.unexpected_packets + stats.stale_completions, 1);

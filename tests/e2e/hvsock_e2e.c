@@ -312,12 +312,12 @@ enum fake_host_mode {
 	FAKE_GARBAGE,         /* a header that does not decode: the connection is dropped */
 	FAKE_STALL,           /* a reply's header and part of its payload, then nothing */
 	FAKE_DEAF,            /* never reads a request: the guest's socket buffer fills */
-	FAKE_SLOW,            /* answers each echo right, 300 ms late */
+	FAKE_LATE,            /* answers its first echo right once released, the others at once */
 };
 
 struct fake_host {
 	int listener;
-	int release; /* FAKE_DEAF: may read again (__atomic) */
+	int release; /* FAKE_DEAF: may read again; FAKE_LATE: may answer (__atomic) */
 	enum fake_host_mode mode;
 	char path[108];
 };
@@ -378,8 +378,10 @@ static void *fake_host_main(void *argument)
 			continue; /* the rest never comes; the next read sees the guest close */
 		case FAKE_DEAF:
 			break;
-		case FAKE_SLOW:
-			sleep_ms(300);
+		case FAKE_LATE:
+			/* Late by an event, not a delay: released once the guest has given up. */
+			for (int i = 0; i < 3000 && __atomic_load_n(&fake->release, __ATOMIC_ACQUIRE) == 0; i++)
+				sleep_ms(10);
 			reply.payload_size = request.payload_size;
 			break;
 		}
@@ -492,7 +494,7 @@ static void test_hostile_host(void **state)
 	 * A queue times out on a slow host and goes; the next queue takes its index, and the old
 	 * reply, arriving meanwhile, must not pass for the new request's.
 	 */
-	handle = start_fake_host(&fake, FAKE_SLOW, &thread);
+	handle = start_fake_host(&fake, FAKE_LATE, &thread);
 	assert_non_null(handle);
 	queue = winapi_queue_create(handle, 1, 100);
 	assert_non_null(queue);
@@ -503,6 +505,7 @@ static void test_hostile_host(void **state)
 	winapi_queue_destroy(queue);
 	queue = winapi_queue_create(handle, 1, 30000);
 	assert_non_null(queue);
+	__atomic_store_n(&fake.release, 1, __ATOMIC_RELEASE); /* the old answer comes now */
 	/* Added, not submitted: nothing is in flight, so a reap without a limit returns at once. */
 	assert_int_equal(winapi_queue_echo(queue, "new!", 4, echo_out, sizeof(echo_out), NULL), 0);
 	assert_int_equal(winapi_queue_reap(queue, &done, 1, 1, -1), 0);

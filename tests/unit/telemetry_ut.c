@@ -486,20 +486,11 @@ static void test_client_limit(void **state)
 		close(clients[i]);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static void test_destroy_with_clients(void **state)
 {
 	struct fixture *f = *state;
 	struct stat status;
 	int idle, pending, unread;
-	int64_t started;
 
 	start_server(f, 0600);
 	idle = raw_session(f->path);
@@ -508,10 +499,10 @@ static void test_destroy_with_clients(void **state)
 	assert_int_equal(send(unread, "/x/y,1", 6, MSG_NOSIGNAL), 6);
 	pending = raw_connect(f->path);
 
-	started = now_ms();
+	/* No clock: a destroy that waited on these clients would never return (they never act),
+	 * and the test binary's timeout says so. */
 	pmd_telemetry_destroy(f->telemetry);
 	f->telemetry = NULL;
-	assert_true(now_ms() - started < 1000);
 
 	expect_hang_up(idle);
 	assert_int_equal(stat(f->path, &status), -1);
