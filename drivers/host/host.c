@@ -17,8 +17,12 @@
 
 /* Requests answered per publication: bounds the latency a burst adds to its first request. */
 #define HOST_BURST 32
-/* How long a completion may wait for room in the host's TX ring before it is dropped. */
-#define HOST_TX_TIMEOUT_MS 1000
+/*
+ * How long a completion may wait for room in the host's TX ring before it is dropped: long
+ * enough that a guest merely waiting for a CPU on a loaded machine loses nothing; only one
+ * that has stopped reading does (and it costs only its own session this long per answer).
+ */
+#define HOST_TX_TIMEOUT_MS 10000
 /* Longest block in winapi_host_run(), so that a stop request is seen in time. */
 #define HOST_STOP_CHECK_MS 100
 

@@ -146,7 +146,7 @@ int emulator_stop(struct emulator *emulator, int signal_number)
 	return -1;
 }
 
-static bool log_contains(const struct emulator *emulator, const char *text)
+bool emulator_log_contains(const struct emulator *emulator, const char *text)
 {
 	char line[1024];
 	bool found = false;
@@ -165,7 +165,7 @@ int emulator_wait_log(const struct emulator *emulator, const char *text)
 	int i;
 
 	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
-		if (log_contains(emulator, text))
+		if (emulator_log_contains(emulator, text))
 			return 0;
 		sleep_ms(10);
 	}

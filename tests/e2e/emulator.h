@@ -7,6 +7,7 @@
 #ifndef TESTS_E2E_EMULATOR_H
 #define TESTS_E2E_EMULATOR_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct emulator {
@@ -32,6 +33,9 @@ int emulator_start(struct emulator *emulator, const char *const *arguments);
 
 /* Send @signal_number and wait (bounded) for it to exit. Its wait status, or -1. */
 int emulator_stop(struct emulator *emulator, int signal_number);
+
+/* Whether the emulator's log holds a line containing @text now. */
+bool emulator_log_contains(const struct emulator *emulator, const char *text);
 
 /*
  * Wait (bounded: 30 s, however loaded the machine) until the emulator's log holds a line

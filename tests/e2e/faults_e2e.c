@@ -43,6 +43,12 @@
 
 #include "emulator.h"
 
+/*
+ * Every call that must succeed has a minute: a loaded machine never takes that long, and a
+ * test that expects a timeout gives just that call (or the daemon) a deadline of its own.
+ */
+#define GROUP_TIMEOUT_MS "60000"
+
 static struct emulator host;
 static struct emulator pmd;
 static char pmd_prefix[64];
@@ -82,20 +88,6 @@ static void capture_end(void)
 	close(fd);
 	captured[length > 0 ? length : 0] = '\0';
 	(void)!write(STDERR_FILENO, captured, strlen(captured));
-}
-
-static bool file_contains(const char *path, const char *text)
-{
-	static char contents[256 << 10];
-	FILE *file = fopen(path, "r");
-	size_t length;
-
-	if (file == NULL)
-		return false;
-	length = fread(contents, 1, sizeof(contents) - 1, file);
-	fclose(file);
-	contents[length] = '\0';
-	return strstr(contents, text) != NULL;
 }
 
 /* ---- calls ---- */
@@ -155,7 +147,7 @@ static winapi_handle_t init_with_timeout(int timeout_ms)
 	snprintf(text, sizeof(text), "%d", timeout_ms);
 	setenv("WINAPI_TIMEOUT_MS", text, 1);
 	handle = attach();
-	unsetenv("WINAPI_TIMEOUT_MS");
+	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
 	assert_non_null(handle);
 	return handle;
 }
@@ -222,17 +214,19 @@ static void corrupt_one(const char *kind, int expected, const char *log_text)
 	const char *const arguments[] = { "--corrupt-request", fault, NULL };
 	struct winapi_stats stats;
 	winapi_handle_t handle;
+	winapi_queue_t queue;
 
 	snprintf(fault, sizeof(fault), "2:%s", kind);
 	start_host(arguments);
-	/*
-	 * Shorter for the answer of the wrong type, since nothing else ever ends that call; still
-	 * seconds, since the calls around it must succeed within it on a loaded machine.
-	 */
-	handle = init_with_timeout(expected == -ETIMEDOUT ? 2000 : 10000);
+	handle = attach();
+	assert_non_null(handle);
+	/* Nothing but its deadline ends a call answered with the wrong type: 2 s for that one. */
+	queue = winapi_queue_create(handle, 1, expected == -ETIMEDOUT ? 2000 : 60000);
+	assert_non_null(queue);
 	capture_begin();
 	assert_int_equal(echo(handle, "before"), 0);
-	assert_int_equal(echo(handle, "damaged"), expected);
+	assert_int_equal(queue_echo(queue, "damaged"), expected);
+	winapi_queue_destroy(queue);
 	assert_int_equal(echo(handle, "after"), 0);
 	assert_int_equal(echo(handle, "and after"), 0);
 	capture_end();
@@ -274,7 +268,7 @@ static void test_unknown_ids(void **state)
 	start_host(arguments);
 	handle = attach();
 	assert_non_null(handle);
-	queue = winapi_queue_create(handle, UNKNOWN_DEPTH, 5000);
+	queue = winapi_queue_create(handle, UNKNOWN_DEPTH, 60000);
 	assert_non_null(queue);
 	capture_begin();
 	/* One batch: the invented answers come between the real ones. */
@@ -322,7 +316,7 @@ struct stall_slot {
 static void test_host_stops_reading(void **state)
 {
 	/* 16 KiB rings: three data pages, three of these requests fill them. */
-	static const char *const arguments[] = { "--ring-size", "16K", "--stall-request", "1:5000", NULL };
+	static const char *const arguments[] = { "--ring-size", "16K", "--stall-request", "1:10000", NULL };
 	static struct stall_slot slots[STALL_DEPTH];
 	winapi_completion_t completions[STALL_DEPTH];
 	unsigned int added = 0, written = 0, reaped = 0, i;
@@ -332,11 +326,14 @@ static void test_host_stops_reading(void **state)
 
 	(void)state;
 	start_host(arguments);
-	/* "one" must succeed within the deadline, "no room" must fail within the 5 s stall. */
+	/*
+	 * "no room" must fail within the 10 s stall: a 1 s deadline for it, and everything that
+	 * must succeed goes through the queue, whose deadline no loaded machine reaches.
+	 */
 	handle = init_with_timeout(1000);
-	queue = winapi_queue_create(handle, STALL_DEPTH, 20000);
+	queue = winapi_queue_create(handle, STALL_DEPTH, 60000);
 	assert_non_null(queue);
-	assert_int_equal(echo(handle, "one"), 0); /* answered; then the host reads nothing for 5 s */
+	assert_int_equal(queue_echo(queue, "one"), 0); /* answered; then the host reads nothing for 10 s */
 	/* Fill the guest's ring until a submit sends nothing. */
 	while (added < STALL_DEPTH) {
 		memset(slots[added].input, (int)added, sizeof(slots[added].input));
@@ -357,7 +354,7 @@ static void test_host_stops_reading(void **state)
 	while (reaped < added) {
 		rc = winapi_queue_submit(queue);
 		assert_true(rc >= 0 || rc == -EAGAIN);
-		count = winapi_queue_reap(queue, completions, STALL_DEPTH, 1, 10000);
+		count = winapi_queue_reap(queue, completions, STALL_DEPTH, 1, 60000);
 		assert_true(count > 0);
 		for (i = 0; i < (unsigned int)count; i++) {
 			struct stall_slot *slot = completions[i].user_data;
@@ -368,12 +365,11 @@ static void test_host_stops_reading(void **state)
 		}
 		reaped += (unsigned int)count;
 	}
-	assert_int_equal(echo(handle, "after"), 0);
 	assert_int_equal(queue_echo(queue, "queued after"), 0);
 	winapi_queue_destroy(queue);
 	winapi_cleanup(handle);
 	stop_host();
-	assert_true(file_contains(host.log_path, "not reading the ring"));
+	assert_true(emulator_log_contains(&host, "not reading the ring"));
 }
 
 /* ---- the host dies, or rescinds the device ---- */
@@ -381,8 +377,8 @@ static void test_host_stops_reading(void **state)
 #define LOAD_DEPTH 16u
 
 /*
- * One echo answered, then LOAD_DEPTH in flight on @queue. The host answers a burst at once
- * after it served all of it (--delay-us each): none of them is answered for a long while.
+ * One echo answered, then LOAD_DEPTH in flight on @queue, which the host does not read: it
+ * stops reading after the first answer (--stall-request 1:600000), however late the test runs.
  */
 static void start_load(winapi_queue_t queue)
 {
@@ -445,8 +441,7 @@ static void check_host_gone(winapi_handle_t handle, winapi_queue_t queue, const 
 
 static void test_host_dies_mid_load(void **state)
 {
-	/* 50 ms per request: the load (0.8 s) is still in flight when the host is killed. */
-	static const char *const arguments[] = { "--delay-us", "50000", NULL };
+	static const char *const arguments[] = { "--stall-request", "1:600000", NULL };
 	static const int errors[] = { -ENOTCONN, 0 };
 	winapi_handle_t handle;
 	winapi_queue_t queue;
@@ -474,8 +469,7 @@ static void test_rescind(void **state)
 
 	(void)state;
 	start_host(arguments);
-	handle = attach(); /* 5 s: a timeout would not pass for -ENOTCONN */
-	assert_non_null(handle);
+	handle = init_with_timeout(60000); /* the rescind, not a deadline, must end "taken away" */
 	queue = winapi_queue_create(handle, 4, 20000);
 	assert_non_null(queue);
 	capture_begin();
@@ -485,8 +479,8 @@ static void test_rescind(void **state)
 	capture_end();
 	assert_non_null(strstr(captured, "the host is gone"));
 	stop_host(); /* the emulator goes on listening after a rescind */
-	assert_true(file_contains(host.log_path, "rescinding the device"));
-	assert_true(file_contains(host.log_path, "(device rescinded: a fault)"));
+	assert_true(emulator_log_contains(&host, "rescinding the device"));
+	assert_true(emulator_log_contains(&host, "(device rescinded: a fault)"));
 	check_host_gone(handle, queue, NULL);
 }
 
@@ -504,7 +498,7 @@ static void start_pmd(int timeout_ms)
 	setenv("WINAPI_TIMEOUT_MS", text, 1);
 	unlink(pmd.log_path);
 	assert_int_equal(emulator_start(&pmd, arguments), 0);
-	unsetenv("WINAPI_TIMEOUT_MS");
+	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
 }
 
@@ -527,9 +521,8 @@ static void test_pmd_recoverable_faults(void **state)
 
 	(void)state;
 	start_host(arguments);
-	start_pmd(2000); /* the dropped request costs this; the others must succeed within it */
-	handle = attach();
-	assert_non_null(handle);
+	start_pmd(5000); /* the dropped request costs this; the others must succeed within it */
+	handle = init_with_timeout(60000); /* the daemon's deadline, not the client's, must end "dropped" */
 	assert_int_equal(echo(handle, "one"), 0);
 	assert_int_equal(echo(handle, "dropped"), -EREMOTEIO); /* the daemon's call timed out */
 	assert_int_equal(echo(handle, "corrupt"), -EBADMSG);
@@ -542,9 +535,9 @@ static void test_pmd_recoverable_faults(void **state)
 	setenv("WINAPI_TRANSPORT", "sim", 1);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_true(file_contains(pmd.log_path, "is malformed"));
+	assert_true(emulator_log_contains(&pmd, "is malformed"));
 	/* The duplicate came first: the daemon's driver logs the first unexpected answer only. */
-	assert_true(file_contains(pmd.log_path, "dropped a completion for a request not in flight"));
+	assert_true(emulator_log_contains(&pmd, "dropped a completion for a request not in flight"));
 	stop_host();
 }
 
@@ -556,7 +549,7 @@ static void check_pmd_lost_host(winapi_handle_t handle, winapi_queue_t queue)
 
 	assert_int_equal(pmd_exit_status(), 1);
 	/* "worker N: the host is gone" when a submit found out, else only this at exit. */
-	assert_true(file_contains(pmd.log_path, "pmd: stopped: Transport endpoint is not connected"));
+	assert_true(emulator_log_contains(&pmd, "pmd: stopped: Transport endpoint is not connected"));
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
 	assert_int_equal(echo(handle, "gone"), -ENOTCONN);
 	assert_int_equal(winapi_queue_echo(queue, "gone", 4, output, sizeof(output), NULL), 0);
@@ -568,9 +561,8 @@ static void check_pmd_lost_host(winapi_handle_t handle, winapi_queue_t queue)
 
 	emulator_stop(&host, SIGKILL);
 	start_host(NULL);
-	start_pmd(5000);
-	handle = attach();
-	assert_non_null(handle);
+	start_pmd(30000);
+	handle = init_with_timeout(60000);
 	assert_int_equal(echo(handle, "a new daemon"), 0);
 	winapi_cleanup(handle);
 	assert_int_equal(emulator_stop(&pmd, SIGTERM), 0);
@@ -580,7 +572,7 @@ static void check_pmd_lost_host(winapi_handle_t handle, winapi_queue_t queue)
 
 static void test_pmd_host_dies_mid_load(void **state)
 {
-	static const char *const arguments[] = { "--delay-us", "50000", NULL };
+	static const char *const arguments[] = { "--stall-request", "1:600000", NULL };
 	/* The daemon answers with its own error, or is gone before it can. */
 	static const int errors[] = { -EREMOTEIO, -ENOTCONN, 0 };
 	winapi_handle_t handle;
@@ -588,10 +580,10 @@ static void test_pmd_host_dies_mid_load(void **state)
 
 	(void)state;
 	start_host(arguments);
-	start_pmd(5000);
+	start_pmd(30000);
 	handle = attach();
 	assert_non_null(handle);
-	queue = winapi_queue_create(handle, LOAD_DEPTH, 20000);
+	queue = winapi_queue_create(handle, LOAD_DEPTH, 60000);
 	assert_non_null(queue);
 	start_load(queue);
 	emulator_stop(&host, SIGKILL);
@@ -608,9 +600,8 @@ static void test_pmd_rescind(void **state)
 
 	(void)state;
 	start_host(arguments);
-	start_pmd(5000);
-	handle = attach();
-	assert_non_null(handle);
+	start_pmd(30000);
+	handle = init_with_timeout(60000); /* the rescind, not a deadline, must end "taken away" */
 	queue = winapi_queue_create(handle, 4, 20000);
 	assert_non_null(queue);
 	assert_int_equal(echo(handle, "one"), 0);
@@ -644,6 +635,7 @@ static int group_setup(void **state)
 	snprintf(capture_path, sizeof(capture_path), "%s/guest.log", host.directory);
 	snprintf(pmd_prefix, sizeof(pmd_prefix), "faults-e2e-%d", (int)getpid());
 	setenv("WINAPI_PMD_SOCKET", pmd.socket_path, 1);
+	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
 	return 0;
 }
 
