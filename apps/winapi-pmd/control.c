@@ -19,8 +19,12 @@
 
 /* How often clients are checked for having gone while their worker is busy elsewhere. */
 #define PMD_LIVENESS_MS 50
-/* Connections waiting for their hello: each has this long, and there are at most so many. */
-#define PMD_HELLO_TIMEOUT_NS (2000ull * 1000000u)
+/*
+ * Connections waiting for their hello: each has this long, and there are at most so many.
+ * The bound on their number is what keeps silent connections from holding the daemon, so
+ * the time can be long enough for a client that waits for a CPU on a loaded machine.
+ */
+#define PMD_HELLO_TIMEOUT_NS (10000ull * 1000000u)
 #define PMD_PENDING_MAX 16
 
 /* A connection that has not said hello yet: the control thread waits on it in its poll(). */

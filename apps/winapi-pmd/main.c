@@ -30,7 +30,7 @@
 #define PMD_DEFAULT_MAX_CLIENTS 64u
 /* Ring of each client's private channel, per direction: PMD_CLIENT_DEPTH largest answers fit. */
 #define PMD_CLIENT_RING_SIZE (2u << 20)
-#define PMD_ATTACH_TIMEOUT_MS 5000
+#define PMD_ATTACH_TIMEOUT_MS 30000
 
 static void usage(FILE *out)
 {

@@ -146,18 +146,23 @@ int emulator_stop(struct emulator *emulator, int signal_number)
 	return -1;
 }
 
-bool emulator_log_contains(const struct emulator *emulator, const char *text)
+unsigned int emulator_log_count(const struct emulator *emulator, const char *text)
 {
 	char line[1024];
-	bool found = false;
+	unsigned int found = 0;
 	FILE *log = fopen(emulator->log_path, "r");
 
 	if (log == NULL)
-		return false;
-	while (!found && fgets(line, sizeof(line), log) != NULL)
-		found = strstr(line, text) != NULL;
+		return 0;
+	while (fgets(line, sizeof(line), log) != NULL)
+		found += strstr(line, text) != NULL;
 	fclose(log);
 	return found;
+}
+
+bool emulator_log_contains(const struct emulator *emulator, const char *text)
+{
+	return emulator_log_count(emulator, text) != 0;
 }
 
 int emulator_wait_log(const struct emulator *emulator, const char *text)

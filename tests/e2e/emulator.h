@@ -34,7 +34,8 @@ int emulator_start(struct emulator *emulator, const char *const *arguments);
 /* Send @signal_number and wait (bounded) for it to exit. Its wait status, or -1. */
 int emulator_stop(struct emulator *emulator, int signal_number);
 
-/* Whether the emulator's log holds a line containing @text now. */
+/* How many lines of the emulator's log contain @text now; whether any does. */
+unsigned int emulator_log_count(const struct emulator *emulator, const char *text);
 bool emulator_log_contains(const struct emulator *emulator, const char *text);
 
 /*

@@ -121,6 +121,12 @@ int load_run(const struct load_options *options, struct load_report *report)
 	for (i = 0; i < depth; i++)
 		if (winapi_alloc_buffer(&slots[i].buffer, LOAD_BUFFER_SIZE) != 0)
 			goto out_free_buffers;
+	if (options->gated) {
+		char byte;
+
+		if (write(options->progress_fd, "", 1) != 1 || read(options->start_fd, &byte, 1) != 1)
+			goto out_free_buffers;
+	}
 	while (!finished(options, report, deadline) || in_flight != 0) {
 		for (i = 0; i < depth && !finished(options, report, deadline); i++) {
 			if (slots[i].busy)

@@ -8,6 +8,7 @@
 #ifndef TESTS_E2E_LOAD_H
 #define TESTS_E2E_LOAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct load_options {
@@ -17,6 +18,8 @@ struct load_options {
 	uint32_t seed;
 	int progress_fd;      /* >= 0: a byte written after every 1000 answers */
 	int timeout_ms;       /* per request */
+	bool gated;           /* once attached: a byte to progress_fd, then one byte from start_fd */
+	int start_fd;         /* before the first request (so that clients can be made to overlap) */
 };
 
 struct load_report {

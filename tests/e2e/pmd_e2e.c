@@ -59,13 +59,12 @@ static int start_pmd(void)
 					  "--file-prefix", prefix, "--pool-size", "8", "--log-level", "info",
 					  NULL };
 
-	int rc;
-
-	/* The daemon's own calls to the host must all succeed: a minute, not the default 5 s. */
+	/*
+	 * Every call here must succeed, the daemon's own to the host and its clients': a minute,
+	 * not the default 5 s (read by the daemon and by each winapi_init()).
+	 */
 	setenv("WINAPI_TIMEOUT_MS", "60000", 1);
-	rc = emulator_start(&pmd, arguments);
-	unsetenv("WINAPI_TIMEOUT_MS");
-	return rc;
+	return emulator_start(&pmd, arguments);
 }
 
 static int group_setup(void **state)
@@ -106,7 +105,11 @@ struct child {
 	int progress_fd;
 };
 
-static void start_client(struct child *child, uint32_t requests, uint32_t seed)
+/*
+ * A client process. With @gate (a pipe) it attaches, says so on its progress pipe and waits
+ * for a byte on gate[0] before its first request.
+ */
+static void start_gated_client(struct child *child, uint32_t requests, uint32_t seed, const int *gate)
 {
 	int report_pipe[2], progress_pipe[2];
 
@@ -117,13 +120,15 @@ static void start_client(struct child *child, uint32_t requests, uint32_t seed)
 	if (child->pid == 0) {
 		const struct load_options options = {
 			.requests = requests, .depth = DEPTH, .seed = seed, .progress_fd = progress_pipe[1],
-			.timeout_ms = 10000,
+			.timeout_ms = 60000, .gated = gate != NULL, .start_fd = gate != NULL ? gate[0] : -1,
 		};
 		struct load_report report;
 		int rc;
 
 		close(report_pipe[0]);
 		close(progress_pipe[0]);
+		if (gate != NULL)
+			close(gate[1]);
 		rc = load_run(&options, &report);
 		(void)!write(report_pipe[1], &report, sizeof(report));
 		_exit(rc == 0 ? 0 : 1);
@@ -132,6 +137,11 @@ static void start_client(struct child *child, uint32_t requests, uint32_t seed)
 	close(progress_pipe[1]);
 	child->report_fd = report_pipe[0];
 	child->progress_fd = progress_pipe[0];
+}
+
+static void start_client(struct child *child, uint32_t requests, uint32_t seed)
+{
+	start_gated_client(child, requests, seed, NULL);
 }
 
 /* Wait for the client, bounded by the test's timeout, and read its report. */
@@ -187,10 +197,22 @@ static void test_four_clients_a_million_mixed(void **state)
 	uint32_t completed = 0;
 	unsigned int i;
 	json_t *workers = NULL;
+	char byte;
+	int gate[2];
 
 	(void)state;
+	/*
+	 * All four attached before any starts: the daemon places each on the worker with the
+	 * fewest clients, so both workers serve, whatever the schedule after.
+	 */
+	assert_int_equal(pipe(gate), 0);
 	for (i = 0; i < CLIENTS; i++)
-		start_client(&children[i], TOTAL_REQUESTS / CLIENTS, 0x9e3779b9u * (i + 1));
+		start_gated_client(&children[i], TOTAL_REQUESTS / CLIENTS, 0x9e3779b9u * (i + 1), gate);
+	for (i = 0; i < CLIENTS; i++)
+		assert_int_equal(read(children[i].progress_fd, &byte, 1), 1);
+	assert_int_equal(write(gate[1], "1234", CLIENTS), CLIENTS);
+	close(gate[0]);
+	close(gate[1]);
 	for (i = 0; i < CLIENTS; i++) {
 		assert_int_equal(finish_client(&children[i], &reports[i]), 0);
 		assert_int_equal(reports[i].failed, 0);
@@ -202,7 +224,7 @@ static void test_four_clients_a_million_mixed(void **state)
 	assert_int_equal(completed, TOTAL_REQUESTS);
 
 	/* Both workers served: clients are spread over the channels. */
-	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/workers", NULL, 2000, &workers), 0);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/workers", NULL, 30000, &workers), 0);
 	assert_int_equal(json_array_size(workers), 2);
 	for (i = 0; i < 2; i++)
 		assert_true(json_integer_value(json_object_get(json_array_get(workers, i), "requests")) > 0);
@@ -264,19 +286,19 @@ static void test_buffer_outside_pool_refused(void **state)
 		.reply_capacity = sizeof(reply),
 		.buffers = &buffer,
 		.buffer_count = 1,
-		.timeout_ms = 5000,
+		.timeout_ms = 60000,
 	};
 	struct load_report report;
 	struct child neighbour;
 	json_t *ids = NULL, *client = NULL, *id;
-	json_int_t ours = -1, others = 0;
+	json_int_t ours = -1;
 	char id_text[32];
 	size_t index;
 
 	(void)state;
 	winapi_buffer_test_request_encode(&request, request_bytes);
 	start_client(&neighbour, 50000u, 99);
-	assert_int_equal(vmbus_sim_connect(pmd.socket_path, 5000, &device), 0);
+	assert_int_equal(vmbus_sim_connect(pmd.socket_path, 30000, &device), 0);
 	assert_int_equal(vmbus_device_gpadl_region(device, VMBUS_GPADL_RECEIVE, &region), 0);
 	assert_int_equal(region.size, (size_t)POOL_MIB << 20);
 	assert_int_equal(winapi_driver_open(device, 0, &driver), 0);
@@ -298,20 +320,23 @@ static void test_buffer_outside_pool_refused(void **state)
 					      .gpadl_offset = 0, .length = 4096 };
 	assert_int_equal(winapi_driver_call(driver, &call), 0);
 
-	/* The daemon counted the three, against this client alone. */
-	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/clients", NULL, 2000, &ids), 0);
+	/*
+	 * The daemon counted the three, against this client alone: ours says 3, and the daemon
+	 * logged three in all (a neighbour may have left, and taken its counters, by the time
+	 * it would be asked).
+	 */
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/clients", NULL, 30000, &ids), 0);
 	json_array_foreach(ids, index, id) {
 		snprintf(id_text, sizeof(id_text), "%lld", (long long)json_integer_value(id));
-		assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/client", id_text, 2000, &client), 0);
+		if (pmd_telemetry_query(telemetry_path, "/winapi/client", id_text, 30000, &client) != 0)
+			continue; /* gone since the list */
 		if (json_integer_value(json_object_get(client, "pid")) == getpid())
 			ours = json_integer_value(json_object_get(client, "bad_buffers"));
-		else
-			others += json_integer_value(json_object_get(client, "bad_buffers"));
 		json_decref(client);
 	}
 	json_decref(ids);
 	assert_int_equal(ours, 3);
-	assert_int_equal(others, 0);
+	assert_int_equal(emulator_log_count(&pmd, "names memory outside its pool"), 3);
 
 	winapi_driver_close(driver);
 	vmbus_device_close(device);
@@ -329,18 +354,18 @@ static void test_telemetry_v2(void **state)
 	int status;
 
 	(void)state;
-	assert_int_equal(pmd_telemetry_query(telemetry_path, "/", NULL, 2000, &value), 0);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/", NULL, 30000, &value), 0);
 	assert_true(json_is_array(value));
 	assert_true(json_array_size(value) >= 7);
 	json_decref(value);
-	assert_int_equal(pmd_telemetry_query(telemetry_path, "/info", NULL, 2000, &value), 0);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/info", NULL, 30000, &value), 0);
 	assert_int_equal(json_integer_value(json_object_get(value, "pid")), pmd.pid);
 	json_decref(value);
-	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/stats", NULL, 2000, &value), 0);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/stats", NULL, 30000, &value), 0);
 	assert_int_equal(json_integer_value(json_object_get(value, "workers")), 2);
 	assert_true(json_integer_value(json_object_get(value, "clients_attached")) > 0);
 	json_decref(value);
-	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/client", "999999", 2000, &value), -ENOTSUP);
+	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/client", "999999", 30000, &value), -ENOTSUP);
 
 	/* winapi-pmd --stats reads the same socket and prints JSON that parses. */
 	snprintf(command, sizeof(command), "%s/winapi-pmd --stats --json --file-prefix %s > %s/stats.json",
