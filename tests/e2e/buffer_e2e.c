@@ -110,7 +110,6 @@ static const struct profile profiles[] = {
 static struct emulator emulator;
 static const struct profile *profile;
 static winapi_handle_t handle;
-static uint64_t fastest_latency_ns = UINT64_MAX; /* over the profiles, for the slow host */
 
 static int group_setup(void **state)
 {
@@ -366,8 +365,6 @@ static void test_perf_measures(void **state)
 	assert_int_equal(result.iterations, 200);
 	assert_true(result.min_latency_ns > 0 && result.min_latency_ns <= result.p50_latency_ns);
 	assert_true(result.p50_latency_ns <= result.p99_latency_ns && result.p99_latency_ns <= result.max_latency_ns);
-	if (result.min_latency_ns < fastest_latency_ns)
-		fastest_latency_ns = result.min_latency_ns;
 
 	assert_int_equal(winapi_alloc_buffer(&buffers[0], 4u << 20), 0);
 	assert_int_equal(winapi_alloc_buffer(&buffers[1], 4u << 20), 0);
@@ -383,7 +380,10 @@ static void test_perf_measures(void **state)
 	assert_int_equal(winapi_perf_test(handle, &throughput, buffers, 2, &result), -EINVAL);
 }
 
-/* The host is slowed down by 3 ms a request: the measured latency must show it. */
+/*
+ * The host is slowed down by 3 ms a request: the measured latency must show it. (A floor,
+ * not a comparison with the fast host's run, whose latency a loaded machine can inflate.)
+ */
 static void test_perf_follows_load(void **state)
 {
 	winapi_perf_test_params_t latency = { .test_type = WINAPI_PERF_LATENCY, .iterations = 20 };
@@ -393,7 +393,6 @@ static void test_perf_follows_load(void **state)
 	assert_int_equal(winapi_perf_test(handle, &latency, NULL, 0, &result), 0);
 	assert_true(result.min_latency_ns >= 3000000u);
 	assert_true(result.avg_latency_ns >= 3000000u);
-	assert_true(result.min_latency_ns > fastest_latency_ns);
 }
 
 int main(void)
