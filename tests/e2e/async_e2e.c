@@ -184,22 +184,26 @@ static void test_dropped_completion_times_out(void **state)
 	static const char *const arguments[] = { "--drop-request", "3", NULL };
 	struct winapi_stats stats;
 	winapi_handle_t handle;
-	winapi_queue_t queue;
+	winapi_queue_t queue, short_queue;
 
 	(void)state;
 	assert_int_equal(start(arguments), 0);
 	handle = winapi_init();
 	assert_non_null(handle);
-	queue = winapi_queue_create(handle, 4, 2000);
+	/* What must be answered has a minute; what must time out, 2 s on a queue of its own. */
+	queue = winapi_queue_create(handle, 4, 60000);
+	short_queue = winapi_queue_create(handle, 1, 2000);
 	assert_non_null(queue);
+	assert_non_null(short_queue);
 	assert_int_equal(echo_once(queue, "one"), 0);
 	assert_int_equal(echo_once(queue, "two"), 0);
-	assert_int_equal(echo_once(queue, "three"), -ETIMEDOUT); /* the host never answers it */
+	assert_int_equal(echo_once(short_queue, "three"), -ETIMEDOUT); /* the host never answers it */
 	assert_int_equal(echo_once(queue, "four"), 0);           /* the channel works on */
 	assert_int_equal(echo_once(queue, "five"), 0);
 	assert_int_equal(winapi_get_stats(handle, &stats), 0);
 	assert_int_equal(stats.timeouts, 1);
 	assert_int_equal(stats.stale_completions, 0);
+	winapi_queue_destroy(short_queue);
 	winapi_queue_destroy(queue);
 	winapi_cleanup(handle);
 	emulator_stop(&emulator, SIGTERM);
@@ -218,16 +222,18 @@ static void test_late_completion_dropped(void **state)
 	char output[16];
 	struct winapi_stats stats;
 	winapi_handle_t handle;
-	winapi_queue_t queue;
+	winapi_queue_t queue, short_queue;
 
 	(void)state;
 	assert_int_equal(start(arguments), 0);
 	handle = winapi_init();
 	assert_non_null(handle);
-	queue = winapi_queue_create(handle, 4, 2000);
+	queue = winapi_queue_create(handle, 4, 60000);
+	short_queue = winapi_queue_create(handle, 1, 2000);
 	assert_non_null(queue);
+	assert_non_null(short_queue);
 	assert_int_equal(echo_once(queue, "first"), 0);
-	assert_int_equal(echo_once(queue, "second"), -ETIMEDOUT); /* answered after 6 s */
+	assert_int_equal(echo_once(short_queue, "second"), -ETIMEDOUT); /* answered after 6 s */
 	assert_int_equal(emulator_wait_log(&emulator, "request 2: answering 6000 ms late"), 0);
 	/* The next call finds the late completion first: dropped as stale, its own one arrives. */
 	assert_int_equal(echo_once(queue, "third"), 0);
@@ -236,6 +242,7 @@ static void test_late_completion_dropped(void **state)
 	assert_int_equal(stats.timeouts, 1);
 	assert_int_equal(stats.stale_completions, 1);
 	assert_int_equal(stats.unexpected_packets, 0);
+	winapi_queue_destroy(short_queue);
 	winapi_queue_destroy(queue);
 	winapi_cleanup(handle);
 	emulator_stop(&emulator, SIGTERM);
@@ -261,7 +268,7 @@ static void test_late_completion_after_queue_reuse(void **state)
 	assert_non_null(queue);
 	assert_int_equal(echo_once(queue, "old!"), -ETIMEDOUT);
 	winapi_queue_destroy(queue);
-	queue = winapi_queue_create(handle, 1, 10000);
+	queue = winapi_queue_create(handle, 1, 60000);
 	assert_non_null(queue);
 	assert_int_equal(emulator_wait_log(&emulator, "request 1: answering 6000 ms late"), 0);
 	assert_int_equal(echo_once(queue, "new!"), 0);
@@ -283,7 +290,7 @@ static void test_duplicate_completion_dropped(void **state)
 	assert_int_equal(start(arguments), 0);
 	handle = winapi_init();
 	assert_non_null(handle);
-	queue = winapi_queue_create(handle, 4, 10000);
+	queue = winapi_queue_create(handle, 4, 60000);
 	assert_non_null(queue);
 	assert_int_equal(echo_once(queue, "one"), 0);
 	assert_int_equal(echo_once(queue, "two"), 0);   /* answered twice */
@@ -391,6 +398,8 @@ int main(void)
 	int failures;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Calls that must succeed have a minute; those that must time out set 2 s themselves. */
+	setenv("WINAPI_TIMEOUT_MS", "60000", 1);
 	if (emulator_prepare(&emulator, "async_e2e") != 0)
 		return 1;
 	failures = cmocka_run_group_tests_name("asynchronous calls", tests, NULL, NULL);
