@@ -439,6 +439,21 @@ static void stop_fake_host(struct fake_host *fake, winapi_handle_t handle, pthre
 	setenv("WINAPI_SOCKET_PATH", hostd.socket_path, 1);
 }
 
+/* One echo on a queue of its own whose requests have @deadline_ms; the call's status. */
+static int echo_on_own_queue(winapi_handle_t handle, int deadline_ms, const char *text, char *output,
+			     size_t capacity)
+{
+	winapi_queue_t queue = winapi_queue_create(handle, 1, deadline_ms);
+	winapi_completion_t done;
+
+	assert_non_null(queue);
+	assert_int_equal(winapi_queue_echo(queue, text, strlen(text), output, capacity, NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), 1);
+	assert_int_equal(winapi_queue_reap(queue, &done, 1, 1, -1), 1);
+	winapi_queue_destroy(queue);
+	return done.status;
+}
+
 static void test_hostile_host(void **state)
 {
 	struct fake_host fake;
@@ -508,13 +523,7 @@ static void test_hostile_host(void **state)
 	setenv("WINAPI_TIMEOUT_MS", "3000", 1);
 	handle = start_fake_host(&fake, FAKE_STALL, &thread);
 	assert_non_null(handle);
-	queue = winapi_queue_create(handle, 1, 600000);
-	assert_non_null(queue);
-	assert_int_equal(winapi_queue_echo(queue, "half of this", 12, output, sizeof(output), NULL), 0);
-	assert_int_equal(winapi_queue_submit(queue), 1);
-	assert_int_equal(winapi_queue_reap(queue, &done, 1, 1, -1), 1);
-	assert_int_equal(done.status, -ETIMEDOUT);
-	winapi_queue_destroy(queue);
+	assert_int_equal(echo_on_own_queue(handle, 600000, "half of this", output, sizeof(output)), -ETIMEDOUT);
 	assert_int_equal(winapi_echo(handle, "and then", output, sizeof(output)), -ENOTCONN);
 	stop_fake_host(&fake, handle, thread);
 
@@ -524,13 +533,7 @@ static void test_hostile_host(void **state)
 	 */
 	handle = start_fake_host(&fake, FAKE_LATE, &thread);
 	assert_non_null(handle);
-	queue = winapi_queue_create(handle, 1, 100);
-	assert_non_null(queue);
-	assert_int_equal(winapi_queue_echo(queue, "old!", 4, echo_out, sizeof(echo_out), NULL), 0);
-	assert_int_equal(winapi_queue_submit(queue), 1);
-	assert_int_equal(winapi_queue_reap(queue, &done, 1, 1, -1), 1);
-	assert_int_equal(done.status, -ETIMEDOUT);
-	winapi_queue_destroy(queue);
+	assert_int_equal(echo_on_own_queue(handle, 100, "old!", echo_out, sizeof(echo_out)), -ETIMEDOUT);
 	queue = winapi_queue_create(handle, 1, 30000);
 	assert_non_null(queue);
 	__atomic_store_n(&fake.release, 1, __ATOMIC_RELEASE); /* the old answer comes now */
