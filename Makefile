@@ -54,6 +54,8 @@ LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib
 	lib/lowlat/hvsock.c
 HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/socket.c drivers/host/echo.c \
 	drivers/host/buffer_test.c drivers/host/perf_test.c
+# DPDK telemetry v2 server and client: winapi-pmd serves with it, its --stats and tests query.
+TELEMETRY_SOURCES := lib/telemetry/telemetry.c
 
 objects = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 VMBUS_OBJECTS := $(call objects,$(VMBUS_SOURCES))
@@ -188,7 +190,7 @@ $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 
 # winapi-pmd drives the device with the internal driver (the static archive's objects).
 PMD_SOURCES := apps/winapi-pmd/main.c apps/winapi-pmd/control.c apps/winapi-pmd/worker.c \
-	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c apps/winapi-pmd/telemetry.c
+	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c $(TELEMETRY_SOURCES)
 $(BIN)/winapi-pmd: $(call objects,$(PMD_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lurcu-qsbr $(LIBS_PROTOCOL)
@@ -210,7 +212,7 @@ $(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/uio_ut: $(call objects,tests/unit/uio_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS) \
 	$(BUILD)/obj/lib/winapi/crc32c_sse42_linux.o
-$(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c apps/winapi-pmd/telemetry.c)
+$(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SOURCES))
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 # hcs_ut: the HCS library's portable half and winapi-hcs's command line, on recorded documents.
 $(TESTBIN)/hcs_ut: $(call objects,tests/unit/hcs_ut.c lib/hcs/hcs_json.c apps/winapi-hcs/cli.c)
@@ -256,7 +258,7 @@ $(TESTBIN)/baseline_e2e: $(call objects,tests/e2e/baseline_e2e.c apps/winapi-ben
 
 # pmd_e2e talks to the daemon's telemetry with the daemon's own client code, and crafts bad
 # requests through the internal driver (the static archive).
-$(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c tests/e2e/load.c apps/winapi-pmd/telemetry.c) $(E2E_HELPER) \
+$(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c tests/e2e/load.c $(TELEMETRY_SOURCES)) $(E2E_HELPER) \
 		$(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_PROTOCOL)
@@ -303,7 +305,7 @@ tsan-check:
 
 # make soak DURATION=seconds: emulator + winapi-pmd + checked clients for that long (default 600).
 DURATION ?= 600
-$(TESTBIN)/soak: $(call objects,tests/soak/soak.c tests/e2e/load.c apps/winapi-pmd/telemetry.c) \
+$(TESTBIN)/soak: $(call objects,tests/soak/soak.c tests/e2e/load.c $(TELEMETRY_SOURCES)) \
 		$(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson $(LIBS_PROTOCOL)

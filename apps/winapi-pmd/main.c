@@ -21,9 +21,9 @@
 #include <vmbus/uio.h>
 #include <winapi/log.h>
 #include <winapi/pmd.h>
+#include <winapi_internal/telemetry.h>
 
 #include "pmd.h"
-#include "telemetry.h"
 
 #define PMD_VERSION "winapi-pmd 1.0"
 #define PMD_DEFAULT_POOL_MIB 64u

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <winapi_internal/telemetry.h>
 
 #include "pmd.h"
-#include "telemetry.h"
 
 static const char *const state_names[] = {
 	[PMD_CLIENT_ACTIVE] = "active",

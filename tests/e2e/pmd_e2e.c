@@ -38,8 +38,8 @@
 #include <winapi/driver.h>
 #include <winapi/lowlat.h>
 #include <winapi/pmd.h>
+#include <winapi_internal/telemetry.h>
 
-#include "../../apps/winapi-pmd/telemetry.h"
 #include "emulator.h"
 #include "load.h"
 

@@ -27,8 +27,8 @@
 #include <jansson.h>
 
 #include <winapi/pmd.h>
+#include <winapi_internal/telemetry.h>
 
-#include "../../apps/winapi-pmd/telemetry.h"
 #include "../e2e/emulator.h"
 #include "../e2e/load.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of winapi-pmd's telemetry server and client (apps/winapi-pmd/telemetry.c): the
+ * Unit tests of the telemetry server and client (lib/telemetry/telemetry.c): the
  * DPDK telemetry v2 wire format byte for byte, the built-in commands, hostile clients, the
  * socket file's life, and the client's checks against scripted fake servers.
  * Nothing waits for a fixed time: every wait is a poll() with a generous bound that only a
@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "../../apps/winapi-pmd/telemetry.h"
+#include <winapi_internal/telemetry.h>
 
 /* Bound for any wait on the server; reached only when it is broken (so: a loaded machine never). */
 #define WAIT_MS 30000

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Telemetry for winapi-pmd over DPDK's telemetry protocol v2, so that DPDK's stock
- * usertools/dpdk-telemetry.py talks to the daemon unchanged (shared/research/ecosystem.md 1.3).
+ * A DPDK telemetry protocol v2 server and client, so that DPDK's stock
+ * usertools/dpdk-telemetry.py talks to winapi-pmd unchanged (shared/research/ecosystem.md 1.3).
+ * The daemon serves with it; its --stats and the tests query with the same client. Internal:
+ * shared between components, not installed. The pmd_ prefix of the names is historical.
+ *
+ * Owner: lib/telemetry
  *
  * Wire format, as DPDK's lib/telemetry/telemetry.c speaks it:
  *   - AF_UNIX, SOCK_SEQPACKET: one message is one command or one answer.
@@ -31,8 +35,8 @@
  * A handler must not block for long (every client waits for it, and destroy joins it), and
  * must not call pmd_telemetry_destroy() or query its own server.
  */
-#ifndef APPS_WINAPI_PMD_TELEMETRY_H
-#define APPS_WINAPI_PMD_TELEMETRY_H
+#ifndef WINAPI_INTERNAL_TELEMETRY_H
+#define WINAPI_INTERNAL_TELEMETRY_H
 
 #include <jansson.h>
 #include <sys/types.h>
@@ -124,4 +128,4 @@ void pmd_telemetry_destroy(struct pmd_telemetry *telemetry);
 int pmd_telemetry_query(const char *socket_path, const char *command, const char *params, int timeout_ms,
 			json_t **value);
 
-#endif /* APPS_WINAPI_PMD_TELEMETRY_H */
+#endif /* WINAPI_INTERNAL_TELEMETRY_H */

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "telemetry.h"
+#include <winapi_internal/telemetry.h>
 
 /* "/", "/help" and "/info" live in the same sorted table as the daemon's commands. */
 #define BUILTIN_COMMANDS 3
