@@ -159,8 +159,8 @@ WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/hos
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/memory.c \
 	lib/winapi/protocol.c lib/winapi/hvsock.c lib/winapi/crc32c_sse42.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))
-WINDOWS_CFLAGS := -std=c11 $(WARNINGS) -O2 -g -Iinclude -Iapps/winapi-hostd/mingw \
-	-include apps/winapi-hostd/mingw/compat.h -I$(WINDOWS_JANSSON)/include -DJANSSON_STATIC
+WINDOWS_CFLAGS := -std=c11 $(WARNINGS) -O2 -g -Iinclude -Iinclude/compat/mingw \
+	-include include/compat/mingw/compat.h -I$(WINDOWS_JANSSON)/include -DJANSSON_STATIC
 
 $(WINDOWS_JANSSON)/lib/libjansson.a: scripts/build-jansson-mingw.sh | $(DEPS_STAMP)
 	scripts/build-jansson-mingw.sh $(CURDIR)/$(WINDOWS_JANSSON)

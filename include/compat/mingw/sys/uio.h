@@ -3,8 +3,8 @@
  * <sys/uio.h> for the mingw-w64 build: the VMBus headers the host's handlers share name
  * struct iovec in declarations; the Windows service never calls anything that takes one.
  */
-#ifndef WINAPI_HOSTD_MINGW_SYS_UIO_H
-#define WINAPI_HOSTD_MINGW_SYS_UIO_H
+#ifndef COMPAT_MINGW_SYS_UIO_H
+#define COMPAT_MINGW_SYS_UIO_H
 
 #include <stddef.h>
 

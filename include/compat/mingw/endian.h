@@ -3,8 +3,8 @@
  * <endian.h> for the mingw-w64 build, which has none: Windows runs little-endian on every
  * architecture it supports, so the conversions are identities.
  */
-#ifndef WINAPI_HOSTD_MINGW_ENDIAN_H
-#define WINAPI_HOSTD_MINGW_ENDIAN_H
+#ifndef COMPAT_MINGW_ENDIAN_H
+#define COMPAT_MINGW_ENDIAN_H
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "this header assumes a little-endian Windows target"

@@ -3,8 +3,8 @@
  * Included first in every file of the mingw-w64 build (-include): what Linux has and
  * Windows' C runtime does not, for the portable sources the service shares.
  */
-#ifndef WINAPI_HOSTD_MINGW_COMPAT_H
-#define WINAPI_HOSTD_MINGW_COMPAT_H
+#ifndef COMPAT_MINGW_COMPAT_H
+#define COMPAT_MINGW_COMPAT_H
 
 #include <errno.h>
 
