@@ -47,7 +47,7 @@ endif
 VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
 	lib/vmbus/memory.c \
 	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
-	drivers/bus/uio/uio_bus.c
+	drivers/bus/uio/uio_bus.c drivers/bus/uio/uio_scan.c drivers/bus/uio/uio_map.c drivers/bus/uio/uio_dma.c
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/hvsock.c lib/winapi/pmd_path.c lib/log/log.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c \

@@ -6,10 +6,13 @@
  *   linux-6.12  non-monitored channel, maps 0-4, 2 MiB rings
  *   mainline    non-monitored, maps 0-2 only, 68 KiB primary rings, subchannel `ring` files
  *
- * The source file is included (as SPDK's unit tests do) with open() and mmap() renamed: the
- * fake /dev/uio0 is one end of a socketpair (its reads are interrupt counts, its writes the
- * irqcontrol signals), and mapping it at offset K * page size maps the memfd standing in for
- * map K, as uio_mmap() selects the map by the offset.
+ * The backend's source files are included (as SPDK's unit tests do) with open() and mmap()
+ * renamed: the fake /dev/uio0 is one end of a socketpair (its reads are interrupt counts, its
+ * writes the irqcontrol signals), and mapping it at offset K * page size maps the memfd
+ * standing in for map K, as uio_mmap() selects the map by the offset. All of them: this
+ * object then defines every symbol of drivers/bus/uio, so the linker takes none of the
+ * archive's copies (one taken for a missing symbol would bring the real open() and mmap(),
+ * and define again what this object defines).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -92,6 +95,9 @@ static void *fake_mmap(void *address, size_t length, int protection, int flags, 
 
 #define open fake_open
 #define mmap fake_mmap
+#include "../../drivers/bus/uio/uio_scan.c"
+#include "../../drivers/bus/uio/uio_map.c"
+#include "../../drivers/bus/uio/uio_dma.c"
 #include "../../drivers/bus/uio/uio_bus.c"
 #undef open
 #undef mmap
