@@ -45,7 +45,7 @@ endif
 
 # One list per component; the tree shows the layers (see README "Layout").
 VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
-	lib/vmbus/memory.c \
+	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c \
 	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
 	drivers/bus/uio/uio_bus.c drivers/bus/uio/uio_scan.c drivers/bus/uio/uio_map.c drivers/bus/uio/uio_dma.c
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/hvsock.c lib/winapi/pmd_path.c lib/log/log.c
@@ -77,7 +77,8 @@ APPS := $(BIN)/winapi-test $(BIN)/winapi-host-sim $(BIN)/winapi-hostd $(BIN)/vmb
 STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
-	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut
+	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut \
+	$(TESTBIN)/page_allocator_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
@@ -156,7 +157,7 @@ MINGW_CC := x86_64-w64-mingw32-gcc
 WINDOWS := $(BUILD)/windows
 WINDOWS_JANSSON := $(WINDOWS)/jansson
 WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c \
-	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/memory.c \
+	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/gpa.c \
 	lib/winapi/protocol.c lib/winapi/hvsock.c lib/winapi/crc32c_sse42.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))
 WINDOWS_CFLAGS := -std=c11 $(WARNINGS) -O2 -g -Iinclude -Iinclude/compat/mingw \
@@ -206,6 +207,7 @@ $(STATIC_PROBE): $(call objects,apps/vmbus-probe/main.c) $(LIB)/libvmbus.a
 
 # Tests: unit tests link the objects they test; the end-to-end test uses the public API only.
 $(TESTBIN)/ring_ut: $(call objects,tests/unit/ring_ut.c) $(LIB)/libvmbus.a
+$(TESTBIN)/page_allocator_ut: $(call objects,tests/unit/page_allocator_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/channel_ut: $(call objects,tests/unit/channel_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
 # uio_ut includes drivers/bus/uio/uio_bus.c itself (fake open/mmap), so the archive's copy stays out.
