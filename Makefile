@@ -48,10 +48,14 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c \
 	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
 	drivers/bus/uio/uio_bus.c drivers/bus/uio/uio_scan.c drivers/bus/uio/uio_map.c drivers/bus/uio/uio_dma.c
-PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/hvsock.c lib/winapi/pmd_path.c lib/log/log.c
-DRIVER_SOURCES := drivers/winapi/winapi_driver.c
-LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c \
-	lib/lowlat/hvsock.c
+# The wire formats both sides speak: the VMBus protocol, and the Hyper-V socket's frames.
+PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/crc32c.c lib/log/log.c drivers/hvsock/hvsock_wire.c
+# The request table every transport keeps its requests in.
+REQUESTS_SOURCES := lib/requests/request_table.c
+# Transports: the winapi driver on VMBus (uio, emulator, winapi-pmd), the Hyper-V socket.
+DRIVER_SOURCES := drivers/winapi/winapi_driver.c drivers/winapi/winapi_transport.c drivers/winapi/pmd_client.c \
+	drivers/winapi/pmd_path.c drivers/hvsock/hvsock_transport.c drivers/transports.c
+LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
 HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/socket.c drivers/host/echo.c \
 	drivers/host/buffer_test.c drivers/host/perf_test.c
 # DPDK telemetry v2 server and client: winapi-pmd serves with it, its --stats and tests query.
@@ -60,7 +64,8 @@ TELEMETRY_SOURCES := lib/telemetry/telemetry.c
 objects = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 VMBUS_OBJECTS := $(call objects,$(VMBUS_SOURCES))
 PROTOCOL_OBJECTS := $(call objects,$(PROTOCOL_SOURCES))
-LOWLAT_OBJECTS := $(call objects,$(LOWLAT_SOURCES) $(DRIVER_SOURCES)) $(PROTOCOL_OBJECTS) $(VMBUS_OBJECTS)
+LOWLAT_OBJECTS := $(call objects,$(LOWLAT_SOURCES) $(DRIVER_SOURCES) $(REQUESTS_SOURCES)) $(PROTOCOL_OBJECTS) \
+	$(VMBUS_OBJECTS)
 HOST_OBJECTS := $(call objects,$(HOST_SOURCES)) $(PROTOCOL_OBJECTS) $(VMBUS_OBJECTS)
 
 # What the protocol layer links: isa-l (CRC32C) and jansson (the Hyper-V socket wire's JSON).
@@ -78,8 +83,9 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut \
-	$(TESTBIN)/page_allocator_ut
-SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test
+	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut
+SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
+	$(TESTBIN)/headers_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
 	$(TESTBIN)/hvsock_e2e
@@ -158,7 +164,7 @@ WINDOWS := $(BUILD)/windows
 WINDOWS_JANSSON := $(WINDOWS)/jansson
 WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/gpa.c \
-	lib/winapi/protocol.c lib/winapi/hvsock.c lib/winapi/crc32c_sse42.c lib/log/log.c
+	lib/winapi/protocol.c drivers/hvsock/hvsock_wire.c lib/winapi/crc32c_sse42.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))
 WINDOWS_CFLAGS := -std=c11 $(WARNINGS) -O2 -g -Iinclude -Iinclude/compat/mingw \
 	-include include/compat/mingw/compat.h -I$(WINDOWS_JANSSON)/include -DJANSSON_STATIC
@@ -210,12 +216,13 @@ $(TESTBIN)/ring_ut: $(call objects,tests/unit/ring_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/page_allocator_ut: $(call objects,tests/unit/page_allocator_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/channel_ut: $(call objects,tests/unit/channel_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
-# uio_ut includes drivers/bus/uio/uio_bus.c itself (fake open/mmap), so the archive's copy stays out.
+# uio_ut includes drivers/bus/uio/*.c itself (fake open/mmap), so the archive's copies stay out.
 $(TESTBIN)/uio_ut: $(call objects,tests/unit/uio_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS) \
 	$(BUILD)/obj/lib/winapi/crc32c_sse42_linux.o
 $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SOURCES))
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
+$(TESTBIN)/request_table_ut: $(call objects,tests/unit/request_table_ut.c $(REQUESTS_SOURCES) lib/log/log.c)
 # hcs_ut: the HCS library's portable half and winapi-hcs's command line, on recorded documents.
 $(TESTBIN)/hcs_ut: $(call objects,tests/unit/hcs_ut.c lib/hcs/hcs_json.c apps/winapi-hcs/cli.c)
 $(BUILD)/obj/tests/unit/hcs_ut.o: ALL_CPPFLAGS += -DHCS_DOCUMENTS='"$(CURDIR)/tests/unit/hcs"' 
@@ -227,8 +234,17 @@ $(TESTBIN)/vmbus_bind_test: tests/unit/vmbus_bind_test.sh scripts/vmbus-bind
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
+# The tree's layers, from its #include lines; and every header compiling on its own.
+$(TESTBIN)/layering_test: tests/unit/layering_test.sh tests/unit/tap.sh
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
+$(TESTBIN)/headers_test: tests/unit/headers_test.sh
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
 # Checks the Windows service the build made (it cannot run here: no Hyper-V, no wine).
-$(TESTBIN)/windows_build_test: tests/unit/windows_build_test.sh $(WINDOWS)/winapi-hostd.exe $(WINDOWS)/winapi-hcs.exe
+$(TESTBIN)/windows_build_test: tests/unit/windows_build_test.sh tests/unit/tap.sh $(WINDOWS)/winapi-hostd.exe $(WINDOWS)/winapi-hcs.exe
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 

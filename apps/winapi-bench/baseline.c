@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <winapi/hvsock.h>
+#include <winapi_internal/hvsock.h>
 #include <winapi/protocol.h>
 
 #include "baseline.h"
@@ -13,7 +13,7 @@
 #define BASELINE_MAX_HEADER (64u << 10)
 #define BASELINE_MAX_PAYLOAD (64u << 20)
 
-/* One frame (<winapi/hvsock.h>'s framing): u32 length, the JSON text, then @payload bytes. */
+/* One frame (<winapi_internal/hvsock.h>'s framing): u32 length, the JSON text, then @payload bytes. */
 static int send_json(int fd, json_t *object, const void *payload, size_t payload_length)
 {
 	const struct winapi_hvsock_span span = { .data = payload, .length = payload_length };

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <winapi/hvsock.h>
+#include <winapi_internal/hvsock.h>
 #include <winapi/lowlat.h>
 
 /* Serve one connection until the client closes it. Returns 0, or negative errno. */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include <winapi/hcs.h>
+#include <winapi_internal/hcs.h>
 
 struct hcs_backend {
 	int (*enumerate)(const struct winapi_hcs_query *query, char **document, char *error, size_t error_size);

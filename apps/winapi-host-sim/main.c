@@ -19,8 +19,9 @@
 #include <vmbus/backend.h>
 #include <vmbus/memory.h>
 #include <vmbus/sim.h>
-#include <winapi/host.h>
+#include <winapi_internal/host.h>
 #include <winapi/log.h>
+#include <winapi/protocol.h>
 
 static bool stop_requested;
 
@@ -483,7 +484,7 @@ int main(int argc, char **argv)
 	if (ring_size != 0)
 		config.ring_size = ring_size;
 	config.guest_ram_size = guest_ram;
-	vmbus_guid_parse(VMBUS_SIM_DEFAULT_CLASS, &config.class_id);
+	vmbus_guid_parse(WINAPI_DEVICE_CLASS, &config.class_id);
 	if (!instance_given)
 		random_guid(&config.instance_id);
 

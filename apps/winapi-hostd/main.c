@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include <winapi/host_socket.h>
+#include <winapi_internal/host_socket.h>
 #include <winapi/log.h>
 
 struct options {

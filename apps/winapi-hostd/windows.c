@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <winapi/host_socket.h>
+#include <winapi_internal/host_socket.h>
 #include <winapi/log.h>
 
 /* mingw-w64's winsock2.h stops at AF_BTH (32); the Windows SDK defines AF_HYPERV as 34. */

@@ -20,7 +20,8 @@
 #include <vmbus/memory.h>
 #include <vmbus/uio.h>
 #include <winapi/log.h>
-#include <winapi/pmd.h>
+#include <winapi_internal/pmd.h>
+#include <winapi/protocol.h>
 #include <winapi_internal/telemetry.h>
 
 #include "pmd.h"

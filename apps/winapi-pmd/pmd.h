@@ -33,7 +33,7 @@
 
 #include <vmbus/channel.h>
 #include <vmbus/sim.h>
-#include <winapi/driver.h>
+#include <winapi_internal/winapi_driver.h>
 #include <winapi/protocol.h>
 
 #define PMD_MAX_WORKERS 64

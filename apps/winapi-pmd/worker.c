@@ -24,6 +24,7 @@
 #include <vmbus/memory.h>
 #include <vmbus/packet.h>
 #include <winapi/log.h>
+#include <winapi_internal/request_table.h>
 
 #include "pmd.h"
 #include "request.h"
@@ -338,7 +339,7 @@ static void flush_client(struct pmd_client *client)
 /* Collect the device's completions and answer them. Returns how many. */
 static unsigned int reap(struct pmd_worker *worker)
 {
-	struct winapi_driver_completion completions[64];
+	struct winapi_call_completion completions[64];
 	unsigned int total = 0;
 	int count, i;
 
@@ -524,7 +525,7 @@ static void *worker_main(void *argument)
 		stopping = __atomic_load_n(&pmd->stopping, __ATOMIC_ACQUIRE);
 		if (stopping && drain_deadline == 0)
 			drain_deadline = pmd_now_ns() +
-					 (uint64_t)(winapi_driver_default_timeout_ms() + PMD_DRAIN_EXTRA_MS) * 1000000u;
+					 (uint64_t)(request_default_timeout_ms() + PMD_DRAIN_EXTRA_MS) * 1000000u;
 		/* SIGTERM: take nothing new, answer what is in flight, then leave. */
 		if (stopping && (worker->in_flight == 0 || worker->error != 0 || pmd_now_ns() >= drain_deadline))
 			break;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <vmbus/memory.h>
-#include <winapi/host.h>
+#include <winapi_internal/host.h>
 #include <winapi/protocol.h>
 
 /* What a handler answers; data must stay valid until the completion is written. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The host service over a stream socket: each frame of <winapi/hvsock.h> becomes the message
+ * The host service over a stream socket: each frame of <winapi_internal/hvsock.h> becomes the message
  * the VMBus host would have decoded, with the payload standing in for guest memory (one
  * "GPADL" that is the connection's buffer), and goes to the same handlers.
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <winapi/host_socket.h>
+#include <winapi_internal/host_socket.h>
 #include <winapi/log.h>
 
 #include "host_private.h"

@@ -12,6 +12,8 @@
  * Both ends of a channel use this seam: the guest (VMBUS_SIDE_GUEST: TX is the first half of
  * the ring memory, as uio map 0) and the emulated host (VMBUS_SIDE_HOST: TX is the second
  * half), so the host side of the emulator runs the very same ring code from the other end.
+ *
+ * Owner: lib/vmbus
  */
 #ifndef VMBUS_BACKEND_H
 #define VMBUS_BACKEND_H

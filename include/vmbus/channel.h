@@ -49,6 +49,8 @@
  *
  * Callers that share a channel between threads serialise each direction themselves (liblowlat
  * does; winapi-pmd gives each channel to one worker).
+ *
+ * Owner: lib/vmbus
  */
 #ifndef VMBUS_CHANNEL_H
 #define VMBUS_CHANNEL_H

@@ -4,6 +4,8 @@
  * GUIDs as VMBus carries them: 16 bytes in the Windows layout (first three groups
  * little-endian, the last two as written), the layout of the kernel's guid_t and of the
  * channel offer. The text form is the usual 8-4-4-4-12 hex, as sysfs prints `class_id`.
+ *
+ * Owner: lib/vmbus
  */
 #ifndef VMBUS_GUID_H
 #define VMBUS_GUID_H

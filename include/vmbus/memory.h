@@ -15,6 +15,8 @@
  * Page numbers are always in 4 KiB Hyper-V pages, whatever the system page size.
  *
  * Synchronisation: every call here may run concurrently with any other, on any thread.
+ *
+ * Owner: lib/vmbus
  */
 #ifndef VMBUS_MEMORY_H
 #define VMBUS_MEMORY_H

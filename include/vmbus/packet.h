@@ -7,6 +7,8 @@
  * summarised in shared/research/vmbus-spec.md section 3. Every field is little-endian.
  * A packet is: descriptor (16 bytes), type-specific header (offset8 * 8 - 16 bytes), payload,
  * padding to 8 bytes, then an 8-byte trailer that is not counted in len8.
+ *
+ * Owner: lib/vmbus
  */
 #ifndef VMBUS_PACKET_H
 #define VMBUS_PACKET_H

@@ -40,6 +40,8 @@
  *     read_publish, set_interrupt_mask)| never with another consumer call on the same ring
  *   bytes_free, max_packet_size       | what a producer call may (it reads the producer's cursor)
  *   bytes_available, is_empty         | what a consumer call may (it reads the consumer's cursor)
+ *
+ * Owner: lib/vmbus
  */
 #ifndef VMBUS_RING_H
 #define VMBUS_RING_H

@@ -10,6 +10,8 @@
  *
  * Socket path: an explicit path, else $WINAPI_SIM_SOCKET, else
  * $XDG_RUNTIME_DIR/winapi-host-sim.sock, else /tmp/winapi-host-sim.<uid>.sock.
+ *
+ * Owner: drivers/bus/sim
  */
 #ifndef VMBUS_SIM_H
 #define VMBUS_SIM_H
@@ -21,9 +23,6 @@
 
 #include <vmbus/channel.h>
 #include <vmbus/guid.h>
-
-/** Class GUID of the winapi remoting device (the seeds' channel GUID). */
-#define VMBUS_SIM_DEFAULT_CLASS "6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21"
 
 /**
  * Resolve the socket path as described above into @p path.

@@ -27,6 +27,8 @@
  *
  * Roots: sysfs and /dev can be redirected (tests, containers): the config's fields, else
  * $VMBUS_SYSFS_ROOT and $VMBUS_DEV_ROOT, else /sys and /dev.
+ *
+ * Owner: drivers/bus/uio
  */
 #ifndef VMBUS_UIO_H
 #define VMBUS_UIO_H

@@ -8,6 +8,8 @@
  * The level starts from the environment: WINAPI_LOG_LEVEL (err, warning, notice, info, debug,
  * or 3-7), or WINAPI_DEBUG=1 for debug (the seeds' variable). Default: notice.
  * All calls are thread-safe; a line is written with one write(2) so lines do not interleave.
+ *
+ * Owner: lib/log
  */
 #ifndef WINAPI_LOG_H
 #define WINAPI_LOG_H

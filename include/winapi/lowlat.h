@@ -21,8 +21,8 @@
  * "hvsock" (WSL2, where no VMBus device can be bound) talks to the host service over a Hyper-V
  * socket: AF_VSOCK to CID $WINAPI_SOCKET_CID (default 2, the host) and port
  * $WINAPI_SOCKET_PORT (default 0x1234), or the AF_UNIX socket $WINAPI_SOCKET_PATH (a host
- * service on this machine, tests); <winapi/hvsock.h> has the wire. There, buffers are this
- * process's memory and their bytes travel on the socket: the Windows host cannot map guest
+ * service on this machine, tests), framed as docs/SECURITY.md's hvsock rows say. There, buffers
+ * are this process's memory and their bytes travel on the socket: the Windows host cannot map guest
  * memory through a socket, so nothing is zero-copy. Unset: uio when this machine has a VMBus
  * with a winapi device, the emulator otherwise.
  *
@@ -58,6 +58,8 @@
  *
  * The synchronous calls are one-request queues on the same path. Destroy a handle's queues
  * before winapi_cleanup().
+ *
+ * Owner: lib/lowlat
  */
 #ifndef WINAPI_LOWLAT_H
 #define WINAPI_LOWLAT_H

@@ -24,6 +24,8 @@
  *
  * The encode and decode functions touch only the buffers they are given and may run
  * concurrently on different buffers.
+ *
+ * Owner: lib/winapi
  */
 #ifndef WINAPI_PROTOCOL_H
 #define WINAPI_PROTOCOL_H
@@ -31,6 +33,9 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/** Class GUID of the winapi remoting device (the seeds' channel GUID): the one copy. */
+#define WINAPI_DEVICE_CLASS "6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21"
 
 #define WINAPI_PROTOCOL_MAGIC 0x57494e41u /* "WINA" */
 #define WINAPI_PROTOCOL_VERSION_MAJOR 1u

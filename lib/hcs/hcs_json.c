@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <winapi/hcs.h>
+#include <winapi_internal/hcs.h>
 
 static int add_list(json_t *object, const char *key, const char *const *values)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <winapi/hcs.h>
+#include <winapi_internal/hcs.h>
 
 /* Long enough for HCS on a busy host, short enough that a hung vmcompute is reported. */
 #define HCS_TIMEOUT_MS 30000u

@@ -27,7 +27,7 @@ struct winapi_queue {
 	void *queue; /* the transport's */
 	struct request_context *contexts;
 	struct request_context *free_contexts;
-	struct winapi_driver_completion *scratch;
+	struct winapi_call_completion *scratch;
 	unsigned int depth;
 };
 
@@ -177,7 +177,7 @@ int winapi_queue_submit(winapi_queue_t queue)
 }
 
 /* What a finished request means to its caller. */
-static void complete(struct request_context *context, const struct winapi_driver_completion *done,
+static void complete(struct request_context *context, const struct winapi_call_completion *done,
 		     winapi_completion_t *completion)
 {
 	struct winapi_buffer_test_reply reply;

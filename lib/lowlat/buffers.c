@@ -127,7 +127,7 @@ unsigned int lowlat_next_request(winapi_handle_t handle, const winapi_buffer_t *
 
 		if (current->kind == WINAPI_BUFFER_GPA_DIRECT) {
 			/* Budget with one more range, as this piece would add it. */
-			uint64_t budget = handle->ops->gpa_page_budget(handle->transport, taken + 1, inline_length);
+			uint64_t budget = handle->ops->buffer_page_budget(handle->transport, taken + 1, inline_length);
 			uint64_t pages = (left + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE;
 
 			if (budget <= pages_used)

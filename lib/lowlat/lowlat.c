@@ -1,19 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * liblowlat: the application API over drivers/winapi, on either backend: a winapi device
- * bound to uio_hv_generic, or the host emulator.
+ * liblowlat: the application API over a transport (include/winapi_internal/transport.h): the
+ * winapi driver on a VMBus device (uio, the emulator, winapi-pmd) or the Hyper-V socket. The
+ * transports are found in winapi_transports[]; none is named here.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <stdio.h>
 #include <unistd.h>
 
-#include <vmbus/sim.h>
-#include <vmbus/uio.h>
 #include <winapi/log.h>
-#include <winapi/pmd.h>
 #include <winapi/protocol.h>
 
 #include "lowlat_private.h"
@@ -86,86 +85,6 @@ static int check_shared_memory_path(const char *path)
 	return -EOPNOTSUPP;
 }
 
-static const char *sim_remedy(int error)
-{
-	switch (error) {
-	case -ENOENT:
-	case -ECONNREFUSED:
-		return " (is winapi-host-sim running? start it, or point WINAPI_SIM_SOCKET at its socket)";
-	case -EBUSY:
-		return " (another process owns the device; one guest process at a time)";
-	case -EPROTO:
-		return " (the emulator's offer is malformed; is it the same version as this library?)";
-	default:
-		return "";
-	}
-}
-
-static int attach_sim(struct vmbus_device **device)
-{
-	char path[108];
-	int rc = vmbus_sim_socket_path(NULL, path, sizeof(path));
-
-	if (rc == 0)
-		rc = vmbus_sim_connect(path, winapi_driver_default_timeout_ms(), device);
-	if (rc != 0)
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot attach to the host emulator at %s: %s%s",
-			   rc == -ENAMETOOLONG ? "(path too long)" : path, strerror(-rc), sim_remedy(rc));
-	return rc;
-}
-
-/*
- * winapi-pmd: the daemon offers each client a private device with the emulator's protocol,
- * so the client stack is the same as on the emulator. $WINAPI_PMD_SOCKET, else the default
- * instance in this user's runtime directory, else the system one (a daemon run by systemd).
- */
-static int attach_pmd(struct vmbus_device **device)
-{
-	const char *explicit_path = getenv("WINAPI_PMD_SOCKET");
-	char path[108];
-	int rc;
-
-	if (explicit_path != NULL && *explicit_path != '\0') {
-		rc = vmbus_sim_socket_path(explicit_path, path, sizeof(path));
-	} else {
-		rc = winapi_pmd_socket_path(NULL, false, WINAPI_PMD_CLIENT_SOCKET, path, sizeof(path));
-		if (rc == 0 && access(path, F_OK) != 0)
-			rc = winapi_pmd_socket_path(NULL, true, WINAPI_PMD_CLIENT_SOCKET, path, sizeof(path));
-	}
-	if (rc == 0)
-		rc = vmbus_sim_connect(path, winapi_driver_default_timeout_ms(), device);
-	if (rc != 0)
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot attach to winapi-pmd at %s: %s%s",
-			   rc == -ENAMETOOLONG ? "(path too long)" : path, strerror(-rc),
-			   rc == -ENOENT || rc == -ECONNREFUSED ?
-				   " (is winapi-pmd running? point WINAPI_PMD_SOCKET at its socket)" :
-				   rc == -EACCES ? " (the socket is 0660: join the daemon's --group)" : "");
-	return rc;
-}
-
-/*
- * The real device. With @automatic, a machine without VMBus or without a winapi device is
- * not an error: the caller falls back to the emulator (-ENODEV). A winapi device that exists
- * but cannot be used is an error either way: falling back would hide it.
- */
-static int attach_uio(bool automatic, struct vmbus_device **device)
-{
-	struct vmbus_uio_open_params params = { 0 };
-	char message[512] = "";
-	int rc;
-
-	vmbus_guid_parse(WINAPI_DEVICE_CLASS, &params.class_id);
-	params.error_message = message;
-	params.error_size = sizeof(message);
-	rc = vmbus_uio_open(&params, device);
-	if (rc != 0 && automatic && (rc == -ENOENT || rc == -ENODEV))
-		return -ENODEV;
-	if (rc != 0)
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot use the winapi VMBus device: %s",
-			   message[0] ? message : strerror(-rc));
-	return rc;
-}
-
 /* Carve the device's GPADL regions (when it has them) into page runs for buffers. */
 static int create_attachment(struct vmbus_device *device, struct lowlat_attachment **attachment_out)
 {
@@ -195,129 +114,73 @@ static int create_attachment(struct vmbus_device *device, struct lowlat_attachme
 	return 0;
 }
 
-static int attach(const char *transport, struct vmbus_device **device)
+/* The transport WINAPI_TRANSPORT names; NULL (and a message listing the names) if none. */
+static const struct winapi_transport *transport_named(const char *name)
 {
-	int rc;
+	char names[128] = "";
+	size_t i, length = 0;
 
-	if (transport != NULL && strcmp(transport, "sim") == 0)
-		return attach_sim(device);
-	if (transport != NULL && strcmp(transport, "uio") == 0)
-		return attach_uio(false, device);
-	if (transport != NULL && strcmp(transport, "pmd") == 0)
-		return attach_pmd(device);
-	rc = attach_uio(true, device);
-	return rc == -ENODEV ? attach_sim(device) : rc;
+	for (i = 0; winapi_transports[i] != NULL; i++)
+		if (strcmp(winapi_transports[i]->name, name) == 0)
+			return winapi_transports[i];
+	for (i = 0; winapi_transports[i] != NULL && length < sizeof(names); i++)
+		length += (size_t)snprintf(names + length, sizeof(names) - length, "%s%s",
+					   i == 0 ? "" : winapi_transports[i + 1] == NULL ? " or " : ", ",
+					   winapi_transports[i]->name);
+	winapi_log(WINAPI_LOG_ERR, "lowlat", "WINAPI_TRANSPORT=%s: want %s", name, names);
+	return NULL;
 }
 
-/* The VMBus transports: the driver's calls, as they are. */
-static int vmbus_call(void *driver, struct winapi_call *call)
+/*
+ * The named transport, or else the automatic ones in their order: -ENODEV from one means
+ * this machine has no such host, and the next is tried.
+ */
+static int open_transport(const struct winapi_transport *chosen, struct winapi_transport_instance *instance)
 {
-	return winapi_driver_call(driver, call);
-}
+	size_t i;
+	int rc = -ENODEV;
 
-static void vmbus_get_stats(void *driver, struct winapi_driver_stats *stats)
-{
-	winapi_driver_get_stats(driver, stats);
-}
-
-static uint64_t vmbus_gpa_page_budget(void *driver, unsigned int buffer_count, uint32_t inline_length)
-{
-	return winapi_driver_gpa_page_budget(driver, buffer_count, inline_length);
-}
-
-static int vmbus_queue_create(void *driver, unsigned int depth, int timeout_ms, void **queue)
-{
-	struct winapi_driver_queue *created;
-	int rc = winapi_driver_queue_create(driver, depth, timeout_ms, &created);
-
-	if (rc == 0)
-		*queue = created;
+	if (chosen != NULL)
+		return chosen->open(false, instance);
+	for (i = 0; winapi_transports[i] != NULL && rc == -ENODEV; i++)
+		if (winapi_transports[i]->automatic)
+			rc = winapi_transports[i]->open(true, instance);
 	return rc;
 }
 
-static void vmbus_queue_destroy(void *queue)
+/* The transport, and the attachment its buffers come from (its device's memory, if any). */
+static int open_handle(const struct winapi_transport *chosen, struct winapi_handle *handle)
 {
-	winapi_driver_queue_destroy(queue);
-}
-
-static int vmbus_queue_add(void *queue, const struct winapi_call *call, void *user_data)
-{
-	return winapi_driver_queue_add(queue, call, user_data);
-}
-
-static int vmbus_queue_submit(void *queue)
-{
-	return winapi_driver_queue_submit(queue);
-}
-
-static int vmbus_queue_reap(void *queue, struct winapi_driver_completion *completions, unsigned int max,
-			    unsigned int min, int timeout_ms)
-{
-	return winapi_driver_queue_reap(queue, completions, max, min, timeout_ms);
-}
-
-static void vmbus_close(void *driver)
-{
-	winapi_driver_close(driver);
-}
-
-static const struct lowlat_transport_ops vmbus_ops = {
-	.call = vmbus_call,
-	.get_stats = vmbus_get_stats,
-	.gpa_page_budget = vmbus_gpa_page_budget,
-	.queue_create = vmbus_queue_create,
-	.queue_destroy = vmbus_queue_destroy,
-	.queue_add = vmbus_queue_add,
-	.queue_submit = vmbus_queue_submit,
-	.queue_reap = vmbus_queue_reap,
-	.close = vmbus_close,
-};
-
-/* A winapi device (uio, the emulator or winapi-pmd), with the driver bound to its primary. */
-static int open_vmbus(const char *transport, struct winapi_handle *handle)
-{
-	struct winapi_driver *driver;
-	struct vmbus_device *device;
+	struct winapi_transport_instance instance;
 	int rc;
 
-	rc = attach(transport, &device);
+	rc = open_transport(chosen, &instance);
 	if (rc != 0)
 		return rc;
-	rc = create_attachment(device, &handle->attachment);
+	if (instance.device != NULL) {
+		rc = create_attachment(instance.device, &handle->attachment);
+	} else {
+		handle->attachment = calloc(1, sizeof(*handle->attachment));
+		rc = handle->attachment != NULL ? 0 : -ENOMEM;
+		if (rc == 0)
+			handle->attachment->references = 1;
+	}
 	if (rc != 0) {
-		vmbus_device_close(device);
+		/* The attachment owns the device; without one, close both here. */
+		instance.ops->close(instance.context);
+		if (instance.device != NULL)
+			vmbus_device_close(instance.device);
 		return rc;
 	}
-	rc = winapi_driver_open(device, 0, &driver);
-	if (rc != 0) {
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "cannot bind the winapi channel: %s%s", strerror(-rc),
-			   rc == -ENODEV ? " (the host offers a device of another class)" : "");
-		lowlat_attachment_put(handle->attachment);
-		return rc;
-	}
-	handle->ops = &vmbus_ops;
-	handle->transport = driver;
+	handle->ops = instance.ops;
+	handle->transport = instance.context;
 	return 0;
-}
-
-/* The Hyper-V socket: buffers are this process's memory, their bytes go on the socket. */
-static int open_hvsock(struct winapi_handle *handle)
-{
-	int rc;
-
-	handle->attachment = calloc(1, sizeof(*handle->attachment));
-	if (handle->attachment == NULL)
-		return -ENOMEM;
-	handle->attachment->references = 1;
-	rc = lowlat_hvsock_open(&handle->ops, &handle->transport);
-	if (rc != 0)
-		lowlat_attachment_put(handle->attachment);
-	return rc;
 }
 
 winapi_handle_t winapi_init(void)
 {
-	const char *transport = getenv("WINAPI_TRANSPORT");
+	const char *name = getenv("WINAPI_TRANSPORT");
+	const struct winapi_transport *chosen = NULL;
 	struct winapi_handle *handle;
 	int rc;
 
@@ -326,21 +189,19 @@ winapi_handle_t winapi_init(void)
 		errno = -rc;
 		return NULL;
 	}
-	if (transport != NULL && *transport != '\0' && strcmp(transport, "uio") != 0 &&
-	    strcmp(transport, "sim") != 0 && strcmp(transport, "pmd") != 0 && strcmp(transport, "hvsock") != 0) {
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "WINAPI_TRANSPORT=%s: want uio, sim, pmd or hvsock", transport);
-		errno = EINVAL;
-		return NULL;
+	if (name != NULL && *name != '\0') {
+		chosen = transport_named(name);
+		if (chosen == NULL) {
+			errno = EINVAL;
+			return NULL;
+		}
 	}
 	handle = calloc(1, sizeof(*handle));
 	if (handle == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (transport != NULL && strcmp(transport, "hvsock") == 0)
-		rc = open_hvsock(handle);
-	else
-		rc = open_vmbus(transport, handle);
+	rc = open_handle(chosen, handle);
 	if (rc != 0) {
 		free(handle);
 		errno = -rc;
@@ -388,18 +249,18 @@ int winapi_echo(winapi_handle_t handle, const char *input, char *output, size_t 
 
 int winapi_get_stats(winapi_handle_t handle, struct winapi_stats *stats)
 {
-	struct winapi_driver_stats driver_stats;
+	struct winapi_transport_stats transport_stats;
 
 	if (handle == NULL || stats == NULL)
 		return -EINVAL;
-	handle->ops->get_stats(handle->transport, &driver_stats);
-	stats->calls = driver_stats.calls;
-	stats->failed_calls = driver_stats.failed_calls;
-	stats->timeouts = driver_stats.timeouts;
-	stats->stale_completions = driver_stats.stale_completions;
-	stats->unexpected_packets = driver_stats.unexpected_packets;
-	stats->signals_sent = driver_stats.channel.signals_sent;
-	stats->sleeps = driver_stats.channel.sleeps;
+	handle->ops->get_stats(handle->transport, &transport_stats);
+	stats->calls = transport_stats.calls;
+	stats->failed_calls = transport_stats.failed_calls;
+	stats->timeouts = transport_stats.timeouts;
+	stats->stale_completions = transport_stats.stale_completions;
+	stats->unexpected_packets = transport_stats.unexpected_packets;
+	stats->signals_sent = transport_stats.signals_sent;
+	stats->sleeps = transport_stats.sleeps;
 	return 0;
 }
 

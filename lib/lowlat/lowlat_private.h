@@ -4,12 +4,11 @@
 #define LIB_LOWLAT_PRIVATE_H
 
 #include <stdint.h>
-#include <time.h>
 
 #include <vmbus/channel.h>
 #include <vmbus/memory.h>
-#include <winapi/driver.h>
 #include <winapi/lowlat.h>
+#include <winapi_internal/transport.h>
 
 /*
  * A device attached by winapi_init(), with the allocators carving its GPADL regions. The
@@ -18,52 +17,16 @@
  */
 struct lowlat_attachment {
 	int references;                            /* __atomic */
-	struct vmbus_device *device;               /* NULL: the hvsock transport, plain memory */
+	struct vmbus_device *device;               /* NULL: a transport that carries buffers' bytes */
 	struct vmbus_gpadl_region regions[2];      /* size 0 where the device has none */
 	struct vmbus_page_allocator *pools[2];
 };
 
-/*
- * What liblowlat asks of a transport, in the driver's vocabulary (struct winapi_call, whose
- * inline bytes and buffers are the protocol's): the VMBus driver (drivers/winapi, on uio, the
- * emulator or winapi-pmd) or the Hyper-V socket (hvsock.c). Each call has the contract of
- * the winapi_driver_* function of the same name in <winapi/driver.h>.
- */
-struct lowlat_transport_ops {
-	int (*call)(void *transport, struct winapi_call *call);
-	void (*get_stats)(void *transport, struct winapi_driver_stats *stats);
-	uint64_t (*gpa_page_budget)(void *transport, unsigned int buffer_count, uint32_t inline_length);
-	int (*queue_create)(void *transport, unsigned int depth, int timeout_ms, void **queue);
-	void (*queue_destroy)(void *queue);
-	int (*queue_add)(void *queue, const struct winapi_call *call, void *user_data);
-	int (*queue_submit)(void *queue);
-	int (*queue_reap)(void *queue, struct winapi_driver_completion *completions, unsigned int max,
-			  unsigned int min, int timeout_ms);
-	void (*close)(void *transport);
-};
-
 struct winapi_handle {
 	struct lowlat_attachment *attachment;
-	const struct lowlat_transport_ops *ops;
+	const struct winapi_transport_ops *ops;
 	void *transport;
 };
-
-/*
- * Connect the Hyper-V socket transport ($WINAPI_SOCKET_PATH, else AF_VSOCK to
- * $WINAPI_SOCKET_CID or the host, port $WINAPI_SOCKET_PORT). Logs the cause of a failure.
- * Returns 0, or a negative errno of connect() (-ENOENT, -ECONNREFUSED, -EAFNOSUPPORT, ...),
- * -EINVAL (a variable that does not parse), -ENOMEM.
- */
-int lowlat_hvsock_open(const struct lowlat_transport_ops **ops, void **transport);
-
-/* CLOCK_MONOTONIC in nanoseconds: round trips (perf.c) and deadlines (hvsock.c). */
-static inline uint64_t lowlat_now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 void lowlat_attachment_get(struct lowlat_attachment *attachment);
 void lowlat_attachment_put(struct lowlat_attachment *attachment);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <winapi/protocol.h>
+#include <winapi_internal/clock.h>
 
 #include "lowlat_private.h"
 
@@ -107,13 +108,13 @@ static int throughput_pass(winapi_handle_t handle, winapi_buffer_t *buffers, siz
 		rc = lowlat_pieces_to_call(handle, buffers, pieces, taken, call_buffers, &bytes);
 		if (rc != 0)
 			return rc;
-		before = lowlat_now_ns();
+		before = winapi_clock_now_ns();
 		rc = round_trip(handle, WINAPI_PERF_THROUGHPUT, run->requests, call_buffers, taken, &reply);
 		if (rc != 0)
 			return rc;
 		if (reply.bytes_processed != bytes)
 			return -EBADMSG; /* the host claims to have read something else */
-		record(run, result, lowlat_now_ns() - before, &reply);
+		record(run, result, winapi_clock_now_ns() - before, &reply);
 	}
 	return 0;
 }
@@ -145,7 +146,7 @@ int winapi_perf_test(winapi_handle_t handle, const winapi_perf_test_params_t *pa
 
 	memset(result, 0, sizeof(*result));
 	result->min_latency_ns = UINT64_MAX;
-	start = lowlat_now_ns();
+	start = winapi_clock_now_ns();
 	for (;;) {
 		if (params->iterations != 0 && run.requests >= params->iterations)
 			break;
@@ -154,15 +155,15 @@ int winapi_perf_test(winapi_handle_t handle, const winapi_perf_test_params_t *pa
 		if (throughput) {
 			rc = throughput_pass(handle, buffers, count, &run, result);
 		} else {
-			before = lowlat_now_ns();
+			before = winapi_clock_now_ns();
 			rc = round_trip(handle, WINAPI_PERF_LATENCY, run.requests, NULL, 0, &reply);
 			if (rc == 0)
-				record(&run, result, lowlat_now_ns() - before, &reply);
+				record(&run, result, winapi_clock_now_ns() - before, &reply);
 		}
 		if (rc != 0)
 			break;
 	}
-	result->elapsed_ns = lowlat_now_ns() - start;
+	result->elapsed_ns = winapi_clock_now_ns() - start;
 	result->iterations = run.requests;
 	if (rc == 0 && run.requests != 0) {
 		qsort(run.samples, run.kept, sizeof(*run.samples), compare_u64);

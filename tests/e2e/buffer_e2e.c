@@ -24,7 +24,7 @@
 
 #include <vmbus/channel.h>
 #include <vmbus/memory.h>
-#include <winapi/driver.h>
+#include <winapi_internal/winapi_driver.h>
 #include <winapi/lowlat.h>
 #include <winapi/protocol.h>
 

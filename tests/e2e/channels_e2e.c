@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include <vmbus/sim.h>
-#include <winapi/driver.h>
+#include <winapi_internal/winapi_driver.h>
 #include <winapi/protocol.h>
 
 #include "emulator.h"
@@ -64,7 +64,7 @@ static void test_every_channel_serves(void **state)
 {
 	static const char *const arguments[] = { "--subchannels", "2", NULL };
 	struct channel_load loads[CHANNELS];
-	struct winapi_driver_stats stats;
+	struct winapi_transport_stats stats;
 	struct winapi_driver *extra;
 	struct vmbus_device *device;
 	unsigned int i;

@@ -39,7 +39,7 @@
 #include <cmocka.h>
 
 #include <winapi/lowlat.h>
-#include <winapi/pmd.h>
+#include <winapi_internal/pmd.h>
 
 #include "emulator.h"
 

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include <winapi/hvsock.h>
+#include <winapi_internal/hvsock.h>
 #include <winapi/lowlat.h>
 
 #include "emulator.h"

@@ -35,9 +35,9 @@
 
 #include <vmbus/memory.h>
 #include <vmbus/sim.h>
-#include <winapi/driver.h>
+#include <winapi_internal/winapi_driver.h>
 #include <winapi/lowlat.h>
-#include <winapi/pmd.h>
+#include <winapi_internal/pmd.h>
 #include <winapi_internal/telemetry.h>
 
 #include "emulator.h"

@@ -21,18 +21,18 @@ fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 
 # What each target links besides its own file. telemetry_fuzz includes telemetry.c itself
 # (its parsers are static), as SPDK's unit tests include the file they test.
-FUZZ_VMBUS := lib/vmbus/ring.c lib/vmbus/memory.c
-FUZZ_PROTOCOL := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/hvsock.c
+FUZZ_VMBUS := lib/vmbus/ring.c lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c
+FUZZ_PROTOCOL := lib/winapi/protocol.c lib/winapi/crc32c.c drivers/hvsock/hvsock_wire.c
 ring_fuzz_SOURCES := lib/vmbus/ring.c
 packet_fuzz_SOURCES := $(FUZZ_VMBUS) $(FUZZ_PROTOCOL)
 protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)
 host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
-	lib/vmbus/memory.c $(FUZZ_PROTOCOL) lib/log/log.c $(HOST_SOURCES)
+	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c $(HOST_SOURCES)
 pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c $(FUZZ_PROTOCOL)
 telemetry_fuzz_SOURCES :=
 baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
 hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c \
-	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/memory.c
+	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c
 
 ring_fuzz_LIBS :=
 packet_fuzz_LIBS := $(LIBS_PROTOCOL)
@@ -62,7 +62,7 @@ endef
 $(foreach target,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(target))))
 
 # The seed generator is an ordinary program (gcc is fine); it rewrites tests/fuzz/corpus.
-$(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c lib/winapi/protocol.c lib/winapi/crc32c.c lib/vmbus/memory.c \
+$(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c lib/winapi/protocol.c lib/winapi/crc32c.c lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c \
 		lib/vmbus/ring.c \
 		| $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -27,7 +27,7 @@
 
 #include <vmbus/backend.h>
 #include <vmbus/ring.h>
-#include <winapi/host.h>
+#include <winapi_internal/host.h>
 #include <winapi/protocol.h>
 
 #include "../unit/le_bytes.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target: the Hyper-V socket wire (lib/winapi/hvsock.c) and the host service that
+ * libFuzzer target: the Hyper-V socket wire (drivers/hvsock/hvsock_wire.c) and the host service that
  * reads it (drivers/host/socket.c), with what a hostile peer sends.
  *
  * Input: +0 u8 mode (value % 3); then
@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <winapi/host_socket.h>
-#include <winapi/hvsock.h>
+#include <winapi_internal/host_socket.h>
+#include <winapi_internal/hvsock.h>
 
 #include "fuzz_check.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target: winapi-pmd's telemetry parsers (apps/winapi-pmd/telemetry.c), both ends.
+ * libFuzzer target: winapi-pmd's telemetry parsers (lib/telemetry/telemetry.c), both ends.
  * The parsing is static, so this file includes telemetry.c, as SPDK's unit tests include the
  * file they test; messages travel over a SOCK_SEQPACKET socketpair, as they would over the
  * daemon's socket, without a thread or a socket file.
@@ -14,7 +14,7 @@
  *      pmd_telemetry_query() reads it (parse_answer()).
  *   3  a command name to register, then to call on a fresh server.
  */
-#include "../../apps/winapi-pmd/telemetry.c"
+#include "../../lib/telemetry/telemetry.c"
 #include "fuzz_check.h"
 
 /* sockets[0] is the server's end, sockets[1] the client's. */

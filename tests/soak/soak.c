@@ -26,7 +26,7 @@
 
 #include <jansson.h>
 
-#include <winapi/pmd.h>
+#include <winapi_internal/pmd.h>
 #include <winapi_internal/telemetry.h>
 
 #include "../e2e/emulator.h"

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include <winapi/hcs.h>
+#include <winapi_internal/hcs.h>
 
 #include "../../apps/winapi-hcs/cli.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of the Hyper-V socket wire (include/winapi/hvsock.h, lib/winapi/hvsock.c): the
+ * Unit tests of the Hyper-V socket wire (include/winapi_internal/hvsock.h, drivers/hvsock/hvsock_wire.c): the
  * seed's JSON metadata, round trips, everything a hostile peer could send, and the frames on
  * a real socket pair.
  */
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include <winapi/hvsock.h>
+#include <winapi_internal/hvsock.h>
 
 static struct winapi_hvsock_header buffer_test_request(uint32_t operation, unsigned int count, uint64_t length)
 {

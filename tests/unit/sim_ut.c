@@ -29,6 +29,7 @@
 #include <vmbus/channel.h>
 #include <vmbus/memory.h>
 #include <vmbus/sim.h>
+#include <winapi/protocol.h>
 
 #include "../../drivers/bus/sim/sim_wire.h"
 #include "asleep.h"
@@ -88,7 +89,7 @@ static struct vmbus_sim_host_config host_config(const char *path)
 {
 	struct vmbus_sim_host_config config = { .socket_path = path, .ring_size = 4 * 4096 };
 
-	vmbus_guid_parse(VMBUS_SIM_DEFAULT_CLASS, &config.class_id);
+	vmbus_guid_parse(WINAPI_DEVICE_CLASS, &config.class_id);
 	vmbus_guid_parse("11111111-2222-3333-4444-555555555555", &config.instance_id);
 	return config;
 }
@@ -179,7 +180,7 @@ static void test_handover_and_exchange(void **state)
 	pthread_join(thread, NULL);
 	assert_int_equal(job.rc, 0);
 
-	assert_string_equal(vmbus_guid_format(vmbus_device_class_id(guest), text), VMBUS_SIM_DEFAULT_CLASS);
+	assert_string_equal(vmbus_guid_format(vmbus_device_class_id(guest), text), WINAPI_DEVICE_CLASS);
 	assert_string_equal(vmbus_guid_format(vmbus_device_instance_id(guest), text),
 			    "11111111-2222-3333-4444-555555555555");
 	assert_string_equal(vmbus_device_backend_name(guest), "sim");
@@ -462,7 +463,7 @@ static struct sim_offer good_offer(void)
 		.ring_size = 2 * 4096, .page_size = (uint32_t)sysconf(_SC_PAGESIZE), .relid = 1,
 		.monitor_id = VMBUS_MONITOR_ID_NONE, .numa_node = -1,
 	};
-	vmbus_guid_parse(VMBUS_SIM_DEFAULT_CLASS, (struct vmbus_guid *)offer.class_id);
+	vmbus_guid_parse(WINAPI_DEVICE_CLASS, (struct vmbus_guid *)offer.class_id);
 	return offer;
 }
 

@@ -9,16 +9,7 @@
 set -u
 windows=${WINAPI_BIN_DIR:-build/bin}/../windows
 objdump=x86_64-w64-mingw32-objdump
-failures=0
-
-check() {
-	if [ "$1" = 0 ]; then
-		echo "ok - $2"
-	else
-		echo "not ok - $2"
-		failures=$((failures + 1))
-	fi
-}
+. tests/unit/tap.sh
 
 # Little-endian integers from the file: byte offset, size.
 read_le() {

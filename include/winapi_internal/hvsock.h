@@ -31,6 +31,8 @@
  *
  * Synchronisation: every call is reentrant; calls on one socket from several threads must be
  * serialised by the caller (a frame is written, and read, by one thread at a time).
+ *
+ * Owner: drivers/hvsock
  */
 #ifndef WINAPI_HVSOCK_H
 #define WINAPI_HVSOCK_H

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * The guest-side winapi remoting driver (drivers/winapi): binds channel 0 of a VMBus device of
- * class 6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21 and speaks <winapi/protocol.h> on it. Used by
- * liblowlat and winapi-pmd; applications use <winapi/lowlat.h> instead. Not installed.
+ * The guest-side winapi remoting driver (drivers/winapi): binds a channel of a VMBus device of
+ * class 6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21 and speaks <winapi/protocol.h> on it. Used by the
+ * VMBus transport of liblowlat and by winapi-pmd; applications use <winapi/lowlat.h> instead.
+ * Its requests live in the request table (<winapi_internal/request_table.h>). Not installed.
  *
  * Requests go through queues: a queue belongs to one thread, which adds requests, submits
  * them in batches (one ring publication, one signal decision per batch) and reaps their
@@ -22,46 +23,18 @@
  *   winapi_driver_call               | anything but close (calls serialise on their own queue)
  *   winapi_driver_get_stats          | anything but close
  *   winapi_driver_open, _close       | nothing on the same driver
+ *
+ * Owner: drivers/winapi
  */
-#ifndef WINAPI_DRIVER_H
-#define WINAPI_DRIVER_H
+#ifndef WINAPI_INTERNAL_WINAPI_DRIVER_H
+#define WINAPI_INTERNAL_WINAPI_DRIVER_H
 
 #include <stdint.h>
 
 #include <vmbus/channel.h>
-
-#define WINAPI_DEVICE_CLASS "6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21"
+#include <winapi_internal/transport.h>
 
 struct winapi_driver;
-
-/** A buffer the host reaches in place (DESIGN.md section 4). */
-struct winapi_call_buffer {
-	uint32_t kind;          /**< WINAPI_BUFFER_GPADL or WINAPI_BUFFER_GPA_DIRECT */
-	const void *address;    /**< GPA_DIRECT: DMA memory of the device (page numbers known) */
-	uint64_t length;        /**< bytes */
-	uint32_t gpadl;         /**< GPADL: the region's handle */
-	uint64_t gpadl_offset;  /**< GPADL: where the buffer starts in the region */
-};
-
-/** One synchronous call: inline data in and out, and up to 8 buffers. */
-struct winapi_call {
-	uint16_t api_id;            /**< enum winapi_api_id */
-	const void *request_data;   /**< inline request bytes */
-	uint32_t request_length;    /**< <= WINAPI_MAX_INLINE_DATA */
-	void *reply_data;           /**< where the reply's inline bytes go */
-	uint32_t reply_capacity;    /**< <= WINAPI_MAX_INLINE_DATA */
-	uint32_t reply_length;      /**< out: bytes the host returned */
-	const struct winapi_call_buffer *buffers; /**< GPA-direct ones go as page ranges (type 9) */
-	unsigned int buffer_count;  /**< <= WINAPI_MAX_BUFFERS */
-	int timeout_ms;             /**< -1: the driver's default */
-};
-
-/** A finished request, as winapi_driver_queue_reap() hands it back. */
-struct winapi_driver_completion {
-	void *user_data;        /**< as given to winapi_driver_queue_add() */
-	int status;             /**< 0, or the call's negative errno (see winapi_driver_call()) */
-	uint32_t reply_length;  /**< inline bytes the host returned into call->reply_data */
-};
 
 struct winapi_driver_queue;
 
@@ -99,18 +72,8 @@ int winapi_driver_queue_submit(struct winapi_driver_queue *queue);
  * deadline end here with -ETIMEDOUT; their late completions are dropped when they come.
  * @return the number collected; -EINVAL.
  */
-int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_driver_completion *completions,
+int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_call_completion *completions,
 			     unsigned int max, unsigned int min, int timeout_ms);
-
-/** Counters of one driver, monotonic since open. */
-struct winapi_driver_stats {
-	uint64_t calls;             /**< requests finished (any status) */
-	uint64_t failed_calls;      /**< requests that ended with an error */
-	uint64_t timeouts;          /**< requests that ran out of time */
-	uint64_t stale_completions; /**< late completions of requests that had timed out; dropped */
-	uint64_t unexpected_packets;/**< completions for ids not in flight, or non-completions; dropped */
-	struct vmbus_chan_stats channel; /**< the channel underneath */
-};
 
 /**
  * Bind channel @p channel_index of @p device (0: the primary; subchannels follow, up to
@@ -135,7 +98,8 @@ void winapi_driver_close(struct winapi_driver *driver);
  */
 int winapi_driver_call(struct winapi_driver *driver, struct winapi_call *call);
 
-void winapi_driver_get_stats(struct winapi_driver *driver, struct winapi_driver_stats *stats);
+/** Its counters, the channel's signals and sleeps included. */
+void winapi_driver_get_stats(struct winapi_driver *driver, struct winapi_transport_stats *stats);
 
 /**
  * Page numbers one call can carry in its GPA-direct ranges, with @p buffer_count buffers and
@@ -152,7 +116,4 @@ uint64_t winapi_driver_gpa_page_budget(struct winapi_driver *driver, unsigned in
  */
 struct vmbus_channel *winapi_driver_channel(struct winapi_driver *driver);
 
-/** Default time a call may take, from WINAPI_TIMEOUT_MS or 5000 ms. */
-int winapi_driver_default_timeout_ms(void);
-
-#endif /* WINAPI_DRIVER_H */
+#endif /* WINAPI_INTERNAL_WINAPI_DRIVER_H */

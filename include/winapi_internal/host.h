@@ -4,13 +4,15 @@
  * The host side of the winapi protocol (drivers/host): serves requests arriving on a channel
  * of a host-side VMBus device and answers each with a completion. Portable C: the emulator
  * runs it on Linux over drivers/bus/sim; a Windows provider would run the same handlers, as
- * the Hyper-V socket service (<winapi/host_socket.h>) already does.
+ * the Hyper-V socket service (<winapi_internal/host_socket.h>) already does.
  *
  * Requests are untrusted: a malformed one is answered with an error status when it asked for
  * a completion, and dropped otherwise; the channel keeps serving.
  *
  * Synchronisation: one thread per struct winapi_host; winapi_host_get_stats() may be called
  * from another thread (counters are read atomically, one by one).
+ *
+ * Owner: drivers/host
  */
 #ifndef WINAPI_HOST_H
 #define WINAPI_HOST_H

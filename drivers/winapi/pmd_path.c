@@ -7,7 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <winapi/pmd.h>
+#include <winapi_internal/pmd.h>
 
 static bool prefix_valid(const char *prefix)
 {

@@ -19,7 +19,7 @@
 #include <sys/uio.h>
 #endif
 
-#include <winapi/hvsock.h>
+#include <winapi_internal/hvsock.h>
 
 static_assert(sizeof(((struct winapi_hvsock_header *)0)->fields) >= sizeof(struct winapi_buffer_test_reply) &&
 	      sizeof(((struct winapi_hvsock_header *)0)->fields) >= sizeof(struct winapi_perf_test_reply),

@@ -2,7 +2,7 @@
 /**
  * @file
  * The host service over a stream socket (drivers/host/socket.c): the Hyper-V socket wire of
- * <winapi/hvsock.h> in front of the same handlers the VMBus host runs. Portable C: the Linux
+ * <winapi_internal/hvsock.h> in front of the same handlers the VMBus host runs. Portable C: the Linux
  * build (winapi-hostd, AF_VSOCK or AF_UNIX) and the Windows service (AF_HYPERV) both call it.
  *
  * Each connection is served by one thread, request after request; bulk data is read into a
@@ -15,13 +15,15 @@
  *
  * Synchronisation: any number of connections may be served at once, each by its own thread;
  * struct winapi_host_socket_stats is updated with atomic adds and may be shared by them.
+ *
+ * Owner: drivers/host
  */
 #ifndef WINAPI_HOST_SOCKET_H
 #define WINAPI_HOST_SOCKET_H
 
 #include <stdint.h>
 
-#include <winapi/hvsock.h>
+#include <winapi_internal/hvsock.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,6 +12,8 @@
  *   <rundir>/dpdk/<prefix>/dpdk_telemetry.v2   DPDK telemetry v2
  *
  * Synchronisation: both calls may run concurrently with anything.
+ *
+ * Owner: drivers/winapi
  */
 #ifndef WINAPI_PMD_H
 #define WINAPI_PMD_H

@@ -12,6 +12,8 @@
  * Linux tests run against recorded documents.
  *
  * Synchronisation: every call is reentrant; HCS serialises what it must.
+ *
+ * Owner: lib/hcs
  */
 #ifndef WINAPI_HCS_H
 #define WINAPI_HCS_H

@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The Hyper-V socket transport (WSL2), on the wire of <winapi_internal/hvsock.h>: requests are
+ * framed and written by the thread that submits them, many in flight; one receiver thread per
+ * handle reads every reply, matches it by request_id in the request table (lib/requests), and
+ * lands its bulk data straight in the caller's output or buffers. Because the receiver always
+ * reads, the host never blocks writing a reply, so it always gets back to reading requests: a
+ * large write from one side cannot deadlock against a large reply from the other.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include <vmbus/memory.h>
+#include <winapi/log.h>
+#include <winapi/protocol.h>
+#include <winapi_internal/clock.h>
+#include <winapi_internal/hvsock.h>
+#include <winapi_internal/request_table.h>
+#include <winapi_internal/transport.h>
+
+#define HVSOCK_SPIN_NS_DEFAULT 50000u
+
+/* A request's own part, kept in its slot of the table. */
+struct hvsock_request {
+	struct winapi_hvsock_header header;
+	uint8_t input[WINAPI_MAX_INLINE_DATA];  /* echo: the bytes, copied at add */
+	struct winapi_call_buffer buffers[WINAPI_MAX_BUFFERS];
+	void *reply_data;
+	uint32_t reply_capacity;
+	uint32_t text_length;
+	char text[WINAPI_HVSOCK_MAX_HEADER]; /* the request's header, encoded when it is added */
+};
+
+struct hvsock_transport {
+	int fd;
+	struct winapi_hvsock_reader reader; /* the receiver thread's */
+	pthread_t receiver;
+	struct request_table table;
+	pthread_mutex_t send_lock;    /* one frame at a time on the socket */
+	pthread_mutex_t call_lock;    /* synchronous calls share one queue */
+	struct request_queue *call_queue;
+	uint64_t spin_ns;
+};
+
+/* ---- the receiver ---- */
+
+/* Whether a reply fits what was asked: its api, and exactly the payload expected. 0 or -EBADMSG. */
+static int check_reply(const struct hvsock_request *request, const struct winapi_hvsock_header *reply)
+{
+	if (reply->status == WINAPI_STATUS_UNSUPPORTED_API && reply->api_id == 0)
+		return 0; /* the host does not know the api, and so names none */
+	if (reply->api_id != request->header.api_id)
+		return -EBADMSG;
+	if (reply->status != WINAPI_STATUS_OK)
+		return 0;
+	if (reply->api_id == WINAPI_API_ECHO)
+		return reply->payload_size <= request->reply_capacity ? 0 : -EBADMSG;
+	if (reply->fields_length > request->reply_capacity)
+		return -EBADMSG;
+	if (winapi_hvsock_bulk(&request->header) == WINAPI_HVSOCK_BULK_TO_GUEST)
+		return reply->payload_size == winapi_hvsock_buffer_bytes(&request->header) ? 0 : -EBADMSG;
+	return reply->payload_size == 0 ? 0 : -EBADMSG;
+}
+
+/* The payload of an accepted reply, straight into the caller's output or buffers. */
+static int receive_payload(struct hvsock_transport *transport, const struct hvsock_request *request,
+			   const struct winapi_hvsock_header *reply)
+{
+	uint32_t i;
+	int rc;
+
+	if (reply->payload_size == 0)
+		return 0;
+	if (reply->api_id == WINAPI_API_ECHO)
+		return winapi_hvsock_receive(&transport->reader, request->reply_data, reply->payload_size);
+	for (i = 0; i < request->header.buffer_count; i++) {
+		rc = winapi_hvsock_receive(&transport->reader, (void *)request->buffers[i].address,
+					   request->buffers[i].length);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One reply frame. Returns 0, or the error that ends the connection. */
+static int receive_reply(struct hvsock_transport *transport)
+{
+	struct request_table *table = &transport->table;
+	char text[WINAPI_HVSOCK_MAX_HEADER];
+	struct winapi_hvsock_header reply;
+	struct request_queue *queue = NULL;
+	struct hvsock_request *request = NULL;
+	uint32_t index = 0;
+	size_t length;
+	int rc, verdict = 0;
+
+	rc = winapi_hvsock_receive_header(&transport->reader, text, sizeof(text), &length);
+	if (rc == -EAGAIN)
+		return 0; /* nothing came for a receive timeout: an idle host, between frames */
+	if (rc != 0)
+		return rc == -ECONNRESET ? -ENOTCONN : rc;
+	if (winapi_hvsock_reply_decode(text, length, &reply) != 0) {
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host sent a header that does not decode; "
+			   "closing the connection");
+		return -EIO;
+	}
+
+	pthread_mutex_lock(&table->lock);
+	/* A reply to a request that ended (or to nothing) is counted there; its payload is dropped. */
+	if (request_table_find(table, reply.request_id, winapi_clock_now_ns(), &queue, &index) == 0) {
+		request = request_payload(queue, index);
+		verdict = check_reply(request, &reply);
+		if (verdict == 0)
+			request_begin_receiving(queue, index);
+		else
+			request_finish(queue, index, verdict);
+	}
+	pthread_mutex_unlock(&table->lock);
+
+	if (request == NULL || verdict != 0)
+		return winapi_hvsock_receive(&transport->reader, NULL, reply.payload_size);
+	/* RECEIVING: nobody else ends this request, and its queue waits for it before it goes. */
+	rc = receive_payload(transport, request, &reply);
+
+	pthread_mutex_lock(&table->lock);
+	if (rc != 0)
+		rc = rc == -ETIMEDOUT ? -ETIMEDOUT : rc == -EPROTO ? -EIO : -ENOTCONN;
+	if (rc == 0 && reply.status == WINAPI_STATUS_OK) {
+		if (reply.api_id == WINAPI_API_ECHO) {
+			queue->slots[index].reply_length = (uint32_t)reply.payload_size;
+		} else {
+			memcpy(request->reply_data, reply.fields, reply.fields_length);
+			queue->slots[index].reply_length = reply.fields_length;
+		}
+	}
+	request_finish(queue, index, rc != 0 ? rc : winapi_status_to_errno(reply.status));
+	pthread_mutex_unlock(&table->lock);
+	return rc;
+}
+
+static void *receiver_main(void *argument)
+{
+	struct hvsock_transport *transport = argument;
+	struct request_table *table = &transport->table;
+	int rc;
+
+	do
+		rc = receive_reply(transport);
+	while (rc == 0);
+	/* Nobody reads any more: let the host see it at once, and a blocked sender fail. */
+	shutdown(transport->fd, SHUT_RDWR);
+	pthread_mutex_lock(&table->lock);
+	if (rc == -ETIMEDOUT && table->broken == 0)
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host stopped half-way through a reply for "
+			   "WINAPI_TIMEOUT_MS; closing the connection");
+	/* -EIO was logged where it was seen; -ENOTCONN is the host closing. */
+	else if (rc != -ENOTCONN && rc != -EIO && table->broken == 0)
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: connection to the host failed: %s", strerror(-rc));
+	request_table_fail_all(table, rc == -EIO || rc == -EPROTO ? -EIO : -ENOTCONN);
+	pthread_mutex_unlock(&table->lock);
+	return NULL;
+}
+
+/*
+ * The table's wait (under its lock): the receiver completes requests, so a reaper only
+ * waits. It spins first: a reply on a quiet host comes back in microseconds. It yields
+ * rather than pauses while it spins: the receiver may share its CPU (an application pinned
+ * to one core), and must not wait out the whole spin.
+ */
+static void wait_for_receiver(struct request_table *table, void *context, struct request_queue *queue,
+			      unsigned int round, uint64_t now_ns, uint64_t wake_ns)
+{
+	struct hvsock_transport *transport = context;
+
+	if (round == 0 && transport->spin_ns != 0) {
+		uint64_t spin_end = now_ns + transport->spin_ns < wake_ns ? now_ns + transport->spin_ns : wake_ns;
+
+		pthread_mutex_unlock(&table->lock);
+		while (__atomic_load_n(&queue->done_count, __ATOMIC_ACQUIRE) == 0 && winapi_clock_now_ns() < spin_end)
+			sched_yield();
+		pthread_mutex_lock(&table->lock);
+		return;
+	}
+	table->stats.sleeps++;
+	request_queue_wait(queue, wake_ns);
+}
+
+/* ---- queues ---- */
+
+static int hvsock_queue_create(void *context, unsigned int depth, int timeout_ms, void **queue_out)
+{
+	struct hvsock_transport *transport = context;
+	struct request_queue *queue;
+	int rc = request_queue_create(&transport->table, depth, timeout_ms, sizeof(struct hvsock_request), &queue);
+
+	if (rc == 0)
+		*queue_out = queue;
+	return rc;
+}
+
+static void hvsock_queue_destroy(void *queue)
+{
+	request_queue_destroy(queue);
+}
+
+static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *user_data)
+{
+	struct request_queue *queue = opaque;
+	struct hvsock_transport *transport = queue->table->wait_context;
+	struct hvsock_request *request;
+	uint32_t index, i;
+	int length;
+
+	if (call->request_length > WINAPI_MAX_INLINE_DATA || call->reply_capacity > WINAPI_MAX_INLINE_DATA ||
+	    call->buffer_count > WINAPI_MAX_BUFFERS || (call->buffer_count != 0 && call->buffers == NULL))
+		return -EINVAL;
+	if (call->api_id == WINAPI_API_ECHO ? call->buffer_count != 0 :
+					      call->request_length > sizeof(request->header.fields))
+		return -EINVAL;
+	for (i = 0; i < call->buffer_count; i++)
+		if (call->buffers[i].kind != WINAPI_BUFFER_GPA_DIRECT || call->buffers[i].address == NULL ||
+		    call->buffers[i].length == 0 || call->buffers[i].length > WINAPI_MAX_BUFFER_SIZE)
+			return -EINVAL; /* only memory of this process: the host has no other */
+	index = request_queue_take(queue, call->timeout_ms, user_data);
+	if (index == REQUEST_NO_SLOT)
+		return -EAGAIN;
+
+	request = request_payload(queue, index);
+	memset(&request->header, 0, sizeof(request->header));
+	request->header.api_id = call->api_id;
+	request->header.flags = queue == transport->call_queue ? 0 : WINAPI_HVSOCK_FLAG_ASYNC;
+	if (call->api_id == WINAPI_API_ECHO) {
+		memcpy(request->input, call->request_data, call->request_length);
+		request->header.payload_size = call->request_length;
+	} else {
+		memcpy(request->header.fields, call->request_data, call->request_length);
+		request->header.fields_length = call->request_length;
+	}
+	request->header.buffer_count = call->buffer_count;
+	for (i = 0; i < call->buffer_count; i++) {
+		request->buffers[i] = call->buffers[i];
+		request->header.buffer_lengths[i] = call->buffers[i].length;
+	}
+	if (winapi_hvsock_bulk(&request->header) == WINAPI_HVSOCK_BULK_TO_HOST)
+		request->header.payload_size = winapi_hvsock_buffer_bytes(&request->header);
+	request->reply_data = call->reply_data;
+	request->reply_capacity = call->reply_capacity;
+	/* Encoded now: a request JSON cannot carry is refused here, before the stream sees it. */
+	request->header.request_id = request_id(queue, index);
+	length = winapi_hvsock_header_encode(&request->header, false, request->text, sizeof(request->text));
+	if (length < 0) {
+		request_queue_untake(queue, index);
+		return length == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	request->text_length = (uint32_t)length;
+	return 0;
+}
+
+/* One request on the socket; the caller holds send_lock. */
+static int send_request(struct hvsock_transport *transport, const struct hvsock_request *request)
+{
+	struct winapi_hvsock_span spans[WINAPI_MAX_BUFFERS];
+	unsigned int span_count = 0, i;
+
+	if (request->header.api_id == WINAPI_API_ECHO && request->header.payload_size != 0) {
+		spans[span_count++] = (struct winapi_hvsock_span){ .data = request->input,
+								   .length = (size_t)request->header.payload_size };
+	} else if (winapi_hvsock_bulk(&request->header) == WINAPI_HVSOCK_BULK_TO_HOST) {
+		for (i = 0; i < request->header.buffer_count; i++)
+			spans[span_count++] = (struct winapi_hvsock_span){ .data = request->buffers[i].address,
+									   .length = request->buffers[i].length };
+	}
+	return winapi_hvsock_send(transport->fd, request->text, request->text_length, spans, span_count);
+}
+
+static int hvsock_queue_submit(void *opaque)
+{
+	struct request_queue *queue = opaque;
+	struct hvsock_transport *transport = queue->table->wait_context;
+	struct request_table *table = &transport->table;
+	uint32_t index;
+	uint64_t now;
+	int sent = 0, rc = 0;
+
+	if (request_queue_peek_added(queue) == REQUEST_NO_SLOT)
+		return 0;
+	pthread_mutex_lock(&transport->send_lock);
+	now = winapi_clock_now_ns();
+	while ((index = request_queue_next_added(queue)) != REQUEST_NO_SLOT) {
+		pthread_mutex_lock(&table->lock);
+		rc = table->broken;
+		if (rc == 0)
+			request_mark_sent(queue, index, now); /* before the bytes: the reply may be quick */
+		else
+			request_finish(queue, index, rc);
+		pthread_mutex_unlock(&table->lock);
+		if (rc != 0)
+			continue;
+		rc = send_request(transport, request_payload(queue, index));
+		if (rc != 0) {
+			/* Part of a frame may be out: the stream is lost, for every request on it. */
+			winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: cannot send to the host: %s%s", strerror(-rc),
+				   rc == -EAGAIN ? " (it stopped reading for longer than WINAPI_TIMEOUT_MS)" : "");
+			pthread_mutex_lock(&table->lock);
+			/*
+			 * This request's own error first, then the others': the receiver, which sees
+			 * the shutdown below, would otherwise end it as just one more. (It may have
+			 * ended it already, if the host went away first.)
+			 */
+			if (queue->slots[index].state == REQUEST_SENT)
+				request_finish(queue, index, rc == -EAGAIN ? -ETIMEDOUT : -ENOTCONN);
+			request_table_fail_all(table, -ENOTCONN);
+			pthread_mutex_unlock(&table->lock);
+			shutdown(transport->fd, SHUT_RDWR);
+			continue;
+		}
+		sent++;
+	}
+	pthread_mutex_unlock(&transport->send_lock);
+	if (sent == 0 && __atomic_load_n(&table->broken, __ATOMIC_RELAXED) != 0)
+		return -ENOTCONN;
+	return sent;
+}
+
+static int hvsock_queue_reap(void *queue, struct winapi_call_completion *completions, unsigned int max,
+			     unsigned int min, int timeout_ms)
+{
+	return request_queue_reap(queue, completions, max, min, timeout_ms);
+}
+
+/* ---- synchronous calls: one request on the handle's own queue ---- */
+
+static int hvsock_call(void *context, struct winapi_call *call)
+{
+	struct hvsock_transport *transport = context;
+	struct winapi_call_completion completion;
+	int rc;
+
+	pthread_mutex_lock(&transport->call_lock);
+	rc = hvsock_queue_add(transport->call_queue, call, NULL);
+	if (rc == 0) {
+		hvsock_queue_submit(transport->call_queue);
+		/* The request's own deadline ends the wait: it never lasts forever. */
+		rc = request_queue_reap(transport->call_queue, &completion, 1, 1, -1);
+		rc = rc == 1 ? completion.status : -EIO;
+		if (rc == 0)
+			call->reply_length = completion.reply_length;
+	}
+	pthread_mutex_unlock(&transport->call_lock);
+	return rc;
+}
+
+static void hvsock_get_stats(void *context, struct winapi_transport_stats *stats)
+{
+	struct hvsock_transport *transport = context;
+
+	request_table_get_stats(&transport->table, stats);
+}
+
+/* The socket carries any size: a call is never split for want of room in a packet. */
+static uint64_t hvsock_buffer_page_budget(void *context, unsigned int buffer_count, uint32_t inline_length)
+{
+	(void)context;
+	(void)buffer_count;
+	(void)inline_length;
+	return WINAPI_HVSOCK_MAX_PAYLOAD / VMBUS_PAGE_SIZE;
+}
+
+static void hvsock_close(void *context)
+{
+	struct hvsock_transport *transport = context;
+
+	shutdown(transport->fd, SHUT_RDWR);
+	pthread_join(transport->receiver, NULL);
+	request_queue_destroy(transport->call_queue);
+	close(transport->fd);
+	pthread_mutex_destroy(&transport->call_lock);
+	pthread_mutex_destroy(&transport->send_lock);
+	request_table_destroy(&transport->table);
+	free(transport);
+}
+
+static const struct winapi_transport_ops hvsock_ops = {
+	.call = hvsock_call,
+	.get_stats = hvsock_get_stats,
+	.buffer_page_budget = hvsock_buffer_page_budget,
+	.queue_create = hvsock_queue_create,
+	.queue_destroy = hvsock_queue_destroy,
+	.queue_add = hvsock_queue_add,
+	.queue_submit = hvsock_queue_submit,
+	.queue_reap = hvsock_queue_reap,
+	.close = hvsock_close,
+};
+
+/* ---- connecting ---- */
+
+static int connect_socket(int *fd_out, char *where, size_t where_size)
+{
+	const char *path = getenv("WINAPI_SOCKET_PATH");
+	const char *cid_text = getenv("WINAPI_SOCKET_CID");
+	struct sockaddr_un unix_address = { .sun_family = AF_UNIX };
+	struct sockaddr_vm vsock_address = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST };
+	struct sockaddr *address;
+	socklen_t address_length;
+	int timeout_ms = request_default_timeout_ms();
+	const struct timeval peer_timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
+	uint32_t port;
+	char *end;
+	int fd, rc;
+
+	if (path != NULL && *path != '\0') {
+		if (strlen(path) >= sizeof(unix_address.sun_path))
+			return -ENAMETOOLONG;
+		memcpy(unix_address.sun_path, path, strlen(path) + 1);
+		address = (struct sockaddr *)&unix_address;
+		address_length = sizeof(unix_address);
+		snprintf(where, where_size, "%s", path);
+	} else {
+		if (winapi_hvsock_port_from_environment(&port) != 0) {
+			snprintf(where, where_size, "WINAPI_SOCKET_PORT=%s", getenv("WINAPI_SOCKET_PORT"));
+			return -EINVAL;
+		}
+		if (cid_text != NULL && *cid_text != '\0') {
+			errno = 0;
+			vsock_address.svm_cid = (unsigned int)strtoul(cid_text, &end, 0);
+			if (errno != 0 || *end != '\0') {
+				snprintf(where, where_size, "WINAPI_SOCKET_CID=%s", cid_text);
+				return -EINVAL;
+			}
+		}
+		vsock_address.svm_port = port;
+		address = (struct sockaddr *)&vsock_address;
+		address_length = sizeof(vsock_address);
+		snprintf(where, where_size, "vsock cid %u port %#x", vsock_address.svm_cid, port);
+	}
+	fd = socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * A host that stops reading would block a submit for ever once the socket's buffer is
+	 * full, and one that stops half-way through a reply would hold the receiver (and the
+	 * caller's buffers) for ever: a send or a frame that makes no progress for a call's whole
+	 * timeout fails instead. Between frames the receiver just waits again.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &peer_timeout, sizeof(peer_timeout)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &peer_timeout, sizeof(peer_timeout)) != 0 ||
+	    connect(fd, address, address_length) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/*
+ * Connect ($WINAPI_SOCKET_PATH, else AF_VSOCK to $WINAPI_SOCKET_CID or the host, port
+ * $WINAPI_SOCKET_PORT). Never chosen automatically: a guest with both a VMBus device and a
+ * Hyper-V socket takes VMBus unless told otherwise.
+ */
+static int hvsock_open(bool automatic, struct winapi_transport_instance *instance)
+{
+	struct hvsock_transport *transport;
+	const char *spin = getenv("VMBUS_SPIN_NS");
+	char where[160] = "";
+	int rc;
+
+	(void)automatic;
+	transport = calloc(1, sizeof(*transport));
+	if (transport == NULL)
+		return -ENOMEM;
+	rc = connect_socket(&transport->fd, where, sizeof(where));
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: cannot connect to the host service at %s: %s%s", where,
+			   strerror(-rc),
+			   rc == -ENOENT || rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -ENODEV ?
+				   " (is the host service running and registered for this port? on Linux: "
+				   "winapi-hostd; WINAPI_SOCKET_PATH for a unix socket)" :
+			   rc == -EAFNOSUPPORT ? " (no AF_VSOCK in this kernel: load hv_sock or vsock)" : "");
+		goto err_free_transport;
+	}
+	winapi_hvsock_reader_init(&transport->reader, transport->fd);
+	transport->spin_ns = spin != NULL && *spin != '\0' ? strtoull(spin, NULL, 0) : HVSOCK_SPIN_NS_DEFAULT;
+	rc = request_table_init(&transport->table, "lowlat", wait_for_receiver, transport);
+	if (rc != 0)
+		goto err_close_socket;
+	pthread_mutex_init(&transport->send_lock, NULL);
+	pthread_mutex_init(&transport->call_lock, NULL);
+	rc = request_queue_create(&transport->table, 1, -1, sizeof(struct hvsock_request), &transport->call_queue);
+	if (rc != 0)
+		goto err_destroy_locks;
+	rc = -pthread_create(&transport->receiver, NULL, receiver_main, transport);
+	if (rc != 0)
+		goto err_destroy_queue;
+	*instance = (struct winapi_transport_instance){ .ops = &hvsock_ops, .context = transport, .device = NULL };
+	return 0;
+
+err_destroy_queue:
+	request_queue_destroy(transport->call_queue);
+err_destroy_locks:
+	pthread_mutex_destroy(&transport->call_lock);
+	pthread_mutex_destroy(&transport->send_lock);
+	request_table_destroy(&transport->table);
+err_close_socket:
+	close(transport->fd);
+err_free_transport:
+	free(transport);
+	return rc;
+}
+
+const struct winapi_transport winapi_transport_hvsock = {
+	.name = "hvsock",
+	.automatic = false,
+	.open = hvsock_open,
+};
