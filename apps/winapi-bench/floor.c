@@ -9,19 +9,12 @@
 
 #include <vmbus/ring.h>
 #include <winapi/protocol.h>
+#include <winapi_internal/clock.h>
 
 #include "floor.h"
 
 static double ns_per_tick = 1.0;
 static bool use_tsc;
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 uint64_t clock_ticks(void)
 {
@@ -29,7 +22,7 @@ uint64_t clock_ticks(void)
 	if (use_tsc)
 		return __builtin_ia32_rdtsc();
 #endif
-	return monotonic_ns();
+	return winapi_clock_now_ns();
 }
 
 uint64_t clock_ns(uint64_t ticks)
@@ -47,10 +40,10 @@ void clock_calibrate(void)
 	uint64_t start_ns, start_ticks, elapsed_ns;
 	struct timespec pause = { .tv_sec = 0, .tv_nsec = 200 * 1000000L };
 
-	start_ns = monotonic_ns();
+	start_ns = winapi_clock_now_ns();
 	start_ticks = __builtin_ia32_rdtsc();
 	nanosleep(&pause, NULL);
-	elapsed_ns = monotonic_ns() - start_ns;
+	elapsed_ns = winapi_clock_now_ns() - start_ns;
 	ns_per_tick = (double)elapsed_ns / (double)(__builtin_ia32_rdtsc() - start_ticks);
 	use_tsc = ns_per_tick > 0.0 && ns_per_tick < 10.0;
 	if (!use_tsc)

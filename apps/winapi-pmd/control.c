@@ -221,14 +221,14 @@ static void take_connection(struct pmd *pmd, struct pending_connection *pending,
 		memmove(&pending[0], &pending[1], (PMD_PENDING_MAX - 1) * sizeof(pending[0]));
 		(*count)--;
 	}
-	pending[(*count)++] = (struct pending_connection){ .fd = fd, .deadline_ns = pmd_now_ns() + PMD_HELLO_TIMEOUT_NS };
+	pending[(*count)++] = (struct pending_connection){ .fd = fd, .deadline_ns = winapi_clock_now_ns() + PMD_HELLO_TIMEOUT_NS };
 }
 
 /* Attach those whose hello came (@fds[i] readable), drop those past their deadline. */
 static void serve_pending(struct pmd *pmd, struct pending_connection *pending, unsigned int *count,
 			  const struct pollfd *fds)
 {
-	uint64_t now = pmd_now_ns();
+	uint64_t now = winapi_clock_now_ns();
 	unsigned int i, kept = 0;
 
 	for (i = 0; i < *count; i++) {

@@ -487,7 +487,7 @@ int main(int argc, char **argv)
 			   strerror(-rc));
 		goto err_destroy_telemetry;
 	}
-	pmd->started_ns = pmd_now_ns();
+	pmd->started_ns = winapi_clock_now_ns();
 	for (started = 0; started < pmd->worker_count; started++) {
 		start_rc = pmd_worker_start(&pmd->workers[started]);
 		if (start_rc != 0) {

@@ -33,8 +33,9 @@
 
 #include <vmbus/channel.h>
 #include <vmbus/sim.h>
-#include <winapi_internal/winapi_driver.h>
 #include <winapi/protocol.h>
+#include <winapi_internal/clock.h>
+#include <winapi_internal/winapi_driver.h>
 
 #define PMD_MAX_WORKERS 64
 /* Requests one worker has on its device channel at once: its driver queue's depth. */
@@ -249,7 +250,5 @@ static inline void pmd_set(unsigned int *counter, unsigned int value)
 {
 	__atomic_store_n(counter, value, __ATOMIC_RELAXED);
 }
-
-uint64_t pmd_now_ns(void);
 
 #endif /* APPS_WINAPI_PMD_H */

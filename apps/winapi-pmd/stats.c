@@ -38,7 +38,7 @@ static int stats_totals(const char *command, const char *params, void *context, 
 	clients = pmd->client_count;
 	pthread_mutex_unlock(&pmd->table_lock);
 	*value = json_pack("{s:I, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			   "uptime_ms", (json_int_t)((pmd_now_ns() - pmd->started_ns) / 1000000u),
+			   "uptime_ms", (json_int_t)((winapi_clock_now_ns() - pmd->started_ns) / 1000000u),
 			   "backend", vmbus_device_backend_name(pmd->device),
 			   "numa_node", vmbus_device_numa_node(pmd->device),
 			   "channels", (int)vmbus_device_channel_count(pmd->device),

@@ -49,14 +49,6 @@ struct pmd_request {
 /* A stopping worker answers what is in flight for at most this long past the driver's timeout. */
 #define PMD_DRAIN_EXTRA_MS 1000
 
-uint64_t pmd_now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 void pmd_kick(int eventfd)
 {
 	const uint64_t one = 1;
@@ -524,12 +516,12 @@ static void *worker_main(void *argument)
 	for (;;) {
 		stopping = __atomic_load_n(&pmd->stopping, __ATOMIC_ACQUIRE);
 		if (stopping && drain_deadline == 0)
-			drain_deadline = pmd_now_ns() +
+			drain_deadline = winapi_clock_now_ns() +
 					 (uint64_t)(request_default_timeout_ms() + PMD_DRAIN_EXTRA_MS) * 1000000u;
 		/* SIGTERM: take nothing new, answer what is in flight, then leave. */
-		if (stopping && (worker->in_flight == 0 || worker->error != 0 || pmd_now_ns() >= drain_deadline))
+		if (stopping && (worker->in_flight == 0 || worker->error != 0 || winapi_clock_now_ns() >= drain_deadline))
 			break;
-		pass_start = pmd_now_ns();
+		pass_start = winapi_clock_now_ns();
 		work = serve_clients(worker, packet, !stopping);
 		submit(worker);
 		work += reap(worker);
@@ -537,7 +529,7 @@ static void *worker_main(void *argument)
 		pmd_grace_release(pmd);
 		rcu_quiescent_state();
 		if (work != 0) {
-			pmd_count(&worker->stats.busy_ns, pmd_now_ns() - pass_start);
+			pmd_count(&worker->stats.busy_ns, winapi_clock_now_ns() - pass_start);
 			idle_since = 0;
 			continue;
 		}
@@ -545,12 +537,12 @@ static void *worker_main(void *argument)
 			idle_since = pass_start;
 		/* Spin first: under load the next request is microseconds away. */
 		if (pmd->options.spin_ns == UINT32_MAX || pass_start - idle_since < pmd->options.spin_ns) {
-			pmd_count(&worker->stats.idle_ns, pmd_now_ns() - pass_start);
+			pmd_count(&worker->stats.idle_ns, winapi_clock_now_ns() - pass_start);
 			sched_yield();
 			continue;
 		}
 		sleep_on_events(worker, fds, owners, max_fds, stopping);
-		pmd_count(&worker->stats.idle_ns, pmd_now_ns() - pass_start);
+		pmd_count(&worker->stats.idle_ns, winapi_clock_now_ns() - pass_start);
 	}
 	/* Answers still owed to clients that left go nowhere; count them. */
 	serve_clients(worker, packet, false);

@@ -15,6 +15,7 @@
 
 #include <winapi/lowlat.h>
 #include <winapi/protocol.h>
+#include <winapi_internal/clock.h>
 
 struct options {
 	const char *test;         /* echo, buffer, performance */
@@ -50,14 +51,6 @@ static void usage(FILE *out)
 		"\n"
 		"Sizes take K, M and G (powers of 1024), or KB, MB, GB.\n"
 		"Exit status: 0 when everything checked out, 1 otherwise, 2 for bad options.\n");
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 static int compare_u64(const void *a, const void *b)
@@ -119,9 +112,9 @@ static int test_echo(winapi_handle_t handle, const char *message, unsigned long 
 	if (samples == NULL)
 		return fail("echo", -ENOMEM);
 	for (i = 0; i < count; i++) {
-		start = now_ns();
+		start = winapi_clock_now_ns();
 		rc = winapi_echo(handle, message, output, sizeof(output));
-		samples[i] = now_ns() - start;
+		samples[i] = winapi_clock_now_ns() - start;
 		if (rc != 0 || strcmp(output, message) != 0) {
 			free(samples);
 			if (rc != 0)
@@ -193,7 +186,7 @@ static int buffer_round(winapi_handle_t handle, unsigned int count, uint64_t siz
 		}
 	}
 
-	start = now_ns();
+	start = winapi_clock_now_ns();
 	rc = winapi_buffer_test(handle, buffers, count, WINAPI_BUFFER_OP_WRITE, pattern, &result);
 	if (rc != 0) {
 		status = fail("buffer write", rc);
@@ -215,7 +208,7 @@ static int buffer_round(winapi_handle_t handle, unsigned int count, uint64_t siz
 	}
 	if (verbose)
 		printf("buffer write: %u x %" PRIu64 " bytes, checksum 0x%08X, %.2f ms, in place\n", count, size,
-		       result.checksum, (double)(now_ns() - start) / 1e6);
+		       result.checksum, (double)(winapi_clock_now_ns() - start) / 1e6);
 
 	rc = winapi_buffer_test(handle, buffers, count, WINAPI_BUFFER_OP_VERIFY, pattern, &result);
 	if (rc != 0 || result.status != 0 || result.mismatches != 0) {
@@ -233,7 +226,7 @@ static int buffer_round(winapi_handle_t handle, unsigned int count, uint64_t siz
 		for (j = 0; j < size; j += 8)
 			bytes[j] = (uint8_t)rand_r(seed);
 	}
-	start = now_ns();
+	start = winapi_clock_now_ns();
 	rc = winapi_buffer_test(handle, buffers, count, WINAPI_BUFFER_OP_READ, pattern, &result);
 	if (rc != 0 || result.checksum != local_checksum(buffers, count)) {
 		status = rc != 0 ? fail("buffer read", rc) : 1;
@@ -244,7 +237,7 @@ static int buffer_round(winapi_handle_t handle, unsigned int count, uint64_t siz
 	}
 	if (verbose)
 		printf("buffer read:  %u x %" PRIu64 " bytes, checksum 0x%08X, %.2f ms\n", count, size,
-		       result.checksum, (double)(now_ns() - start) / 1e6);
+		       result.checksum, (double)(winapi_clock_now_ns() - start) / 1e6);
 
 	/* One byte off the pattern: VERIFY must find exactly it. */
 	rc = winapi_buffer_test(handle, buffers, count, WINAPI_BUFFER_OP_WRITE, pattern, &result);

@@ -6,16 +6,9 @@
  */
 #include <string.h>
 #include <time.h>
+#include <winapi_internal/clock.h>
 
 #include "host_private.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 struct read_pass {
 	uint32_t crc;
@@ -39,7 +32,7 @@ void winapi_host_perf_test(struct winapi_host_context *host, const struct winapi
 	struct winapi_perf_test_request test;
 	struct winapi_perf_test_reply result;
 	struct read_pass pass = { 0 };
-	uint64_t start = now_ns();
+	uint64_t start = winapi_clock_now_ns();
 	unsigned int i;
 
 	if (winapi_perf_test_request_decode(message->inline_data, message->inline_length, &test) != 0 ||
@@ -61,7 +54,7 @@ void winapi_host_perf_test(struct winapi_host_context *host, const struct winapi
 	result.sequence = test.sequence;
 	result.bytes_processed = pass.bytes;
 	result.checksum = pass.crc;
-	result.host_ns = now_ns() - start;
+	result.host_ns = winapi_clock_now_ns() - start;
 	winapi_perf_test_reply_encode(&result, winapi_host_reply_space(host));
 	reply->status = WINAPI_STATUS_OK;
 	reply->data = winapi_host_reply_space(host);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The one monotonic clock of the project's C code: deadlines and round trips. Header only,
- * so that a hot path pays for no call. Not installed.
+ * so that a hot path pays for no call; owned by the lowest layer so that every layer may use
+ * it. Not installed.
  *
- * Owner: lib/requests
+ * Owner: lib/vmbus
  */
 #ifndef WINAPI_INTERNAL_CLOCK_H
 #define WINAPI_INTERNAL_CLOCK_H
@@ -18,6 +19,12 @@ static inline uint64_t winapi_clock_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* The same in milliseconds, for poll() timeouts and the like. */
+static inline uint64_t winapi_clock_now_ms(void)
+{
+	return winapi_clock_now_ns() / 1000000u;
 }
 
 /* @timeout_ms after @now_ns; a negative timeout is no deadline at all (UINT64_MAX). */

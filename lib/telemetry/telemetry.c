@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <winapi_internal/telemetry.h>
+#include <winapi_internal/clock.h>
 
 /* "/", "/help" and "/info" live in the same sorted table as the daemon's commands. */
 #define BUILTIN_COMMANDS 3
@@ -376,14 +377,6 @@ void pmd_telemetry_destroy(struct pmd_telemetry *telemetry)
 
 /* ---- the telemetry thread ---- */
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* Every send is non-blocking: one client that stops reading must not stall the others. */
 static int send_message(int fd, const char *message, size_t length)
 {
@@ -533,7 +526,7 @@ static void *telemetry_thread(void *argument)
 		int ready;
 
 		if (resume_accepting != 0) {
-			int64_t left = resume_accepting - monotonic_ms();
+			int64_t left = resume_accepting - (int64_t)winapi_clock_now_ms();
 
 			if (left > 0) {
 				accepting = false;
@@ -567,7 +560,7 @@ static void *telemetry_thread(void *argument)
 			telemetry->clients[i] = telemetry->clients[--telemetry->client_count];
 		}
 		if (fds[POLL_LISTEN].revents != 0 && !accept_client(telemetry))
-			resume_accepting = monotonic_ms() + ACCEPT_BACKOFF_MS;
+			resume_accepting = (int64_t)winapi_clock_now_ms() + ACCEPT_BACKOFF_MS;
 	}
 	return NULL;
 }
@@ -577,7 +570,7 @@ static void *telemetry_thread(void *argument)
 static int wait_readable(int fd, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t deadline = monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = (int64_t)winapi_clock_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int remaining = timeout_ms;
 
 	for (;;) {
@@ -590,7 +583,7 @@ static int wait_readable(int fd, int timeout_ms)
 		if (errno != EINTR)
 			return -errno;
 		if (timeout_ms >= 0) {
-			int64_t left = deadline - monotonic_ms();
+			int64_t left = deadline - (int64_t)winapi_clock_now_ms();
 
 			remaining = left > 0 ? (int)left : 0;
 		}

@@ -278,7 +278,7 @@ int vmbus_chan_wait_interrupt(struct vmbus_channel *channel, int timeout_ms)
 	if (channel == NULL)
 		return -EINVAL;
 	device = channel->device;
-	deadline = timeout_ms < 0 ? UINT64_MAX : vmbus_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	deadline = timeout_ms < 0 ? UINT64_MAX : winapi_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	generation = vmbus_device_wake_generation(device);
 	rx_arm(channel, 0, true);
 	vmbus_count(&channel->stats.sleeps);
@@ -364,7 +364,7 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 	if (timeout_ms == 0)
 		return -ETIMEDOUT;
 
-	start = vmbus_now_ns();
+	start = winapi_clock_now_ns();
 	deadline = timeout_ms < 0 ? UINT64_MAX : deadline_after(start, (uint64_t)timeout_ms * 1000000u);
 	spin_until = channel->spin_ns == UINT32_MAX ? deadline : deadline_after(start, channel->spin_ns);
 	if (spin_until > deadline)
@@ -376,7 +376,7 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
 		/* Reading the clock costs more than a ring check: look at it every 64 spins. */
-		if ((spins & 63u) == 0 && vmbus_now_ns() >= spin_until)
+		if ((spins & 63u) == 0 && winapi_clock_now_ns() >= spin_until)
 			break;
 		vmbus_cpu_relax();
 	}

@@ -228,7 +228,7 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 		}
 		if (__atomic_load_n(&device->wake_generation, __ATOMIC_RELAXED) != seen)
 			break;
-		now = vmbus_now_ns();
+		now = winapi_clock_now_ns();
 		expired = now >= deadline_ns;
 		if (device->sleeper) {
 			if (expired) {

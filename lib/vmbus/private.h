@@ -11,6 +11,7 @@
 #include <vmbus/backend.h>
 #include <vmbus/channel.h>
 #include <vmbus/ring.h>
+#include <winapi_internal/clock.h>
 
 struct vmbus_channel {
 	struct vmbus_device *device;
@@ -65,14 +66,6 @@ int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadl
 static inline void vmbus_count(uint64_t *counter)
 {
 	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-}
-
-static inline uint64_t vmbus_now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 #endif /* LIB_VMBUS_PRIVATE_H */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <winapi/lowlat.h>
+#include <winapi_internal/clock.h>
 
 #include "load.h"
 
@@ -31,14 +32,6 @@ static uint32_t next_random(uint32_t *state)
 	*state ^= *state >> 17;
 	*state ^= *state << 5;
 	return *state;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 static int add_request(winapi_queue_t queue, struct slot *slot, uint32_t *random_state)
@@ -95,7 +88,7 @@ static bool finished(const struct load_options *options, const struct load_repor
 	uint64_t answered = report->completed + report->failed + report->corrupted;
 
 	return (options->requests != 0 && answered >= options->requests) ||
-	       (options->duration_ns != 0 && now_ns() >= deadline);
+	       (options->duration_ns != 0 && winapi_clock_now_ns() >= deadline);
 }
 
 int load_run(const struct load_options *options, struct load_report *report)
@@ -111,7 +104,7 @@ int load_run(const struct load_options *options, struct load_report *report)
 	int count, j, rc = -1;
 
 	memset(report, 0, sizeof(*report));
-	deadline = now_ns() + options->duration_ns;
+	deadline = winapi_clock_now_ns() + options->duration_ns;
 	handle = winapi_init();
 	if (handle == NULL || slots == NULL)
 		goto out_free;

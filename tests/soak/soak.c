@@ -28,6 +28,7 @@
 
 #include <winapi_internal/pmd.h>
 #include <winapi_internal/telemetry.h>
+#include <winapi_internal/clock.h>
 
 #include "../e2e/emulator.h"
 #include "../e2e/load.h"
@@ -54,14 +55,6 @@ struct totals {
 	uint64_t runs;       /* load_run() calls that finished */
 	uint64_t failed_runs;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 static long rss_kib(pid_t pid)
 {
@@ -147,7 +140,7 @@ static pid_t start_client(unsigned int index, bool churn, uint64_t duration_ns, 
 	struct load_options options = {
 		.depth = depth, .seed = 0x9e3779b9u * (index + 1), .progress_fd = -1, .timeout_ms = 10000,
 	};
-	uint64_t deadline = now_ns() + duration_ns;
+	uint64_t deadline = winapi_clock_now_ns() + duration_ns;
 	struct totals totals = { 0 };
 	struct load_report report;
 	int rc;
@@ -162,7 +155,7 @@ static pid_t start_client(unsigned int index, bool churn, uint64_t duration_ns, 
 			options.seed += 7;
 			rc = load_run(&options, &report);
 			add_report(&totals, &report, rc);
-		} while (now_ns() < deadline);
+		} while (winapi_clock_now_ns() < deadline);
 	}
 	(void)!write(report_fd, &totals, sizeof(totals));
 	_exit(0);

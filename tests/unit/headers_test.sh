@@ -22,4 +22,20 @@ for header in $(find include -name '*.h' ! -path 'include/compat/*' | sort); do
 	fi
 done
 rm -f /tmp/headers_test.$$
+
+# libvmbus.so exports by name: its version script lists exactly what include/vmbus declares
+# (functions and extern objects; static inline ones are not symbols).
+declared=$(grep -h -v '^static inline' include/vmbus/*.h |
+	grep -o -e '^[a-z][a-z0-9_ *]*\bvmbus_[a-z0-9_]*(' -e '^extern [^;]*\bvmbus_[a-z0-9_]*' |
+	grep -o -e 'vmbus_[a-z0-9_]*($' -e 'vmbus_[a-z0-9_]*$' | tr -d '(' | sort -u)
+listed=$(grep -o '^[[:space:]]*vmbus_[a-z0-9_]*;' lib/vmbus/libvmbus.map | tr -d ' \t;' | sort -u)
+if [ "$declared" = "$listed" ]; then
+	echo "ok - lib/vmbus/libvmbus.map lists exactly the calls include/vmbus declares"
+else
+	echo "not ok - lib/vmbus/libvmbus.map lists exactly the calls include/vmbus declares"
+	printf '%s\n' "$declared" > /tmp/headers_test_declared.$$
+	printf '%s\n' "$listed" | diff /tmp/headers_test_declared.$$ - | sed 's/^/# /'
+	rm -f /tmp/headers_test_declared.$$
+	failures=$((failures + 1))
+fi
 [ "$failures" -eq 0 ]

@@ -21,6 +21,7 @@
 #include <vmbus/backend.h>
 #include <vmbus/memory.h>
 #include <vmbus/sim.h>
+#include <winapi_internal/clock.h>
 
 #include "sim_wire.h"
 
@@ -76,14 +77,6 @@ static bool take_monitor_triggers(struct sim_host_device *host)
 	return any;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
 static int sim_host_wait(struct vmbus_device *device, int timeout_ms)
 {
 	struct sim_host_device *host = vmbus_device_backend_data(device);
@@ -97,11 +90,11 @@ static int sim_host_wait(struct vmbus_device *device, int timeout_ms)
 	 * Hyper-V scans the monitor page after each channel's latency; so do we, and watch the
 	 * sockets (departure, stray signals) in between.
 	 */
-	deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+	deadline = timeout_ms < 0 ? UINT64_MAX : winapi_clock_now_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		if (take_monitor_triggers(host))
 			return 0;
-		if (now_ms() >= deadline)
+		if (winapi_clock_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		rc = sim_wait_peer(host->signal_host_fd, host->connection_fd, 0, &host->signals_received);
 		if (rc != -ETIMEDOUT)

@@ -21,6 +21,7 @@
 #include <vmbus/backend.h>
 #include <vmbus/memory.h>
 #include <vmbus/uio.h>
+#include <winapi_internal/clock.h>
 
 #include "uio_private.h"
 
@@ -207,14 +208,6 @@ err_free_backend:
 	return rc;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
 /* The uio backend of @device, or NULL when the device belongs to another backend. */
 static struct uio_backend *uio_backend_of(const struct vmbus_device *device)
 {
@@ -235,13 +228,13 @@ int vmbus_uio_open_subchannels(struct vmbus_device *device, unsigned int count, 
 		return -EINVAL;
 	if (count <= backend->subchannel_count)
 		return 0;
-	deadline = now_ms() + (timeout_ms < 0 ? 10000u : (uint64_t)timeout_ms);
+	deadline = winapi_clock_now_ms() + (timeout_ms < 0 ? 10000u : (uint64_t)timeout_ms);
 	/* The ring files appear asynchronously after the offer (hv_uio_probe's comment). */
 	for (;;) {
 		available = uio_list_new_subchannels(backend, found, 63);
 		if (backend->subchannel_count + available >= count)
 			break;
-		if (now_ms() >= deadline)
+		if (winapi_clock_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		usleep(UIO_SUBCHANNEL_POLL_MS * 1000);
 	}
