@@ -62,6 +62,12 @@ void vmbus_page_allocator_destroy(struct vmbus_page_allocator *allocator)
 	free(allocator);
 }
 
+/* Whole pages holding @size bytes; no wrap for a size near SIZE_MAX (it then fits nowhere). */
+static size_t pages_for(const struct vmbus_page_allocator *allocator, size_t size)
+{
+	return size / allocator->page_size + (size % allocator->page_size != 0);
+}
+
 int vmbus_page_allocator_alloc(struct vmbus_page_allocator *allocator, size_t size, size_t *offset)
 {
 	size_t pages, i;
@@ -69,7 +75,7 @@ int vmbus_page_allocator_alloc(struct vmbus_page_allocator *allocator, size_t si
 
 	if (allocator == NULL || offset == NULL || size == 0)
 		return -EINVAL;
-	pages = (size + allocator->page_size - 1) / allocator->page_size;
+	pages = pages_for(allocator, size);
 	pthread_mutex_lock(&allocator->lock);
 	for (i = 0; i < allocator->run_count; i++) {
 		struct free_run *run = &allocator->runs[i];
@@ -99,7 +105,7 @@ int vmbus_page_allocator_free(struct vmbus_page_allocator *allocator, size_t off
 	if (allocator == NULL || size == 0 || offset % allocator->page_size != 0)
 		return -EINVAL;
 	first = offset / allocator->page_size;
-	pages = (size + allocator->page_size - 1) / allocator->page_size;
+	pages = pages_for(allocator, size);
 	if (first >= allocator->pages || pages > allocator->pages - first)
 		return -EINVAL;
 

@@ -144,6 +144,8 @@ static void test_exhaustion(void **state)
 	(void)state;
 	expect_no_room(allocator, 5 * PAGE);      /* more than the region */
 	expect_no_room(allocator, 4 * PAGE + 1);  /* rounds up to five pages */
+	expect_no_room(allocator, SIZE_MAX);      /* rounding must not wrap to nothing */
+	expect_no_room(allocator, SIZE_MAX - PAGE + 2);
 	expect_alloc(allocator, 4 * PAGE, 0);
 	expect_no_room(allocator, 1);
 	/* A refusal changes nothing: what is freed is whole again. */
@@ -233,6 +235,7 @@ static void test_free_rejects_what_is_not_allocated(void **state)
 	assert_int_equal(vmbus_page_allocator_free(allocator, 1, PAGE), -EINVAL);           /* not on a page */
 	assert_int_equal(vmbus_page_allocator_free(allocator, 4 * PAGE, PAGE), -EINVAL);    /* past the end */
 	assert_int_equal(vmbus_page_allocator_free(allocator, 0, 5 * PAGE), -EINVAL);       /* runs past it */
+	assert_int_equal(vmbus_page_allocator_free(allocator, 0, SIZE_MAX), -EINVAL);       /* no wrap either */
 	assert_int_equal(vmbus_page_allocator_free(allocator, 0, 0), -EINVAL);
 	assert_int_equal(vmbus_page_allocator_free(NULL, 0, PAGE), -EINVAL);
 	/* Still as it was: pages 0-2 taken, page 3 free. */
