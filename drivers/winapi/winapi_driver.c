@@ -400,7 +400,6 @@ static int drain(struct winapi_driver *driver)
 	struct request_table *table = &driver->table;
 	struct vmbus_ring_packet_info info;
 	struct request_queue *requests;
-	uint64_t now = winapi_clock_now_ns(); /* once a drain: what is in the ring came by now */
 	uint32_t index;
 	int taken = 0, rc;
 
@@ -413,7 +412,7 @@ static int drain(struct winapi_driver *driver)
 			request_table_drop_unexpected(table, "a malformed packet", 0);
 		else if (rc == 0 && info.type != VMBUS_PACKET_COMPLETION)
 			request_table_drop_unexpected(table, "a packet that is not a completion", info.trans_id);
-		else if (rc == 0 && request_table_find(table, info.trans_id, now, &requests, &index) == 0)
+		else if (rc == 0 && request_table_find(table, info.trans_id, winapi_clock_now_ns(), &requests, &index) == 0)
 			request_finish(requests, index,
 				       accept_reply(requests, index, info.trans_id, driver->receive_buffer + info.header_size,
 						    info.packet_size - info.header_size));

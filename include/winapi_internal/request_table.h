@@ -9,9 +9,10 @@
  *
  * Request id = queue index << 48 | slot << 32 | generation. A slot's generation moves on each
  * time the slot is released, and a queue that takes an index another queue used starts its
- * generations in a new epoch (their top 16 bits), so an answer for anything but the request
- * now in the slot is recognised (stale, or unexpected) and dropped: it never lands in memory
- * that belongs to someone else now.
+ * generations past the highest that queue reached (at the next multiple of 0x10000, plus
+ * one), so an answer for anything but the request now in the slot is recognised (stale, or
+ * unexpected) and dropped: it never lands in memory that belongs to someone else now.
+ * Generation 0 is never handed out.
  *
  * A slot's life: FREE -(take)-> ADDED -(mark_sent)-> SENT -(finish)-> DONE -(reap)-> FREE,
  * with SENT -(begin_receiving)-> RECEIVING -(finish)-> DONE for a transport that lands an
@@ -45,6 +46,7 @@
 #define REQUEST_TABLE_MAX_QUEUES 1024u
 #define REQUEST_QUEUE_MAX_DEPTH 4096u
 #define REQUEST_NO_SLOT UINT32_MAX
+#define REQUEST_FIRST_GENERATION (1u << 16 | 1u) /* an index's first queue starts here */
 
 enum request_state {
 	REQUEST_FREE,      /* on the owner's free list */
@@ -102,7 +104,7 @@ struct request_table {
 	pthread_mutex_t lock;
 	pthread_cond_t receiving_done;             /* a RECEIVING slot finished */
 	struct request_queue *queues[REQUEST_TABLE_MAX_QUEUES];
-	uint16_t epochs[REQUEST_TABLE_MAX_QUEUES]; /* bumped each time a queue takes the index */
+	uint32_t first_generation[REQUEST_TABLE_MAX_QUEUES]; /* where the index's next queue starts (0: never used) */
 	int broken;                                /* 0, or the error every request now ends with */
 	unsigned int sleepers;                     /* reapers asleep on any queue's done_cond */
 	bool warned_unexpected;                    /* the first unexpected answer was logged */
@@ -180,8 +182,8 @@ void request_finish(struct request_queue *queue, uint32_t index, int status);
  * Under lock: the request an answer taken at @p now_ns names. Anything but a request on its
  * way now is counted and dropped: ids of requests that ended (stale_completions), ids never
  * handed out or not in flight (unexpected_packets; the first is logged). A request whose
- * deadline has passed ends here with -ETIMEDOUT, its answer counted stale: an answer is
- * late by the clock, not by when a reaper happened to run.
+ * deadline has passed by @p now_ns ends here with -ETIMEDOUT, its answer counted stale: an
+ * answer taken after the deadline is late whether or not a reaper had expired it yet.
  * @return 0 (*queue and *index set); -ESTALE; -ENOENT.
  */
 int request_table_find(struct request_table *table, uint64_t id, uint64_t now_ns, struct request_queue **queue,

@@ -125,34 +125,32 @@ int request_queue_create(struct request_table *table, unsigned int depth, int ti
 
 	rc = -EMFILE;
 	pthread_mutex_lock(&table->lock);
-	for (index = 0; index < REQUEST_TABLE_MAX_QUEUES; index++) {
-		if (table->queues[index] == NULL) {
-			/* A late answer for the index's last queue must not match this one's. */
-			uint32_t epoch = ++table->epochs[index];
+	for (index = 0; index < REQUEST_TABLE_MAX_QUEUES && table->queues[index] != NULL; index++)
+		;
+	if (index < REQUEST_TABLE_MAX_QUEUES) {
+		/*
+		 * A late answer for the index's last queue must not match this one's: generations
+		 * start past any that queue reached (first_generation, set when it went). Lowest
+		 * slots first on the free list: a lightly used queue stays in few cache lines. The
+		 * slots are ready before the queue is listed, where answers look for them.
+		 */
+		uint32_t first = table->first_generation[index] != 0 ? table->first_generation[index] :
+								       REQUEST_FIRST_GENERATION;
 
-			if (epoch == 0)
-				epoch = table->epochs[index] = 1;
-			queue->index = index;
-			table->queues[index] = queue;
-			rc = 0;
-			break;
+		queue->index = index;
+		queue->free_head = REQUEST_NO_SLOT;
+		for (i = depth; i-- > 0;) {
+			queue->slots[i].generation = first;
+			queue->slots[i].state = REQUEST_FREE;
+			queue->slots[i].next = queue->free_head;
+			queue->free_head = i;
 		}
+		table->queues[index] = queue;
+		rc = 0;
 	}
 	pthread_mutex_unlock(&table->lock);
 	if (rc != 0)
 		goto err_destroy_cond;
-	/*
-	 * Lowest slots first on the free list: a lightly used queue stays in few cache lines.
-	 * Generations start at 1 in the epoch, so that no id of a request ever sent differs from
-	 * generation 0 (never handed out) by a single bit of the epoch.
-	 */
-	queue->free_head = REQUEST_NO_SLOT;
-	for (i = depth; i-- > 0;) {
-		queue->slots[i].generation = (uint32_t)table->epochs[queue->index] << 16 | 1u;
-		queue->slots[i].state = REQUEST_FREE;
-		queue->slots[i].next = queue->free_head;
-		queue->free_head = i;
-	}
 	*queue_out = queue;
 	return 0;
 
@@ -175,6 +173,23 @@ static bool receiving(const struct request_queue *queue)
 	return false;
 }
 
+/*
+ * Where the next queue at @queue's index starts its generations: at the next multiple of
+ * 0x10000 (plus one) past the highest this queue reached. Generations of an index only grow,
+ * so every id this queue handed out is older than any of the next queue's (stale, not
+ * theirs), however often its slots were reused.
+ */
+static uint32_t generation_after(const struct request_queue *queue)
+{
+	uint32_t highest = 0, next, i;
+
+	for (i = 0; i < queue->depth; i++)
+		if (queue->slots[i].generation > highest)
+			highest = queue->slots[i].generation;
+	next = ((highest >> 16) + 1) << 16 | 1u;
+	return next > highest ? next : REQUEST_FIRST_GENERATION; /* 2^32 generations later: wrap */
+}
+
 void request_queue_destroy(struct request_queue *queue)
 {
 	struct request_table *table;
@@ -184,6 +199,7 @@ void request_queue_destroy(struct request_queue *queue)
 	table = queue->table;
 	pthread_mutex_lock(&table->lock);
 	table->queues[queue->index] = NULL;
+	table->first_generation[queue->index] = generation_after(queue);
 	/* A receiver may be writing an answer into one of this queue's destinations: let it end. */
 	while (receiving(queue))
 		pthread_cond_wait(&table->receiving_done, &table->lock);
@@ -203,7 +219,8 @@ uint32_t request_queue_take(struct request_queue *queue, int timeout_ms, void *u
 		return REQUEST_NO_SLOT;
 	slot = &queue->slots[index];
 	queue->free_head = slot->next;
-	slot->state = REQUEST_ADDED;
+	/* Unlocked (the owner's add stays lock-free); an answer's lookup reads it under the lock. */
+	__atomic_store_n(&slot->state, REQUEST_ADDED, __ATOMIC_RELAXED);
 	slot->timeout_ms = timeout_ms >= 0 ? timeout_ms : queue->timeout_ms;
 	slot->user_data = user_data;
 	slot->status = 0;
@@ -227,7 +244,10 @@ void request_queue_untake(struct request_queue *queue, uint32_t index)
 		queue->slots[previous].next = queue->slots[index].next;
 	if (queue->added.tail == index)
 		queue->added.tail = previous;
+	/* Under the lock: an answer's lookup may be reading this slot's generation. */
+	pthread_mutex_lock(&queue->table->lock);
 	release_slot(queue, index);
+	pthread_mutex_unlock(&queue->table->lock);
 }
 
 uint32_t request_queue_next_added(struct request_queue *queue)
@@ -239,8 +259,10 @@ void request_queue_cancel_added(struct request_queue *queue)
 {
 	uint32_t index;
 
+	pthread_mutex_lock(&queue->table->lock);
 	while ((index = list_pop(queue, &queue->added)) != REQUEST_NO_SLOT)
 		release_slot(queue, index);
+	pthread_mutex_unlock(&queue->table->lock);
 }
 
 /* ---- under the lock: requests on their way, and their ends ---- */
@@ -301,7 +323,7 @@ int request_table_find(struct request_table *table, uint64_t id, uint64_t now_ns
 		return -ENOENT;
 	}
 	slot = &queue->slots[index];
-	if (slot->state != REQUEST_SENT || slot->generation != generation) {
+	if (__atomic_load_n(&slot->state, __ATOMIC_RELAXED) != REQUEST_SENT || slot->generation != generation) {
 		/* Generations move on when a slot is released: an older one is a late answer. */
 		if ((int32_t)(slot->generation - generation) > 0) {
 			table->stats.stale_completions++;
@@ -341,7 +363,7 @@ void request_table_fail_all(struct request_table *table, int error)
 		struct request_queue *queue = table->queues[q];
 
 		for (i = 0; queue != NULL && i < queue->depth; i++)
-			if (queue->slots[i].state == REQUEST_SENT)
+			if (__atomic_load_n(&queue->slots[i].state, __ATOMIC_RELAXED) == REQUEST_SENT)
 				request_finish(queue, i, table->broken);
 	}
 	request_table_wake_all(table);

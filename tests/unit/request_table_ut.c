@@ -179,7 +179,10 @@ static void test_unknown_ids_are_unexpected(void **state)
 	assert_int_equal(find(&f->table, id & ~0xffffffffull, 0, &found, &found_index), -ENOENT);
 	assert_int_equal(find(&f->table, id | 0xffffull << 48, 0, &found, &found_index), -ENOENT);
 	assert_int_equal(find(&f->table, id | 0xffffull << 32, 0, &found, &found_index), -ENOENT);
-	/* An answer to a request that is done but not yet reaped: a duplicate. */
+	/*
+	 * An answer to a request that ended but is not yet reaped: a duplicate (the host
+	 * answered twice), logged as such; its generation moves on only when it is reaped.
+	 */
 	finish(f->queue, index, 0);
 	assert_int_equal(find(&f->table, id, 0, &found, &found_index), -ENOENT);
 	assert_int_equal(f->table.stats.unexpected_packets, 4);
@@ -187,7 +190,7 @@ static void test_unknown_ids_are_unexpected(void **state)
 	assert_true(f->table.warned_unexpected); /* logged once, counted always */
 }
 
-static void test_new_queue_on_old_index_starts_new_epoch(void **state)
+static void test_new_queue_on_old_index_starts_past_old_generations(void **state)
 {
 	struct fixture *f = *state;
 	struct winapi_call_completion completion;
@@ -202,11 +205,47 @@ static void test_new_queue_on_old_index_starts_new_epoch(void **state)
 	f->queue = next;
 	assert_int_equal(next->index, queue_index);
 	index = send_one(next, NULL, 0);
-	/* Same queue index, same slot: only the epoch tells them apart. */
+	/* Same queue index, same slot: only the generation tells them apart. */
 	assert_int_equal(request_id(next, index) >> 32, old_id >> 32);
 	assert_int_not_equal(request_id(next, index), old_id);
 	assert_int_equal(find(&f->table, old_id, 0, &found, &found_index), -ESTALE);
 	assert_int_equal(request_queue_reap(next, &completion, 1, 0, 0), 0);
+}
+
+/*
+ * A slot reused more than 0x10000 times climbs past where the next queue at its index would
+ * have started if that were a fixed step: an answer still owed to the old queue must stay
+ * stale for the new one however far the generations went.
+ */
+static void test_busy_slot_never_reaches_next_queue_generations(void **state)
+{
+	struct fixture *f = *state;
+	struct winapi_call_completion completion;
+	struct request_queue *found, *next;
+	uint32_t owed, busy, index, found_index, round;
+	uint64_t owed_id, busy_id;
+
+	owed = send_one(f->queue, NULL, 0);
+	owed_id = request_id(f->queue, owed);
+	for (round = 0; round < 0x30000; round++) {
+		busy = send_one(f->queue, NULL, 0);
+		finish(f->queue, busy, 0);
+		assert_int_equal(request_queue_reap(f->queue, &completion, 1, 1, 0), 1);
+	}
+	busy = send_one(f->queue, NULL, 0);
+	busy_id = request_id(f->queue, busy);
+	request_queue_destroy(f->queue);
+	assert_int_equal(request_queue_create(&f->table, 4, FAR_AWAY_MS, 16, &next), 0);
+	f->queue = next;
+	for (round = 0; round < 8; round++) {
+		index = send_one(next, NULL, 0);
+		assert_int_not_equal(request_id(next, index), owed_id);
+		assert_int_not_equal(request_id(next, index), busy_id);
+		assert_int_equal(find(&f->table, owed_id, 0, &found, &found_index), -ESTALE);
+		assert_int_equal(find(&f->table, busy_id, 0, &found, &found_index), -ESTALE);
+		finish(next, index, 0);
+		assert_int_equal(request_queue_reap(next, &completion, 1, 1, 0), 1);
+	}
 }
 
 /* ---- deadlines ---- */
@@ -385,7 +424,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_answer_completes_with_user_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_answer_is_stale_after_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_ids_are_unexpected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_queue_on_old_index_starts_new_epoch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_queue_on_old_index_starts_past_old_generations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_slot_never_reaches_next_queue_generations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_after_deadline_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_expires_past_deadlines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_waits_through_the_transport, setup, teardown),
