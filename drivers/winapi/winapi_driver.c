@@ -400,6 +400,13 @@ static int drain(struct winapi_driver *driver)
 	struct request_table *table = &driver->table;
 	struct vmbus_ring_packet_info info;
 	struct request_queue *requests;
+	/*
+	 * Once a drain, not once an answer: a clock read per packet cost a tenth of the request
+	 * rate (winapi-bench, batches of 32: 3.1 against 3.6 M/s). A reaper that slept past a
+	 * deadline reads the clock after it woke, so the answer it finds is late; only one that
+	 * lands during this same drain is judged by its start.
+	 */
+	uint64_t now = winapi_clock_now_ns();
 	uint32_t index;
 	int taken = 0, rc;
 
@@ -412,7 +419,7 @@ static int drain(struct winapi_driver *driver)
 			request_table_drop_unexpected(table, "a malformed packet", 0);
 		else if (rc == 0 && info.type != VMBUS_PACKET_COMPLETION)
 			request_table_drop_unexpected(table, "a packet that is not a completion", info.trans_id);
-		else if (rc == 0 && request_table_find(table, info.trans_id, winapi_clock_now_ns(), &requests, &index) == 0)
+		else if (rc == 0 && request_table_find(table, info.trans_id, now, &requests, &index) == 0)
 			request_finish(requests, index,
 				       accept_reply(requests, index, info.trans_id, driver->receive_buffer + info.header_size,
 						    info.packet_size - info.header_size));
