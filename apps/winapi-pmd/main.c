@@ -512,7 +512,7 @@ int main(int argc, char **argv)
 	close(pmd->control_kick_fd);
 	vmbus_device_close(pmd->device);
 	if (rc != 0)
-		winapi_log(WINAPI_LOG_ERR, "pmd", "stopped: %s", strerror(-rc));
+		winapi_log(WINAPI_LOG_ERR, "pmd", "stopped: %s", winapi_strerror(rc));
 	else
 		winapi_log(WINAPI_LOG_NOTICE, "pmd", "stopped");
 	free(pmd);

@@ -10,7 +10,9 @@
  * Idle: spin for spin_ns, then arm every channel (device and clients), sleep in poll() on
  * their event descriptors and the kick eventfd, take the events, disarm. The device has one
  * interrupt line for all its channels (uio's fd), so whichever worker takes its events kicks
- * the others: each then re-checks its own channel.
+ * the others: each then re-checks its own channel. A worker that does not sleep (busy, or
+ * spinning: --spin-ns max) looks at the device's descriptor every 2 ms all the same, so a
+ * rescind stops the daemon at once rather than at a request's deadline.
  */
 #include <errno.h>
 #include <poll.h>
@@ -48,6 +50,11 @@ struct pmd_request {
 #define PMD_SLEEP_MS 100
 /* A stopping worker answers what is in flight for at most this long past the driver's timeout. */
 #define PMD_DRAIN_EXTRA_MS 1000
+/*
+ * How often a worker that does not sleep (it spins, or it is busy) looks at the device: a
+ * rescind shows only on the device's descriptor, which nothing else watches then.
+ */
+#define PMD_DEVICE_LOOK_NS 2000000u
 
 void pmd_kick(int eventfd)
 {
@@ -354,21 +361,57 @@ static unsigned int reap(struct pmd_worker *worker)
 	return total;
 }
 
+/* The device is gone (rescinded, or the emulator exited): the daemon cannot go on without it. */
+static void lose_device(struct pmd_worker *worker)
+{
+	if (worker->error != 0)
+		return;
+	worker->error = -ENOTCONN;
+	winapi_log(WINAPI_LOG_ERR, "pmd", "worker %u (channel %u): %s", worker->index, worker->index,
+		   winapi_strerror(-ENOTCONN));
+	__atomic_store_n(&worker->pmd->stopping, true, __ATOMIC_RELEASE);
+	/* The control thread closes the clients' connections: they learn it from that. */
+	pmd_kick(worker->pmd->control_kick_fd);
+}
+
+/* Take the device's events (its descriptor was readable), and tell the other workers. */
+static void take_device_events(struct pmd_worker *worker)
+{
+	unsigned int other;
+
+	if (vmbus_device_take_events(worker->pmd->device) == -ENOTCONN)
+		lose_device(worker);
+	/* One interrupt line for every channel: the others may have work too. */
+	for (other = 0; other < worker->pmd->worker_count; other++)
+		if (other != worker->index)
+			pmd_kick(worker->pmd->workers[other].kick_fd);
+}
+
+/*
+ * A worker that does not sleep on the device's descriptor looks at it every
+ * PMD_DEVICE_LOOK_NS without blocking, as the sleep would: a poll() of a few microseconds.
+ */
+static void look_at_device(struct pmd_worker *worker, uint64_t now, uint64_t *look_at)
+{
+	struct pollfd device = { .fd = vmbus_device_event_fd(worker->pmd->device), .events = POLLIN };
+
+	if (now < *look_at)
+		return;
+	*look_at = now + PMD_DEVICE_LOOK_NS;
+	if (poll(&device, 1, 0) > 0)
+		take_device_events(worker);
+}
+
 static void submit(struct pmd_worker *worker)
 {
 	int rc = winapi_driver_queue_submit(worker->queue);
 
-	if (rc > 0) {
+	if (rc > 0)
 		pmd_count(&worker->stats.batches, 1);
-	} else if (rc == -EAGAIN) {
+	else if (rc == -EAGAIN)
 		pmd_count(&worker->stats.ring_full, 1);
-	} else if (rc == -ENOTCONN && worker->error == 0) {
-		/* Every request in flight fails with it; the daemon cannot go on without its device. */
-		worker->error = rc;
-		winapi_log(WINAPI_LOG_ERR, "pmd", "worker %u: the host is gone (channel %u)", worker->index,
-			   worker->index);
-		__atomic_store_n(&worker->pmd->stopping, true, __ATOMIC_RELEASE);
-	}
+	else if (rc == -ENOTCONN)
+		lose_device(worker); /* every request in flight fails with it */
 }
 
 /* One pass over the clients. Returns the work found (requests taken, answers written). */
@@ -469,22 +512,10 @@ static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struc
 		for (i = 1; rc > 0 && i < count; i++) {
 			if (fds[i].revents == 0)
 				continue;
-			if (owners[i] == NULL) {
-				unsigned int other;
-
-				if (vmbus_device_take_events(worker->pmd->device) == -ENOTCONN && worker->error == 0) {
-					worker->error = -ENOTCONN;
-					winapi_log(WINAPI_LOG_ERR, "pmd", "worker %u: the host is gone (the device was "
-						   "rescinded or the emulator exited)", worker->index);
-					__atomic_store_n(&worker->pmd->stopping, true, __ATOMIC_RELEASE);
-				}
-				/* One interrupt line for every channel: the others may have work too. */
-				for (other = 0; other < worker->pmd->worker_count; other++)
-					if (other != worker->index)
-						pmd_kick(worker->pmd->workers[other].kick_fd);
-			} else if (vmbus_device_take_events(owners[i]->device) == -ENOTCONN) {
+			if (owners[i] == NULL)
+				take_device_events(worker);
+			else if (vmbus_device_take_events(owners[i]->device) == -ENOTCONN)
 				pmd_client_leave(owners[i], "it exited");
-			}
 		}
 	}
 	vmbus_chan_disarm(device_channel);
@@ -498,7 +529,7 @@ static void *worker_main(void *argument)
 	struct pmd_worker *worker = argument;
 	struct pmd *pmd = worker->pmd;
 	unsigned int max_fds = pmd->options.max_clients + 2, work;
-	uint64_t pass_start, idle_since = 0, drain_deadline = 0;
+	uint64_t pass_start, idle_since = 0, drain_deadline = 0, device_look_at = 0;
 	struct pmd_client **owners;
 	struct pollfd *fds;
 	uint8_t *packet;
@@ -528,6 +559,7 @@ static void *worker_main(void *argument)
 		flush_clients(worker);
 		pmd_grace_release(pmd);
 		rcu_quiescent_state();
+		look_at_device(worker, pass_start, &device_look_at);
 		if (work != 0) {
 			pmd_count(&worker->stats.busy_ns, winapi_clock_now_ns() - pass_start);
 			idle_since = 0;

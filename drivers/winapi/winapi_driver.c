@@ -464,9 +464,8 @@ static void wait_for_completions(struct request_table *table, void *context, str
 	driver->reaping = false;
 	if (rc < 0 && table->broken == 0) {
 		if (rc == -ENOTCONN)
-			winapi_log(WINAPI_LOG_ERR, "winapi", "the host is gone (winapi-pmd or the emulator "
-				   "exited, or the device was rescinded): calls fail with ENOTCONN; "
-				   "winapi_cleanup() and winapi_init() attach again");
+			winapi_log(WINAPI_LOG_ERR, "winapi", "%s: calls fail with ENOTCONN; "
+				   "winapi_cleanup() and winapi_init() attach again", winapi_strerror(rc));
 		else
 			winapi_log(WINAPI_LOG_ERR, "winapi", "the channel failed: %s", strerror(-rc));
 		request_table_fail_all(table, rc);

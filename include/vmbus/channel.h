@@ -12,7 +12,8 @@
  * Polling and interrupts (shared/DESIGN.md section 5): an open channel starts in polling mode
  * with its RX interrupt_mask set, so the peer sends no signals. vmbus_chan_wait() spins for a
  * bounded time, then clears the mask, re-checks the ring and only then blocks on the backend's
- * interrupt; it masks again when it wakes. Signals to the peer follow the ring rules exactly
+ * interrupt; it masks again when it wakes. While it spins it looks at the backend every 2 ms
+ * without blocking (a rescind shows only there). Signals to the peer follow the ring rules exactly
  * (see <vmbus/ring.h>): never one without a ring transition.
  *
  * Errors (negative errno) common to the calls below:
@@ -20,8 +21,11 @@
  *   -EIO       the peer corrupted a ring; a corrupt RX ring stays -EIO for good
  *   -ENOTCONN  the peer is gone (channel rescinded, emulator exited): from then on every call
  *              on every channel of the device says so, and no ring is touched again (after a
- *              rescind the kernel may reuse the ring pages). A channel that only polls learns
- *              it at its next blocking wait or signal; close the device then.
+ *              rescind the kernel may reuse the ring pages). A wait learns it within a few
+ *              milliseconds even while it spins (VMBUS_SPIN_NS up to UINT32_MAX): a spinning
+ *              wait looks at the backend every 2 ms, as vmbus_device_take_events() does.
+ *              A caller that never waits (only non-blocking calls, or waits with timeout 0)
+ *              learns it at its next signal or vmbus_device_take_events(); close the device then.
  *   -EBADMSG   a well-framed packet of a type or with flags VMBus does not allow; it was
  *              dropped and the channel works on
  *   -ENOBUFS   caller's buffer too small for the next packet (nothing consumed)
@@ -219,7 +223,8 @@ int vmbus_chan_wait_interrupt(struct vmbus_channel *channel, int timeout_ms);
  * Channels that vmbus_chan_wait() on the same device from other threads still wake: taking
  * the events moves the device's wake-up generation, as an interrupt does in a wait. But a
  * thread that sleeps in poll() on the descriptor of a device another thread takes events from
- * may find them taken: such threads must wake each other (winapi-pmd's workers do).
+ * (vmbus_device_take_events(), or the look of a spinning vmbus_chan_wait()) may find them
+ * taken: such threads must wake each other (winapi-pmd's workers do).
  */
 
 /**

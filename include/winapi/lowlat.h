@@ -36,7 +36,8 @@
  * which liblowlat exports so that applications check checksums with the same function.
  *
  * Errors: int functions return 0 or a negative errno; winapi_init() returns NULL and sets
- * errno, and logs the cause and the remedy on stderr.
+ * errno, and logs the cause and the remedy on stderr. winapi_strerror() (<winapi/protocol.h>)
+ * words an error for a message: -ENOTCONN says the device was removed or the daemon exited.
  *
  * Synchronisation table:
  *

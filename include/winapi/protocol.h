@@ -259,6 +259,13 @@ uint32_t winapi_errno_to_status(int error);
 const char *winapi_status_name(uint32_t status);
 
 /**
+ * Text for a negative errno that liblowlat (or winapi-pmd) returned, for messages: strerror()'s,
+ * but -ENOTCONN says in words that the host went away (the device rescinded, the daemon or the
+ * emulator exited) rather than "Transport endpoint is not connected".
+ */
+const char *winapi_strerror(int error);
+
+/**
  * CRC32C (Castagnoli, the iSCSI CRC: reflected, init and final XOR ~0) over @p length bytes,
  * continuing from @p crc (0 to start). crc32c("123456789") = 0xe3069283.
  */

@@ -75,10 +75,15 @@ uint32_t vmbus_chan_max_packet_size(const struct vmbus_channel *channel)
 	return vmbus_ring_max_packet_size(&channel->tx);
 }
 
-/* The backend saw the peer go (rescind, emulator exit): its error, sticky. */
+/* The backend saw the peer go (rescind, emulator exit): its error, sticky; 0 while it is there. */
+static int sticky_error(struct vmbus_device *device)
+{
+	return __atomic_load_n(&device->backend_error, __ATOMIC_RELAXED);
+}
+
 static bool device_gone(struct vmbus_device *device)
 {
-	return __atomic_load_n(&device->backend_error, __ATOMIC_RELAXED) != 0;
+	return sticky_error(device) != 0;
 }
 
 /* The RX ring header of channel @index as this side sees it (for channels not open). */
@@ -350,14 +355,26 @@ static uint64_t deadline_after(uint64_t start, uint64_t delta_ns)
 	return delta_ns > UINT64_MAX - start ? UINT64_MAX : start + delta_ns;
 }
 
+/*
+ * How often a spinning wait looks at the backend. A rescind shows only there (uio's fd turns
+ * readable, the emulator's socket closes), and a wait that spins to a far deadline would
+ * otherwise learn it at that deadline. One look is a poll() that does not block: a few
+ * microseconds every 2 ms.
+ */
+#define VMBUS_SPIN_LOOK_NS 2000000u
+
 static int wait_backoff(struct vmbus_channel *channel, const struct wait_condition *condition,
 			int timeout_ms)
 {
 	struct vmbus_device *device = channel->device;
-	uint64_t start, deadline, spin_until, generation;
+	uint64_t start, deadline, spin_until, look_at, generation, now;
 	unsigned int spins;
 	int rc;
 
+	/* After a rescind the kernel may reuse the ring pages: not even their indices are read. */
+	rc = sticky_error(device);
+	if (rc != 0)
+		return rc;
 	rc = condition->ready(channel, condition->need);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
@@ -369,16 +386,35 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 	spin_until = channel->spin_ns == UINT32_MAX ? deadline : deadline_after(start, channel->spin_ns);
 	if (spin_until > deadline)
 		spin_until = deadline;
+	look_at = deadline_after(start, VMBUS_SPIN_LOOK_NS);
 
 	/* Spin: the peer is usually polling too and answers within a few microseconds. */
 	for (spins = 1; channel->spin_ns != 0; spins++) {
 		rc = condition->ready(channel, condition->need);
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
-		/* Reading the clock costs more than a ring check: look at it every 64 spins. */
-		if ((spins & 63u) == 0 && winapi_clock_now_ns() >= spin_until)
-			break;
 		vmbus_cpu_relax();
+		/* Reading the clock costs more than a ring check: look at it every 64 spins. */
+		if ((spins & 63u) != 0)
+			continue;
+		/* Another thread may have seen the peer go: stop reading the rings as soon as it did. */
+		rc = sticky_error(device);
+		if (rc != 0)
+			return rc;
+		now = winapi_clock_now_ns();
+		if (now >= spin_until)
+			break;
+		if (now < look_at)
+			continue;
+		/*
+		 * The look of vmbus_device_take_events(): an interrupt it finds wakes every waiter
+		 * of the device as a sleeping wait would, so none is lost; the peer gone makes the
+		 * error sticky for every channel before any ring is read again.
+		 */
+		rc = vmbus_device_take_events(device);
+		if (rc != 0)
+			return rc;
+		look_at = deadline_after(now, VMBUS_SPIN_LOOK_NS);
 	}
 
 	/*
@@ -413,8 +449,9 @@ int vmbus_chan_arm(struct vmbus_channel *channel)
 	rc = vmbus_chan_recv_done(channel);
 	if (rc != 0)
 		return rc;
-	if (device_gone(channel->device))
-		return __atomic_load_n(&channel->device->backend_error, __ATOMIC_RELAXED);
+	rc = sticky_error(channel->device);
+	if (rc != 0)
+		return rc;
 	rx_arm(channel, 0, true);
 	if (rx_ready(channel, 0)) {
 		rx_arm(channel, 0, false);

@@ -193,6 +193,18 @@ const char *winapi_status_name(uint32_t status)
 	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown status";
 }
 
+const char *winapi_strerror(int error)
+{
+	/*
+	 * strerror(ENOTCONN), "Transport endpoint is not connected", names no cause a user can
+	 * act on: on VMBus it means the device went away, and these are the ways it does.
+	 */
+	if (error == -ENOTCONN)
+		return "the host is gone: the VMBus device was removed (rescinded by the host), "
+		       "or winapi-pmd or the host emulator exited";
+	return strerror(-error);
+}
+
 /*
  * The payloads are sequences of little-endian u32 and u64 fields; each pair below walks its
  * struct's fields in order with these cursors.

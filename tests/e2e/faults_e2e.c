@@ -14,12 +14,18 @@
  *    reads again every request is answered and later calls work;
  *  - the host dies (SIGKILL) with requests in flight, or rescinds the device: they end with
  *    -ENOTCONN, so does every later call (a log line); a new winapi_init() against a new
- *    emulator works.
+ *    emulator works;
+ *  - the host rescinds the device while a call spins (VMBUS_SPIN_NS at its maximum, so it
+ *    never blocks) with a minute to its deadline: it ends with -ENOTCONN within seconds, and
+ *    the log says the device was removed.
  * Through winapi-pmd (WINAPI_TRANSPORT=pmd):
  *  - drop, corrupt, duplicate, unknown ids: the client gets -EREMOTEIO (the daemon's call
  *    timed out) and -EBADMSG, the rest works; the daemon stays up and exits 0 on SIGTERM;
  *  - the host dies mid-load, or rescinds: the client's calls fail, then -ENOTCONN; the daemon
- *    logs that the host is gone and exits 1; a new host and daemon serve a new winapi_init().
+ *    logs that the host is gone and exits 1; a new host and daemon serve a new winapi_init();
+ *  - the host rescinds while the daemon's worker spins pinned (--spin-ns max) and its client
+ *    spins too: the daemon exits 1 and the client's call ends with -ENOTCONN within seconds,
+ *    long before either deadline.
  * Every wait is bounded; nothing sleeps to let things happen.
  */
 #include <errno.h>
@@ -39,6 +45,7 @@
 #include <cmocka.h>
 
 #include <winapi/lowlat.h>
+#include <winapi_internal/clock.h>
 #include <winapi_internal/pmd.h>
 
 #include "emulator.h"
@@ -48,6 +55,15 @@
  * test that expects a timeout gives just that call (or the daemon) a deadline of its own.
  */
 #define GROUP_TIMEOUT_MS "60000"
+
+/*
+ * How long a spinning call may take to notice a rescind: far below its minute, and generous
+ * for a loaded machine (how fast it notices is for benchmarks, not for this test).
+ */
+#define RESCIND_NOTICED_MS 10000u
+
+/* VMBUS_SPIN_NS at its maximum: a wait spins to its deadline and never blocks. */
+#define SPIN_FOREVER "4294967295"
 
 static struct emulator host;
 static struct emulator pmd;
@@ -488,14 +504,56 @@ static void test_rescind(void **state)
 	check_host_gone(handle, queue, NULL);
 }
 
+/* A handle whose waits spin to their deadline (a minute) and never block. */
+static winapi_handle_t init_spinning(void)
+{
+	winapi_handle_t handle;
+
+	setenv("VMBUS_SPIN_NS", SPIN_FOREVER, 1); /* read when winapi_init() opens the device */
+	handle = init_with_timeout(60000);
+	unsetenv("VMBUS_SPIN_NS");
+	return handle;
+}
+
+/* A synchronous echo the host answers by going away: -ENOTCONN, noticed within seconds. */
+static void echo_taken_away(winapi_handle_t handle)
+{
+	uint64_t start = winapi_clock_now_ms(), elapsed;
+
+	assert_int_equal(echo(handle, "taken away"), -ENOTCONN);
+	elapsed = winapi_clock_now_ms() - start;
+	if (elapsed >= RESCIND_NOTICED_MS)
+		fail_msg("the rescind was noticed after %llu ms", (unsigned long long)elapsed);
+}
+
+static void test_rescind_while_spinning(void **state)
+{
+	static const char *const arguments[] = { "--rescind-request", "2", NULL };
+	winapi_handle_t handle;
+
+	(void)state;
+	start_host(arguments);
+	handle = init_spinning();
+	capture_begin();
+	assert_int_equal(echo(handle, "one"), 0);
+	echo_taken_away(handle);
+	capture_end();
+	assert_non_null(strstr(captured, "the VMBus device was removed (rescinded by the host)"));
+	winapi_cleanup(handle);
+	stop_host();
+}
+
 /* ---- through winapi-pmd ---- */
 
-/* Start the daemon on the emulator; its own calls to the host give up after @timeout_ms. */
-static void start_pmd(int timeout_ms)
+/*
+ * Start the daemon on the emulator; its own calls to the host give up after @timeout_ms.
+ * @spin_ns: its --spin-ns, or NULL for the default.
+ */
+static void start_pmd_spinning(int timeout_ms, const char *spin_ns)
 {
 	const char *const arguments[] = { "--lcores", "0", "--backend", "sim", "--sim-socket", host.socket_path,
 					  "--file-prefix", pmd_prefix, "--pool-size", "8", "--log-level", "info",
-					  NULL };
+					  spin_ns != NULL ? "--spin-ns" : NULL, spin_ns, NULL };
 	char text[16];
 
 	snprintf(text, sizeof(text), "%d", timeout_ms);
@@ -504,6 +562,11 @@ static void start_pmd(int timeout_ms)
 	assert_int_equal(emulator_start(&pmd, arguments), 0);
 	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
+}
+
+static void start_pmd(int timeout_ms)
+{
+	start_pmd_spinning(timeout_ms, NULL);
 }
 
 /* The daemon's exit status after it stops by itself (bounded: emulator_stop waits 30 s). */
@@ -553,7 +616,7 @@ static void check_pmd_lost_host(winapi_handle_t handle, winapi_queue_t queue)
 
 	assert_int_equal(pmd_exit_status(), 1);
 	/* "worker N: the host is gone" when a submit found out, else only this at exit. */
-	assert_true(emulator_log_contains(&pmd, "pmd: stopped: Transport endpoint is not connected"));
+	assert_true(emulator_log_contains(&pmd, "pmd: stopped: the host is gone"));
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
 	assert_int_equal(echo(handle, "gone"), -ENOTCONN);
 	assert_int_equal(winapi_queue_echo(queue, "gone", 4, output, sizeof(output), NULL), 0);
@@ -615,6 +678,31 @@ static void test_pmd_rescind(void **state)
 	check_pmd_lost_host(handle, queue);
 }
 
+/*
+ * The daemon's worker spins pinned and never sleeps on the device; its client spins too. The
+ * rescind of the daemon's device must stop the daemon, and end the client's call, within
+ * seconds, though the daemon's call to the host has 30 s and the client's a minute.
+ */
+static void test_pmd_rescind_while_spinning(void **state)
+{
+	static const char *const arguments[] = { "--rescind-request", "2", NULL };
+	winapi_handle_t handle;
+
+	(void)state;
+	start_host(arguments);
+	start_pmd_spinning(30000, "max");
+	handle = init_spinning();
+	capture_begin();
+	assert_int_equal(echo(handle, "one"), 0);
+	echo_taken_away(handle);
+	capture_end();
+	assert_non_null(strstr(captured, "the host is gone"));
+	assert_int_equal(pmd_exit_status(), 1);
+	assert_true(emulator_log_contains(&pmd, "the VMBus device was removed (rescinded by the host)"));
+	winapi_cleanup(handle);
+	stop_host();
+}
+
 /* After a failed test: the real stderr back, no daemon left, the emulator's transport. */
 static int teardown(void **state)
 {
@@ -627,6 +715,7 @@ static int teardown(void **state)
 	emulator_stop(&pmd, SIGKILL);
 	emulator_stop(&host, SIGKILL);
 	setenv("WINAPI_TRANSPORT", "sim", 1);
+	unsetenv("VMBUS_SPIN_NS");
 	return 0;
 }
 
@@ -665,9 +754,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_host_stops_reading, teardown),
 		cmocka_unit_test_teardown(test_host_dies_mid_load, teardown),
 		cmocka_unit_test_teardown(test_rescind, teardown),
+		cmocka_unit_test_teardown(test_rescind_while_spinning, teardown),
 		cmocka_unit_test_teardown(test_pmd_recoverable_faults, teardown),
 		cmocka_unit_test_teardown(test_pmd_host_dies_mid_load, teardown),
 		cmocka_unit_test_teardown(test_pmd_rescind, teardown),
+		cmocka_unit_test_teardown(test_pmd_rescind_while_spinning, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

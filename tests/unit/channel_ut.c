@@ -323,6 +323,35 @@ static void test_wait_timeout(void **state)
 	assert_int_equal(vmbus_chan_wait(f->guest_channel, 0), 0);
 }
 
+/*
+ * A wait that spins to its deadline (pinned polling) and never blocks still looks at the
+ * backend every few milliseconds: the peer gone ends it with -ENOTCONN long before its
+ * deadline, for every wait of the device from then on, and no ring is read again.
+ */
+static void test_spinning_wait_sees_peer_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct vmbus_ring_packet_info info;
+	struct timespec start;
+	uint8_t buffer[64];
+	int looks;
+
+	vmbus_chan_set_spin_ns(f->guest_channel, UINT32_MAX);
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 20), -ETIMEDOUT);
+	looks = f->guest_end.wait_calls;
+	assert_true(looks >= 2); /* every 2 ms while it spun, and once at the deadline */
+
+	__atomic_store_n(&f->guest_end.peer_gone, true, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	assert_int_equal(vmbus_chan_wait(f->guest_channel, 60000), -ENOTCONN);
+	/* Generous for a loaded machine, and far from the minute it would have spun. */
+	assert_true(elapsed_ms(&start) < 10000);
+	assert_int_equal(vmbus_chan_wait_writable(f->guest_channel, 64, 60000), -ENOTCONN);
+	assert_int_equal(vmbus_chan_recv(f->guest_channel, buffer, sizeof(buffer), &info), -ENOTCONN);
+	/* Sticky: the backend was asked once more, never again. */
+	assert_int_equal(f->guest_end.wait_calls, looks + 1);
+}
+
 /* The host sends a completion once @sleeper has gone to sleep @sleeps times. */
 struct delayed_send {
 	struct fixture *f;
@@ -646,6 +675,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_blocks_then_wakes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_peer_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spinning_wait_sees_peer_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_writable_pending_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_waiters_no_lost_wakeup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_publishes_reads_first, setup, teardown),
