@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What every host runs once a request is decoded: the handler of its api, and the walk over
- * its buffers through the provider's view of guest memory. Shared by the VMBus host (host.c)
- * and the socket service (socket.c); nothing here knows where the request came from.
+ * What every host runs with a request: decoding it, the handler of its api, and the walk over
+ * its buffers through the provider's view of guest memory. Shared by the VMBus hosts (host.c,
+ * the QEMU device through answer.c) and the socket service (socket.c); nothing here knows
+ * which ring or socket the request came from.
  */
 #include <errno.h>
+#include <string.h>
 
 #include <vmbus/memory.h>
+#include <vmbus/packet.h>
 
 #include "host_private.h"
 
@@ -21,18 +24,73 @@ uint8_t *winapi_host_reply_space(struct winapi_host_context *host)
 	return host->reply_space;
 }
 
-/* A GPADL buffer: one span, if the provider says all of it is inside that GPADL. */
+/* Guest page number of page @index of a buffer's region (counted from the region's start). */
+typedef int page_lookup(struct winapi_host_context *host, const void *region, uint64_t index, uint64_t *pfn);
+
+/* Bytes [start, start + length) of a region the provider reaches page by page. */
+static int walk_pages(struct winapi_host_context *host, page_lookup *lookup, const void *region, uint64_t start,
+		      uint64_t length, winapi_host_span_visitor *visit, void *context)
+{
+	uint64_t position = 0, pfn;
+	int rc;
+
+	if (host->memory.guest_page == NULL)
+		return -EFAULT;
+	while (position < length) {
+		uint64_t absolute = start + position;
+		uint64_t in_page = absolute % VMBUS_PAGE_SIZE;
+		uint64_t span = VMBUS_PAGE_SIZE - in_page;
+		uint8_t *page;
+
+		if (lookup(host, region, absolute / VMBUS_PAGE_SIZE, &pfn) != 0)
+			return -EFAULT;
+		page = host->memory.guest_page(host->memory.context, pfn);
+		if (page == NULL)
+			return -EFAULT;
+		if (span > length - position)
+			span = length - position;
+		if (visit != NULL) {
+			rc = visit(page + in_page, (size_t)span, position, context);
+			if (rc != 0)
+				return rc;
+		}
+		position += span;
+	}
+	return 0;
+}
+
+static int gpadl_page_lookup(struct winapi_host_context *host, const void *region, uint64_t index, uint64_t *pfn)
+{
+	const struct winapi_buffer_descriptor *buffer = region;
+
+	return host->memory.gpadl_page(host->memory.context, buffer->region, index, pfn);
+}
+
+/*
+ * A GPADL buffer: one span, if the provider maps the GPADL in one piece and says all of the
+ * buffer is inside it; else page by page through the GPADL's page list.
+ */
 static int walk_gpadl(struct winapi_host_context *host, const struct winapi_buffer_descriptor *buffer,
 		      winapi_host_span_visitor *visit, void *context)
 {
 	uint8_t *span;
 
-	if (host->memory.gpadl_span == NULL)
-		return -EFAULT;
+	if (host->memory.gpadl_span == NULL) {
+		if (host->memory.gpadl_page == NULL || buffer->offset > UINT64_MAX - buffer->length)
+			return -EFAULT;
+		return walk_pages(host, gpadl_page_lookup, buffer, buffer->offset, buffer->length, visit, context);
+	}
 	span = host->memory.gpadl_span(host->memory.context, buffer->region, buffer->offset, buffer->length);
 	if (span == NULL)
 		return -EFAULT;
 	return visit != NULL ? visit(span, buffer->length, 0, context) : 0;
+}
+
+static int gpa_range_lookup(struct winapi_host_context *host, const void *region, uint64_t index, uint64_t *pfn)
+{
+	(void)host;
+	*pfn = vmbus_gpa_range_pfn(region, index);
+	return 0;
 }
 
 /* A GPA-direct buffer: [offset, offset + length) of one range of the packet, page by page. */
@@ -41,33 +99,14 @@ static int walk_gpa_range(struct winapi_host_context *host, const struct winapi_
 			  void *context)
 {
 	struct vmbus_gpa_range range;
-	uint64_t position = 0;
-	int rc;
 
-	if (request->gpa == NULL || host->memory.guest_page == NULL || buffer->region >= request->gpa->range_count)
+	if (request->gpa == NULL || buffer->region >= request->gpa->range_count)
 		return -EFAULT;
 	vmbus_gpa_header_range(request->gpa, buffer->region, &range);
 	if (buffer->offset > range.byte_count || buffer->length > range.byte_count - buffer->offset)
 		return -EFAULT;
-	while (position < buffer->length) {
-		uint64_t absolute = range.byte_offset + buffer->offset + position;
-		uint64_t in_page = absolute % VMBUS_PAGE_SIZE;
-		uint64_t length = VMBUS_PAGE_SIZE - in_page;
-		uint8_t *page = host->memory.guest_page(host->memory.context,
-							vmbus_gpa_range_pfn(&range, absolute / VMBUS_PAGE_SIZE));
-
-		if (page == NULL)
-			return -EFAULT;
-		if (length > buffer->length - position)
-			length = buffer->length - position;
-		if (visit != NULL) {
-			rc = visit(page + in_page, (size_t)length, position, context);
-			if (rc != 0)
-				return rc;
-		}
-		position += length;
-	}
-	return 0;
+	return walk_pages(host, gpa_range_lookup, &range, range.byte_offset + buffer->offset, buffer->length, visit,
+			  context);
 }
 
 int winapi_host_buffer_walk(struct winapi_host_context *host, const struct winapi_host_request *request,
@@ -112,4 +151,42 @@ void winapi_host_dispatch(struct winapi_host_context *host, const struct winapi_
 		reply->data = NULL;
 		reply->length = 0;
 	}
+}
+
+int winapi_host_answer(struct winapi_host_context *host, const struct winapi_host_packet *packet,
+		       struct winapi_message *response, uint8_t *answer, size_t answer_size)
+{
+	struct winapi_host_reply reply = { .status = WINAPI_STATUS_OK };
+	struct winapi_message request;
+	struct winapi_host_request context = { .message = &request };
+	struct vmbus_gpa_header gpa;
+	int rc;
+
+	rc = winapi_message_decode(packet->message, packet->message_size, &request);
+	if (rc == 0 && packet->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT) {
+		/* The ranges sit between the descriptor and offset8 * 8; decode checks them all. */
+		if (vmbus_gpa_header_decode(packet->gpa_header, packet->gpa_header_size, &gpa) != 0)
+			rc = -EBADMSG;
+		context.gpa = &gpa;
+	}
+	if (rc == -EPROTONOSUPPORT)
+		reply.status = WINAPI_STATUS_UNSUPPORTED_VERSION;
+	else if (rc != 0 || (request.flags & WINAPI_MESSAGE_FLAG_RESPONSE) || request.request_id != packet->trans_id)
+		reply.status = WINAPI_STATUS_BAD_MESSAGE;
+	else
+		winapi_host_dispatch(host, &context, &reply);
+	if (reply.status != WINAPI_STATUS_OK) {
+		reply.data = NULL;
+		reply.length = 0;
+	}
+
+	memset(response, 0, sizeof(*response));
+	/* A request of another major version decodes far enough to say which api it was for. */
+	response->api_id = rc == 0 || rc == -EPROTONOSUPPORT ? request.api_id : 0;
+	response->flags = WINAPI_MESSAGE_FLAG_RESPONSE;
+	response->status = reply.status;
+	response->request_id = packet->trans_id;
+	response->inline_length = reply.length;
+	response->inline_data = reply.data;
+	return winapi_message_encode(response, answer, answer_size);
 }

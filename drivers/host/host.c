@@ -271,53 +271,30 @@ static int send_answer(struct winapi_host *host, uint64_t trans_id, struct winap
  */
 static int serve_request(struct winapi_host *host, const struct vmbus_ring_packet_info *info)
 {
-	struct winapi_host_reply reply = { .status = WINAPI_STATUS_OK };
-	struct winapi_message request, response;
-	struct winapi_host_request context = { .message = &request };
-	struct vmbus_gpa_header gpa;
-	int rc, size;
+	const struct winapi_host_packet packet = {
+		.type = info->type,
+		.trans_id = info->trans_id,
+		.gpa_header = host->receive_buffer + sizeof(struct vmbus_packet_descriptor),
+		.gpa_header_size = info->header_size - sizeof(struct vmbus_packet_descriptor),
+		.message = host->receive_buffer + info->header_size,
+		.message_size = info->packet_size - info->header_size,
+	};
+	struct winapi_message response;
+	int size;
 
-	rc = winapi_message_decode(host->receive_buffer + info->header_size,
-				   info->packet_size - info->header_size, &request);
-	if (rc == 0 && info->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT) {
-		/* The ranges sit between the descriptor and offset8 * 8; decode checks them all. */
-		if (vmbus_gpa_header_decode(host->receive_buffer + sizeof(struct vmbus_packet_descriptor),
-					    info->header_size - sizeof(struct vmbus_packet_descriptor), &gpa) != 0)
-			rc = -EBADMSG;
-		context.gpa = &gpa;
-	}
 	host->served++;
 	if (host->served == host->faults.rescind_request)
 		return -ESHUTDOWN; /* unanswered: the device goes away under the guest */
 	if (host->delay_ns != 0)
 		sleep_ns(host->delay_ns);
-	if (rc == -EPROTONOSUPPORT)
-		reply.status = WINAPI_STATUS_UNSUPPORTED_VERSION;
-	else if (rc != 0 || (request.flags & WINAPI_MESSAGE_FLAG_RESPONSE) ||
-		 request.request_id != info->trans_id)
-		reply.status = WINAPI_STATUS_BAD_MESSAGE;
-	else
-		winapi_host_dispatch(&host->context, &context, &reply);
-
-	if (reply.status != WINAPI_STATUS_OK) {
-		count(&host->stats.bad_requests);
-		winapi_log(WINAPI_LOG_DEBUG, "host", "request %llu: %s",
-			   (unsigned long long)info->trans_id, winapi_status_name(reply.status));
-		reply.data = NULL;
-		reply.length = 0;
-	}
-
-	memset(&response, 0, sizeof(response));
-	/* A request of another major version decodes far enough to say which api it was for. */
-	response.api_id = rc == 0 || rc == -EPROTONOSUPPORT ? request.api_id : 0;
-	response.flags = WINAPI_MESSAGE_FLAG_RESPONSE;
-	response.status = reply.status;
-	response.request_id = info->trans_id;
-	response.inline_length = reply.length;
-	response.inline_data = reply.data;
-	size = winapi_message_encode(&response, host->reply_buffer, sizeof(host->reply_buffer));
+	size = winapi_host_answer(&host->context, &packet, &response, host->reply_buffer, sizeof(host->reply_buffer));
 	if (size < 0)
 		return size; /* a handler broke the protocol's limits: a bug here, not in the guest */
+	if (response.status != WINAPI_STATUS_OK) {
+		count(&host->stats.bad_requests);
+		winapi_log(WINAPI_LOG_DEBUG, "host", "request %llu: %s", (unsigned long long)info->trans_id,
+			   winapi_status_name(response.status));
+	}
 	return send_answer(host, info->trans_id, &response, (size_t)size);
 }
 

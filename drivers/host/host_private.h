@@ -10,6 +10,8 @@
 #include <winapi_internal/host.h>
 #include <winapi/protocol.h>
 
+#include "host_answer.h"
+
 /* What a handler answers; data must stay valid until the completion is written. */
 struct winapi_host_reply {
 	uint32_t status;  /* enum winapi_status */
@@ -60,6 +62,16 @@ int winapi_host_buffers_check(struct winapi_host_context *host, const struct win
 
 /* Room for a handler's reply payload, valid until the completion is written. */
 uint8_t *winapi_host_reply_space(struct winapi_host_context *host);
+
+/*
+ * Decode @packet's message (and, for GPA-direct, its ranges), run its handler and encode the
+ * response into @answer: what every VMBus host does with a request that asked for a
+ * completion. @response is left as encoded, for a host that damages it on purpose. A bad
+ * request gets an error status. Returns the encoded size, or -EINVAL/-ENOBUFS when a handler
+ * broke the protocol's limits (a host bug).
+ */
+int winapi_host_answer(struct winapi_host_context *host, const struct winapi_host_packet *packet,
+		       struct winapi_message *response, uint8_t *answer, size_t answer_size);
 
 /*
  * Run the handler of @request's api (the message already decoded and validated as one):

@@ -27,12 +27,16 @@ struct winapi_host;
 /**
  * How the host reaches guest memory named in buffer descriptors: the provider's own mapping
  * of what the guest shared. The emulator maps memfds; a Windows provider would map the
- * GPADLs and guest pages it was given. Either callback may be NULL (no such memory).
+ * GPADLs and guest pages it was given. Any callback may be NULL (no such memory).
  */
 struct winapi_host_memory {
 	/** Host address of [offset, offset + length) of GPADL @p gpadl, or NULL unless all of it
 	 *  lies inside that GPADL. */
 	void *(*gpadl_span)(void *context, uint32_t gpadl, uint64_t offset, uint64_t length);
+	/** For a provider that has no single mapping of a GPADL (QEMU sees guest pages): the
+	 *  guest page number of page @p index of GPADL @p gpadl in *@p pfn; 0, or -EFAULT when
+	 *  there is no such GPADL or page. Used, with guest_page, when gpadl_span is NULL. */
+	int (*gpadl_page)(void *context, uint32_t gpadl, uint64_t index, uint64_t *pfn);
 	/** Host address of guest page @p pfn (4 KiB), or NULL if the guest has no such page. */
 	void *(*guest_page)(void *context, uint64_t pfn);
 	void *context;

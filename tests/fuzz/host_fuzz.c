@@ -162,7 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.ops = &fake_ops,
 	};
 	struct fake_guest guest;
-	struct winapi_host_memory memory = { fake_gpadl_span, fake_guest_page, &guest };
+	struct winapi_host_memory memory = { .gpadl_span = fake_gpadl_span, .guest_page = fake_guest_page,
+					     .context = &guest };
 	struct vmbus_ring_packet packet;
 	struct winapi_message request;
 	struct iovec payload;
