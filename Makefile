@@ -83,7 +83,7 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut \
-	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut
+	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
 	$(TESTBIN)/headers_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
@@ -222,6 +222,8 @@ $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJE
 	$(BUILD)/obj/lib/winapi/crc32c_sse42_linux.o
 $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SOURCES))
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
+# host_answer_ut: the answer step the QEMU device (drivers/host/qemu) runs, on fake guest pages.
+$(TESTBIN)/host_answer_ut: $(call objects,tests/unit/host_answer_ut.c) $(LIB)/libwinapi-host.a
 $(TESTBIN)/request_table_ut: $(call objects,tests/unit/request_table_ut.c $(REQUESTS_SOURCES) lib/log/log.c)
 # hcs_ut: the HCS library's portable half and winapi-hcs's command line, on recorded documents.
 $(TESTBIN)/hcs_ut: $(call objects,tests/unit/hcs_ut.c lib/hcs/hcs_json.c apps/winapi-hcs/cli.c)
@@ -340,10 +342,12 @@ bench: all
 	WINAPI_BIN_DIR=$(BUILD)/bin $(BIN)/winapi-bench --json $(BUILD)/bench/results.json \
 		--plot $(BUILD)/bench/results.png $(BENCH_FLAGS)
 
-# The uio backend against a real kernel and a real VMBus host: QEMU's hv-balloon, nested
-# (tests/vm/README.md). Installs QEMU from bookworm-backports and downloads kernels.
-vm-test: $(STATIC_PROBE)
-	tests/vm/run.sh $(STATIC_PROBE) scripts/vmbus-bind
+# The uio backend and the winapi product path against a real kernel and a real VMBus host:
+# QEMU's hv-balloon and the winapi device, nested (tests/vm/README.md). Installs QEMU from
+# bookworm-backports, builds it with the winapi device (scripts/build-qemu-winapi.sh, cached)
+# and downloads kernels.
+vm-test: $(STATIC_PROBE) all
+	tests/vm/run.sh $(STATIC_PROBE) scripts/vmbus-bind $(BIN)
 
 install: all
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/winapi $(DESTDIR)$(includedir)/vmbus \

@@ -1,22 +1,37 @@
 #!/bin/bash
-# Nested-QEMU test of the user-space VMBus driver against a real VMBus host (QEMU's hv-balloon).
-# See tests/vm/README.md. Usage: tests/vm/run.sh <probe-binary> <vmbus-bind-script> [workdir]
+# Nested-QEMU test of the user-space VMBus driver and the winapi product path against a real
+# kernel and a real VMBus host: QEMU's hv-balloon, and the winapi device (drivers/host/qemu)
+# in a QEMU that scripts/build-qemu-winapi.sh builds. See tests/vm/README.md.
+# Usage: tests/vm/run.sh <probe-binary> <vmbus-bind-script> <bin-dir> [workdir]
+#   <bin-dir> holds winapi-test and winapi-pmd (the build's bin/)
 #
 # Outer QEMU (TCG, -cpu max) boots L1 = Debian 6.12; L1 loads kvm_amd and runs L2 under KVM with
-# Hyper-V enlightenments, vmbus-bridge and hv-balloon, once per case:
-#   poll      (L2 = 6.12)  vmbus-probe --mode poll must succeed
-#   interrupt (L2 = 6.12)  vmbus-probe --mode interrupt must succeed
-#   refuse    (L2 = 6.1)   vmbus-probe must exit 3 saying "needs kernel 6.10"
-# Exit status: 0 all cases passed, 1 a case failed, 2 setup error (message names cause and remedy).
+# Hyper-V enlightenments, vmbus-bridge, hv-balloon and winapi, once per case (tests/vm/guest-init
+# says what each checks):
+#   poll, interrupt        (L2 = 6.12)  balloon probe; winapi integration, winapi-pmd, rescind
+#   rescind-pmd-poll,      (L2 = 6.12)  rescind under winapi-pmd and two busy clients
+#   rescind-pmd-interrupt
+#   refuse                 (L2 = 6.1)   the balloon probe and winapi-test refuse: "needs kernel 6.10"
+# Exit status: 0 all checks passed, 1 a check failed, 2 setup error (message names cause and remedy).
 #
 # Environment (all optional):
 #   WINAPI_VM_WORKDIR      cache and log directory when no [workdir] is given (default /var/tmp/winapi-vm-test)
-#   WINAPI_VM_TIMEOUT      wall-clock limit of the outer QEMU, seconds (default 900)
-#   WINAPI_VM_L2_TIMEOUT   limit of each inner QEMU, seconds (default 120)
-#   WINAPI_VM_CASES        cases to run, space separated (default "poll interrupt refuse")
+#   WINAPI_VM_TIMEOUT      wall-clock limit of the outer QEMU, seconds (default 1500)
+#   WINAPI_VM_L2_TIMEOUT   limit of each inner QEMU, seconds (default 420)
+#   WINAPI_VM_CASES        cases to run, space separated (default: all five)
+#   WINAPI_QEMU_CACHE      where the winapi QEMU build is cached (default /var/cache/winapi-qemu)
 set -eu
 
-ALL_CASES="poll interrupt refuse"
+ALL_CASES="poll interrupt rescind-pmd-poll rescind-pmd-interrupt refuse"
+
+# The checks each case owes (tests/vm/guest-init); one that never reports counts as failed.
+case_checks() {
+	case "$1" in
+	poll | interrupt) echo "balloon-bind balloon-probe winapi-bind winapi-integration winapi-pmd rescind-direct" ;;
+	rescind-pmd-*) echo "winapi-bind rescind-pmd" ;;
+	refuse) echo "balloon-refuse winapi-refuse" ;;
+	esac
+}
 
 say() { echo "vm-test: $*"; }
 die() {
@@ -25,20 +40,22 @@ die() {
 }
 
 usage() {
-	echo "usage: $0 <probe-binary> <vmbus-bind-script> [workdir]" >&2
+	echo "usage: $0 <probe-binary> <vmbus-bind-script> <bin-dir> [workdir]" >&2
+	echo "  bin-dir holds winapi-test and winapi-pmd" >&2
 	echo "  workdir defaults to \$WINAPI_VM_WORKDIR or /var/tmp/winapi-vm-test (downloads are cached there)" >&2
 	exit 2
 }
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then
 	usage
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 probe=$(readlink -f -- "$1") || die "probe binary '$1' not found"
 bind_script=$(readlink -f -- "$2") || die "vmbus-bind script '$2' not found"
-work=${3:-${WINAPI_VM_WORKDIR:-/var/tmp/winapi-vm-test}}
-outer_timeout=${WINAPI_VM_TIMEOUT:-900}
-l2_timeout=${WINAPI_VM_L2_TIMEOUT:-120}
+bin_dir=$(readlink -f -- "$3") || die "bin directory '$3' not found"
+work=${4:-${WINAPI_VM_WORKDIR:-/var/tmp/winapi-vm-test}}
+outer_timeout=${WINAPI_VM_TIMEOUT:-1500}
+l2_timeout=${WINAPI_VM_L2_TIMEOUT:-420}
 cases=${WINAPI_VM_CASES:-$ALL_CASES}
 
 if [ ! -f "$probe" ] || [ ! -x "$probe" ]; then
@@ -48,6 +65,9 @@ if [ ! -f "$bind_script" ] || [ ! -r "$bind_script" ]; then
 	die "vmbus-bind script '$bind_script' is missing or unreadable"
 fi
 head -c 4 "$probe" | grep -q "ELF" || die "'$probe' is not an ELF binary (expected the static vmbus-probe)"
+for f in winapi-test winapi-pmd; do
+	[ -x "$bin_dir/$f" ] || die "$bin_dir/$f is missing or not executable (build it first: make all)"
+done
 for f in guest-init l1-init; do
 	[ -f "$here/$f" ] || die "$here/$f is missing (incomplete checkout?)"
 done
@@ -189,6 +209,11 @@ if ! qemu_has_balloon; then
 	qemu_has_balloon || die "qemu-system-x86_64 ($(qemu-system-x86_64 --version | head -n 1)) has no '-device hv-balloon'; it needs QEMU >= 8.2 from bookworm-backports (apt-get install -t bookworm-backports qemu-system-x86)"
 fi
 say "$(qemu-system-x86_64 --version | head -n 1) ($(elapsed))"
+
+# The QEMU that runs inside L1: the same version, with the winapi device and the rescind patch.
+winapi_qemu=$("$here/../../scripts/build-qemu-winapi.sh") ||
+	die "building QEMU with the winapi device failed (see above; scripts/build-qemu-winapi.sh)"
+say "L2's QEMU: $winapi_qemu ($(elapsed))"
 
 # ---------------------------------------------------------------------------------------------
 # Kernels and busybox, resolved from the package lists at run time and cached in $work/debs
@@ -375,13 +400,18 @@ make_root() {
 	install -m 0755 "$2" "$root/init"
 }
 
-# Copies an executable and the shared libraries it links into $root.
+# Copies an executable and the shared libraries it links into $root. A library from outside the
+# system's directories (the build's own liblowlat) goes to /lib, which the loader searches.
 copy_with_libs() {
-	local exe=$1 target=$2 lib
+	local exe=$1 target=$2 lib dest
 	install -D -m 0755 "$exe" "$root$target"
 	for lib in $(ldd "$exe" 2> /dev/null | grep -o '/[^ ]*' || true); do
+		case "$lib" in
+		/lib/* | /lib64/* | /usr/lib/* | /usr/lib64/*) dest=$lib ;;
+		*) dest=/lib/$(basename "$lib") ;;
+		esac
 		# 0755: the dynamic loader among them must be executable.
-		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+		[ -e "$root$dest" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$dest"
 	done
 }
 
@@ -403,6 +433,8 @@ for k in 6.12 6.1; do
 	if [ "$k" = 6.12 ]; then tree=$mods612; else tree=$mods61; fi
 	install_modules "$tree" hv_vmbus uio uio_hv_generic
 	copy_with_libs "$probe" /bin/vmbus-probe
+	copy_with_libs "$bin_dir/winapi-test" /bin/winapi-test
+	copy_with_libs "$bin_dir/winapi-pmd" /bin/winapi-pmd
 	install -m 0755 "$bind_script" "$root/bin/vmbus-bind"
 	make_cpio "$root" "$build/initrd-l2-$k.gz"
 done
@@ -410,7 +442,7 @@ done
 # L1: QEMU, its libraries and firmware, the kvm modules, both L2 kernels and initramfs images.
 make_root "$build/l1" "$here/l1-init"
 install_modules "$mods612" kvm_amd
-copy_with_libs "$(command -v qemu-system-x86_64)" /usr/bin/qemu-system-x86_64
+copy_with_libs "$winapi_qemu" /usr/bin/qemu-system-x86_64
 mkdir -p "$root/usr/share/qemu"
 for fw in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
 	src=
@@ -439,7 +471,7 @@ l1_cases=$(echo "$cases" | tr -s ' ' ',')
 say "booting L1 under TCG, cases: $cases (limit ${outer_timeout}s, log: $log)"
 l1_start=$(date +%s)
 timeout -k 10 "$outer_timeout" qemu-system-x86_64 \
-	-machine q35,accel=tcg -m 2048 -smp 2 -cpu max \
+	-machine q35,accel=tcg -m 3072 -smp 2 -cpu max \
 	-kernel "$vmlinuz612" -initrd "$build/initrd-l1.gz" \
 	-append "console=ttyS0 panic=-1 loglevel=4 vmtest_cases=$l1_cases vmtest_l2_timeout=$l2_timeout" \
 	-nodefaults -display none -monitor none -serial "file:$log" -no-reboot \
@@ -473,22 +505,27 @@ failed=0
 report=
 show_tail=
 for c in $cases; do
-	result=$(grep -ao "VMTEST_RESULT $c [A-Z].*" "$text" | head -n 1 || true)
-	case "$result" in
-	"VMTEST_RESULT $c PASS"*) verdict=PASS ;;
-	*) verdict=FAIL ;;
-	esac
-	if [ "$verdict" = PASS ]; then
-		passed=$((passed + 1))
-		report="${report}vm-test: $c: PASS"$'\n'
-		continue
-	fi
-	failed=$((failed + 1))
-	report="${report}vm-test: $c: FAIL"$'\n'
-	if [ -n "$result" ]; then
-		say "$c: ${result#"VMTEST_RESULT $c "}"
-	else
-		exit_line=$(grep -ao "VMTEST_L2_EXIT $c rc=[0-9]*" "$text" | head -n 1 || true)
+	case_failed=
+	for check in $(case_checks "$c"); do
+		line=$(grep -ao "VMTEST_CHECK $c $check [A-Z].*" "$text" | head -n 1 || true)
+		case "$line" in
+		"VMTEST_CHECK $c $check PASS"*)
+			passed=$((passed + 1))
+			report="${report}vm-test: $c $check: PASS"$'\n'
+			continue
+			;;
+		esac
+		failed=$((failed + 1))
+		case_failed=1
+		if [ -n "$line" ]; then
+			report="${report}vm-test: $c $check: ${line#"VMTEST_CHECK $c $check "}"$'\n'
+		else
+			report="${report}vm-test: $c $check: FAIL (never reported)"$'\n'
+		fi
+	done
+	[ -n "$case_failed" ] || continue
+	exit_line=$(grep -ao "VMTEST_L2_EXIT $c rc=[0-9a-z]*" "$text" | head -n 1 || true)
+	if ! grep -aq "VMTEST_RESULT $c " "$text"; then
 		if [ -n "$exit_line" ]; then
 			say "$c: L2 printed no result (${exit_line#VMTEST_L2_EXIT }; 137 = killed at the ${l2_timeout}s L2 limit)"
 		else
@@ -509,7 +546,8 @@ if [ -n "$show_tail" ]; then
 	tail -n 80 "$text" | show "last 80 lines of the serial log ($log)"
 fi
 
+grep -ao "VMTEST_RESCIND_TIME .*" "$text" | sed 's/^VMTEST_RESCIND_TIME /vm-test: rescind to last exit: /' || true
 printf '%s' "$report"
-say "$passed passed, $failed failed ($(elapsed) in all)"
+say "$passed checks passed, $failed failed, in $(echo "$cases" | wc -w) cases ($(elapsed) in all)"
 [ "$failed" -eq 0 ] || exit 1
 exit 0
