@@ -335,6 +335,8 @@ static void flush_client(struct pmd_client *client)
 		pmd_client_leave(client, "it exited");
 }
 
+static void lose_device(struct pmd_worker *worker);
+
 /* Collect the device's completions and answer them. Returns how many. */
 static unsigned int reap(struct pmd_worker *worker)
 {
@@ -351,6 +353,16 @@ static unsigned int reap(struct pmd_worker *worker)
 				/* Unanswered is not finished: the host may still reach the buffers. */
 				request->client->host_may_write = true;
 				pmd_count(&request->client->stats.timeouts, 1);
+			}
+			if (completions[i].status == -ENOTCONN) {
+				/*
+				 * The device went. No status says so on the wire (one would read as an
+				 * internal host error): the client learns it, as ENOTCONN, when the
+				 * control thread closes its connection.
+				 */
+				lose_device(worker);
+				drop_answer(worker, request);
+				continue;
 			}
 			request->status = winapi_errno_to_status(completions[i].status);
 			request->reply_length = completions[i].reply_length;
