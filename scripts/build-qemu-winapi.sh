@@ -222,7 +222,7 @@ else
 	(cd "$root" && cp -r --parents include "${BSD_FILES[@]}" "$stage/bsd")
 fi
 
-say "building qemu-system-x86_64 (a first build takes about 10 minutes on 2 cores; log: $work/ninja.log)"
+say "building qemu-system-x86_64 (a first build takes 5-6 minutes on 2 cores; log: $work/ninja.log)"
 if ! ninja -C "$build" -j "$(nproc)" qemu-system-x86_64 > "$work/ninja.log" 2>&1; then
 	grep -E "error|Error|FAILED" "$work/ninja.log" | head -n 30 >&2 || tail -n 30 "$work/ninja.log" >&2
 	die "ninja failed (log: $work/ninja.log)"

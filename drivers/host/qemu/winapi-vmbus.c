@@ -195,14 +195,24 @@ static int winapi_serve(WinapiVMBus *winapi, VMBusChannel *chan)
  * Runs in the main loop whenever the guest signals. The guest signals only when its TX ring
  * goes from empty to non-empty, as it sees our read_index: a request written while we were
  * answering the last ones brings no signal. So after publishing read_index, look again
- * (vmbus_channel_recv_start() reads write_index anew) until a pass finds nothing.
+ * (vmbus_channel_recv_start() reads write_index anew) until a pass finds nothing. A guest
+ * that keeps the ring busy must not keep the main loop (the monitor, device_del, the VMBus
+ * state machine run there): after WINAPI_PASSES_PER_RUN passes the rest waits for the next
+ * turn of the main loop, through the channel's own notifier.
  */
+#define WINAPI_PASSES_PER_RUN 8
+
 static void winapi_chan_notify(VMBusChannel *chan)
 {
     WinapiVMBus *winapi = WINAPI_VMBUS(vmbus_channel_device(chan));
+    unsigned int passes = 0;
     int taken;
 
     do {
+        if (passes++ == WINAPI_PASSES_PER_RUN) {
+            vmbus_channel_notify_host(chan);
+            return;
+        }
         if (vmbus_channel_recv_start(chan) != 0) {
             return;
         }
