@@ -39,7 +39,7 @@ case "${1:-}" in
 --check) check_only=1 ;;
 "") ;;
 -h | --help)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 	exit 0
 	;;
 *) die "unknown argument '$1' (usage: $0 [--check])" ;;
