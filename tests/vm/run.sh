@@ -562,7 +562,7 @@ for c in $cases; do
 		fi
 	done
 	[ -n "$case_failed" ] || continue
-	exit_line=$(grep -ao "VMTEST_L2_EXIT $c rc=[0-9a-z]*" "$ctext" | head -n 1 || true)
+	exit_line=$(grep -ao "VMTEST_L2_EXIT $c rc=[0-9a-z]*" "$ctext" | tail -n 1 || true)
 	if ! grep -aq "VMTEST_RESULT $c " "$ctext"; then
 		if [ -n "$exit_line" ]; then
 			say "$c: L2 printed no result (${exit_line#VMTEST_L2_EXIT }; 137 = killed at the ${l2_timeout}s L2 limit)"
