@@ -481,6 +481,25 @@ boot_l1() {
 		-nodefaults -display none -monitor none -serial "file:$2" -no-reboot \
 		< /dev/null > /dev/null 2> "$qemu_err" &
 	qemu_pid=$!
+	# A hung L1 (seen: idle, its timers no longer firing) would sit until the outer limit. L1
+	# always writes within an L2's time limit (at worst its VMTEST_L2_TIMEOUT), so a log that
+	# stays still longer than that means L1 itself stopped.
+	l1_hung=
+	local size last_size=-1 quiet_since quiet_limit=$((l2_timeout + 90))
+	quiet_since=$(date +%s)
+	while kill -0 "$qemu_pid" 2> /dev/null; do
+		size=$(stat -c %s "$2" 2> /dev/null || echo 0)
+		if [ "$size" != "$last_size" ]; then
+			last_size=$size
+			quiet_since=$(date +%s)
+		elif [ $(($(date +%s) - quiet_since)) -ge "$quiet_limit" ]; then
+			say "L1 wrote nothing for ${quiet_limit}s, longer than any L2 may run: L1 hung; stopping it"
+			l1_hung=1
+			kill -TERM "$qemu_pid" 2> /dev/null || true
+			break
+		fi
+		sleep 5
+	done
 	qemu_rc=0
 	wait "$qemu_pid" || qemu_rc=$?
 	qemu_pid=
@@ -494,10 +513,12 @@ boot_l1() {
 	tr -d '\r' < "$2" > "${2%.log}.txt"
 }
 
-# Whether L1 itself went down: the outer QEMU ended by itself (not at its time limit) before L1
-# printed VMTEST_L1_DONE, through a kernel panic (panic=-1 reboots, -no-reboot ends QEMU) or a
-# reset. An L2 that crashes does not do this: L1 reports its exit and goes on.
+# Whether L1 itself went down: it hung (see boot_l1), or the outer QEMU ended by itself (not at
+# its time limit) before L1 printed VMTEST_L1_DONE, through a kernel panic (panic=-1 reboots,
+# -no-reboot ends QEMU) or a reset. An L2 that crashes or hangs does not do this: L1 reports its
+# exit and goes on.
 l1_crashed() {
+	[ -z "$l1_hung" ] || return 0
 	! grep -aq VMTEST_L1_DONE "$1" && [ "$qemu_rc" -ne 124 ] && [ "$qemu_rc" -ne 137 ]
 }
 
