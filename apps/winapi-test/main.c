@@ -165,16 +165,16 @@ static bool holds_pattern(const winapi_buffer_t *buffer, uint32_t pattern)
 }
 
 /*
- * WRITE, then check in place that the host's pattern is in our memory (nothing was copied
- * back: the host wrote where we read); READ our own random bytes; VERIFY both ways.
- */
-/*
  * How the buffers reached the host: inside a GPADL region, or GPA-direct by page number (uio:
  * from /proc/self/pagemap). Read from the buffer's private kind: a diagnostic of this
  * program, which the nested test uses to see that both paths ran.
  */
 static unsigned long gpadl_buffers, gpa_direct_buffers;
 
+/*
+ * WRITE, then check in place that the host's pattern is in our memory (nothing was copied
+ * back: the host wrote where we read); READ our own random bytes; VERIFY both ways.
+ */
 static int buffer_round(winapi_handle_t handle, unsigned int count, uint64_t size, uint32_t pattern,
 			unsigned int *seed, bool verbose)
 {

@@ -13,7 +13,6 @@ _Static_assert(WINAPI_HOST_ANSWER_MAX_SIZE == WINAPI_MESSAGE_MAX_SIZE,
 
 struct winapi_host_answerer {
 	struct winapi_host_context context;
-	struct winapi_message response;
 };
 
 int winapi_host_answerer_create(const struct winapi_host_pages *pages, struct winapi_host_answerer **answerer_out)
@@ -39,8 +38,9 @@ void winapi_host_answerer_destroy(struct winapi_host_answerer *answerer)
 int winapi_host_answerer_run(struct winapi_host_answerer *answerer, const struct winapi_host_packet *packet,
 			     void *answer, size_t answer_size, bool *ok)
 {
-	int size = winapi_host_answer(&answerer->context, packet, &answerer->response, answer, answer_size);
+	struct winapi_message response;
+	int size = winapi_host_answer(&answerer->context, packet, &response, answer, answer_size);
 
-	*ok = size >= 0 && answerer->response.status == WINAPI_STATUS_OK;
+	*ok = size >= 0 && response.status == WINAPI_STATUS_OK;
 	return size;
 }

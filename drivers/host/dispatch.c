@@ -174,11 +174,7 @@ int winapi_host_answer(struct winapi_host_context *host, const struct winapi_hos
 	else if (rc != 0 || (request.flags & WINAPI_MESSAGE_FLAG_RESPONSE) || request.request_id != packet->trans_id)
 		reply.status = WINAPI_STATUS_BAD_MESSAGE;
 	else
-		winapi_host_dispatch(host, &context, &reply);
-	if (reply.status != WINAPI_STATUS_OK) {
-		reply.data = NULL;
-		reply.length = 0;
-	}
+		winapi_host_dispatch(host, &context, &reply); /* carries no data unless OK */
 
 	memset(response, 0, sizeof(*response));
 	/* A request of another major version decodes far enough to say which api it was for. */
