@@ -70,6 +70,17 @@ static int winapi_gpadl_page(void *context, uint32_t gpadl_id, uint64_t index, u
     return rc;
 }
 
+/* Whether the whole guest page at @address is RAM. */
+static bool winapi_page_is_ram(AddressSpace *as, hwaddr address)
+{
+    hwaddr offset, length = WINAPI_PAGE_SIZE;
+    MemoryRegion *region;
+
+    RCU_READ_LOCK_GUARD();
+    region = address_space_translate(as, address, &offset, &length, true, MEMTXATTRS_UNSPECIFIED);
+    return memory_region_is_ram(region) && length == WINAPI_PAGE_SIZE;
+}
+
 /*
  * Guest RAM only: address_space_map() would hand back a bounce buffer for anything else, and
  * a guest naming MMIO in a buffer gets BAD_BUFFER rather than a copy.
@@ -85,6 +96,9 @@ static void *winapi_guest_page(void *context, uint64_t pfn)
         return NULL;
     }
     address = pfn * WINAPI_PAGE_SIZE;
+    if (!winapi_page_is_ram(as, address)) {
+        return NULL;
+    }
     mapping.host = address_space_map(as, address, &mapping.length, true, MEMTXATTRS_UNSPECIFIED);
     if (mapping.host == NULL) {
         return NULL;
