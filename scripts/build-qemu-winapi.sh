@@ -136,11 +136,16 @@ indexed_sha256() {
 	done | head -n 1
 }
 
+# The mirror apt reads bookworm-backports from, or nothing.
+backports_mirror() {
+	apt-cache policy 2> /dev/null | awk '/bookworm-backports\/main/ { print $2; exit }'
+}
+
 # Adds a deb-src entry for bookworm-backports on the mirror apt already uses, and reads it.
 add_source_index() {
 	local uri
 	[ "$(id -u)" -eq 0 ] || die "apt has no Sources index listing $QEMU_TARBALL; as root, add a deb-src line for bookworm-backports and run apt-get update"
-	uri=$(apt-cache policy 2> /dev/null | awk '/bookworm-backports\/main/ { print $2; exit }')
+	uri=$(backports_mirror)
 	[ -n "$uri" ] || die "cannot find the bookworm-backports mirror in 'apt-cache policy'"
 	say "adding deb-src for bookworm-backports ($uri) and reading its Sources index"
 	cat > /etc/apt/sources.list.d/winapi-qemu-source.sources << EOF
@@ -168,7 +173,7 @@ if [ ! -f "$tarball" ] || [ "$(sha256sum "$tarball" | cut -d' ' -f1)" != "$QEMU_
 	fi
 	[ -n "$sha" ] || die "the Sources index of bookworm-backports does not list $QEMU_TARBALL (the archive moved on: update QEMU_UPSTREAM, the pinned SHA-256 and the patches)"
 	[ "$sha" = "$QEMU_TARBALL_SHA256" ] || die "the Sources index gives SHA-256 $sha for $QEMU_TARBALL, not the pinned $QEMU_TARBALL_SHA256"
-	uri=$(apt-cache policy 2> /dev/null | awk '/bookworm-backports\/main/ { print $2; exit }')
+	uri=$(backports_mirror)
 	uri=${uri:-http://deb.debian.org/debian}
 	say "downloading $QEMU_TARBALL"
 	# apt-helper checks the hash itself and keeps nothing that does not match.
