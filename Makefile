@@ -51,12 +51,12 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 # The wire formats both sides speak: the VMBus protocol, and the Hyper-V socket's frames.
 PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/crc32c.c lib/log/log.c drivers/hvsock/hvsock_wire.c
 # The request table every transport keeps its requests in.
-REQUESTS_SOURCES := lib/requests/request_table.c
+REQUESTS_SOURCES := lib/requests/request_table.c lib/requests/api_table.c
 # Transports: the winapi driver on VMBus (uio, emulator, winapi-pmd), the Hyper-V socket.
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c drivers/winapi/winapi_transport.c drivers/winapi/pmd_client.c \
 	drivers/winapi/pmd_path.c drivers/hvsock/hvsock_transport.c drivers/transports.c
-LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
-HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
+LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/apis.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
+HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
 	drivers/host/buffer_test.c drivers/host/perf_test.c
 # DPDK telemetry v2 server and client: winapi-pmd serves with it, its --stats and tests query.
 TELEMETRY_SOURCES := lib/telemetry/telemetry.c
@@ -162,7 +162,7 @@ $(BIN)/winapi-hostd: $(call objects,apps/winapi-hostd/main.c) $(LIB)/libwinapi-h
 MINGW_CC := x86_64-w64-mingw32-gcc
 WINDOWS := $(BUILD)/windows
 WINDOWS_JANSSON := $(WINDOWS)/jansson
-WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c \
+WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/gpa.c \
 	lib/winapi/protocol.c drivers/hvsock/hvsock_wire.c lib/winapi/crc32c_sse42.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))

@@ -13,12 +13,6 @@
 
 #include "host_private.h"
 
-static winapi_host_handler *const handlers[] = {
-	[WINAPI_API_ECHO] = winapi_host_echo,
-	[WINAPI_API_BUFFER_TEST] = winapi_host_buffer_test,
-	[WINAPI_API_PERF_TEST] = winapi_host_perf_test,
-};
-
 uint8_t *winapi_host_reply_space(struct winapi_host_context *host)
 {
 	return host->reply_space;
@@ -135,17 +129,65 @@ int winapi_host_buffers_check(struct winapi_host_context *host, const struct win
 	return 0;
 }
 
+/* LIST: a page of the registry, from the entry the request names. */
+static void answer_list(struct winapi_host_context *host, const struct winapi_message *message,
+			struct winapi_host_reply *reply)
+{
+	struct winapi_api_entry entries[WINAPI_API_LIST_PAGE];
+	struct winapi_api_list_request request;
+	struct winapi_api_list_reply list = { .protocol_oldest = WINAPI_PROTOCOL_VERSION_OLDEST,
+					      .protocol_newest = WINAPI_PROTOCOL_VERSION };
+	int length;
+
+	if (message->buffer_count != 0 ||
+	    winapi_api_list_request_decode(message->inline_data, message->inline_length, &request) != 0) {
+		reply->status = WINAPI_STATUS_BAD_MESSAGE;
+		return;
+	}
+	list.api_count = winapi_host_api_count();
+	list.first = request.first < list.api_count ? request.first : list.api_count;
+	while (list.entry_count < WINAPI_API_LIST_PAGE && list.first + list.entry_count < list.api_count) {
+		entries[list.entry_count] = winapi_host_api_at(list.first + list.entry_count)->entry;
+		list.entry_count++;
+	}
+	length = winapi_api_list_reply_encode(&list, entries, host->reply_space, sizeof(host->reply_space));
+	if (length < 0) {
+		reply->status = WINAPI_STATUS_INTERNAL;
+		return;
+	}
+	reply->data = host->reply_space;
+	reply->length = (uint32_t)length;
+}
+
+/* What the descriptor promises the handler: the version and the limits, checked. */
+static uint32_t check_against(const struct winapi_api_entry *entry, const struct winapi_message *message)
+{
+	if (message->api_version != 0 && message->api_version >> 8 != entry->version >> 8)
+		return WINAPI_STATUS_UNSUPPORTED_VERSION;
+	if (message->inline_length > entry->max_request || message->buffer_count > winapi_api_entry_buffers(entry))
+		return WINAPI_STATUS_BAD_MESSAGE;
+	return WINAPI_STATUS_OK;
+}
+
 void winapi_host_dispatch(struct winapi_host_context *host, const struct winapi_host_request *request,
 			  struct winapi_host_reply *reply)
 {
-	uint16_t api_id = request->message->api_id;
+	const struct winapi_message *message = request->message;
+	const struct winapi_host_api *api = NULL;
 
 	*reply = (struct winapi_host_reply){ .status = WINAPI_STATUS_OK };
-	if (api_id >= sizeof(handlers) / sizeof(handlers[0]) || handlers[api_id] == NULL)
-		reply->status = WINAPI_STATUS_UNSUPPORTED_API;
-	else
-		handlers[api_id](host, request, reply);
-	if (reply->status == WINAPI_STATUS_OK && reply->length > request->message->reply_capacity)
+	if (message->api_id == WINAPI_API_LIST) {
+		answer_list(host, message, reply);
+	} else {
+		api = winapi_host_api_find(message->api_id);
+		reply->status = api == NULL ? WINAPI_STATUS_UNSUPPORTED_API : check_against(&api->entry, message);
+		if (reply->status == WINAPI_STATUS_OK)
+			api->handler(host, request, reply);
+		/* A handler that answers more than its descriptor says is a host bug: not sent. */
+		if (reply->status == WINAPI_STATUS_OK && reply->length > api->entry.max_reply)
+			reply->status = WINAPI_STATUS_INTERNAL;
+	}
+	if (reply->status == WINAPI_STATUS_OK && reply->length > message->reply_capacity)
 		reply->status = WINAPI_STATUS_REPLY_TOO_LARGE;
 	if (reply->status != WINAPI_STATUS_OK) {
 		reply->data = NULL;

@@ -29,6 +29,7 @@
 /* A request's own bytes, copied at add time: the caller's may go away after that. */
 struct driver_request {
 	uint16_t api_id;
+	uint16_t api_version;
 	uint32_t request_length;
 	uint8_t request[WINAPI_MAX_INLINE_DATA];
 	void *reply_data;
@@ -203,6 +204,7 @@ int winapi_driver_queue_add(struct winapi_driver_queue *queue, const struct wina
 		return -EAGAIN;
 	request = request_payload(queue->requests, index);
 	request->api_id = call->api_id;
+	request->api_version = call->api_version;
 	request->request_length = call->request_length;
 	if (call->request_length != 0)
 		memcpy(request->request, call->request_data, call->request_length);
@@ -272,6 +274,7 @@ static int write_request(struct winapi_driver_queue *queue, uint32_t index)
 
 	memset(&message, 0, sizeof(message));
 	message.api_id = request->api_id;
+	message.api_version = request->api_version;
 	message.request_id = request_id(queue->requests, index);
 	message.reply_capacity = request->reply_capacity;
 	message.inline_length = request->request_length;

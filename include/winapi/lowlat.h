@@ -56,6 +56,10 @@
  *     _submit, _reap    |   any thread; nothing else on the same queue (a queue is one
  *                       |   thread's: the thread that adds also submits and reaps)
  *   winapi_queue_destroy | calls on other queues; not winapi_cleanup
+ *   winapi_call_api   | as winapi_echo
+ *   winapi_queue_call_api | as winapi_queue_echo
+ *   winapi_api_list, _lookup, | anything but winapi_cleanup of that handle (the first
+ *     winapi_protocol_versions |   asks the host; the others wait for its answer)
  *
  * The synchronous calls are one-request queues on the same path. Destroy a handle's queues
  * before winapi_cleanup().
@@ -94,7 +98,7 @@ winapi_handle_t winapi_init(void);
  * @return 0; -EINVAL (a NULL argument); -EMSGSIZE (input longer than 3072 bytes); -ENOBUFS
  *         (@p output_size < strlen(input) + 1: nothing is truncated silently); -ETIMEDOUT;
  *         -ENOTCONN (the host went away); -EIO (the host corrupted the channel); -EBADMSG (the
- *         host's reply failed validation); -EPROTONOSUPPORT, -EOPNOTSUPP, -EBUSY, -EREMOTEIO
+ *         host's reply failed validation); -EPROTONOSUPPORT, -EOPNOTSUPP, -EBUSY, -EACCES (winapi-pmd's policy), -EREMOTEIO
  *         (the host refused the request: see winapi_status_to_errno() in
  *         <winapi/protocol.h>).
  */
@@ -244,6 +248,76 @@ int winapi_queue_submit(winapi_queue_t queue);
  */
 int winapi_queue_reap(winapi_queue_t queue, winapi_completion_t *completions, unsigned int max, unsigned int min,
 		      int timeout_ms);
+
+/* ---- Any API the host serves (1.1) ---- */
+
+/**
+ * One API of the host's table: name ("winapi.echo", "host.time"), id, version (major << 8 |
+ * minor), the most inline bytes a call may send (max_request) and get back (max_reply), flags
+ * (WINAPI_API_FLAG_*), and for each buffer it takes what the host does with it
+ * (buffer_access[i]: WINAPI_ACCESS_HOST_READS, _WRITES or both; the first 0 ends the list).
+ * See struct winapi_api_entry in <winapi/protocol.h>.
+ */
+typedef struct winapi_api_entry winapi_api_info_t;
+
+/**
+ * Copy up to @p max of the host's APIs into @p apis, in the host's order. The handle asks the
+ * host for its table once, at the first call that needs it (this one, winapi_api_lookup(),
+ * winapi_protocol_versions(), or a call of an API that is not a seed's); a host that predates
+ * the table is taken to serve the three seed APIs.
+ * @return the number of APIs the host serves (>= 0, possibly more than @p max); -EINVAL; or,
+ *         when the table could not be had, winapi_echo()'s errors.
+ */
+int winapi_api_list(winapi_handle_t handle, winapi_api_info_t *apis, size_t max);
+
+/**
+ * Find the API named @p name, which the caller was written for at major version
+ * @p version_major, and fill @p info (its id goes into winapi_api_call_t.api).
+ * @return 0; -ENOENT (the host serves no API of that name); -EPROTONOSUPPORT (it serves
+ *         another major: @p info is filled all the same, so the caller can say which);
+ *         -EINVAL (NULL, or version_major 0); or winapi_api_list()'s errors.
+ */
+int winapi_api_lookup(winapi_handle_t handle, const char *name, unsigned int version_major, winapi_api_info_t *info);
+
+/**
+ * The host's protocol range: the oldest and newest version it speaks (major << 8 | minor;
+ * a host that predates the API table: 1.0 to 1.0).
+ * @return 0; -EINVAL; or winapi_api_list()'s errors.
+ */
+int winapi_protocol_versions(winapi_handle_t handle, unsigned int *oldest, unsigned int *newest);
+
+/** A call of any API: what goes in, where the answer goes, and the buffers the host reaches. */
+typedef struct winapi_api_call {
+	uint16_t api;               /**< the API's id (winapi_api_lookup()) */
+	uint16_t version_major;     /**< the major version of the API this caller was written for */
+	const void *input;          /**< inline bytes to the host (copied when the call is made) */
+	size_t input_length;        /**< at most the API's max_request */
+	void *output;               /**< where the host's inline answer goes */
+	size_t output_size;         /**< room there; the host sends at most min(this, max_reply) */
+	winapi_buffer_t *buffers;   /**< whole buffers from winapi_alloc_buffer(), the host reaches in place */
+	size_t buffer_count;        /**< at most the buffers the API takes (<= 8) */
+} winapi_api_call_t;
+
+/**
+ * Call @p call->api on the host and wait for its answer; *@p output_length (may be NULL) gets
+ * the inline bytes the host wrote to call->output. Nothing leaves the process unless the
+ * host's table has the API at this major and the call is within its limits. A call is one
+ * request: it is never split.
+ * @return 0; -EINVAL (NULL, version_major 0, more buffers than the API takes, a buffer of
+ *         another attachment); -EOPNOTSUPP (the host serves no API of this id);
+ *         -EPROTONOSUPPORT (it serves another major of it); -EMSGSIZE (input over the API's
+ *         max_request, or more page numbers than one packet carries); and winapi_echo()'s
+ *         errors (-ETIMEDOUT, -ENOTCONN, the host's status as errno, ...).
+ */
+int winapi_call_api(winapi_handle_t handle, const winapi_api_call_t *call, size_t *output_length);
+
+/**
+ * Add a call of any API to the queue's next batch, checked as winapi_call_api() checks it
+ * (its input is copied now; output and buffers must stay valid until reaped); the
+ * completion's length is the inline bytes the host wrote to call->output.
+ * @return 0; -EAGAIN (depth requests outstanding); and winapi_call_api()'s errors of the checks.
+ */
+int winapi_queue_call_api(winapi_queue_t queue, const winapi_api_call_t *call, void *user_data);
 
 /** Counters of one handle. */
 struct winapi_stats {

@@ -22,6 +22,13 @@
  * Descriptor flags and reserved words must be zero in 1.x: a buffer a receiver would
  * misread is refused rather than guessed at.
  *
+ * 1.1 added: api_version (@34, formerly reserved: a 1.0 peer ignores it), the version of the
+ * API a request was written for, which a host checks against the API's own major; and the
+ * control call WINAPI_API_LIST, the host's protocol range and API table (struct
+ * winapi_api_entry). APIs are registered on the host (drivers/host's registry) under a name,
+ * an id (1..WINAPI_API_ID_MAX) and a version; a 1.0 host answers LIST with
+ * WINAPI_STATUS_UNSUPPORTED_API, and serves the three seed APIs (winapi_seed_apis[]).
+ *
  * The encode and decode functions touch only the buffers they are given and may run
  * concurrently on different buffers.
  *
@@ -39,7 +46,9 @@
 
 #define WINAPI_PROTOCOL_MAGIC 0x57494e41u /* "WINA" */
 #define WINAPI_PROTOCOL_VERSION_MAJOR 1u
-#define WINAPI_PROTOCOL_VERSION_MINOR 0u
+#define WINAPI_PROTOCOL_VERSION_MINOR 1u
+/** The oldest version this side still speaks: 1.0 (no api_version, no LIST). */
+#define WINAPI_PROTOCOL_VERSION_OLDEST 0x100u
 #define WINAPI_PROTOCOL_VERSION (WINAPI_PROTOCOL_VERSION_MAJOR << 8 | WINAPI_PROTOCOL_VERSION_MINOR)
 
 #define WINAPI_MAX_BUFFERS 8u
@@ -49,12 +58,21 @@
 #define WINAPI_MIN_BUFFER_SIZE (4u << 10)
 #define WINAPI_MAX_BUFFER_SIZE (64u << 20)
 
-/** API ids (the seeds' WINAPI_API_*). */
+/**
+ * API ids: the seeds' three (WINAPI_API_*), any other a host registers (1..WINAPI_API_ID_MAX),
+ * and the protocol's own control calls, from WINAPI_API_CONTROL_FIRST up.
+ */
 enum winapi_api_id {
 	WINAPI_API_ECHO = 1,        /**< inline data back as it came */
 	WINAPI_API_BUFFER_TEST = 2, /**< read / write / verify over shared buffers */
 	WINAPI_API_PERF_TEST = 3,   /**< latency and throughput runs */
+	WINAPI_API_LIST = 0xff00,   /**< control (1.1): protocol range and API table, paged */
 };
+
+#define WINAPI_API_ID_MAX 1023u
+#define WINAPI_API_CONTROL_FIRST 0xff00u
+/** LIST's name, for a wire that names APIs (the Hyper-V socket's). */
+#define WINAPI_API_LIST_NAME "winapi.apis"
 
 /** Header flags. */
 #define WINAPI_MESSAGE_FLAG_RESPONSE 0x1u /**< set in every response */
@@ -69,6 +87,7 @@ enum winapi_status {
 	WINAPI_STATUS_REPLY_TOO_LARGE = 5,     /**< result exceeds reply_capacity */
 	WINAPI_STATUS_BUSY = 6,                /**< host out of resources, retry later */
 	WINAPI_STATUS_INTERNAL = 7,            /**< host-side failure */
+	WINAPI_STATUS_ACCESS_DENIED = 8,       /**< 1.1: the caller may not call this api (winapi-pmd's policy) */
 };
 
 /** The fixed 64-byte header. Fields are little-endian on the wire. */
@@ -82,7 +101,8 @@ struct winapi_message_header {
 	uint32_t inline_length;   /**< @24 bytes of inline data */
 	uint32_t reply_capacity;  /**< @28 request: most inline bytes the sender accepts back */
 	uint16_t buffer_count;    /**< @32 descriptors after the header */
-	uint16_t reserved0;       /**< @34 zero */
+	uint16_t api_version;     /**< @34 1.1: major << 8 | minor of the API the request was
+				       written for; 0: not stated (1.0 senders, replies) */
 	uint8_t reserved1[24];    /**< @36 zero */
 	uint32_t header_checksum; /**< @60 CRC32C of bytes 0..59 */
 };
@@ -96,6 +116,7 @@ static_assert(offsetof(struct winapi_message_header, request_id) == 16, "request
 static_assert(offsetof(struct winapi_message_header, inline_length) == 24, "inline_length @24");
 static_assert(offsetof(struct winapi_message_header, reply_capacity) == 28, "reply_capacity @28");
 static_assert(offsetof(struct winapi_message_header, buffer_count) == 32, "buffer_count @32");
+static_assert(offsetof(struct winapi_message_header, api_version) == 34, "api_version @34");
 static_assert(offsetof(struct winapi_message_header, reserved1) == 36, "reserved1 @36");
 static_assert(offsetof(struct winapi_message_header, header_checksum) == 60, "checksum @60");
 
@@ -133,6 +154,7 @@ struct winapi_message {
 	uint64_t request_id;
 	uint32_t reply_capacity;
 	uint16_t buffer_count;
+	uint16_t api_version;   /**< 0: not stated */
 	struct winapi_buffer_descriptor buffers[WINAPI_MAX_BUFFERS]; /**< host byte order */
 	uint32_t inline_length;
 	const void *inline_data; /**< encode: source; decode: points into the decoded bytes */
@@ -244,6 +266,94 @@ static inline uint8_t winapi_pattern_byte(uint32_t pattern, uint64_t index)
 {
 	return (uint8_t)(pattern >> (8 * (index & 3)));
 }
+
+/* ---- The API table (1.1): what a host serves, as LIST returns it ---- */
+
+/** Longest API name, with its NUL: lower-case letters, digits, '.', '_' and '-'. */
+#define WINAPI_API_NAME_SIZE 40u
+
+/** What the host does with a buffer of an API (struct winapi_api_entry.buffer_access). */
+#define WINAPI_ACCESS_HOST_READS 0x1u
+#define WINAPI_ACCESS_HOST_WRITES 0x2u
+
+/** API flags. */
+#define WINAPI_API_FLAG_EVENT_SOURCE 0x1u /**< the API posts events on subscriptions */
+#define WINAPI_API_FLAGS_KNOWN WINAPI_API_FLAG_EVENT_SOURCE
+
+/**
+ * One API of a host, 64 bytes, little-endian: the same layout in host byte order, as
+ * decoded. Buffers: buffer_access[i] says what the host does with buffer i (READS, WRITES or
+ * both); the first 0 ends the buffers the API takes (so none: all 0).
+ */
+struct winapi_api_entry {
+	char name[WINAPI_API_NAME_SIZE]; /**< @0  NUL-terminated, NUL-padded, not empty */
+	uint16_t api_id;                 /**< @40 1..WINAPI_API_ID_MAX */
+	uint16_t version;                /**< @42 major << 8 | minor; major >= 1 */
+	uint32_t max_request;            /**< @44 inline bytes a request may carry, <= 3072 */
+	uint32_t max_reply;              /**< @48 inline bytes a reply may carry, <= 3072 */
+	uint32_t flags;                  /**< @52 WINAPI_API_FLAG_* */
+	uint8_t buffer_access[WINAPI_MAX_BUFFERS]; /**< @56 WINAPI_ACCESS_* per buffer */
+};
+
+static_assert(sizeof(struct winapi_api_entry) == 64, "api entry is 64 bytes");
+static_assert(offsetof(struct winapi_api_entry, api_id) == 40, "api_id @40");
+static_assert(offsetof(struct winapi_api_entry, buffer_access) == 56, "buffer_access @56");
+
+/** LIST request, inline (8 bytes): the table from entry @first on. */
+struct winapi_api_list_request {
+	uint32_t first;
+	uint32_t reserved; /**< zero */
+};
+
+/** LIST reply, inline: this 16-byte head, then entry_count entries (at most 47: 3 KiB). */
+struct winapi_api_list_reply {
+	uint16_t protocol_oldest; /**< oldest protocol version the host speaks */
+	uint16_t protocol_newest; /**< newest (its own) */
+	uint32_t api_count;       /**< entries in the whole table, <= WINAPI_API_ID_MAX */
+	uint32_t first;           /**< as requested */
+	uint32_t entry_count;     /**< entries in this reply */
+};
+
+#define WINAPI_API_LIST_PAGE \
+	((WINAPI_MAX_INLINE_DATA - sizeof(struct winapi_api_list_reply)) / sizeof(struct winapi_api_entry))
+
+static_assert(sizeof(struct winapi_api_list_request) == 8, "list request is 8 bytes");
+static_assert(sizeof(struct winapi_api_list_reply) == 16, "list reply head is 16 bytes");
+
+/** The seeds' three APIs as a 1.0 host serves them (winapi.echo, winapi.buffer_test, winapi.perf_test). */
+extern const struct winapi_api_entry winapi_seed_apis[3];
+
+/** Whether @p name is a valid API name (see WINAPI_API_NAME_SIZE). */
+int winapi_api_name_check(const char *name);
+
+/**
+ * Check an entry on its own: a valid name, id, major, limits, known flags, and access values
+ * of 0..3 with none after the first 0. @return 0 or -EINVAL.
+ */
+int winapi_api_entry_check(const struct winapi_api_entry *entry);
+
+/** Buffers the API takes: the entries of buffer_access before the first 0. */
+unsigned int winapi_api_entry_buffers(const struct winapi_api_entry *entry);
+
+void winapi_api_list_request_encode(const struct winapi_api_list_request *request, void *out);
+int winapi_api_list_request_decode(const void *in, size_t length, struct winapi_api_list_request *request);
+
+/**
+ * Encode a LIST reply: the head and @p reply->entry_count entries (each must pass
+ * winapi_api_entry_check()) into @p out (@p out_size bytes).
+ * @return bytes written; -EINVAL; -ENOBUFS.
+ */
+int winapi_api_list_reply_encode(const struct winapi_api_list_reply *reply, const struct winapi_api_entry *entries,
+				 void *out, size_t out_size);
+
+/**
+ * Decode a LIST reply from the peer into @p reply and up to @p max entries (the count must be
+ * exactly what the bytes hold, each entry must pass winapi_api_entry_check(), protocol_oldest
+ * <= protocol_newest, first + entry_count <= api_count <= WINAPI_API_ID_MAX).
+ * @return 0; -EBADMSG; -ENOBUFS (more entries than @p max).
+ */
+int winapi_api_list_reply_decode(const void *in, size_t length, struct winapi_api_list_reply *reply,
+				 struct winapi_api_entry *entries, size_t max);
 
 /** Map a response status to the negative errno liblowlat returns (0 for OK). */
 int winapi_status_to_errno(uint32_t status);

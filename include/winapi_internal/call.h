@@ -23,7 +23,14 @@ struct winapi_call_buffer {
 
 /** One call: inline data in and out, and up to 8 buffers. */
 struct winapi_call {
-	uint16_t api_id;            /**< enum winapi_api_id */
+	uint16_t api_id;            /**< enum winapi_api_id, or a host API's id */
+	uint16_t api_version;       /**< major << 8 | minor the caller was written for; 0: not stated */
+	/** The API's name in the host's table, for a wire that names APIs (the Hyper-V socket's
+	 *  generic frame); NULL: a seed API or a control call, known by api_id alone. */
+	const char *api_name;
+	/** WINAPI_ACCESS_* per buffer, from the host's table (what a wire that carries buffers'
+	 *  bytes sends each way); NULL with api_name NULL. Must outlive the request. */
+	const uint8_t *buffer_access;
 	const void *request_data;   /**< inline request bytes */
 	uint32_t request_length;    /**< <= WINAPI_MAX_INLINE_DATA */
 	void *reply_data;           /**< where the reply's inline bytes go */

@@ -4,6 +4,7 @@
  * context here (what to decode when it completes); the driver's user_data points at it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,8 @@
 
 #include "lowlat_private.h"
 
-enum request_kind { REQUEST_ECHO, REQUEST_BUFFER_TEST };
+/* What a completion means: inline bytes as they came (echo, any API), or a BUFFER_TEST result. */
+enum request_kind { REQUEST_INLINE, REQUEST_BUFFER_TEST };
 
 struct request_context {
 	void *user_data;
@@ -80,9 +82,19 @@ void winapi_queue_destroy(winapi_queue_t queue)
 	free(queue);
 }
 
-static int add(struct winapi_queue *queue, struct request_context *context, const struct winapi_call *call)
+/* Add @call, made of a seed API's (@call->api_id, version 1) or stamped already (@stamped). */
+static int add(struct winapi_queue *queue, struct request_context *context, struct winapi_call *call, bool stamped)
 {
-	int rc = queue->handle->ops->queue_add(queue->queue, call, context);
+	const struct winapi_api_entry *entry;
+	int rc = 0;
+
+	if (!stamped) {
+		rc = lowlat_api_entry(queue->handle, call->api_id, 1, &entry);
+		if (rc == 0)
+			lowlat_api_stamp(entry, call);
+	}
+	if (rc == 0)
+		rc = queue->handle->ops->queue_add(queue->queue, call, context);
 
 	if (rc != 0) {
 		context->next_free = queue->free_contexts;
@@ -115,8 +127,8 @@ int winapi_queue_echo(winapi_queue_t queue, const void *input, size_t length, vo
 	if (context == NULL)
 		return -EAGAIN;
 	context->user_data = user_data;
-	context->kind = REQUEST_ECHO;
-	const struct winapi_call call = {
+	context->kind = REQUEST_INLINE;
+	struct winapi_call call = {
 		.api_id = WINAPI_API_ECHO,
 		.request_data = input,
 		.request_length = (uint32_t)length,
@@ -124,7 +136,30 @@ int winapi_queue_echo(winapi_queue_t queue, const void *input, size_t length, vo
 		.reply_capacity = (uint32_t)(output_size > WINAPI_MAX_INLINE_DATA ? WINAPI_MAX_INLINE_DATA : output_size),
 		.timeout_ms = -1,
 	};
-	return add(queue, context, &call);
+	return add(queue, context, &call, false);
+}
+
+int winapi_queue_call_api(winapi_queue_t queue, const winapi_api_call_t *request, void *user_data)
+{
+	struct winapi_call_buffer call_buffers[WINAPI_MAX_BUFFERS];
+	const struct winapi_api_entry *entry;
+	struct request_context *context;
+	struct winapi_call call;
+	int rc;
+
+	if (queue == NULL || request == NULL || request->version_major == 0)
+		return -EINVAL;
+	rc = lowlat_api_entry(queue->handle, request->api, request->version_major, &entry);
+	if (rc == 0)
+		rc = lowlat_api_prepare(queue->handle, entry, request, &call, call_buffers);
+	if (rc != 0)
+		return rc;
+	context = take_context(queue);
+	if (context == NULL)
+		return -EAGAIN;
+	context->user_data = user_data;
+	context->kind = REQUEST_INLINE;
+	return add(queue, context, &call, true);
 }
 
 int winapi_queue_buffer_test(winapi_queue_t queue, winapi_buffer_t *buffers, size_t count, int operation,
@@ -156,7 +191,7 @@ int winapi_queue_buffer_test(winapi_queue_t queue, winapi_buffer_t *buffers, siz
 	context->kind = REQUEST_BUFFER_TEST;
 	context->result = result;
 	winapi_buffer_test_request_encode(&request, context->request);
-	const struct winapi_call call = {
+	struct winapi_call call = {
 		.api_id = WINAPI_API_BUFFER_TEST,
 		.request_data = context->request,
 		.request_length = sizeof(context->request),
@@ -166,7 +201,7 @@ int winapi_queue_buffer_test(winapi_queue_t queue, winapi_buffer_t *buffers, siz
 		.buffer_count = taken,
 		.timeout_ms = -1,
 	};
-	return add(queue, context, &call);
+	return add(queue, context, &call, false);
 }
 
 int winapi_queue_submit(winapi_queue_t queue)

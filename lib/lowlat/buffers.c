@@ -209,7 +209,7 @@ int winapi_buffer_test(winapi_handle_t handle, winapi_buffer_t *buffers, size_t 
 		call.buffer_count = taken;
 		request.crc_seed = result->checksum;
 		winapi_buffer_test_request_encode(&request, request_bytes);
-		rc = handle->ops->call(handle->transport, &call);
+		rc = lowlat_seed_call(handle, &call);
 		if (rc != 0)
 			return rc;
 		if (winapi_buffer_test_reply_decode(reply_bytes, call.reply_length, &reply) != 0)

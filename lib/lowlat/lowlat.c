@@ -174,6 +174,7 @@ static int open_handle(const struct winapi_transport *chosen, struct winapi_hand
 	}
 	handle->ops = instance.ops;
 	handle->transport = instance.context;
+	pthread_mutex_init(&handle->apis_lock, NULL);
 	return 0;
 }
 
@@ -219,8 +220,7 @@ winapi_handle_t winapi_init(void)
 
 int winapi_echo(winapi_handle_t handle, const char *input, char *output, size_t output_size)
 {
-	struct winapi_call call;
-	size_t length;
+	size_t length, reply_length;
 	int rc;
 
 	if (handle == NULL || input == NULL || output == NULL)
@@ -230,20 +230,19 @@ int winapi_echo(winapi_handle_t handle, const char *input, char *output, size_t 
 		return -EMSGSIZE;
 	if (output_size < length + 1)
 		return -ENOBUFS;
-
-	memset(&call, 0, sizeof(call));
-	call.api_id = WINAPI_API_ECHO;
-	call.request_data = input;
-	call.request_length = (uint32_t)length;
-	call.reply_data = output;
 	/* One byte stays for the terminating NUL. */
-	call.reply_capacity = (uint32_t)(output_size - 1 > WINAPI_MAX_INLINE_DATA ?
-					 WINAPI_MAX_INLINE_DATA : output_size - 1);
-	call.timeout_ms = -1;
-	rc = handle->ops->call(handle->transport, &call);
+	const winapi_api_call_t call = {
+		.api = WINAPI_API_ECHO,
+		.version_major = 1,
+		.input = input,
+		.input_length = length,
+		.output = output,
+		.output_size = output_size - 1,
+	};
+	rc = winapi_call_api(handle, &call, &reply_length);
 	if (rc != 0)
 		return rc;
-	output[call.reply_length] = '\0';
+	output[reply_length] = '\0';
 	return 0;
 }
 
@@ -277,5 +276,7 @@ void winapi_cleanup(winapi_handle_t handle)
 	pthread_mutex_unlock(&current_lock);
 	/* Buffers still allocated keep the memory (and the device's mappings) alive. */
 	lowlat_attachment_put(handle->attachment);
+	winapi_api_table_free(&handle->apis);
+	pthread_mutex_destroy(&handle->apis_lock);
 	free(handle);
 }

@@ -8,6 +8,10 @@
 #include <vmbus/channel.h>
 #include <vmbus/memory.h>
 #include <winapi/lowlat.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <winapi_internal/api_table.h>
 #include <winapi_internal/transport.h>
 
 /*
@@ -26,7 +30,36 @@ struct winapi_handle {
 	struct lowlat_attachment *attachment;
 	const struct winapi_transport_ops *ops;
 	void *transport;
+	/* The host's API table, asked for once (apis_lock); apis_known is read without it. */
+	pthread_mutex_t apis_lock;
+	bool apis_known;            /* __atomic */
+	struct winapi_api_table apis;
 };
+
+/* The host's table, asked for at the first need. @return 0 or the fetch's error. */
+int lowlat_api_table(winapi_handle_t handle, const struct winapi_api_table **table);
+
+/*
+ * What a call of @api_id at @version_major is checked against: the host's entry, or for a
+ * seed API before the table was asked for, the seed's (no round trip for the seed calls).
+ * @return 0; -EOPNOTSUPP; -EPROTONOSUPPORT; or lowlat_api_table()'s error.
+ */
+int lowlat_api_entry(winapi_handle_t handle, uint16_t api_id, unsigned int version_major,
+		     const struct winapi_api_entry **entry);
+
+/*
+ * Check @request against @entry and turn it into the transport's @call (buffers into
+ * @call_buffers): -EINVAL, -EMSGSIZE as winapi_call_api() says.
+ */
+int lowlat_api_prepare(winapi_handle_t handle, const struct winapi_api_entry *entry,
+		       const winapi_api_call_t *request, struct winapi_call *call,
+		       struct winapi_call_buffer *call_buffers);
+
+/* A seed API's call (version 1), made through the same checks and stamp as any other. */
+int lowlat_seed_call(winapi_handle_t handle, struct winapi_call *call);
+
+/* Stamp @call with what @entry says of its API (version, name, buffer access). */
+void lowlat_api_stamp(const struct winapi_api_entry *entry, struct winapi_call *call);
 
 void lowlat_attachment_get(struct lowlat_attachment *attachment);
 void lowlat_attachment_put(struct lowlat_attachment *attachment);

@@ -52,7 +52,7 @@ static int round_trip(winapi_handle_t handle, uint32_t type, uint64_t sequence,
 	int rc;
 
 	winapi_perf_test_request_encode(&request, request_bytes);
-	rc = handle->ops->call(handle->transport, &call);
+	rc = lowlat_seed_call(handle, &call);
 	if (rc != 0)
 		return rc;
 	if (winapi_perf_test_reply_decode(reply_bytes, call.reply_length, reply) != 0 ||

@@ -58,6 +58,7 @@ int winapi_message_encode(const struct winapi_message *message, void *out, size_
 	header.inline_length = htole32(message->inline_length);
 	header.reply_capacity = htole32(message->reply_capacity);
 	header.buffer_count = htole16(message->buffer_count);
+	header.api_version = htole16(message->api_version);
 	header.header_checksum = htole32(header_checksum(&header));
 	memcpy(cursor, &header, sizeof(header));
 	cursor += sizeof(header);
@@ -104,6 +105,8 @@ int winapi_message_decode(const void *bytes, size_t length, struct winapi_messag
 	message->request_id = le64toh(header.request_id);
 	message->reply_capacity = le32toh(header.reply_capacity);
 	message->buffer_count = le16toh(header.buffer_count);
+	/* 1.0 senders zero it: "not stated". */
+	message->api_version = le16toh(header.api_version);
 	message->inline_length = le32toh(header.inline_length);
 	if (message->version >> 8 != WINAPI_PROTOCOL_VERSION_MAJOR)
 		return -EPROTONOSUPPORT;
@@ -150,6 +153,8 @@ int winapi_status_to_errno(uint32_t status)
 		return -ENOBUFS;
 	case WINAPI_STATUS_BUSY:
 		return -EBUSY;
+	case WINAPI_STATUS_ACCESS_DENIED:
+		return -EACCES;
 	default:
 		return -EREMOTEIO;
 	}
@@ -172,6 +177,8 @@ uint32_t winapi_errno_to_status(int error)
 		return WINAPI_STATUS_REPLY_TOO_LARGE;
 	case -EBUSY:
 		return WINAPI_STATUS_BUSY;
+	case -EACCES:
+		return WINAPI_STATUS_ACCESS_DENIED;
 	default:
 		return WINAPI_STATUS_INTERNAL;
 	}
@@ -188,6 +195,7 @@ const char *winapi_status_name(uint32_t status)
 		[WINAPI_STATUS_REPLY_TOO_LARGE] = "reply too large",
 		[WINAPI_STATUS_BUSY] = "busy",
 		[WINAPI_STATUS_INTERNAL] = "internal host error",
+		[WINAPI_STATUS_ACCESS_DENIED] = "access denied",
 	};
 
 	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown status";
@@ -333,4 +341,180 @@ int winapi_perf_test_reply_decode(const void *in, size_t length, struct winapi_p
 	reply->checksum = get_32(&cursor);
 	reply->reserved = get_32(&cursor);
 	return reply->reserved == 0 ? 0 : -EBADMSG;
+}
+
+/* ---- the API table ---- */
+
+#define SEED_API(id_, name_, request_, reply_, access_)                                          \
+	{ .name = name_, .api_id = id_, .version = 0x100, .max_request = request_, .max_reply = reply_, \
+	  .buffer_access = access_ }
+#define ALL_BUFFERS(access) { access, access, access, access, access, access, access, access }
+
+const struct winapi_api_entry winapi_seed_apis[3] = {
+	SEED_API(WINAPI_API_ECHO, "winapi.echo", WINAPI_MAX_INLINE_DATA, WINAPI_MAX_INLINE_DATA, { 0 }),
+	SEED_API(WINAPI_API_BUFFER_TEST, "winapi.buffer_test", sizeof(struct winapi_buffer_test_request),
+		 sizeof(struct winapi_buffer_test_reply),
+		 ALL_BUFFERS(WINAPI_ACCESS_HOST_READS | WINAPI_ACCESS_HOST_WRITES)),
+	SEED_API(WINAPI_API_PERF_TEST, "winapi.perf_test", sizeof(struct winapi_perf_test_request),
+		 sizeof(struct winapi_perf_test_reply), ALL_BUFFERS(WINAPI_ACCESS_HOST_READS)),
+};
+
+int winapi_api_name_check(const char *name)
+{
+	size_t i, length;
+
+	if (name == NULL)
+		return -EINVAL;
+	length = strnlen(name, WINAPI_API_NAME_SIZE);
+	if (length == 0 || length == WINAPI_API_NAME_SIZE)
+		return -EINVAL;
+	for (i = 0; i < length; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+unsigned int winapi_api_entry_buffers(const struct winapi_api_entry *entry)
+{
+	unsigned int count = 0;
+
+	while (count < WINAPI_MAX_BUFFERS && entry->buffer_access[count] != 0)
+		count++;
+	return count;
+}
+
+int winapi_api_entry_check(const struct winapi_api_entry *entry)
+{
+	size_t length;
+	unsigned int i, buffers;
+
+	if (entry == NULL || winapi_api_name_check(entry->name) != 0)
+		return -EINVAL;
+	/* NUL-padded: no bytes after the name, so that equal names are equal entries. */
+	for (length = strlen(entry->name); length < WINAPI_API_NAME_SIZE; length++)
+		if (entry->name[length] != '\0')
+			return -EINVAL;
+	if (entry->api_id == 0 || entry->api_id > WINAPI_API_ID_MAX || entry->version >> 8 == 0 ||
+	    entry->max_request > WINAPI_MAX_INLINE_DATA || entry->max_reply > WINAPI_MAX_INLINE_DATA ||
+	    (entry->flags & ~WINAPI_API_FLAGS_KNOWN) != 0)
+		return -EINVAL;
+	buffers = winapi_api_entry_buffers(entry);
+	for (i = 0; i < WINAPI_MAX_BUFFERS; i++)
+		if (entry->buffer_access[i] > (WINAPI_ACCESS_HOST_READS | WINAPI_ACCESS_HOST_WRITES) ||
+		    (i >= buffers && entry->buffer_access[i] != 0))
+			return -EINVAL;
+	return 0;
+}
+
+void winapi_api_list_request_encode(const struct winapi_api_list_request *request, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_32(&cursor, request->first);
+	put_32(&cursor, 0);
+}
+
+int winapi_api_list_request_decode(const void *in, size_t length, struct winapi_api_list_request *request)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length != sizeof(*request))
+		return -EBADMSG;
+	request->first = get_32(&cursor);
+	request->reserved = get_32(&cursor);
+	return request->reserved == 0 ? 0 : -EBADMSG;
+}
+
+static void put_16(uint8_t **cursor, uint16_t value)
+{
+	value = htole16(value);
+	memcpy(*cursor, &value, 2);
+	*cursor += 2;
+}
+
+static uint16_t get_16(const uint8_t **cursor)
+{
+	uint16_t value;
+
+	memcpy(&value, *cursor, 2);
+	*cursor += 2;
+	return le16toh(value);
+}
+
+int winapi_api_list_reply_encode(const struct winapi_api_list_reply *reply, const struct winapi_api_entry *entries,
+				 void *out, size_t out_size)
+{
+	uint8_t *cursor = out;
+	size_t size;
+	uint32_t i;
+
+	if (reply == NULL || out == NULL || (reply->entry_count != 0 && entries == NULL) ||
+	    reply->entry_count > WINAPI_API_LIST_PAGE)
+		return -EINVAL;
+	size = sizeof(*reply) + (size_t)reply->entry_count * sizeof(*entries);
+	if (out_size < size)
+		return -ENOBUFS;
+	for (i = 0; i < reply->entry_count; i++)
+		if (winapi_api_entry_check(&entries[i]) != 0)
+			return -EINVAL;
+	put_16(&cursor, reply->protocol_oldest);
+	put_16(&cursor, reply->protocol_newest);
+	put_32(&cursor, reply->api_count);
+	put_32(&cursor, reply->first);
+	put_32(&cursor, reply->entry_count);
+	for (i = 0; i < reply->entry_count; i++) {
+		const struct winapi_api_entry *entry = &entries[i];
+
+		memcpy(cursor, entry->name, WINAPI_API_NAME_SIZE);
+		cursor += WINAPI_API_NAME_SIZE;
+		put_16(&cursor, entry->api_id);
+		put_16(&cursor, entry->version);
+		put_32(&cursor, entry->max_request);
+		put_32(&cursor, entry->max_reply);
+		put_32(&cursor, entry->flags);
+		memcpy(cursor, entry->buffer_access, WINAPI_MAX_BUFFERS);
+		cursor += WINAPI_MAX_BUFFERS;
+	}
+	return (int)size;
+}
+
+int winapi_api_list_reply_decode(const void *in, size_t length, struct winapi_api_list_reply *reply,
+				 struct winapi_api_entry *entries, size_t max)
+{
+	const uint8_t *cursor = in;
+	uint32_t i;
+
+	if (in == NULL || reply == NULL || length < sizeof(*reply))
+		return -EBADMSG;
+	reply->protocol_oldest = get_16(&cursor);
+	reply->protocol_newest = get_16(&cursor);
+	reply->api_count = get_32(&cursor);
+	reply->first = get_32(&cursor);
+	reply->entry_count = get_32(&cursor);
+	if (reply->protocol_oldest > reply->protocol_newest || reply->api_count > WINAPI_API_ID_MAX ||
+	    reply->entry_count > WINAPI_API_LIST_PAGE || reply->first > reply->api_count ||
+	    reply->entry_count > reply->api_count - reply->first ||
+	    length != sizeof(*reply) + (size_t)reply->entry_count * sizeof(*entries))
+		return -EBADMSG;
+	if (reply->entry_count > max)
+		return -ENOBUFS;
+	for (i = 0; i < reply->entry_count; i++) {
+		struct winapi_api_entry *entry = &entries[i];
+
+		memcpy(entry->name, cursor, WINAPI_API_NAME_SIZE);
+		cursor += WINAPI_API_NAME_SIZE;
+		entry->api_id = get_16(&cursor);
+		entry->version = get_16(&cursor);
+		entry->max_request = get_32(&cursor);
+		entry->max_reply = get_32(&cursor);
+		entry->flags = get_32(&cursor);
+		memcpy(entry->buffer_access, cursor, WINAPI_MAX_BUFFERS);
+		cursor += WINAPI_MAX_BUFFERS;
+		if (winapi_api_entry_check(entry) != 0)
+			return -EBADMSG;
+	}
+	return 0;
 }
