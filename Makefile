@@ -56,7 +56,7 @@ REQUESTS_SOURCES := lib/requests/request_table.c lib/requests/api_table.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c drivers/winapi/winapi_transport.c drivers/winapi/pmd_client.c \
 	drivers/winapi/pmd_path.c drivers/hvsock/hvsock_transport.c drivers/transports.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/apis.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
-HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
+HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/sim_memory.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
 	drivers/host/buffer_test.c drivers/host/perf_test.c
 # DPDK telemetry v2 server and client: winapi-pmd serves with it, its --stats and tests query.
 TELEMETRY_SOURCES := lib/telemetry/telemetry.c
@@ -88,7 +88,7 @@ SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTB
 	$(TESTBIN)/headers_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
-	$(TESTBIN)/hvsock_e2e
+	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -289,8 +289,15 @@ $(TESTBIN)/faults_e2e: $(call objects,tests/e2e/faults_e2e.c) $(E2E_HELPER) $(LI
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 
-# hvsock_e2e plays a hostile host and a hostile client with the wire's own code (the static archive).
-$(TESTBIN)/hvsock_e2e: $(call objects,tests/e2e/hvsock_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
+# hvsock_e2e plays a hostile host and a hostile client with the wire's own code (the static
+# archives), and serves APIs the test registers with the host service's own code.
+$(TESTBIN)/hvsock_e2e: $(call objects,tests/e2e/hvsock_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a $(LIB)/libwinapi-host.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
+
+# api_e2e registers APIs of its own on a host it runs in-process (drivers/host over the
+# emulator's bus) and calls them through liblowlat, directly and through winapi-pmd.
+$(TESTBIN)/api_e2e: $(call objects,tests/e2e/api_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a $(LIB)/libwinapi-host.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 

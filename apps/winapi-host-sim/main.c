@@ -125,32 +125,6 @@ static void random_guid(struct vmbus_guid *guid)
 	guid->bytes[8] = (uint8_t)((guid->bytes[8] & 0x3f) | 0x80);
 }
 
-/* The host reaches guest buffers through its own mappings of what the offer shared. */
-static void *gpadl_span(void *context, uint32_t gpadl, uint64_t offset, uint64_t length)
-{
-	struct vmbus_gpadl_region region;
-	unsigned int i;
-
-	for (i = VMBUS_GPADL_RECEIVE; i <= VMBUS_GPADL_SEND; i++) {
-		if (vmbus_device_gpadl_region(context, i, &region) != 0 || region.gpadl != gpadl)
-			continue;
-		if (offset > region.size || length > region.size - offset)
-			return NULL;
-		return (uint8_t *)region.address + offset;
-	}
-	return NULL;
-}
-
-static void *guest_page(void *context, uint64_t pfn)
-{
-	size_t size;
-	void *ram;
-
-	if (vmbus_sim_host_guest_ram(context, &ram, &size) != 0 || pfn >= size / VMBUS_PAGE_SIZE)
-		return NULL;
-	return (uint8_t *)ram + pfn * VMBUS_PAGE_SIZE;
-}
-
 static const char *fault_option_name(const struct option *options, int value)
 {
 	for (; options->name != NULL; options++)
@@ -207,9 +181,7 @@ static void *serve_channel(void *argument)
 static void *serve_guest(void *argument)
 {
 	struct session *session = argument;
-	const struct winapi_host_memory memory = {
-		.gpadl_span = gpadl_span, .guest_page = guest_page, .context = session->device,
-	};
+	struct winapi_host_memory memory;
 	struct channel_server servers[SESSION_MAX_CHANNELS] = { 0 };
 	unsigned int count = vmbus_device_channel_count(session->device), started = 0, i;
 	struct winapi_host_stats stats, total = { 0 };
@@ -218,6 +190,7 @@ static void *serve_guest(void *argument)
 
 	if (count > SESSION_MAX_CHANNELS)
 		count = SESSION_MAX_CHANNELS;
+	winapi_host_sim_memory(session->device, &memory);
 	for (i = 0; i < count && rc == 0; i++) {
 		servers[i].session = session;
 		rc = winapi_host_create(session->device, i, &memory, &servers[i].host);

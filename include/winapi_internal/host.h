@@ -42,6 +42,12 @@ struct winapi_host_memory {
 	void *context;
 };
 
+/**
+ * The emulator's view of @p device's guest memory (a host-side device of drivers/bus/sim):
+ * its GPADL regions and the shared guest RAM. @p device must outlive the hosts using it.
+ */
+void winapi_host_sim_memory(struct vmbus_device *device, struct winapi_host_memory *memory);
+
 struct winapi_host_stats {
 	uint64_t requests;       /**< requests answered (any status) */
 	uint64_t bad_requests;   /**< requests answered with an error status, or dropped */
