@@ -83,7 +83,8 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut \
-	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut
+	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut \
+	$(TESTBIN)/api_table_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
 	$(TESTBIN)/headers_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
@@ -225,6 +226,7 @@ $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 # host_answer_ut: the answer step the QEMU device (drivers/host/qemu) runs, on fake guest pages.
 $(TESTBIN)/host_answer_ut: $(call objects,tests/unit/host_answer_ut.c) $(LIB)/libwinapi-host.a
 $(TESTBIN)/request_table_ut: $(call objects,tests/unit/request_table_ut.c $(REQUESTS_SOURCES) lib/log/log.c)
+$(TESTBIN)/api_table_ut: $(call objects,tests/unit/api_table_ut.c lib/requests/api_table.c) $(PROTOCOL_OBJECTS)
 # hcs_ut: the HCS library's portable half and winapi-hcs's command line, on recorded documents.
 $(TESTBIN)/hcs_ut: $(call objects,tests/unit/hcs_ut.c lib/hcs/hcs_json.c apps/winapi-hcs/cli.c)
 $(BUILD)/obj/tests/unit/hcs_ut.o: ALL_CPPFLAGS += -DHCS_DOCUMENTS='"$(CURDIR)/tests/unit/hcs"' 
