@@ -27,6 +27,7 @@ struct options {
 	uint64_t iterations;
 	uint64_t size;            /* --size: buffer bytes (buffer test) or bytes to move (benchmark) */
 	unsigned int buffers;
+	bool list_apis;
 };
 
 static void usage(FILE *out)
@@ -46,6 +47,8 @@ static void usage(FILE *out)
 		"      --stress            random echoes and buffer operations, every result checked\n"
 		"  -i, --iterations N      stress rounds, or benchmark round trips (default 1000)\n"
 		"      --benchmark KIND    latency or throughput: measured round trips, printed\n"
+		"      --list-apis         the host's protocol versions and API table: name, id,\n"
+		"                          version, inline limits, what the host does with each buffer\n"
 		"  -s, --socket PATH       the host emulator's socket (sets WINAPI_SIM_SOCKET)\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -405,6 +408,44 @@ static int integration(winapi_handle_t handle, uint64_t largest)
 	return 0;
 }
 
+/* Buffer rights as letters: r (the host reads it), w (writes), rw; "-" for none. */
+static void format_access(const winapi_api_info_t *api, char *text, size_t size)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	text[0] = '\0';
+	for (i = 0; i < WINAPI_MAX_BUFFERS && api->buffer_access[i] != 0 && used < size; i++)
+		used += (size_t)snprintf(text + used, size - used, "%s%s%s", i == 0 ? "" : ",",
+					 api->buffer_access[i] & WINAPI_ACCESS_HOST_READS ? "r" : "",
+					 api->buffer_access[i] & WINAPI_ACCESS_HOST_WRITES ? "w" : "");
+	if (i == 0)
+		snprintf(text, size, "-");
+}
+
+static int list_apis(winapi_handle_t handle)
+{
+	winapi_api_info_t apis[WINAPI_API_ID_MAX];
+	unsigned int oldest, newest;
+	char access[64];
+	int count, i, rc;
+
+	rc = winapi_protocol_versions(handle, &oldest, &newest);
+	count = rc == 0 ? winapi_api_list(handle, apis, WINAPI_API_ID_MAX) : rc;
+	if (count < 0)
+		return fail("list apis", count);
+	printf("protocol %u.%u..%u.%u%s, %d APIs\n", oldest >> 8, oldest & 0xff, newest >> 8, newest & 0xff,
+	       newest == WINAPI_PROTOCOL_VERSION_OLDEST ? " (a host without an API table: the seed APIs)" : "", count);
+	printf("%-32s %5s %7s %9s %9s  %-24s %s\n", "NAME", "ID", "VERSION", "MAX-IN", "MAX-OUT", "BUFFERS", "FLAGS");
+	for (i = 0; i < count && i < (int)WINAPI_API_ID_MAX; i++) {
+		format_access(&apis[i], access, sizeof(access));
+		printf("%-32s %5u %5u.%-1u %9u %9u  %-24s %s\n", apis[i].name, apis[i].api_id, apis[i].version >> 8,
+		       apis[i].version & 0xff, apis[i].max_request, apis[i].max_reply, access,
+		       apis[i].flags & WINAPI_API_FLAG_EVENT_SOURCE ? "events" : "-");
+	}
+	return 0;
+}
+
 static int stress(winapi_handle_t handle, uint64_t rounds)
 {
 	char text[WINAPI_MAX_INLINE_DATA + 1];
@@ -431,7 +472,7 @@ static int stress(winapi_handle_t handle, uint64_t rounds)
 
 int main(int argc, char **argv)
 {
-	enum { OPTION_INTEGRATION = 256, OPTION_STRESS, OPTION_BENCHMARK };
+	enum { OPTION_INTEGRATION = 256, OPTION_STRESS, OPTION_BENCHMARK, OPTION_LIST_APIS };
 	static const struct option long_options[] = {
 		{ "test", required_argument, NULL, 't' },
 		{ "message", required_argument, NULL, 'm' },
@@ -442,6 +483,7 @@ int main(int argc, char **argv)
 		{ "stress", no_argument, NULL, OPTION_STRESS },
 		{ "iterations", required_argument, NULL, 'i' },
 		{ "benchmark", required_argument, NULL, OPTION_BENCHMARK },
+		{ "list-apis", no_argument, NULL, OPTION_LIST_APIS },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -499,6 +541,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPTION_LIST_APIS:
+			options.list_apis = true;
+			break;
 		case 's':
 			setenv("WINAPI_SIM_SOCKET", optarg, 1);
 			break;
@@ -535,7 +580,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "winapi-test: winapi_init failed: %s\n", strerror(errno));
 		return 1;
 	}
-	if (options.integration)
+	if (options.list_apis)
+		status = list_apis(handle);
+	else if (options.integration)
 		status = integration(handle, size_given ? options.size : WINAPI_MAX_BUFFER_SIZE);
 	else if (options.stress)
 		status = stress(handle, options.iterations);
