@@ -56,7 +56,7 @@ REQUESTS_SOURCES := lib/requests/request_table.c lib/requests/api_table.c
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c drivers/winapi/winapi_transport.c drivers/winapi/pmd_client.c \
 	drivers/winapi/pmd_path.c drivers/hvsock/hvsock_transport.c drivers/transports.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/apis.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
-HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/sim_memory.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
+HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/events.c drivers/host/tick.c drivers/host/sim_memory.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
 	drivers/host/buffer_test.c drivers/host/perf_test.c
 # DPDK telemetry v2 server and client: winapi-pmd serves with it, its --stats and tests query.
 TELEMETRY_SOURCES := lib/telemetry/telemetry.c
@@ -164,6 +164,7 @@ MINGW_CC := x86_64-w64-mingw32-gcc
 WINDOWS := $(BUILD)/windows
 WINDOWS_JANSSON := $(WINDOWS)/jansson
 WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
+	drivers/host/events.c drivers/host/tick.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/gpa.c \
 	lib/winapi/protocol.c drivers/hvsock/hvsock_wire.c lib/winapi/crc32c_sse42.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))

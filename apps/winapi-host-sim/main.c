@@ -20,6 +20,7 @@
 #include <vmbus/memory.h>
 #include <vmbus/sim.h>
 #include <winapi_internal/host.h>
+#include <winapi_internal/host_api.h>
 #include <winapi/log.h>
 #include <winapi/protocol.h>
 
@@ -467,6 +468,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &action, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* The emulator posts events: its guests may subscribe to the tick. */
+	rc = winapi_host_api_register(&winapi_host_tick_api);
+	if (rc != 0) {
+		fprintf(stderr, "winapi-host-sim: cannot register winapi.tick: %s\n", strerror(-rc));
+		return 1;
+	}
 	rc = vmbus_sim_host_listen(&config, &listener);
 	if (rc != 0) {
 		fprintf(stderr, "winapi-host-sim: cannot listen: %s%s\n", strerror(-rc),

@@ -178,9 +178,15 @@ void winapi_host_dispatch(struct winapi_host_context *host, const struct winapi_
 	*reply = (struct winapi_host_reply){ .status = WINAPI_STATUS_OK };
 	if (message->api_id == WINAPI_API_LIST) {
 		answer_list(host, message, reply);
+	} else if (message->api_id >= WINAPI_API_SUBSCRIBE && message->api_id <= WINAPI_API_UNSUBSCRIBE) {
+		winapi_host_events_request(host, message, reply);
+		if (reply->status == WINAPI_HOST_STATUS_DEFERRED)
+			return;
 	} else {
 		api = winapi_host_api_find(message->api_id);
-		reply->status = api == NULL ? WINAPI_STATUS_UNSUPPORTED_API : check_against(&api->entry, message);
+		/* An event source takes subscriptions; a plain call it refuses, unless it has a handler. */
+		reply->status = api == NULL || api->handler == NULL ? WINAPI_STATUS_UNSUPPORTED_API :
+								       check_against(&api->entry, message);
 		if (reply->status == WINAPI_STATUS_OK)
 			api->handler(host, request, reply);
 		/* A handler that answers more than its descriptor says is a host bug: not sent. */
@@ -217,6 +223,8 @@ int winapi_host_answer(struct winapi_host_context *host, const struct winapi_hos
 		reply.status = WINAPI_STATUS_BAD_MESSAGE;
 	else
 		winapi_host_dispatch(host, &context, &reply); /* carries no data unless OK */
+	if (reply.status == WINAPI_HOST_STATUS_DEFERRED)
+		return 0; /* answered later, by the events pump */
 
 	memset(response, 0, sizeof(*response));
 	/* A request of another major version decodes far enough to say which api it was for. */

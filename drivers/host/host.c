@@ -12,6 +12,7 @@
 
 #include <vmbus/channel.h>
 #include <winapi/log.h>
+#include <winapi_internal/clock.h>
 
 #include "host_private.h"
 
@@ -49,9 +50,12 @@ int winapi_host_create(struct vmbus_device *device, unsigned int channel_index,
 		return -ENOMEM;
 	if (memory != NULL)
 		host->context.memory = *memory;
-	rc = vmbus_chan_open(device, channel_index, &host->channel);
+	rc = winapi_host_subscriptions_create(&host->context.subscriptions);
 	if (rc != 0)
 		goto err_free_host;
+	rc = vmbus_chan_open(device, channel_index, &host->channel);
+	if (rc != 0)
+		goto err_destroy_subscriptions;
 	host->receive_size = vmbus_chan_max_packet_size(host->channel);
 	host->receive_buffer = malloc(host->receive_size);
 	if (host->receive_buffer == NULL) {
@@ -63,6 +67,8 @@ int winapi_host_create(struct vmbus_device *device, unsigned int channel_index,
 
 err_close_channel:
 	vmbus_chan_close(host->channel);
+err_destroy_subscriptions:
+	winapi_host_subscriptions_destroy(host->context.subscriptions);
 err_free_host:
 	free(host);
 	return rc;
@@ -72,6 +78,7 @@ void winapi_host_destroy(struct winapi_host *host)
 {
 	if (host == NULL)
 		return;
+	winapi_host_subscriptions_destroy(host->context.subscriptions);
 	free(host->receive_buffer);
 	vmbus_chan_close(host->channel);
 	free(host);
@@ -290,6 +297,8 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 	size = winapi_host_answer(&host->context, &packet, &response, host->reply_buffer, sizeof(host->reply_buffer));
 	if (size < 0)
 		return size; /* a handler broke the protocol's limits: a bug here, not in the guest */
+	if (size == 0)
+		return 0; /* an event wait: answered by pump_events() */
 	if (response.status != WINAPI_STATUS_OK) {
 		count(&host->stats.bad_requests);
 		winapi_log(WINAPI_LOG_DEBUG, "host", "request %llu: %s", (unsigned long long)info->trans_id,
@@ -298,8 +307,31 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 	return send_answer(host, info->trans_id, &response, (size_t)size);
 }
 
+/* A deferred answer (an event wait) goes out as the completion of its request. */
+static int emit_answer(void *context, const struct winapi_message *response)
+{
+	struct winapi_host *host = context;
+	int size = winapi_message_encode(response, host->reply_buffer, sizeof(host->reply_buffer));
+	int rc;
+
+	if (size < 0)
+		return size;
+	rc = write_completion(host, response->request_id, host->reply_buffer, (size_t)size);
+	if (rc == 0)
+		count(&host->stats.requests);
+	return rc == -ETIMEDOUT ? 0 : rc; /* a guest that stopped reading loses this answer only */
+}
+
+/* Events due now, and the waits they (or their deadlines) answer; *@next_ns: when to look again. */
+static int pump_events(struct winapi_host *host, uint64_t *next_ns)
+{
+	return winapi_host_events_pump(host->context.subscriptions, winapi_clock_now_ns(), emit_answer, host,
+				       next_ns);
+}
+
 int winapi_host_poll(struct winapi_host *host)
 {
+	uint64_t next_ns;
 	struct vmbus_ring_packet_info info;
 	int answered = 0, burst, rc;
 
@@ -331,6 +363,9 @@ int winapi_host_poll(struct winapi_host *host)
 				goto err_finish;
 			burst++;
 		}
+		rc = pump_events(host, &next_ns);
+		if (rc != 0)
+			goto err_finish;
 		rc = finish_burst(host);
 		if (rc != 0)
 			return rc;
@@ -347,7 +382,8 @@ err_finish:
 
 int winapi_host_run(struct winapi_host *host, const bool *stop)
 {
-	int rc;
+	uint64_t next_ns, now_ns;
+	int rc, wait_ms;
 
 	while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
 		rc = winapi_host_poll(host);
@@ -362,7 +398,21 @@ int winapi_host_run(struct winapi_host *host, const bool *stop)
 			winapi_log(WINAPI_LOG_ERR, "host", "channel failed: %s", strerror(-rc));
 			return rc;
 		}
-		rc = vmbus_chan_wait(host->channel, HOST_STOP_CHECK_MS);
+		/* Sleep until the guest signals, or an event or a wait's deadline is due. */
+		rc = pump_events(host, &next_ns);
+		if (rc == 0)
+			rc = finish_burst(host);
+		if (rc == -ENOTCONN)
+			return 0;
+		if (rc != 0)
+			return rc;
+		now_ns = winapi_clock_now_ns();
+		wait_ms = HOST_STOP_CHECK_MS;
+		if (next_ns <= now_ns)
+			wait_ms = 0;
+		else if (next_ns - now_ns < (uint64_t)HOST_STOP_CHECK_MS * 1000000u)
+			wait_ms = (int)((next_ns - now_ns + 999999u) / 1000000u);
+		rc = vmbus_chan_wait(host->channel, wait_ms);
 		if (rc == -ENOTCONN)
 			return 0; /* the guest left */
 		if (rc != 0 && rc != -ETIMEDOUT)

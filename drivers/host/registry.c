@@ -52,7 +52,11 @@ int winapi_host_api_register(const struct winapi_host_api *api)
 	unsigned int i, count;
 	int rc = 0;
 
-	if (api == NULL || api->handler == NULL || winapi_api_entry_check(&api->entry) != 0)
+	if (api == NULL || winapi_api_entry_check(&api->entry) != 0 ||
+	    (api->handler == NULL && api->events == NULL) ||
+	    (api->events != NULL) != ((api->entry.flags & WINAPI_API_FLAG_EVENT_SOURCE) != 0) ||
+	    (api->events != NULL && (api->events->subscribe == NULL || api->events->poll == NULL ||
+				     api->events->unsubscribe == NULL)))
 		return -EINVAL;
 	ensure_seeds();
 	pthread_mutex_lock(&register_lock);

@@ -67,6 +67,9 @@ enum winapi_api_id {
 	WINAPI_API_BUFFER_TEST = 2, /**< read / write / verify over shared buffers */
 	WINAPI_API_PERF_TEST = 3,   /**< latency and throughput runs */
 	WINAPI_API_LIST = 0xff00,   /**< control (1.1): protocol range and API table, paged */
+	WINAPI_API_SUBSCRIBE = 0xff01,   /**< control (1.1): subscribe to an event source */
+	WINAPI_API_EVENT_WAIT = 0xff02,  /**< control (1.1): a subscription's next events */
+	WINAPI_API_UNSUBSCRIBE = 0xff03, /**< control (1.1): end a subscription */
 };
 
 #define WINAPI_API_ID_MAX 1023u
@@ -354,6 +357,101 @@ int winapi_api_list_reply_encode(const struct winapi_api_list_reply *reply, cons
  */
 int winapi_api_list_reply_decode(const void *in, size_t length, struct winapi_api_list_reply *reply,
 				 struct winapi_api_entry *entries, size_t max);
+
+/* ---- Events (1.1): subscriptions to an API registered as an event source ---- */
+
+/*
+ * A guest subscribes (SUBSCRIBE names the source's api_id, its version and the source's own
+ * parameters) and gets a subscription id. The host keeps up to `depth` events of it; one
+ * posted while that many wait is lost, and counted. The guest asks for events with
+ * EVENT_WAIT requests, several in flight if it likes: the host answers the oldest first, as
+ * soon as it has events for it, or with none once wait_ms passed (so that no request outlives
+ * its deadline). Events carry the subscription's sequence (1, 2, ... in the order posted);
+ * each answer carries the total lost so far. UNSUBSCRIBE ends it: waits still pending are
+ * answered with WINAPI_EVENT_WAIT_ENDED.
+ */
+#define WINAPI_EVENT_MAX_DATA 240u         /**< bytes of one event */
+#define WINAPI_EVENT_MAX_DEPTH 1024u       /**< events a host keeps for a subscription */
+#define WINAPI_EVENT_DEFAULT_DEPTH 64u
+#define WINAPI_EVENT_MAX_WAIT_MS 60000u
+#define WINAPI_EVENT_WAIT_ENDED 0x1u       /**< event wait reply flag: the subscription ended */
+
+/** SUBSCRIBE request, inline: this 8-byte head, then the source's parameters. */
+struct winapi_subscribe_request {
+	uint16_t api_id;      /**< the event source */
+	uint16_t api_version; /**< the major (and minor) the guest was written for */
+	uint32_t depth;       /**< events the host keeps; 0: WINAPI_EVENT_DEFAULT_DEPTH */
+};
+
+/** SUBSCRIBE reply, inline (8 bytes). Also UNSUBSCRIBE's request. */
+struct winapi_subscription {
+	uint64_t id; /**< never 0 */
+};
+
+/** EVENT_WAIT request, inline (16 bytes). */
+struct winapi_event_wait_request {
+	uint64_t subscription;
+	uint32_t max_events; /**< 1.. as many as fit the reply capacity */
+	uint32_t wait_ms;    /**< answer with none after this long; <= WINAPI_EVENT_MAX_WAIT_MS */
+};
+
+/** EVENT_WAIT reply, inline: this 24-byte head, then event_count events. */
+struct winapi_event_wait_reply {
+	uint64_t subscription;
+	uint64_t lost;        /**< events of this subscription lost so far, in total */
+	uint32_t event_count;
+	uint32_t flags;       /**< WINAPI_EVENT_WAIT_ENDED */
+};
+
+/** One event in a reply: this 16-byte head, then length bytes, zero-padded to 8. */
+struct winapi_event_header {
+	uint64_t sequence;
+	uint32_t length;   /**< <= WINAPI_EVENT_MAX_DATA */
+	uint32_t reserved; /**< zero */
+};
+
+/** An event as decoded. */
+struct winapi_event_record {
+	uint64_t sequence;
+	uint32_t length;
+	const uint8_t *data; /**< points into the decoded bytes */
+};
+
+static_assert(sizeof(struct winapi_subscribe_request) == 8, "subscribe request head is 8 bytes");
+static_assert(sizeof(struct winapi_event_wait_request) == 16, "event wait request is 16 bytes");
+static_assert(sizeof(struct winapi_event_wait_reply) == 24, "event wait reply head is 24 bytes");
+static_assert(sizeof(struct winapi_event_header) == 16, "event header is 16 bytes");
+
+/** Bytes one event takes in a reply. */
+static inline uint32_t winapi_event_size(uint32_t length)
+{
+	return (uint32_t)sizeof(struct winapi_event_header) + ((length + 7u) & ~7u);
+}
+
+void winapi_subscribe_request_encode(const struct winapi_subscribe_request *request, void *out);
+/** @return 0; -EBADMSG (shorter than the head; depth over WINAPI_EVENT_MAX_DEPTH). */
+int winapi_subscribe_request_decode(const void *in, size_t length, struct winapi_subscribe_request *request);
+void winapi_subscription_encode(const struct winapi_subscription *subscription, void *out);
+/** @return 0; -EBADMSG (not 8 bytes, or id 0). */
+int winapi_subscription_decode(const void *in, size_t length, struct winapi_subscription *subscription);
+void winapi_event_wait_request_encode(const struct winapi_event_wait_request *request, void *out);
+/** @return 0; -EBADMSG (not 16 bytes, max_events 0, wait_ms over the limit). */
+int winapi_event_wait_request_decode(const void *in, size_t length, struct winapi_event_wait_request *request);
+
+/**
+ * Encode an EVENT_WAIT reply: the head (event_count as given) and the events.
+ * @return bytes written; -EINVAL (an event over WINAPI_EVENT_MAX_DATA); -ENOBUFS.
+ */
+int winapi_event_wait_reply_encode(const struct winapi_event_wait_reply *reply,
+				   const struct winapi_event_record *events, void *out, size_t out_size);
+
+/**
+ * Decode an EVENT_WAIT reply from the peer: the head, then up to @p max events (each within
+ * the bytes, lengths within the limit, padding and reserved zero, nothing after the last).
+ * @return 0; -EBADMSG; -ENOBUFS (more events than @p max).
+ */
+int winapi_event_wait_reply_decode(const void *in, size_t length, struct winapi_event_wait_reply *reply,
+				   struct winapi_event_record *events, size_t max);
 
 /** Map a response status to the negative errno liblowlat returns (0 for OK). */
 int winapi_status_to_errno(uint32_t status);

@@ -64,11 +64,46 @@ struct winapi_host_request {
 typedef void winapi_host_handler(struct winapi_host_context *host, const struct winapi_host_request *request,
 				 struct winapi_host_reply *reply);
 
-/** One API: what the host's table lists for it, and its handler. */
+/** Where an event source posts the events of one subscription. Opaque. */
+struct winapi_host_events;
+
+/**
+ * An event source: what an API flagged WINAPI_API_FLAG_EVENT_SOURCE adds to its descriptor.
+ * Its calls run on the thread of the host that holds the subscription, one subscription per
+ * state; the host keeps the events, counts the lost ones and answers the guest's waits.
+ */
+struct winapi_host_event_source {
+	/** A guest subscribes with @p params (untrusted): a status (OK, BAD_MESSAGE, BUSY), and
+	 *  on OK the subscription's *@p state. */
+	uint32_t (*subscribe)(const void *params, uint32_t length, void **state);
+	/** Post what is due at @p now_ns (CLOCK_MONOTONIC) with winapi_host_event_post(); return
+	 *  when to be called next (ns; UINT64_MAX: not until the host polls again anyway). */
+	uint64_t (*poll)(void *state, uint64_t now_ns, struct winapi_host_events *events);
+	/** The subscription ended (unsubscribed, or the guest left). */
+	void (*unsubscribe)(void *state);
+};
+
+/**
+ * Post one event of at most WINAPI_EVENT_MAX_DATA bytes (longer ones are cut there): kept
+ * for the guest, or counted lost when the subscription already holds its depth of events.
+ */
+void winapi_host_event_post(struct winapi_host_events *events, const void *data, uint32_t length);
+
+/** One API: what the host's table lists for it, and its handler (or its event source). */
 struct winapi_host_api {
 	struct winapi_api_entry entry; /**< must pass winapi_api_entry_check() */
-	winapi_host_handler *handler;
+	winapi_host_handler *handler;  /**< NULL only for an event source: plain calls are refused */
+	/** Set exactly when entry.flags has WINAPI_API_FLAG_EVENT_SOURCE. */
+	const struct winapi_host_event_source *events;
 };
+
+/**
+ * The first event source, "winapi.tick" 1.0: parameters a u32 period in ms (1..60000); every
+ * period it posts an event of 8 bytes, the host's CLOCK_MONOTONIC time in ns. Registered by
+ * the hosts that can post events (winapi-host-sim, winapi-hostd); a host that only answers
+ * requests (the QEMU device) does not list it.
+ */
+extern const struct winapi_host_api winapi_host_tick_api;
 
 /** APIs one process may register, the seeds' included. */
 #define WINAPI_HOST_MAX_APIS 256u

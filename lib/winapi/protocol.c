@@ -518,3 +518,133 @@ int winapi_api_list_reply_decode(const void *in, size_t length, struct winapi_ap
 	}
 	return 0;
 }
+
+/* ---- events ---- */
+
+void winapi_subscribe_request_encode(const struct winapi_subscribe_request *request, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_16(&cursor, request->api_id);
+	put_16(&cursor, request->api_version);
+	put_32(&cursor, request->depth);
+}
+
+int winapi_subscribe_request_decode(const void *in, size_t length, struct winapi_subscribe_request *request)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length < sizeof(*request))
+		return -EBADMSG;
+	request->api_id = get_16(&cursor);
+	request->api_version = get_16(&cursor);
+	request->depth = get_32(&cursor);
+	return request->depth <= WINAPI_EVENT_MAX_DEPTH ? 0 : -EBADMSG;
+}
+
+void winapi_subscription_encode(const struct winapi_subscription *subscription, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_64(&cursor, subscription->id);
+}
+
+int winapi_subscription_decode(const void *in, size_t length, struct winapi_subscription *subscription)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length != sizeof(*subscription))
+		return -EBADMSG;
+	subscription->id = get_64(&cursor);
+	return subscription->id != 0 ? 0 : -EBADMSG;
+}
+
+void winapi_event_wait_request_encode(const struct winapi_event_wait_request *request, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_64(&cursor, request->subscription);
+	put_32(&cursor, request->max_events);
+	put_32(&cursor, request->wait_ms);
+}
+
+int winapi_event_wait_request_decode(const void *in, size_t length, struct winapi_event_wait_request *request)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || length != sizeof(*request))
+		return -EBADMSG;
+	request->subscription = get_64(&cursor);
+	request->max_events = get_32(&cursor);
+	request->wait_ms = get_32(&cursor);
+	return request->max_events != 0 && request->wait_ms <= WINAPI_EVENT_MAX_WAIT_MS ? 0 : -EBADMSG;
+}
+
+int winapi_event_wait_reply_encode(const struct winapi_event_wait_reply *reply,
+				   const struct winapi_event_record *events, void *out, size_t out_size)
+{
+	uint8_t *cursor = out;
+	size_t size = sizeof(*reply);
+	uint32_t i;
+
+	for (i = 0; i < reply->event_count; i++) {
+		if (events[i].length > WINAPI_EVENT_MAX_DATA)
+			return -EINVAL;
+		size += winapi_event_size(events[i].length);
+	}
+	if (out_size < size)
+		return -ENOBUFS;
+	put_64(&cursor, reply->subscription);
+	put_64(&cursor, reply->lost);
+	put_32(&cursor, reply->event_count);
+	put_32(&cursor, reply->flags);
+	for (i = 0; i < reply->event_count; i++) {
+		uint32_t padded = winapi_event_size(events[i].length) - (uint32_t)sizeof(struct winapi_event_header);
+
+		put_64(&cursor, events[i].sequence);
+		put_32(&cursor, events[i].length);
+		put_32(&cursor, 0);
+		memset(cursor, 0, padded);
+		if (events[i].length != 0)
+			memcpy(cursor, events[i].data, events[i].length);
+		cursor += padded;
+	}
+	return (int)size;
+}
+
+int winapi_event_wait_reply_decode(const void *in, size_t length, struct winapi_event_wait_reply *reply,
+				   struct winapi_event_record *events, size_t max)
+{
+	const uint8_t *cursor = in, *end = (const uint8_t *)in + length;
+	uint32_t i, padded, reserved, k;
+
+	if (in == NULL || reply == NULL || length < sizeof(*reply))
+		return -EBADMSG;
+	reply->subscription = get_64(&cursor);
+	reply->lost = get_64(&cursor);
+	reply->event_count = get_32(&cursor);
+	reply->flags = get_32(&cursor);
+	if ((reply->flags & ~WINAPI_EVENT_WAIT_ENDED) != 0 || reply->subscription == 0)
+		return -EBADMSG;
+	if (reply->event_count > max)
+		return (size_t)(end - cursor) / sizeof(struct winapi_event_header) < reply->event_count ? -EBADMSG :
+															 -ENOBUFS;
+	for (i = 0; i < reply->event_count; i++) {
+		if ((size_t)(end - cursor) < sizeof(struct winapi_event_header))
+			return -EBADMSG;
+		events[i].sequence = get_64(&cursor);
+		events[i].length = get_32(&cursor);
+		reserved = get_32(&cursor);
+		if (reserved != 0 || events[i].length > WINAPI_EVENT_MAX_DATA)
+			return -EBADMSG;
+		padded = winapi_event_size(events[i].length) - (uint32_t)sizeof(struct winapi_event_header);
+		if ((size_t)(end - cursor) < padded)
+			return -EBADMSG;
+		for (k = events[i].length; k < padded; k++)
+			if (cursor[k] != 0)
+				return -EBADMSG;
+		events[i].data = cursor;
+		cursor += padded;
+	}
+	return cursor == end ? 0 : -EBADMSG;
+}
