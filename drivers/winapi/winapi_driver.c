@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <vmbus/channel.h>
 #include <vmbus/memory.h>
@@ -41,6 +44,8 @@ struct driver_request {
 struct winapi_driver_queue {
 	struct winapi_driver *driver;
 	struct request_queue *requests;
+	int notify_fd;   /* -1, or the eventfd its finished requests write */
+	int event_fd;    /* -1, or the epoll set an application polls */
 };
 
 struct winapi_driver {
@@ -175,6 +180,8 @@ int winapi_driver_queue_create(struct winapi_driver *driver, unsigned int depth,
 		return rc;
 	}
 	queue->driver = driver;
+	queue->notify_fd = -1;
+	queue->event_fd = -1;
 	*queue_out = queue;
 	return 0;
 }
@@ -184,7 +191,56 @@ void winapi_driver_queue_destroy(struct winapi_driver_queue *queue)
 	if (queue == NULL)
 		return;
 	request_queue_destroy(queue->requests);
+	if (queue->event_fd >= 0)
+		close(queue->event_fd);
+	if (queue->notify_fd >= 0)
+		close(queue->notify_fd);
 	free(queue);
+}
+
+int winapi_driver_queue_event_fd(struct winapi_driver_queue *queue)
+{
+	struct winapi_driver *driver;
+	struct epoll_event event = { .events = EPOLLIN };
+	int device_fd, rc;
+
+	if (queue == NULL)
+		return -EINVAL;
+	if (queue->event_fd >= 0)
+		return queue->event_fd;
+	driver = queue->driver;
+	device_fd = vmbus_device_event_fd(driver->device);
+	if (device_fd < 0)
+		return device_fd;
+	queue->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (queue->notify_fd < 0)
+		return -errno;
+	queue->event_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (queue->event_fd < 0) {
+		rc = -errno;
+		goto err_close_notify;
+	}
+	if (epoll_ctl(queue->event_fd, EPOLL_CTL_ADD, device_fd, &event) != 0 ||
+	    epoll_ctl(queue->event_fd, EPOLL_CTL_ADD, queue->notify_fd, &event) != 0) {
+		rc = -errno;
+		goto err_close_epoll;
+	}
+	pthread_mutex_lock(&driver->table.lock);
+	request_queue_set_notify(queue->requests, queue->notify_fd);
+	pthread_mutex_unlock(&driver->table.lock);
+	/* Nobody polls the ring while the application sleeps: the host must signal every batch. */
+	pthread_mutex_lock(&driver->tx_lock);
+	vmbus_chan_set_interrupt_mode(driver->channel, true);
+	pthread_mutex_unlock(&driver->tx_lock);
+	return queue->event_fd;
+
+err_close_epoll:
+	close(queue->event_fd);
+	queue->event_fd = -1;
+err_close_notify:
+	close(queue->notify_fd);
+	queue->notify_fd = -1;
+	return rc;
 }
 
 int winapi_driver_queue_add(struct winapi_driver_queue *queue, const struct winapi_call *call, void *user_data)
@@ -477,11 +533,53 @@ static void wait_for_completions(struct request_table *table, void *context, str
 	request_table_wake_all(table);
 }
 
+/*
+ * What woke an application's poll of the queue's event fd, taken: its eventfd read, the
+ * device's events consumed, the ring drained and checked once more after re-arming (a packet
+ * that came before the read index was published raised no signal). Skipped while another
+ * reaper leads: it drains, and its finished requests write the eventfd.
+ */
+static void take_queue_events(struct winapi_driver_queue *queue)
+{
+	struct winapi_driver *driver = queue->driver;
+	struct request_table *table = &driver->table;
+	uint64_t count;
+	int rc;
+
+	(void)!read(queue->notify_fd, &count, sizeof(count));
+	pthread_mutex_lock(&table->lock);
+	if (driver->reaping) {
+		pthread_mutex_unlock(&table->lock);
+		return;
+	}
+	driver->reaping = true;
+	pthread_mutex_unlock(&table->lock);
+	rc = vmbus_device_take_events(driver->device);
+	while (rc == 0) {
+		rc = drain(driver);
+		if (rc < 0)
+			break;
+		rc = vmbus_chan_arm(driver->channel);
+		if (rc == 0)
+			break; /* empty and armed: the host signals the next packet */
+		if (rc == -EAGAIN)
+			rc = 0; /* one came meanwhile: drain again */
+	}
+	pthread_mutex_lock(&table->lock);
+	driver->reaping = false;
+	if (rc < 0 && table->broken == 0)
+		request_table_fail_all(table, rc);
+	request_table_wake_all(table);
+	pthread_mutex_unlock(&table->lock);
+}
+
 int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_call_completion *completions,
 			     unsigned int max, unsigned int min, int timeout_ms)
 {
 	if (queue == NULL)
 		return -EINVAL;
+	if (queue->event_fd >= 0 && timeout_ms == 0)
+		take_queue_events(queue);
 	return request_queue_reap(queue->requests, completions, max, min, timeout_ms);
 }
 

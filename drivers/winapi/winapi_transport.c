@@ -65,6 +65,11 @@ static int vmbus_queue_reap(void *queue, struct winapi_call_completion *completi
 	return winapi_driver_queue_reap(queue, completions, max, min, timeout_ms);
 }
 
+static int vmbus_queue_event_fd(void *queue)
+{
+	return winapi_driver_queue_event_fd(queue);
+}
+
 static void vmbus_close(void *driver)
 {
 	winapi_driver_close(driver);
@@ -79,6 +84,7 @@ static const struct winapi_transport_ops vmbus_ops = {
 	.queue_add = vmbus_queue_add,
 	.queue_submit = vmbus_queue_submit,
 	.queue_reap = vmbus_queue_reap,
+	.queue_event_fd = vmbus_queue_event_fd,
 	.close = vmbus_close,
 };
 

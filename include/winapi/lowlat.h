@@ -58,6 +58,9 @@
  *   winapi_queue_destroy | calls on other queues; not winapi_cleanup
  *   winapi_call_api   | as winapi_echo
  *   winapi_queue_call_api | as winapi_queue_echo
+ *   winapi_subscribe, winapi_unsubscribe | as winapi_echo
+ *   winapi_queue_receive_events, | as winapi_queue_echo
+ *     winapi_queue_event_fd |
  *   winapi_api_list, _lookup, | anything but winapi_cleanup of that handle (the first
  *     winapi_protocol_versions |   asks the host; the others wait for its answer)
  *
@@ -318,6 +321,62 @@ int winapi_call_api(winapi_handle_t handle, const winapi_api_call_t *call, size_
  * @return 0; -EAGAIN (depth requests outstanding); and winapi_call_api()'s errors of the checks.
  */
 int winapi_queue_call_api(winapi_queue_t queue, const winapi_api_call_t *call, void *user_data);
+
+/* ---- Events from the host (1.1) ---- */
+
+/** One event of a subscription. */
+typedef struct winapi_event {
+	uint64_t subscription; /**< as winapi_subscribe() returned it */
+	uint64_t sequence;     /**< 1, 2, ... in the order the host posted them; lost ones leave gaps */
+	uint64_t lost;         /**< events of this subscription the host lost so far, in total: it
+				    keeps `depth` of them, and one more posted before they were asked
+				    for is lost (counted here, never silently) */
+	uint32_t length;       /**< bytes of data */
+	uint8_t data[WINAPI_EVENT_MAX_DATA];
+} winapi_event_t;
+
+/**
+ * Subscribe to @p api (an API flagged WINAPI_API_FLAG_EVENT_SOURCE in the host's table, at
+ * major @p version_major), with the source's own @p params (winapi.tick: a u32 period in ms,
+ * little-endian). The host keeps up to @p depth events (0: WINAPI_EVENT_DEFAULT_DEPTH; at most
+ * WINAPI_EVENT_MAX_DEPTH) until they are received with winapi_queue_receive_events().
+ * @return 0 with *@p subscription; -EINVAL (NULL, version_major 0, depth over the limit, not
+ *         an event source); -EOPNOTSUPP (no such API, or a host that posts no events);
+ *         -EPROTONOSUPPORT; -EMSGSIZE (params too long); -EBADMSG (the source refused the
+ *         params); -EBUSY (the host holds as many subscriptions as it can); and winapi_echo()'s
+ *         errors.
+ */
+int winapi_subscribe(winapi_handle_t handle, uint16_t api, uint16_t version_major, const void *params,
+		     size_t params_length, unsigned int depth, uint64_t *subscription);
+
+/**
+ * End a subscription: receives still pending complete with -ECANCELED. Ending one that has
+ * ended is not an error. @return 0; -EINVAL; winapi_echo()'s errors.
+ */
+int winapi_unsubscribe(winapi_handle_t handle, uint64_t subscription);
+
+/**
+ * Add a receive of up to @p max events of @p subscription into @p events (which must stay
+ * valid until reaped) to the queue's next batch. It completes as soon as the host has events
+ * (completion.length: how many it filled, >= 1), in the order the host posted them; several
+ * receives may be in flight, and the oldest is filled first. A receive the host answers with
+ * no event (it asks again before its deadline) is sent again by the library, unseen. It
+ * completes with -ECANCELED once the subscription has ended.
+ * @return 0; -EAGAIN (depth outstanding); -EINVAL (NULL, max 0); -ENOMEM.
+ */
+int winapi_queue_receive_events(winapi_queue_t queue, uint64_t subscription, winapi_event_t *events,
+				unsigned int max, void *user_data);
+
+/**
+ * A descriptor that poll() or epoll reports readable when the queue may have completions, for
+ * an application's own event loop (no thread of the library's): when it is readable, reap
+ * with @p min 0 and @p timeout_ms 0 until nothing more comes; such a reap also takes what made
+ * it readable. Owned by the queue (closed by winapi_queue_destroy()); the same on every call.
+ * On VMBus transports the handle's channel then runs in interrupt mode: the host signals
+ * each batch it starts, and waiting calls on the handle block at once instead of spinning.
+ * @return the descriptor; -EINVAL; -EOPNOTSUPP (this transport has none); -ENOMEM; -EMFILE.
+ */
+int winapi_queue_event_fd(winapi_queue_t queue);
 
 /** Counters of one handle. */
 struct winapi_stats {

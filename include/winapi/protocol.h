@@ -76,6 +76,9 @@ enum winapi_api_id {
 #define WINAPI_API_CONTROL_FIRST 0xff00u
 /** LIST's name, for a wire that names APIs (the Hyper-V socket's). */
 #define WINAPI_API_LIST_NAME "winapi.apis"
+#define WINAPI_API_SUBSCRIBE_NAME "winapi.subscribe"
+#define WINAPI_API_EVENT_WAIT_NAME "winapi.event_wait"
+#define WINAPI_API_UNSUBSCRIBE_NAME "winapi.unsubscribe"
 
 /** Header flags. */
 #define WINAPI_MESSAGE_FLAG_RESPONSE 0x1u /**< set in every response */

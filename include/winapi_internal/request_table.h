@@ -98,6 +98,7 @@ struct request_queue {
 	uint32_t done_count;         /* __atomic: read unlocked by a reaper that spins */
 	unsigned int waiters;        /* under lock: reapers asleep on done_cond */
 	pthread_cond_t done_cond;    /* a request of this queue finished, or the table changed */
+	int notify_fd;               /* -1, or an eventfd written when a request of it finishes */
 };
 
 struct request_table {
@@ -218,6 +219,16 @@ void request_queue_wait(struct request_queue *queue, uint64_t wake_ns);
  */
 int request_queue_reap(struct request_queue *queue, struct winapi_call_completion *completions, unsigned int max,
 		       unsigned int min, int timeout_ms);
+
+/**
+ * Owner only, before any request of the queue is sent: write to the eventfd @p fd (-1: none)
+ * each time one of its requests finishes, whichever thread finishes it (an application's
+ * event loop polls it: no thread of the library's own is needed). The fd stays the caller's.
+ */
+static inline void request_queue_set_notify(struct request_queue *queue, int fd)
+{
+	queue->notify_fd = fd;
+}
 
 /** The table's counters. */
 void request_table_get_stats(struct request_table *table, struct winapi_transport_stats *stats);

@@ -19,6 +19,7 @@
  *   queue_add, queue_submit,       | any operation on another queue of the same transport;
  *     queue_reap                   |   nothing else on the same queue
  *   queue_create                   | anything but close
+ *   queue_event_fd                 | as queue_add
  *   queue_destroy                  | operations on other queues (its requests in flight are
  *                                  |   forgotten: their completions are dropped)
  *   call, get_stats,               | anything but close
@@ -57,9 +58,13 @@ struct winapi_transport_ops {
 	/** Requests sent (>= 0); -EAGAIN (no room for any); -ENOTCONN. */
 	int (*queue_submit)(void *queue);
 	/** Completions collected (>= 0): at least @p min unless @p timeout_ms passes or nothing
-	 *  is in flight; -EINVAL. */
+	 *  is in flight; -EINVAL. With the queue's event fd in use, a reap with @p timeout_ms 0
+	 *  first takes what woke the fd, so that it does not stay readable. */
 	int (*queue_reap)(void *queue, struct winapi_call_completion *completions, unsigned int max,
 			  unsigned int min, int timeout_ms);
+	/** A descriptor poll() reports readable when the queue may have completions (owned by
+	 *  the queue); -ENOMEM, -EMFILE; NULL: the transport has none (-EOPNOTSUPP). */
+	int (*queue_event_fd)(void *queue);
 	void (*close)(void *context);
 };
 

@@ -76,6 +76,19 @@ int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_ca
 			     unsigned int max, unsigned int min, int timeout_ms);
 
 /**
+ * A descriptor that poll() or epoll reports readable when the queue may have completions: an
+ * epoll set of the device's event descriptor and the queue's own eventfd (written when
+ * another thread's drain finishes one of its requests), owned by the queue. From then on
+ * the channel runs in interrupt mode (the host signals every batch it starts on an empty
+ * ring; waiting calls on it block at once instead of spinning), and a reap of the queue with
+ * timeout 0 first takes the device's events and drains the ring, then checks it once more
+ * after re-arming, so that nothing that came meanwhile is slept on.
+ * @return the descriptor (the same on every call); -ENOMEM; -EMFILE; -EOPNOTSUPP (a backend
+ *         without an event descriptor).
+ */
+int winapi_driver_queue_event_fd(struct winapi_driver_queue *queue);
+
+/**
  * Bind channel @p channel_index of @p device (0: the primary; subchannels follow, up to
  * vmbus_device_channel_count()). The device stays owned by the caller and must outlive the
  * driver; each channel of a device can carry its own driver, used from its own threads.

@@ -178,3 +178,66 @@ int winapi_protocol_versions(winapi_handle_t handle, unsigned int *oldest, unsig
 	*newest = table->protocol_newest;
 	return 0;
 }
+
+/* ---- events ---- */
+
+int winapi_subscribe(winapi_handle_t handle, uint16_t api, uint16_t version_major, const void *params,
+		     size_t params_length, unsigned int depth, uint64_t *subscription)
+{
+	uint8_t request[WINAPI_MAX_INLINE_DATA], reply[sizeof(struct winapi_subscription)];
+	const struct winapi_api_entry *entry;
+	struct winapi_subscription decoded;
+	struct winapi_call call;
+	int rc;
+
+	if (handle == NULL || subscription == NULL || version_major == 0 || depth > WINAPI_EVENT_MAX_DEPTH ||
+	    (params_length != 0 && params == NULL))
+		return -EINVAL;
+	if (params_length > sizeof(request) - sizeof(struct winapi_subscribe_request))
+		return -EMSGSIZE;
+	rc = lowlat_api_entry(handle, api, version_major, &entry);
+	if (rc != 0)
+		return rc;
+	if (!(entry->flags & WINAPI_API_FLAG_EVENT_SOURCE))
+		return -EINVAL;
+	winapi_subscribe_request_encode(&(struct winapi_subscribe_request){ .api_id = api, .api_version = entry->version,
+									    .depth = depth },
+					request);
+	if (params_length != 0)
+		memcpy(request + sizeof(struct winapi_subscribe_request), params, params_length);
+	call = (struct winapi_call){
+		.api_id = WINAPI_API_SUBSCRIBE,
+		.api_version = WINAPI_PROTOCOL_VERSION,
+		.api_name = WINAPI_API_SUBSCRIBE_NAME,
+		.request_data = request,
+		.request_length = (uint32_t)(sizeof(struct winapi_subscribe_request) + params_length),
+		.reply_data = reply,
+		.reply_capacity = sizeof(reply),
+		.timeout_ms = -1,
+	};
+	rc = handle->ops->call(handle->transport, &call);
+	if (rc != 0)
+		return rc;
+	if (winapi_subscription_decode(reply, call.reply_length, &decoded) != 0)
+		return -EBADMSG;
+	*subscription = decoded.id;
+	return 0;
+}
+
+int winapi_unsubscribe(winapi_handle_t handle, uint64_t subscription)
+{
+	uint8_t request[sizeof(struct winapi_subscription)];
+	struct winapi_call call = {
+		.api_id = WINAPI_API_UNSUBSCRIBE,
+		.api_version = WINAPI_PROTOCOL_VERSION,
+		.api_name = WINAPI_API_UNSUBSCRIBE_NAME,
+		.request_data = request,
+		.request_length = sizeof(request),
+		.timeout_ms = -1,
+	};
+
+	if (handle == NULL || subscription == 0)
+		return -EINVAL;
+	winapi_subscription_encode(&(struct winapi_subscription){ .id = subscription }, request);
+	return handle->ops->call(handle->transport, &call);
+}

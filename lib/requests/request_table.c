@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <winapi/log.h>
@@ -120,6 +121,7 @@ int request_queue_create(struct request_table *table, unsigned int depth, int ti
 	queue->depth = depth;
 	queue->payload_size = payload_size;
 	queue->timeout_ms = timeout_ms >= 0 ? timeout_ms : request_default_timeout_ms();
+	queue->notify_fd = -1;
 	queue->added.head = queue->added.tail = REQUEST_NO_SLOT;
 	queue->done.head = queue->done.tail = REQUEST_NO_SLOT;
 
@@ -296,6 +298,12 @@ void request_finish(struct request_queue *queue, uint32_t index, int status)
 	__atomic_store_n(&queue->done_count, queue->done_count + 1, __ATOMIC_RELEASE);
 	if (queue->waiters != 0)
 		pthread_cond_signal(&queue->done_cond);
+	if (queue->notify_fd >= 0) {
+		const uint64_t one = 1;
+
+		/* An eventfd: a full counter already says "look", so a failed write loses nothing. */
+		(void)!write(queue->notify_fd, &one, sizeof(one));
+	}
 }
 
 void request_table_drop_unexpected(struct request_table *table, const char *what, uint64_t id)

@@ -163,7 +163,8 @@ static int start_host(void)
 {
 	struct vmbus_sim_host_config config = { .guest_ram_size = VMBUS_SIM_DEFAULT_GUEST_RAM };
 
-	if (winapi_host_api_register(&sum_api) != 0 || winapi_host_api_register(&scale_api) != 0)
+	if (winapi_host_api_register(&sum_api) != 0 || winapi_host_api_register(&scale_api) != 0 ||
+	    winapi_host_api_register(&winapi_host_tick_api) != 0)
 		return -1;
 	if (emulator_prepare(&host, "api_e2e") != 0 || vmbus_sim_profile("linux-6.12", &config) != 0)
 		return -1;
@@ -188,7 +189,7 @@ static void stop_host(void)
 static void check_list(void)
 {
 	static const char *const expected[] = { "winapi.echo", "winapi.buffer_test", "winapi.perf_test", "test.sum",
-						"test.scale" };
+						"test.scale", "winapi.tick" };
 	winapi_handle_t handle = winapi_init();
 	winapi_api_info_t apis[16];
 	unsigned int oldest, newest, i, j;
@@ -196,14 +197,14 @@ static void check_list(void)
 
 	assert_non_null(handle);
 	count = winapi_api_list(handle, apis, 16);
-	assert_int_equal(count, 5);
-	for (i = 0; i < 5; i++) {
+	assert_int_equal(count, 6);
+	for (i = 0; i < 6; i++) {
 		for (j = 0; j < (unsigned int)count && strcmp(apis[j].name, expected[i]) != 0; j++)
 			;
 		assert_true(j < (unsigned int)count);
 	}
 	/* Fewer slots than APIs: the count says how many there are. */
-	assert_int_equal(winapi_api_list(handle, apis, 2), 5);
+	assert_int_equal(winapi_api_list(handle, apis, 2), 6);
 	assert_int_equal(winapi_protocol_versions(handle, &oldest, &newest), 0);
 	assert_int_equal(oldest, WINAPI_PROTOCOL_VERSION_OLDEST);
 	assert_int_equal(newest, WINAPI_PROTOCOL_VERSION);
@@ -345,6 +346,177 @@ static void check_queue_calls(void)
 	winapi_cleanup(handle);
 }
 
+/* ---- events ---- */
+
+#define TICK_API_ID 16u
+#define EVENT_DEADLINE_NS (30ull * 1000000000u)
+
+static uint64_t subscribe_tick(winapi_handle_t handle, uint32_t period_ms, unsigned int depth)
+{
+	uint64_t subscription = 0;
+
+	assert_int_equal(winapi_subscribe(handle, TICK_API_ID, 1, &period_ms, sizeof(period_ms), depth, &subscription),
+			 0);
+	assert_true(subscription != 0);
+	return subscription;
+}
+
+/* Keep @receives receives of up to 8 events in flight until @wanted events came; check order. */
+static void receive_in_order(winapi_queue_t queue, uint64_t subscription, unsigned int wanted)
+{
+	static winapi_event_t events[4][8];
+	winapi_completion_t completions[4];
+	uint64_t last_sequence = 0, last_time = 0, time;
+	unsigned int got = 0, i, j;
+	int count;
+
+	for (i = 0; i < 4; i++)
+		assert_int_equal(winapi_queue_receive_events(queue, subscription, events[i], 8, events[i]), 0);
+	assert_true(winapi_queue_submit(queue) >= 0);
+	while (got < wanted) {
+		count = winapi_queue_reap(queue, completions, 4, 1, 30000);
+		assert_true(count > 0);
+		for (i = 0; i < (unsigned int)count; i++) {
+			winapi_event_t *batch = completions[i].user_data;
+
+			assert_int_equal(completions[i].status, 0);
+			assert_true(completions[i].length >= 1 && completions[i].length <= 8);
+			for (j = 0; j < completions[i].length; j++) {
+				/* In the order posted, none lost: each the next sequence, the host's clock rising. */
+				assert_true(batch[j].subscription == subscription);
+				assert_true(batch[j].sequence == last_sequence + 1);
+				assert_true(batch[j].lost == 0);
+				assert_int_equal(batch[j].length, 8);
+				memcpy(&time, batch[j].data, 8);
+				assert_true(time > last_time);
+				last_sequence = batch[j].sequence;
+				last_time = time;
+			}
+			got += (unsigned int)completions[i].length;
+			assert_int_equal(winapi_queue_receive_events(queue, subscription, batch, 8, batch), 0);
+		}
+		assert_true(winapi_queue_submit(queue) >= 0);
+	}
+}
+
+static void check_events(void)
+{
+	winapi_handle_t handle = winapi_init();
+	winapi_event_t events[8], late[8];
+	winapi_completion_t completions[4];
+	uint64_t subscription, slow, period = 5, expected_next;
+	winapi_queue_t queue;
+	unsigned int i;
+	int count;
+
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, 8, -1);
+	assert_non_null(queue);
+
+	/* In order, several receives in flight, the oldest filled first. */
+	subscription = subscribe_tick(handle, 5, 256);
+	receive_in_order(queue, subscription, 40);
+
+	/* Unsubscribe: the receives still pending end with -ECANCELED, and so does a new one. */
+	assert_int_equal(winapi_unsubscribe(handle, subscription), 0);
+	for (i = 0; i < 4;) {
+		count = winapi_queue_reap(queue, completions, 4, 1, 30000);
+		assert_true(count > 0);
+		/* Events that came before the unsubscribe are delivered; then the end. */
+		for (int k = 0; k < count; k++, i++)
+			assert_true(completions[k].status == -ECANCELED || completions[k].status == 0);
+	}
+	assert_int_equal(winapi_queue_receive_events(queue, subscription, events, 8, NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), 1);
+	assert_int_equal(winapi_queue_reap(queue, completions, 1, 1, 30000), 1);
+	assert_int_equal(completions[0].status, -ECANCELED);
+	assert_int_equal(winapi_unsubscribe(handle, subscription), 0); /* again: not an error */
+
+	/*
+	 * Loss: a 1 ms tick the host keeps 4 of, nobody receiving for 100 ms. The first receive
+	 * gets the 4 oldest (sequences 1..4) and the count of those lost after them; the next
+	 * starts past the gap that count accounts for.
+	 */
+	slow = subscribe_tick(handle, 1, 4);
+	sleep_ms(100);
+	assert_int_equal(winapi_queue_receive_events(queue, slow, events, 8, NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), 1);
+	assert_int_equal(winapi_queue_reap(queue, completions, 1, 1, 30000), 1);
+	assert_int_equal(completions[0].status, 0);
+	assert_int_equal(completions[0].length, 4);
+	for (i = 0; i < 4; i++)
+		assert_true(events[i].sequence == i + 1);
+	assert_true(events[0].lost > 0);
+	expected_next = 5 + events[0].lost;
+	assert_int_equal(winapi_queue_receive_events(queue, slow, late, 8, NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), 1);
+	assert_int_equal(winapi_queue_reap(queue, completions, 1, 1, 30000), 1);
+	assert_int_equal(completions[0].status, 0);
+	/* Lost only grows, and what was lost before this batch is exactly the gap before it. */
+	assert_true(late[0].lost >= events[0].lost);
+	assert_true(late[0].sequence >= expected_next);
+	assert_true(late[0].sequence - 5 <= late[0].lost);
+	assert_int_equal(winapi_unsubscribe(handle, slow), 0);
+
+	/* Refused: not an event source, the source's own check, another major. */
+	assert_int_equal(winapi_subscribe(handle, SUM_API_ID, 1, NULL, 0, 0, &subscription), -EINVAL);
+	period = 0;
+	assert_int_equal(winapi_subscribe(handle, TICK_API_ID, 1, &period, 4, 0, &subscription), -EBADMSG);
+	assert_int_equal(winapi_subscribe(handle, TICK_API_ID, 2, &period, 4, 0, &subscription), -EPROTONOSUPPORT);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+}
+
+/* An application's own event loop: poll() the queue's descriptor, reap without waiting. */
+static void check_event_fd(void)
+{
+	winapi_handle_t handle = winapi_init();
+	winapi_event_t events[2][4];
+	winapi_completion_t completions[2];
+	uint64_t subscription, last_sequence = 0;
+	unsigned int got = 0, wakeups = 0, i, j;
+	winapi_queue_t queue;
+	struct pollfd pfd;
+	int fd, count;
+
+	assert_non_null(handle);
+	queue = winapi_queue_create(handle, 4, -1);
+	assert_non_null(queue);
+	fd = winapi_queue_event_fd(queue);
+	assert_true(fd >= 0);
+	assert_int_equal(winapi_queue_event_fd(queue), fd);
+	subscription = subscribe_tick(handle, 20, 64);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(winapi_queue_receive_events(queue, subscription, events[i], 4, events[i]), 0);
+	assert_int_equal(winapi_queue_submit(queue), 2);
+	while (got < 20) {
+		pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+		/* Bounded: a loop that is never woken fails instead of hanging. */
+		assert_int_equal(poll(&pfd, 1, 30000), 1);
+		wakeups++;
+		while ((count = winapi_queue_reap(queue, completions, 2, 0, 0)) > 0) {
+			for (i = 0; i < (unsigned int)count; i++) {
+				winapi_event_t *batch = completions[i].user_data;
+
+				assert_int_equal(completions[i].status, 0);
+				for (j = 0; j < completions[i].length; j++) {
+					assert_true(batch[j].sequence == last_sequence + 1);
+					last_sequence = batch[j].sequence;
+				}
+				got += (unsigned int)completions[i].length;
+				assert_int_equal(winapi_queue_receive_events(queue, subscription, batch, 4, batch), 0);
+			}
+			assert_true(winapi_queue_submit(queue) >= 0);
+		}
+		assert_true(count == 0);
+	}
+	/* Woken by the host, not spun: fewer wake-ups than a 1 ms poll would have made. */
+	assert_true(wakeups <= got + 2 * 20);
+	assert_int_equal(winapi_unsubscribe(handle, subscription), 0);
+	winapi_queue_destroy(queue);
+	winapi_cleanup(handle);
+}
+
 /* ---- directly on the emulator ---- */
 
 static int sim_setup(void **state)
@@ -377,6 +549,18 @@ static void test_sim_queue(void **state)
 {
 	(void)state;
 	check_queue_calls();
+}
+
+static void test_sim_events(void **state)
+{
+	(void)state;
+	check_events();
+}
+
+static void test_sim_event_fd(void **state)
+{
+	(void)state;
+	check_event_fd();
 }
 
 /* ---- through winapi-pmd, attached to the same host ---- */
@@ -437,6 +621,8 @@ int main(void)
 		cmocka_unit_test(test_sim_lookup_and_versions),
 		cmocka_unit_test(test_sim_sum),
 		cmocka_unit_test(test_sim_queue),
+		cmocka_unit_test(test_sim_events),
+		cmocka_unit_test(test_sim_event_fd),
 	};
 	const struct CMUnitTest pmd_tests[] = {
 		cmocka_unit_test(test_pmd_list),
