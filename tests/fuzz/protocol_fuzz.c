@@ -2,7 +2,8 @@
 /*
  * libFuzzer target: the winapi wire format as a receiver checks it (<winapi/protocol.h>):
  * winapi_message_decode() and every payload decoder, which are what the guest runs on a
- * reply (and the host on a request). Whatever decodes must encode back to the same bytes.
+ * reply (and the host on a request): the seed APIs', and 1.1's control calls (the API table's
+ * pages, event waits, subscriptions). Whatever decodes must encode back to the same bytes.
  *
  * Input:
  *   +0  u8  bit 0: seal the header, i.e. write the CRC32C of message bytes 0..59 at 60 before
@@ -51,6 +52,42 @@ static void check_payloads(const uint8_t *bytes, size_t length)
 		FUZZ_CHECK(length == 32 && decoded.perf_reply.reserved == 0);
 		winapi_perf_test_reply_encode(&decoded.perf_reply, encoded);
 		FUZZ_CHECK(memcmp(encoded, bytes, 32) == 0);
+	}
+}
+
+/* 1.1's control payloads: the API table's page and an event wait's answer, as a guest reads them. */
+static void check_control_payloads(const uint8_t *bytes, size_t length)
+{
+	static struct winapi_api_entry entries[WINAPI_API_LIST_PAGE];
+	static struct winapi_event_record events[WINAPI_MAX_INLINE_DATA / sizeof(struct winapi_event_header)];
+	static uint8_t encoded[WINAPI_MAX_INLINE_DATA + 64];
+	struct winapi_event_wait_request wait;
+	struct winapi_subscribe_request subscribe;
+	struct winapi_api_list_reply list;
+	struct winapi_event_wait_reply reply;
+	uint32_t i;
+
+	if (winapi_api_list_reply_decode(bytes, length, &list, entries, WINAPI_API_LIST_PAGE) == 0) {
+		FUZZ_CHECK(list.first + list.entry_count <= list.api_count && list.protocol_oldest <= list.protocol_newest);
+		for (i = 0; i < list.entry_count; i++)
+			FUZZ_CHECK(winapi_api_entry_check(&entries[i]) == 0);
+		FUZZ_CHECK(winapi_api_list_reply_encode(&list, entries, encoded, sizeof(encoded)) == (int)length);
+		FUZZ_CHECK(memcmp(encoded, bytes, length) == 0);
+	}
+	if (winapi_event_wait_reply_decode(bytes, length, &reply, events, sizeof(events) / sizeof(events[0])) == 0) {
+		for (i = 0; i < reply.event_count; i++)
+			FUZZ_CHECK(events[i].length <= WINAPI_EVENT_MAX_DATA && events[i].data >= bytes &&
+				   events[i].data + events[i].length <= bytes + length);
+		FUZZ_CHECK(winapi_event_wait_reply_encode(&reply, events, encoded, sizeof(encoded)) == (int)length);
+		FUZZ_CHECK(memcmp(encoded, bytes, length) == 0);
+	}
+	if (winapi_event_wait_request_decode(bytes, length, &wait) == 0) {
+		winapi_event_wait_request_encode(&wait, encoded);
+		FUZZ_CHECK(length == 16 && memcmp(encoded, bytes, 16) == 0);
+	}
+	if (winapi_subscribe_request_decode(bytes, length, &subscribe) == 0) {
+		winapi_subscribe_request_encode(&subscribe, encoded);
+		FUZZ_CHECK(subscribe.depth <= WINAPI_EVENT_MAX_DEPTH && memcmp(encoded, bytes, 8) == 0);
 	}
 }
 
@@ -123,7 +160,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_round_trip(bytes, length, &message);
 		check_status(message.status);
 		check_payloads(message.inline_data, message.inline_length);
+		check_control_payloads(message.inline_data, message.inline_length);
 	}
+	check_control_payloads(bytes, length);
 
 	check_payloads(bytes, length);
 	if (length >= 16)

@@ -120,6 +120,51 @@ static void test_list_round_trip(void **state)
 	assert_int_equal(winapi_api_list_reply_encode(&list, entries, bytes, sizeof(bytes)), -EINVAL);
 }
 
+/* ---- event waits on the wire ---- */
+
+static void test_event_wait_reply(void **state)
+{
+	const uint8_t first[3] = { 1, 2, 3 }, second[8] = { 9, 9, 9, 9, 9, 9, 9, 9 };
+	const struct winapi_event_record events[2] = { { .sequence = 7, .length = 3, .data = first },
+						       { .sequence = 9, .length = 8, .data = second } };
+	struct winapi_event_wait_reply reply = { .subscription = 0x1234, .lost = 1, .event_count = 2 }, back;
+	struct winapi_event_record decoded[2];
+	struct winapi_event_wait_request wait;
+	uint8_t bytes[256];
+	int size;
+
+	(void)state;
+	size = winapi_event_wait_reply_encode(&reply, events, bytes, sizeof(bytes));
+	assert_int_equal(size, 24 + (16 + 8) + (16 + 8));
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size, &back, decoded, 2), 0);
+	assert_int_equal(back.lost, 1);
+	assert_int_equal(decoded[1].sequence, 9);
+	assert_memory_equal(decoded[0].data, first, 3);
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size, &back, decoded, 1), -ENOBUFS);
+	/* Short, long, padding not zero, a length past the limit, unknown flags, subscription 0. */
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size - 8, &back, decoded, 2), -EBADMSG);
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size + 8, &back, decoded, 2), -EBADMSG);
+	bytes[24 + 16 + 5] = 1;
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size, &back, decoded, 2), -EBADMSG);
+	bytes[24 + 16 + 5] = 0;
+	bytes[24 + 8] = 0xff;
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size, &back, decoded, 2), -EBADMSG);
+	bytes[24 + 8] = 3;
+	bytes[20] = 2;
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size, &back, decoded, 2), -EBADMSG);
+	bytes[20] = 0;
+	memset(bytes, 0, 8);
+	assert_int_equal(winapi_event_wait_reply_decode(bytes, (size_t)size, &back, decoded, 2), -EBADMSG);
+
+	winapi_event_wait_request_encode(&(struct winapi_event_wait_request){ .subscription = 5, .max_events = 0 },
+					 bytes);
+	assert_int_equal(winapi_event_wait_request_decode(bytes, 16, &wait), -EBADMSG);
+	winapi_event_wait_request_encode(&(struct winapi_event_wait_request){ .subscription = 5, .max_events = 1,
+									      .wait_ms = WINAPI_EVENT_MAX_WAIT_MS + 1 },
+					 bytes);
+	assert_int_equal(winapi_event_wait_request_decode(bytes, 16, &wait), -EBADMSG);
+}
+
 /* ---- the guest reading a fake host's table ---- */
 
 enum fake_fault { FAKE_NONE, FAKE_OLD_HOST, FAKE_WRONG_FIRST, FAKE_GROWS, FAKE_DUPLICATE, FAKE_TIMEOUT,
@@ -240,6 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_entry_checks),
 		cmocka_unit_test(test_list_round_trip),
+		cmocka_unit_test(test_event_wait_reply),
 		cmocka_unit_test(test_fetch_pages),
 		cmocka_unit_test(test_fetch_old_host),
 		cmocka_unit_test(test_fetch_refuses_bad_hosts),

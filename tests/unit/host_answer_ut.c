@@ -18,6 +18,7 @@
 #include "le_bytes.h"
 
 #include <winapi/protocol.h>
+#include <winapi_internal/host_api.h>
 
 #include "../../drivers/host/host_answer.h"
 
@@ -272,6 +273,127 @@ static void test_bad_messages(void **state)
 	assert_int_equal(fixture->response.status, WINAPI_STATUS_UNSUPPORTED_API);
 }
 
+/* ---- the registry's checks, before a handler runs ---- */
+
+static unsigned int strict_calls;
+
+static void strict_handler(struct winapi_host_context *host, const struct winapi_host_request *request,
+			   struct winapi_host_reply *reply)
+{
+	uint8_t *out = winapi_host_reply_space(host);
+
+	strict_calls++;
+	/* Answers one byte more than asked for when the first input byte says so: over max_reply. */
+	reply->status = WINAPI_STATUS_OK;
+	reply->data = out;
+	reply->length = request->message->inline_length != 0 && ((const uint8_t *)request->message->inline_data)[0] == 9 ? 5 : 4;
+	memset(out, 0xee, reply->length);
+}
+
+static const struct winapi_host_api strict_api = {
+	.entry = { .name = "test.strict", .api_id = 300, .version = 0x305, .max_request = 8, .max_reply = 4,
+		   .buffer_access = { WINAPI_ACCESS_HOST_READS } },
+	.handler = strict_handler,
+};
+
+static void test_registry_checks(void **state)
+{
+	struct fixture *fixture = *state;
+	struct winapi_message message = request_for(300, 0x40001);
+	const struct winapi_buffer_descriptor buffer = { .kind = WINAPI_BUFFER_GPADL, .region = GPADL_ID,
+							 .length = 16 };
+	uint8_t input[9] = { 0 };
+	unsigned int before;
+
+	/* Registered once per process; a second time, or a taken id or name, is refused. */
+	if (winapi_host_api_find(300) == NULL)
+		assert_int_equal(winapi_host_api_register(&strict_api), 0);
+	assert_int_equal(winapi_host_api_register(&strict_api), -EEXIST);
+	struct winapi_host_api copy = strict_api;
+	copy.entry.api_id = 301;
+	assert_int_equal(winapi_host_api_register(&copy), -EEXIST); /* the name */
+	copy = strict_api;
+	strcpy(copy.entry.name, "winapi.echo.x");
+	copy.entry.api_id = WINAPI_API_ECHO;
+	assert_int_equal(winapi_host_api_register(&copy), -EEXIST); /* the id */
+	copy.handler = NULL;
+	copy.entry.api_id = 302;
+	assert_int_equal(winapi_host_api_register(&copy), -EINVAL);
+	assert_string_equal(winapi_host_api_find_name("test.strict")->entry.name, "test.strict");
+
+	before = strict_calls;
+	message.inline_data = input;
+	message.inline_length = 4;
+	message.api_version = 0x300; /* any minor of its major */
+	run(fixture, &message, 6, NULL, 0, true);
+	assert_int_equal(fixture->response.inline_length, 4);
+	message.api_version = 0x205;
+	run(fixture, &message, 6, NULL, 0, false);
+	assert_int_equal(fixture->response.status, WINAPI_STATUS_UNSUPPORTED_VERSION);
+	message.api_version = 0;      /* not stated (a 1.0 guest): served */
+	message.inline_length = 9;    /* over max_request */
+	run(fixture, &message, 6, NULL, 0, false);
+	assert_int_equal(fixture->response.status, WINAPI_STATUS_BAD_MESSAGE);
+	message.inline_length = 1;
+	message.buffer_count = 2;     /* it takes one */
+	message.buffers[0] = buffer;
+	message.buffers[1] = buffer;
+	run(fixture, &message, 6, NULL, 0, false);
+	assert_int_equal(fixture->response.status, WINAPI_STATUS_BAD_MESSAGE);
+	assert_int_equal(strict_calls, before + 1);
+	/* The handler's answer over its own max_reply is not sent; over reply_capacity, neither. */
+	message.buffer_count = 0;
+	input[0] = 9;
+	run(fixture, &message, 6, NULL, 0, false);
+	assert_int_equal(fixture->response.status, WINAPI_STATUS_INTERNAL);
+	assert_int_equal(fixture->response.inline_length, 0);
+	input[0] = 0;
+	message.reply_capacity = 3;
+	run(fixture, &message, 6, NULL, 0, false);
+	assert_int_equal(fixture->response.status, WINAPI_STATUS_REPLY_TOO_LARGE);
+}
+
+/* LIST through the answer step: the registry's entries, paged; and no events on this host. */
+static void test_list_and_no_events(void **state)
+{
+	struct fixture *fixture = *state;
+	struct winapi_message message = request_for(WINAPI_API_LIST, 0x50001);
+	struct winapi_api_entry entries[WINAPI_API_LIST_PAGE];
+	struct winapi_api_list_reply list;
+	uint8_t request[8], subscribe[12];
+	unsigned int i;
+
+	winapi_api_list_request_encode(&(struct winapi_api_list_request){ .first = 1 }, request);
+	message.inline_data = request;
+	message.inline_length = sizeof(request);
+	run(fixture, &message, 6, NULL, 0, true);
+	assert_int_equal(winapi_api_list_reply_decode(fixture->response.inline_data, fixture->response.inline_length,
+						      &list, entries, WINAPI_API_LIST_PAGE), 0);
+	assert_int_equal(list.first, 1);
+	assert_int_equal(list.api_count, winapi_host_api_count());
+	assert_int_equal(list.protocol_newest, WINAPI_PROTOCOL_VERSION);
+	assert_int_equal(list.entry_count, list.api_count - 1);
+	for (i = 0; i < list.entry_count; i++)
+		assert_memory_equal(&entries[i], &winapi_host_api_at(i + 1)->entry, sizeof(entries[i]));
+	/* A first entry past the end: an empty page, not an error. */
+	winapi_api_list_request_encode(&(struct winapi_api_list_request){ .first = 5000 }, request);
+	run(fixture, &message, 6, NULL, 0, true);
+	assert_int_equal(fixture->response.inline_length, 16);
+	message.inline_length = 7;
+	run(fixture, &message, 6, NULL, 0, false);
+	assert_int_equal(fixture->response.status, WINAPI_STATUS_BAD_MESSAGE);
+
+	/* A host that only answers (the QEMU device's) takes no subscriptions. */
+	message = request_for(WINAPI_API_SUBSCRIBE, 0x50002);
+	winapi_subscribe_request_encode(&(struct winapi_subscribe_request){ .api_id = 16, .api_version = 0x100 },
+					subscribe);
+	memset(subscribe + 8, 0, 4);
+	message.inline_data = subscribe;
+	message.inline_length = sizeof(subscribe);
+	run(fixture, &message, 6, NULL, 0, false);
+	assert_int_equal(fixture->response.status, WINAPI_STATUS_UNSUPPORTED_API);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +403,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gpa_direct_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gpa_direct_outside_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registry_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_and_no_events, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
