@@ -84,7 +84,7 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut \
 	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut \
-	$(TESTBIN)/api_table_ut
+	$(TESTBIN)/api_table_ut $(TESTBIN)/policy_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
 	$(TESTBIN)/headers_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
@@ -199,7 +199,7 @@ $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 
 # winapi-pmd drives the device with the internal driver (the static archive's objects).
 PMD_SOURCES := apps/winapi-pmd/main.c apps/winapi-pmd/control.c apps/winapi-pmd/worker.c \
-	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c $(TELEMETRY_SOURCES)
+	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c apps/winapi-pmd/policy.c $(TELEMETRY_SOURCES)
 $(BIN)/winapi-pmd: $(call objects,$(PMD_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lurcu-qsbr $(LIBS_PROTOCOL)
@@ -228,6 +228,9 @@ $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 $(TESTBIN)/host_answer_ut: $(call objects,tests/unit/host_answer_ut.c) $(LIB)/libwinapi-host.a
 $(TESTBIN)/request_table_ut: $(call objects,tests/unit/request_table_ut.c $(REQUESTS_SOURCES) lib/log/log.c)
 $(TESTBIN)/api_table_ut: $(call objects,tests/unit/api_table_ut.c lib/requests/api_table.c) $(PROTOCOL_OBJECTS)
+# policy_ut: winapi-pmd's access policy, with the system's own user and groups.
+$(TESTBIN)/policy_ut: $(call objects,tests/unit/policy_ut.c apps/winapi-pmd/policy.c lib/requests/api_table.c) \
+	$(PROTOCOL_OBJECTS)
 # hcs_ut: the HCS library's portable half and winapi-hcs's command line, on recorded documents.
 $(TESTBIN)/hcs_ut: $(call objects,tests/unit/hcs_ut.c lib/hcs/hcs_json.c apps/winapi-hcs/cli.c)
 $(BUILD)/obj/tests/unit/hcs_ut.o: ALL_CPPFLAGS += -DHCS_DOCUMENTS='"$(CURDIR)/tests/unit/hcs"' 

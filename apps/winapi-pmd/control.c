@@ -50,6 +50,35 @@ static unsigned int pick_worker(const struct pmd *pmd)
 	return best;
 }
 
+/*
+ * What @client may call, decided once, here: its user's groups are looked up now (a change
+ * of them takes effect when it attaches again), and the worker tests a bit.
+ */
+static int decide_access(const struct pmd *pmd, struct pmd_client *client)
+{
+	struct pmd_identity identity;
+	int rc;
+
+	if (pmd->policy == NULL) {
+		pmd_policy_access(NULL, NULL, &pmd->apis, client->allowed, NULL);
+		return 0;
+	}
+	rc = pmd_identity_resolve(client->uid, &identity);
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client refused: cannot look up the groups of uid %u: %s",
+			   (unsigned int)client->uid, strerror(-rc));
+		return rc;
+	}
+	client->rule_lines = calloc(pmd->apis.count != 0 ? pmd->apis.count : 1, sizeof(*client->rule_lines));
+	if (client->rule_lines == NULL) {
+		pmd_identity_free(&identity);
+		return -ENOMEM;
+	}
+	pmd_policy_access(pmd->policy, &identity, &pmd->apis, client->allowed, client->rule_lines);
+	pmd_identity_free(&identity);
+	return 0;
+}
+
 /* A connection whose hello has arrived: give it a device, or refuse it. Consumes @connection_fd. */
 static void attach_client(struct pmd *pmd, int connection_fd)
 {
@@ -95,9 +124,12 @@ static void attach_client(struct pmd *pmd, int connection_fd)
 		goto err_free_pool;
 	}
 	vmbus_sim_host_guest_credentials(client->device, &client->pid, &client->uid);
-	rc = vmbus_chan_open(client->device, 0, &client->channel);
+	rc = decide_access(pmd, client);
 	if (rc != 0)
 		goto err_close_device;
+	rc = vmbus_chan_open(client->device, 0, &client->channel);
+	if (rc != 0)
+		goto err_free_rule_lines;
 
 	client->worker = pick_worker(pmd);
 	pthread_mutex_lock(&pmd->table_lock);
@@ -114,6 +146,8 @@ static void attach_client(struct pmd *pmd, int connection_fd)
 		   pmd->options.pool_mib);
 	return;
 
+err_free_rule_lines:
+	free(client->rule_lines);
 err_close_device:
 	vmbus_device_close(client->device);
 err_free_pool:
@@ -154,6 +188,7 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 			   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE) : "the daemon stopped",
 		   (unsigned long long)client->stats.requests, (unsigned long long)client->stats.completions,
 		   (unsigned long long)client->stats.dropped);
+	free(client->rule_lines);
 	free(client);
 }
 

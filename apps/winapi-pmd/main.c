@@ -59,6 +59,9 @@ static void usage(FILE *out)
 		"                         $XDG_RUNTIME_DIR or /tmp), as DPDK lays them out\n"
 		"      --socket PATH      where clients attach (default <rundir>/dpdk/NAME/%s)\n"
 		"      --group NAME       group owning the sockets, which are mode 0660 (default: ours)\n"
+		"      --policy FILE      which client may call which API: lines of\n"
+		"                         'allow|deny SUBJECT API' (see winapi-pmd(8)); default: every\n"
+		"                         API to whoever may attach\n"
 		"      --pool-size MIB    each client's zero-copy buffer pool (default %u)\n"
 		"      --max-clients N    clients attached at once (default %u)\n"
 		"      --spin-ns N        how long an idle worker polls before it sleeps (default %u;\n"
@@ -115,6 +118,7 @@ enum {
 	OPTION_FILE_PREFIX,
 	OPTION_SOCKET,
 	OPTION_GROUP,
+	OPTION_POLICY,
 	OPTION_POOL_SIZE,
 	OPTION_MAX_CLIENTS,
 	OPTION_SPIN_NS,
@@ -135,6 +139,7 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 		{ "file-prefix", required_argument, NULL, OPTION_FILE_PREFIX },
 		{ "socket", required_argument, NULL, OPTION_SOCKET },
 		{ "group", required_argument, NULL, OPTION_GROUP },
+		{ "policy", required_argument, NULL, OPTION_POLICY },
 		{ "pool-size", required_argument, NULL, OPTION_POOL_SIZE },
 		{ "max-clients", required_argument, NULL, OPTION_MAX_CLIENTS },
 		{ "spin-ns", required_argument, NULL, OPTION_SPIN_NS },
@@ -184,6 +189,9 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 			break;
 		case OPTION_GROUP:
 			options->group = optarg;
+			break;
+		case OPTION_POLICY:
+			options->policy = optarg;
 			break;
 		case OPTION_POOL_SIZE:
 			/* Big enough for one 64 MiB buffer; the emulator's guest RAM bounds the total. */
@@ -303,6 +311,52 @@ static int open_device(struct pmd *pmd, unsigned int wanted_channels)
 	return 0;
 }
 
+/* --policy: read and checked before anything starts, so a bad file is a bad option. */
+static int load_policy(struct pmd *pmd)
+{
+	char error[512];
+	int rc;
+
+	if (pmd->options.policy == NULL)
+		return 0;
+	rc = pmd_policy_load(pmd->options.policy, &pmd->policy, error, sizeof(error));
+	if (rc != 0) {
+		fprintf(stderr, "winapi-pmd: --policy: %s\n", error);
+		return rc;
+	}
+	winapi_log(WINAPI_LOG_NOTICE, "pmd", "policy %s: %u rule(s); a call no rule allows is denied",
+		   pmd->options.policy, pmd_policy_rule_count(pmd->policy));
+	return 0;
+}
+
+static int driver_call(void *driver, struct winapi_call *call)
+{
+	return winapi_driver_call(driver, call);
+}
+
+/*
+ * The host's API table, read once on the first channel before any client attaches: the
+ * workers check each request against it. A host that registers APIs later is served them
+ * after a restart of the daemon.
+ */
+static int read_api_table(struct pmd *pmd)
+{
+	int rc = winapi_api_table_fetch(&pmd->apis, driver_call, pmd->workers[0].driver);
+
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_ERR, "pmd", "cannot read the host's API table: %s", winapi_strerror(rc));
+		return rc;
+	}
+	if (!pmd->apis.listed)
+		winapi_log(WINAPI_LOG_NOTICE, "pmd", "the host speaks protocol 1.0 (no API list): serving the "
+			   "seed APIs");
+	else
+		winapi_log(WINAPI_LOG_NOTICE, "pmd", "the host serves %u API(s), protocol %u.%u to %u.%u",
+			   pmd->apis.count, pmd->apis.protocol_oldest >> 8, pmd->apis.protocol_oldest & 0xffu,
+			   pmd->apis.protocol_newest >> 8, pmd->apis.protocol_newest & 0xffu);
+	return 0;
+}
+
 /* The instance directory, sockets and their permissions. */
 static int prepare_paths(struct pmd *pmd)
 {
@@ -410,7 +464,12 @@ int main(int argc, char **argv)
 	if (pmd == NULL)
 		return 1;
 	rc = parse_options(argc, argv, &pmd->options);
-	if (rc != 0 || prepare_paths(pmd) != 0) {
+	if (rc == 0 && !pmd->options.stats)
+		rc = load_policy(pmd);
+	if (rc == 0)
+		rc = prepare_paths(pmd);
+	if (rc != 0) {
+		pmd_policy_free(pmd->policy);
 		free(pmd);
 		return rc == 1 ? 0 : 2; /* 1: --help */
 	}
@@ -426,6 +485,7 @@ int main(int argc, char **argv)
 	if (pmd->options.lcores != NULL &&
 	    parse_lcores(pmd->options.lcores, cpus, PMD_MAX_WORKERS, &cpu_count) != 0) {
 		fprintf(stderr, "winapi-pmd: --lcores wants CPUs as 2,3 or 2-3 (got '%s')\n", pmd->options.lcores);
+		pmd_policy_free(pmd->policy);
 		free(pmd);
 		return 2;
 	}
@@ -467,9 +527,12 @@ int main(int argc, char **argv)
 			goto err_fini_workers;
 		}
 	}
-	rc = start_listener(pmd);
+	rc = read_api_table(pmd);
 	if (rc != 0)
 		goto err_fini_workers;
+	rc = start_listener(pmd);
+	if (rc != 0)
+		goto err_free_apis;
 	rc = pmd_telemetry_create(pmd->telemetry_path, PMD_VERSION, &telemetry);
 	if (rc != 0)
 		goto err_close_listener;
@@ -511,6 +574,8 @@ int main(int argc, char **argv)
 		pmd_worker_fini(&pmd->workers[i]);
 	close(pmd->control_kick_fd);
 	vmbus_device_close(pmd->device);
+	winapi_api_table_free(&pmd->apis);
+	pmd_policy_free(pmd->policy);
 	if (rc != 0)
 		winapi_log(WINAPI_LOG_ERR, "pmd", "stopped: %s", winapi_strerror(rc));
 	else
@@ -522,6 +587,8 @@ err_destroy_telemetry:
 	pmd_telemetry_destroy(telemetry);
 err_close_listener:
 	vmbus_sim_host_close(pmd->listener);
+err_free_apis:
+	winapi_api_table_free(&pmd->apis);
 err_fini_workers:
 	while (i-- > 0)
 		pmd_worker_fini(&pmd->workers[i]);
@@ -529,6 +596,7 @@ err_fini_workers:
 err_close_device:
 	vmbus_device_close(pmd->device);
 err_free:
+	pmd_policy_free(pmd->policy);
 	free(pmd);
 	return 1;
 }

@@ -15,6 +15,11 @@
  * descriptors into GPA-direct ranges of that slice, and forwards it on its device channel;
  * completions come back the same way. Nothing is copied but the inline bytes.
  *
+ * The host's API table is read once at start, before any client attaches, and never changes
+ * after: the workers check every request against it (request.c) without a lock. What a client
+ * may call (the --policy, policy.c) is decided when it attaches, on the control thread, as a
+ * bitmap over API ids in the client, fixed before the client is published.
+ *
  * The client table is an RCU list (liburcu, QSBR flavour): workers walk it without locks and
  * report a quiescent state once per loop; the control thread alone changes it, under
  * table_lock (which telemetry readers take too), and frees a client only after
@@ -34,8 +39,11 @@
 #include <vmbus/channel.h>
 #include <vmbus/sim.h>
 #include <winapi/protocol.h>
+#include <winapi_internal/api_table.h>
 #include <winapi_internal/clock.h>
 #include <winapi_internal/winapi_driver.h>
+
+#include "policy.h"
 
 #define PMD_MAX_WORKERS 64
 /* Requests one worker has on its device channel at once: its driver queue's depth. */
@@ -58,6 +66,7 @@ struct pmd_client_stats {
 	uint64_t completions;    /* answered into its ring */
 	uint64_t rejected;       /* answered with an error without reaching the host */
 	uint64_t bad_buffers;    /* of those: descriptors outside the client's own pool */
+	uint64_t denied;         /* of those: calls the policy does not allow it (ACCESS_DENIED) */
 	uint64_t dropped;        /* completions for the client after it left */
 	uint64_t timeouts;       /* requests the host did not answer in time */
 };
@@ -76,6 +85,8 @@ struct pmd_client {
 	uint8_t *pool;                    /* the client's GPADL region 0: daemon DMA memory */
 	size_t pool_size;
 	uint32_t gpadl;
+	uint64_t allowed[PMD_API_WORDS];  /* API ids the policy lets it call: set before publication */
+	unsigned int *rule_lines;         /* per entry of pmd.apis: the policy line that decided it */
 	int state;                        /* enum pmd_client_state, __atomic */
 	const char *leave_reason;         /* a string literal, __atomic: set before it leaves */
 	/* Worker-owned. */
@@ -84,6 +95,7 @@ struct pmd_client {
 	struct pmd_request *backlog_head; /* answers waiting for room in the client's ring */
 	struct pmd_request *backlog_tail;
 	bool tx_dirty;                    /* answers written and not yet published */
+	uint64_t audited[PMD_API_WORDS];  /* API ids whose refusal has been logged once */
 	struct pmd_client_stats stats;
 };
 
@@ -125,6 +137,7 @@ struct pmd_options {
 	const char *file_prefix;
 	const char *socket_path;     /* --socket: overrides the runtime dir's */
 	const char *group;           /* --group */
+	const char *policy;          /* --policy: the access policy's file */
 	unsigned int pool_mib;       /* --pool-size: each client's buffer pool */
 	unsigned int max_clients;
 	uint32_t spin_ns;            /* how long an idle worker polls before it sleeps */
@@ -151,6 +164,8 @@ struct pmd {
 	char socket_path[108];
 	char telemetry_path[108];
 	gid_t group;
+	struct pmd_policy *policy;    /* NULL: every API to every client */
+	struct winapi_api_table apis; /* the host's, read at start: constant while workers run */
 	unsigned int worker_count;    /* set before any worker starts, constant after */
 	unsigned int workers_started; /* the control thread's: those it must stop and join */
 	struct pmd_worker workers[PMD_MAX_WORKERS];

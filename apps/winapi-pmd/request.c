@@ -6,9 +6,40 @@
 
 #include "request.h"
 
+/*
+ * The request against the host's table and the client's rights: the host would refuse an
+ * unknown API, another major or a request over the limits itself, but a request that cannot
+ * be served costs no round trip here, and one the policy refuses must never reach the host.
+ */
+static uint32_t check_api(const struct pmd_apis *apis, struct winapi_message *message)
+{
+	const struct winapi_api_entry *entry;
+
+	if (message->api_id == WINAPI_API_LIST) {
+		/* Anyone may read the table; it takes no memory of the client's. */
+		if (message->buffer_count != 0)
+			return WINAPI_STATUS_BAD_MESSAGE;
+		if (message->reply_capacity > WINAPI_MAX_INLINE_DATA)
+			message->reply_capacity = WINAPI_MAX_INLINE_DATA;
+		return WINAPI_STATUS_OK;
+	}
+	entry = winapi_api_table_find(apis->table, message->api_id);
+	if (entry == NULL)
+		return WINAPI_STATUS_UNSUPPORTED_API;
+	if (!pmd_api_allowed(apis->allowed, message->api_id))
+		return WINAPI_STATUS_ACCESS_DENIED;
+	if (message->api_version != 0 && message->api_version >> 8 != entry->version >> 8)
+		return WINAPI_STATUS_UNSUPPORTED_VERSION;
+	if (message->inline_length > entry->max_request || message->buffer_count > winapi_api_entry_buffers(entry))
+		return WINAPI_STATUS_BAD_MESSAGE;
+	if (message->reply_capacity > entry->max_reply)
+		message->reply_capacity = entry->max_reply;
+	return WINAPI_STATUS_OK;
+}
+
 enum pmd_verdict pmd_request_check(const uint8_t *packet, const struct vmbus_ring_packet_info *info,
-				   const struct pmd_pool *pool, struct winapi_message *message, uint32_t *status,
-				   bool *bad_buffer)
+				   const struct pmd_pool *pool, const struct pmd_apis *apis,
+				   struct winapi_message *message, uint32_t *status, bool *bad_buffer)
 {
 	unsigned int i;
 	int rc;
@@ -40,6 +71,9 @@ enum pmd_verdict pmd_request_check(const uint8_t *packet, const struct vmbus_rin
 		*status = WINAPI_STATUS_BAD_MESSAGE;
 		return PMD_REQUEST_ANSWER;
 	}
+	*status = check_api(apis, message);
+	if (*status != WINAPI_STATUS_OK)
+		return PMD_REQUEST_ANSWER;
 	for (i = 0; i < message->buffer_count; i++) {
 		const struct winapi_buffer_descriptor *descriptor = &message->buffers[i];
 

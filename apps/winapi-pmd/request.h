@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The checks winapi-pmd makes on a client's request packet before anything names device
- * memory: pure functions of the packet and the client's pool, so they are unit tested and
- * fuzzed on their own (tests/fuzz). Everything in the packet comes from a client process we
- * do not trust.
+ * memory or reaches the host: pure functions of the packet, the client's pool, the host's API
+ * table and what the policy lets the client call, so they are fuzzed on their own
+ * (tests/fuzz). Everything in the packet comes from a client process we do not trust.
  */
 #ifndef APPS_WINAPI_PMD_REQUEST_H
 #define APPS_WINAPI_PMD_REQUEST_H
@@ -13,11 +13,20 @@
 
 #include <vmbus/ring.h>
 #include <winapi/protocol.h>
+#include <winapi_internal/api_table.h>
+
+#include "policy.h"
 
 /* The client's own memory: what its GPADL descriptors may name. */
 struct pmd_pool {
 	uint32_t gpadl;
 	uint64_t size;
+};
+
+/* What the client may call: the host's table, and the ids the policy gives it (policy.h). */
+struct pmd_apis {
+	const struct winapi_api_table *table;
+	const uint64_t *allowed; /* PMD_API_WORDS words */
 };
 
 enum pmd_verdict {
@@ -28,13 +37,17 @@ enum pmd_verdict {
 
 /*
  * Check the packet @packet (as vmbus_chan_recv() returned it, described by @info) against
- * @pool. On PMD_REQUEST_FORWARD, @message is the decoded request (its inline_data points
- * into @packet) and each descriptor's [offset, offset + length) lies inside the pool. On
- * PMD_REQUEST_ANSWER, *@status says why and message->api_id is the request's when it could be
- * read (else 0); *@bad_buffer is set when a descriptor named memory outside the pool.
+ * @pool and @apis. On PMD_REQUEST_FORWARD, @message is the decoded request (its inline_data
+ * points into @packet): a call of WINAPI_API_LIST without buffers, or of an API of the table
+ * that the client may call, in the table's major (or none stated), within its max_request and
+ * the buffers it takes; reply_capacity is cut to the API's max_reply (LIST's: the protocol's
+ * limit); each descriptor's [offset, offset + length) lies inside the pool. On
+ * PMD_REQUEST_ANSWER, *@status says why (UNSUPPORTED_API, ACCESS_DENIED, UNSUPPORTED_VERSION,
+ * BAD_MESSAGE, BAD_BUFFER) and message->api_id is the request's when it could be read (else
+ * 0); *@bad_buffer is set when a descriptor named memory outside the pool.
  */
 enum pmd_verdict pmd_request_check(const uint8_t *packet, const struct vmbus_ring_packet_info *info,
-				   const struct pmd_pool *pool, struct winapi_message *message, uint32_t *status,
-				   bool *bad_buffer);
+				   const struct pmd_pool *pool, const struct pmd_apis *apis,
+				   struct winapi_message *message, uint32_t *status, bool *bad_buffer);
 
 #endif /* APPS_WINAPI_PMD_REQUEST_H */

@@ -4,7 +4,8 @@
  * which reads them back through the same socket (so what it prints is what any DPDK
  * telemetry client sees).
  *
- *   /winapi/stats        daemon totals (clients attached, refused, reclaimed; pool memory)
+ *   /winapi/stats        daemon totals (clients attached, refused, reclaimed; pool memory;
+ *                        the host's APIs and the policy file)
  *   /winapi/workers      one object per worker
  *   /winapi/clients      ids of the attached clients
  *   /winapi/client,ID    one client's counters
@@ -37,9 +38,11 @@ static int stats_totals(const char *command, const char *params, void *context, 
 	pthread_mutex_lock(&pmd->table_lock);
 	clients = pmd->client_count;
 	pthread_mutex_unlock(&pmd->table_lock);
-	*value = json_pack("{s:I, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	*value = json_pack("{s:I, s:s, s:i, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			   "uptime_ms", (json_int_t)((winapi_clock_now_ns() - pmd->started_ns) / 1000000u),
 			   "backend", vmbus_device_backend_name(pmd->device),
+			   "apis", (int)pmd->apis.count,
+			   "policy", pmd->policy != NULL ? pmd_policy_file(pmd->policy) : "",
 			   "numa_node", vmbus_device_numa_node(pmd->device),
 			   "channels", (int)vmbus_device_channel_count(pmd->device),
 			   "workers", (int)pmd->worker_count,
@@ -130,7 +133,7 @@ static int stats_client(const char *command, const char *params, void *context, 
 		if (client->id != id)
 			continue;
 		state = __atomic_load_n(&client->state, __ATOMIC_ACQUIRE);
-		*value = json_pack("{s:I, s:i, s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		*value = json_pack("{s:I, s:i, s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				   "id", (json_int_t)client->id,
 				   "pid", (int)client->pid,
 				   "uid", (int)client->uid,
@@ -144,6 +147,7 @@ static int stats_client(const char *command, const char *params, void *context, 
 				   "completions", (json_int_t)pmd_read(&client->stats.completions),
 				   "rejected", (json_int_t)pmd_read(&client->stats.rejected),
 				   "bad_buffers", (json_int_t)pmd_read(&client->stats.bad_buffers),
+				   "denied", (json_int_t)pmd_read(&client->stats.denied),
 				   "dropped", (json_int_t)pmd_read(&client->stats.dropped),
 				   "timeouts", (json_int_t)pmd_read(&client->stats.timeouts));
 		break;
@@ -184,9 +188,13 @@ static void print_text(const json_t *totals, const json_t *workers, const json_t
 	const json_t *item;
 	size_t i;
 
-	printf("winapi-pmd: %s backend, %lld channel(s), %lld worker(s), up %.1f s\n",
+	const char *policy = json_string_value(json_object_get(totals, "policy"));
+
+	printf("winapi-pmd: %s backend, %lld channel(s), %lld worker(s), up %.1f s; %lld host API(s), %s%s\n",
 	       json_string_value(json_object_get(totals, "backend")), (long long)field(totals, "channels"),
-	       (long long)field(totals, "workers"), (double)field(totals, "uptime_ms") / 1000.0);
+	       (long long)field(totals, "workers"), (double)field(totals, "uptime_ms") / 1000.0,
+	       (long long)field(totals, "apis"), policy != NULL && policy[0] != '\0' ? "policy " : "no policy",
+	       policy != NULL ? policy : "");
 	printf("clients: %lld attached now, %lld since start, %lld refused, %lld reclaimed; "
 	       "pool memory %lld bytes in use, %lld reclaimed, %lld quarantined; %lld answers dropped\n",
 	       (long long)field(totals, "clients"), (long long)field(totals, "clients_attached"),
@@ -205,15 +213,15 @@ static void print_text(const json_t *totals, const json_t *workers, const json_t
 		       busy + idle > 0 ? 100.0 * busy / (busy + idle) : 0.0, (long long)field(item, "sleeps"),
 		       (long long)field(item, "ring_full"), (long long)field(item, "client_ring_full"));
 	}
-	printf("\n%-6s %8s %6s %-8s %8s %12s %12s %9s %8s %8s\n", "client", "pid", "worker", "state", "inflight",
-	       "requests", "completions", "rejected", "badbuf", "dropped");
+	printf("\n%-6s %8s %6s %-8s %8s %12s %12s %9s %8s %8s %8s\n", "client", "pid", "worker", "state",
+	       "inflight", "requests", "completions", "rejected", "badbuf", "denied", "dropped");
 	json_array_foreach(clients, i, item)
-		printf("%-6lld %8lld %6lld %-8s %8lld %12lld %12lld %9lld %8lld %8lld\n", (long long)field(item, "id"),
-		       (long long)field(item, "pid"), (long long)field(item, "worker"),
+		printf("%-6lld %8lld %6lld %-8s %8lld %12lld %12lld %9lld %8lld %8lld %8lld\n",
+		       (long long)field(item, "id"), (long long)field(item, "pid"), (long long)field(item, "worker"),
 		       json_string_value(json_object_get(item, "state")), (long long)field(item, "in_flight"),
 		       (long long)field(item, "requests"), (long long)field(item, "completions"),
 		       (long long)field(item, "rejected"), (long long)field(item, "bad_buffers"),
-		       (long long)field(item, "dropped"));
+		       (long long)field(item, "denied"), (long long)field(item, "dropped"));
 }
 
 int pmd_stats_print(const char *telemetry_path, bool json)

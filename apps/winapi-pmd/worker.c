@@ -178,14 +178,41 @@ static void reject(struct pmd_worker *worker, struct pmd_request *request, uint3
 }
 
 /*
+ * A call the policy refused: counted each time, logged the first time for each client and
+ * API (a client that retries in a loop must not flood the log).
+ */
+static void audit_denial(struct pmd_worker *worker, struct pmd_client *client, uint16_t api_id)
+{
+	const struct pmd *pmd = worker->pmd;
+	const struct winapi_api_entry *entry = winapi_api_table_find(&pmd->apis, api_id);
+	unsigned int line;
+
+	pmd_count(&client->stats.denied, 1);
+	if (pmd_api_allowed(client->audited, api_id))
+		return;
+	pmd_api_allow(client->audited, api_id);
+	/* Only a policy denies, and only an API of the table (request.c): both are there. */
+	line = client->rule_lines[entry - pmd->apis.entries];
+	if (line != 0)
+		winapi_log(WINAPI_LOG_NOTICE, "pmd", "audit: client %llu (pid %d, uid %u) denied %s: policy %s:%u",
+			   (unsigned long long)client->id, (int)client->pid, (unsigned int)client->uid, entry->name,
+			   pmd_policy_file(pmd->policy), line);
+	else
+		winapi_log(WINAPI_LOG_NOTICE, "pmd", "audit: client %llu (pid %d, uid %u) denied %s: no rule matched",
+			   (unsigned long long)client->id, (int)client->pid, (unsigned int)client->uid, entry->name);
+}
+
+/*
  * Check one request of @client and hand it to the device queue. Every field comes from a
- * process we do not trust: the message is decoded and validated, and each buffer must lie in
- * the client's own pool, before anything names device memory.
+ * process we do not trust: the message is decoded and validated, its API must be one of the
+ * host's that the client may call, within the API's limits, and each buffer must lie in the
+ * client's own pool, before anything names device memory.
  */
 static void take_request(struct pmd_worker *worker, struct pmd_client *client, struct pmd_request *request,
 			 const uint8_t *packet, const struct vmbus_ring_packet_info *info)
 {
 	const struct pmd_pool pool = { .gpadl = client->gpadl, .size = client->pool_size };
+	const struct pmd_apis apis = { .table = &worker->pmd->apis, .allowed = client->allowed };
 	struct winapi_message message;
 	enum pmd_verdict verdict;
 	bool bad_buffer;
@@ -199,7 +226,7 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 	pmd_set(&client->in_flight, client->in_flight + 1);
 	pmd_count(&client->stats.requests, 1);
 
-	verdict = pmd_request_check(packet, info, &pool, &message, &status, &bad_buffer);
+	verdict = pmd_request_check(packet, info, &pool, &apis, &message, &status, &bad_buffer);
 	request->api_id = message.api_id;
 	if (verdict == PMD_REQUEST_DROP) {
 		pmd_count(&client->stats.rejected, 1);
@@ -212,10 +239,18 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 			winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu: request %#llx names memory outside its pool",
 				   (unsigned long long)client->id, (unsigned long long)info->trans_id);
 		}
+		if (status == WINAPI_STATUS_ACCESS_DENIED)
+			audit_denial(worker, client, message.api_id);
 		reject(worker, request, status);
 		return;
 	}
-	/* The pool is DMA memory of the device: the host reaches it by page numbers. */
+	/*
+	 * The pool is DMA memory of the device: the host reaches it by page numbers. A GPA-direct
+	 * range carries no read or write right on VMBus (the table's buffer_access is what the
+	 * host does, not what it may do): the host can read and write every page it is given.
+	 * Only a wire that carries the bytes (the Hyper-V socket's) can send each way only what
+	 * the API's access says.
+	 */
 	for (i = 0; i < message.buffer_count; i++)
 		request->buffers[i] = (struct winapi_call_buffer){
 			.kind = WINAPI_BUFFER_GPA_DIRECT,
@@ -224,11 +259,11 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 		};
 	request->call = (struct winapi_call){
 		.api_id = message.api_id,
+		.api_version = message.api_version, /* the host checks the major too */
 		.request_data = message.inline_data,
 		.request_length = message.inline_length,
 		.reply_data = request->reply,
-		.reply_capacity = message.reply_capacity < WINAPI_MAX_INLINE_DATA ? message.reply_capacity :
-										 WINAPI_MAX_INLINE_DATA,
+		.reply_capacity = message.reply_capacity, /* cut to the API's max_reply */
 		.buffers = request->buffers,
 		.buffer_count = message.buffer_count,
 		.timeout_ms = -1,

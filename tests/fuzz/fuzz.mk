@@ -28,7 +28,7 @@ packet_fuzz_SOURCES := $(FUZZ_VMBUS) $(FUZZ_PROTOCOL)
 protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)
 host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
 	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c $(HOST_SOURCES)
-pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c $(FUZZ_PROTOCOL)
+pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
 telemetry_fuzz_SOURCES :=
 baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
 hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c \

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target: winapi-pmd's parser of a client's request (apps/winapi-pmd/request.c).
- * The property that matters: a request pmd_request_check() forwards names only memory inside
- * the client's own pool, so one client cannot make the host touch another's buffers.
+ * The properties that matter: a request pmd_request_check() forwards names only memory inside
+ * the client's own pool, so one client cannot make the host touch another's buffers; and it
+ * calls LIST, or an API of the host's table that the client may call, within that API's
+ * major and limits, so the policy cannot be got round.
+ *
+ * The host's table: the seeds' three APIs and fuzz.limits (id WINAPI_API_ID_MAX, 2.1, 16 bytes
+ * in, 8 out, two buffers).
  *
  * Input:
  *   +0   u8   packet type (vmbus_chan_recv() lets 6, 7, 9, 0xb through; any value is tried)
  *   +1   u8   bit 0: COMPLETION_REQUESTED; bit 1: seal the message's header checksum;
- *             bit 2: trans_id is the message's request_id (else its complement)
+ *             bit 2: trans_id is the message's request_id (else its complement);
+ *             bits 3-6: the policy denies the table's entry 0-3 (all clear: all allowed)
  *   +2   u8   header_size in 8-byte units
  *   +3   u32  the pool's GPADL handle
  *   +7   u64  the pool's size
@@ -23,12 +29,49 @@
 #include "fuzz_check.h"
 
 #define INPUT_HEADER 15u
+#define TABLE_SIZE 4u
+
+static struct winapi_api_entry entries[TABLE_SIZE];
+static struct winapi_api_table table = { .listed = true, .count = TABLE_SIZE, .entries = entries };
+
+static void table_init(void)
+{
+	const struct winapi_api_entry limits = {
+		.name = "fuzz.limits", .api_id = WINAPI_API_ID_MAX, .version = 0x201, .max_request = 16, .max_reply = 8,
+		.buffer_access = { WINAPI_ACCESS_HOST_READS, WINAPI_ACCESS_HOST_WRITES },
+	};
+	unsigned int i;
+
+	memcpy(entries, winapi_seed_apis, sizeof(winapi_seed_apis));
+	entries[3] = limits;
+	for (i = 0; i < TABLE_SIZE; i++)
+		table.by_id[entries[i].api_id] = (uint16_t)(i + 1);
+}
+
+/* The API checks: what the policy and the table allow, and nothing else, is forwarded. */
+static void check_forward_api(const struct pmd_apis *apis, const struct winapi_message *message)
+{
+	const struct winapi_api_entry *entry;
+
+	if (message->api_id == WINAPI_API_LIST) {
+		FUZZ_CHECK(message->buffer_count == 0 && message->reply_capacity <= WINAPI_MAX_INLINE_DATA);
+		return;
+	}
+	entry = winapi_api_table_find(apis->table, message->api_id);
+	FUZZ_CHECK(entry != NULL && pmd_api_allowed(apis->allowed, message->api_id));
+	FUZZ_CHECK(message->api_version == 0 || message->api_version >> 8 == entry->version >> 8);
+	FUZZ_CHECK(message->inline_length <= entry->max_request);
+	FUZZ_CHECK(message->buffer_count <= winapi_api_entry_buffers(entry));
+	FUZZ_CHECK(message->reply_capacity <= entry->max_reply);
+}
 
 static void check_forward(const uint8_t *packet, const struct vmbus_ring_packet_info *info,
-			  const struct pmd_pool *pool, const struct winapi_message *message)
+			  const struct pmd_pool *pool, const struct pmd_apis *apis, const struct winapi_message *message)
 {
 	const uint8_t *payload = packet + info->header_size, *end = packet + info->packet_size;
 	unsigned int i;
+
+	check_forward_api(apis, message);
 
 	FUZZ_CHECK(info->type == VMBUS_PACKET_DATA_INBAND);
 	FUZZ_CHECK(info->flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED);
@@ -52,9 +95,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static bool table_ready;
+	uint64_t allowed[PMD_API_WORDS] = { 0 };
+	const struct pmd_apis apis = { .table = &table, .allowed = allowed };
 	struct vmbus_ring_packet_info info;
 	struct winapi_message message;
 	struct pmd_pool pool;
+	unsigned int i;
 	enum pmd_verdict verdict;
 	uint32_t status = UINT32_MAX;
 	bool bad_buffer;
@@ -63,6 +110,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < INPUT_HEADER || size - INPUT_HEADER > VMBUS_PACKET_MAX_LENGTH)
 		return 0;
+	if (!table_ready) {
+		table_init();
+		table_ready = true;
+	}
+	for (i = 0; i < TABLE_SIZE; i++)
+		if (!(data[1] >> (3 + i) & 1u))
+			pmd_api_allow(allowed, entries[i].api_id);
 	packet_size = size - INPUT_HEADER;
 	/* The packet at its exact size: the parser may read packet_size bytes and no more. */
 	packet = malloc(packet_size != 0 ? packet_size : 1);
@@ -87,16 +141,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(data[1] & 4u))
 		info.trans_id = ~info.trans_id;
 
-	verdict = pmd_request_check(packet, &info, &pool, &message, &status, &bad_buffer);
+	verdict = pmd_request_check(packet, &info, &pool, &apis, &message, &status, &bad_buffer);
 	switch (verdict) {
 	case PMD_REQUEST_FORWARD:
 		FUZZ_CHECK(status == WINAPI_STATUS_OK && !bad_buffer);
-		check_forward(packet, &info, &pool, &message);
+		check_forward(packet, &info, &pool, &apis, &message);
 		break;
 	case PMD_REQUEST_ANSWER:
 		FUZZ_CHECK(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED);
-		FUZZ_CHECK(status != WINAPI_STATUS_OK && status <= WINAPI_STATUS_INTERNAL);
+		FUZZ_CHECK(status != WINAPI_STATUS_OK && status <= WINAPI_STATUS_ACCESS_DENIED);
 		FUZZ_CHECK(!bad_buffer || status == WINAPI_STATUS_BAD_BUFFER);
+		/* Refused for the policy only what the table has and the policy does not give. */
+		if (status == WINAPI_STATUS_ACCESS_DENIED)
+			FUZZ_CHECK(winapi_api_table_find(&table, message.api_id) != NULL &&
+				   !pmd_api_allowed(allowed, message.api_id));
+		if (status == WINAPI_STATUS_UNSUPPORTED_API)
+			FUZZ_CHECK(winapi_api_table_find(&table, message.api_id) == NULL &&
+				   message.api_id != WINAPI_API_LIST);
 		break;
 	case PMD_REQUEST_DROP:
 		FUZZ_CHECK(!(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED));
