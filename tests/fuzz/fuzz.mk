@@ -4,6 +4,8 @@
 #                      its seed corpus; fails if any target crashed
 #   make fuzz-build    only build them, in $(BUILD)/fuzz
 #   make fuzz-seeds    regenerate the committed seed corpora (tests/fuzz/corpus)
+#   make fuzz-replay   run each committed input (seeds and fixed crashes) once: a regression
+#                      test of seconds; FUZZ_REPLAY=<targets> for some of them only
 #
 # The project's sources are compiled again by clang with coverage and sanitizers into
 # $(BUILD)/fuzz/obj, apart from the gcc objects of $(BUILD)/obj.
@@ -14,7 +16,7 @@ FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 $(WARNINGS) -pthread -MMD -MP -g -O1 $(FUZZ_SANITIZE)
 FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz \
-	hvsock_fuzz
+	hvsock_fuzz policy_fuzz
 FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
 fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -29,6 +31,7 @@ protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)
 host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
 	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c $(HOST_SOURCES)
 pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
+policy_fuzz_SOURCES := apps/winapi-pmd/policy.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
 telemetry_fuzz_SOURCES :=
 baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
 hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c \
@@ -39,16 +42,31 @@ packet_fuzz_LIBS := $(LIBS_PROTOCOL)
 protocol_fuzz_LIBS := $(LIBS_PROTOCOL)
 host_fuzz_LIBS := $(LIBS_PROTOCOL)
 pmd_request_fuzz_LIBS := $(LIBS_PROTOCOL)
+policy_fuzz_LIBS := $(LIBS_PROTOCOL)
 telemetry_fuzz_LIBS := -ljansson
 baseline_fuzz_LIBS := $(LIBS_PROTOCOL)
 hvsock_fuzz_LIBS := $(LIBS_PROTOCOL)
 
-.PHONY: fuzz fuzz-build fuzz-seeds
+.PHONY: fuzz fuzz-build fuzz-seeds fuzz-replay
+
+FUZZ_REPLAY ?= $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZ_BINARIES)
 
 fuzz: fuzz-build
 	tests/fuzz/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Each committed input once, no mutation: libFuzzer runs the files it is given and stops.
+fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZ_REPLAY))
+	@mkdir -p $(FUZZ_DIR)/logs; failed=0; \
+	for target in $(FUZZ_REPLAY); do \
+		inputs=$$(find tests/fuzz/corpus/$$target -maxdepth 1 -type f 2>/dev/null | sort); \
+		log=$(FUZZ_DIR)/logs/$$target.replay.log; \
+		if [ -z "$$inputs" ]; then echo "$$target: no committed inputs"; \
+		elif $(FUZZ_DIR)/$$target $$inputs > $$log 2>&1; then \
+			echo "$$target: ok: $$(echo "$$inputs" | wc -l) input(s)"; \
+		else echo "$$target: FAILED (log: $$log)"; failed=1; fi; \
+	done; exit $$failed
 
 # Sources of the project, and the targets themselves: coverage without libFuzzer's main.
 $(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_STAMP)
