@@ -226,7 +226,7 @@ $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SO
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 # host_answer_ut: the answer step the QEMU device (drivers/host/qemu) runs, on fake guest pages.
 $(TESTBIN)/host_answer_ut: $(call objects,tests/unit/host_answer_ut.c) $(LIB)/libwinapi-host.a
-$(TESTBIN)/request_table_ut: $(call objects,tests/unit/request_table_ut.c $(REQUESTS_SOURCES) lib/log/log.c)
+$(TESTBIN)/request_table_ut: $(call objects,tests/unit/request_table_ut.c lib/requests/request_table.c lib/log/log.c)
 $(TESTBIN)/api_table_ut: $(call objects,tests/unit/api_table_ut.c lib/requests/api_table.c) $(PROTOCOL_OBJECTS)
 # policy_ut: winapi-pmd's access policy, with the system's own user and groups.
 $(TESTBIN)/policy_ut: $(call objects,tests/unit/policy_ut.c apps/winapi-pmd/policy.c lib/requests/api_table.c) \

@@ -581,8 +581,9 @@ static int pmd_exit_status(void)
 
 static void test_pmd_recoverable_faults(void **state)
 {
-	static const char *const arguments[] = { "--drop-request", "2", "--corrupt-request", "3:checksum",
-						  "--duplicate-request", "4", "--unknown-request", "5", NULL };
+	/* The daemon's own first request, at start, reads the host's API table: the client's are 2.. */
+	static const char *const arguments[] = { "--drop-request", "3", "--corrupt-request", "4:checksum",
+						  "--duplicate-request", "5", "--unknown-request", "6", NULL };
 	winapi_handle_t handle;
 	int status;
 
@@ -639,7 +640,8 @@ static void check_pmd_lost_host(winapi_handle_t handle, winapi_queue_t queue)
 
 static void test_pmd_host_dies_mid_load(void **state)
 {
-	static const char *const arguments[] = { "--stall-request", "1:600000", NULL };
+	/* Request 1 is the daemon's own (the API table); the host stops reading after the client's first. */
+	static const char *const arguments[] = { "--stall-request", "2:600000", NULL };
 	/* The daemon answers with its own error, or is gone before it can. */
 	static const int errors[] = { -EREMOTEIO, -ENOTCONN, 0 };
 	winapi_handle_t handle;
@@ -660,7 +662,8 @@ static void test_pmd_host_dies_mid_load(void **state)
 
 static void test_pmd_rescind(void **state)
 {
-	static const char *const arguments[] = { "--rescind-request", "3", NULL };
+	/* Request 1 is the daemon's own (the API table): the client's third is the host's fourth. */
+	static const char *const arguments[] = { "--rescind-request", "4", NULL };
 	winapi_handle_t handle;
 	winapi_queue_t queue;
 	int rc;
@@ -685,7 +688,7 @@ static void test_pmd_rescind(void **state)
  */
 static void test_pmd_rescind_while_spinning(void **state)
 {
-	static const char *const arguments[] = { "--rescind-request", "2", NULL };
+	static const char *const arguments[] = { "--rescind-request", "3", NULL }; /* 1: the daemon's own */
 	winapi_handle_t handle;
 
 	(void)state;
