@@ -10,10 +10,15 @@
  *    the daemon's counters show the dead client's pool reclaimed;
  *  - a client naming memory outside its own pool gets -EFAULT, and a client working beside it
  *    notices nothing;
+ *  - requests the host's API table rules out (an unknown API, another major, over an API's
+ *    limits) are answered by the daemon and never reach the host;
  *  - the telemetry socket answers the DPDK telemetry v2 protocol with the counters, and
  *    winapi-pmd --stats prints them;
  *  - SIGTERM: the daemon answers what is in flight and exits 0; its clients get -ENOTCONN, and
- *    attach again once a new daemon runs.
+ *    attach again once a new daemon runs;
+ *  - a daemon with a --policy (on a host of its own): what the policy allows is served, what
+ *    it denies gets -EACCES, counted for the client and logged once; a malformed policy
+ *    stops it at start with status 2 and the file's line.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -35,6 +40,7 @@
 
 #include <vmbus/memory.h>
 #include <vmbus/sim.h>
+#include <winapi_internal/api_table.h>
 #include <winapi_internal/winapi_driver.h>
 #include <winapi/lowlat.h>
 #include <winapi_internal/pmd.h>
@@ -160,6 +166,43 @@ static int finish_client(struct child *child, struct load_report *report)
 }
 
 /* ---- telemetry ---- */
+
+/* A counter of this process's client of the daemon whose telemetry is at @path; -1 if none. */
+static json_int_t own_client_value(const char *path, const char *key)
+{
+	json_t *ids = NULL, *client = NULL, *id;
+	json_int_t value = -1;
+	char id_text[32];
+	size_t index;
+
+	if (pmd_telemetry_query(path, "/winapi/clients", NULL, 30000, &ids) != 0)
+		return -1;
+	json_array_foreach(ids, index, id) {
+		snprintf(id_text, sizeof(id_text), "%lld", (long long)json_integer_value(id));
+		if (pmd_telemetry_query(path, "/winapi/client", id_text, 30000, &client) != 0)
+			continue; /* gone since the list */
+		if (json_integer_value(json_object_get(client, "pid")) == getpid())
+			value = json_integer_value(json_object_get(client, key));
+		json_decref(client);
+	}
+	json_decref(ids);
+	return value;
+}
+
+/* Requests the daemon's workers forwarded to the host, all together; -1 if not told. */
+static json_int_t forwarded_requests(void)
+{
+	json_t *workers = NULL, *worker;
+	json_int_t total = 0;
+	size_t index;
+
+	if (pmd_telemetry_query(telemetry_path, "/winapi/workers", NULL, 30000, &workers) != 0)
+		return -1;
+	json_array_foreach(workers, index, worker)
+		total += json_integer_value(json_object_get(worker, "requests"));
+	json_decref(workers);
+	return total;
+}
 
 static json_int_t stat_value(const char *key)
 {
@@ -290,10 +333,6 @@ static void test_buffer_outside_pool_refused(void **state)
 	};
 	struct load_report report;
 	struct child neighbour;
-	json_t *ids = NULL, *client = NULL, *id;
-	json_int_t ours = -1;
-	char id_text[32];
-	size_t index;
 
 	(void)state;
 	winapi_buffer_test_request_encode(&request, request_bytes);
@@ -325,17 +364,7 @@ static void test_buffer_outside_pool_refused(void **state)
 	 * logged three in all (a neighbour may have left, and taken its counters, by the time
 	 * it would be asked).
 	 */
-	assert_int_equal(pmd_telemetry_query(telemetry_path, "/winapi/clients", NULL, 30000, &ids), 0);
-	json_array_foreach(ids, index, id) {
-		snprintf(id_text, sizeof(id_text), "%lld", (long long)json_integer_value(id));
-		if (pmd_telemetry_query(telemetry_path, "/winapi/client", id_text, 30000, &client) != 0)
-			continue; /* gone since the list */
-		if (json_integer_value(json_object_get(client, "pid")) == getpid())
-			ours = json_integer_value(json_object_get(client, "bad_buffers"));
-		json_decref(client);
-	}
-	json_decref(ids);
-	assert_int_equal(ours, 3);
+	assert_int_equal(own_client_value(telemetry_path, "bad_buffers"), 3);
 	assert_int_equal(emulator_log_count(&pmd, "names memory outside its pool"), 3);
 
 	winapi_driver_close(driver);
@@ -345,6 +374,86 @@ static void test_buffer_outside_pool_refused(void **state)
 	assert_int_equal(report.failed, 0);
 	assert_int_equal(report.corrupted, 0);
 	assert_int_equal(report.completed, 50000u);
+}
+
+static int driver_call(void *driver, struct winapi_call *call)
+{
+	return winapi_driver_call(driver, call);
+}
+
+static uint8_t raw_reply[WINAPI_MAX_INLINE_DATA];
+static uint32_t raw_reply_length;
+
+/* @call as it stands (api, version, lengths, buffers), with "hi" to send and room for any reply. */
+static int raw_call(struct winapi_driver *driver, struct winapi_call call)
+{
+	static const uint8_t request[WINAPI_MAX_INLINE_DATA] = "hi";
+	int rc;
+
+	call.request_data = request;
+	call.reply_data = raw_reply;
+	call.reply_capacity = sizeof(raw_reply);
+	call.timeout_ms = 60000;
+	rc = winapi_driver_call(driver, &call);
+	raw_reply_length = call.reply_length;
+	return rc;
+}
+
+/*
+ * The internal driver again, for requests liblowlat would refuse itself: the daemon answers
+ * them from the host's API table, and its workers forward none of them.
+ */
+static void test_api_checks_before_host(void **state)
+{
+	struct vmbus_gpadl_region region;
+	struct vmbus_device *device;
+	struct winapi_driver *driver;
+	struct winapi_api_table table;
+	struct winapi_call_buffer buffer;
+	struct winapi_call call;
+	json_int_t forwarded;
+
+	(void)state;
+	assert_int_equal(vmbus_sim_connect(pmd.socket_path, 30000, &device), 0);
+	assert_int_equal(vmbus_device_gpadl_region(device, VMBUS_GPADL_RECEIVE, &region), 0);
+	assert_int_equal(winapi_driver_open(device, 0, &driver), 0);
+	buffer = (struct winapi_call_buffer){ .kind = WINAPI_BUFFER_GPADL, .gpadl = region.gpadl, .length = 4096 };
+	forwarded = forwarded_requests();
+	assert_true(forwarded >= 0);
+
+	/* An id the host does not serve, and a control call that is not LIST. */
+	call = (struct winapi_call){ .api_id = 999 };
+	assert_int_equal(raw_call(driver, call), -EOPNOTSUPP);
+	call.api_id = WINAPI_API_LIST + 1;
+	assert_int_equal(raw_call(driver, call), -EOPNOTSUPP);
+	/* Written for another major of echo. */
+	call = (struct winapi_call){ .api_id = WINAPI_API_ECHO, .api_version = 0x200, .request_length = 2 };
+	assert_int_equal(raw_call(driver, call), -EPROTONOSUPPORT);
+	/* A buffer to echo, which takes none; to LIST, likewise; past BUFFER_TEST's 16 bytes. */
+	call = (struct winapi_call){ .api_id = WINAPI_API_ECHO, .request_length = 2, .buffers = &buffer,
+				     .buffer_count = 1 };
+	assert_int_equal(raw_call(driver, call), -EBADMSG);
+	call.api_id = WINAPI_API_LIST;
+	assert_int_equal(raw_call(driver, call), -EBADMSG);
+	call.api_id = WINAPI_API_BUFFER_TEST;
+	call.request_length = 17;
+	assert_int_equal(raw_call(driver, call), -EBADMSG);
+	assert_int_equal(forwarded_requests(), forwarded);
+	assert_int_equal(own_client_value(telemetry_path, "rejected"), 6);
+
+	/* Another minor of the same major is the host's to serve; so is LIST, for anyone. */
+	call = (struct winapi_call){ .api_id = WINAPI_API_ECHO, .api_version = 0x1ff, .request_length = 2 };
+	assert_int_equal(raw_call(driver, call), 0);
+	assert_int_equal(raw_reply_length, 2);
+	assert_memory_equal(raw_reply, "hi", 2);
+	assert_int_equal(winapi_api_table_fetch(&table, driver_call, driver), 0);
+	assert_true(table.listed);
+	assert_non_null(winapi_api_table_find_name(&table, "winapi.perf_test"));
+	winapi_api_table_free(&table);
+	assert_true(forwarded_requests() >= forwarded + 2);
+
+	winapi_driver_close(driver);
+	vmbus_device_close(device);
 }
 
 static void test_telemetry_v2(void **state)
@@ -444,17 +553,149 @@ static void test_sigterm_then_restart(void **state)
 	winapi_cleanup(handle);
 }
 
+/* ---- a daemon with a policy, on a host of its own ---- */
+
+static struct emulator policy_host;
+static struct emulator guarded;
+static char guarded_prefix[64];
+static char guarded_telemetry[108];
+static char policy_path[128];
+
+/* Write @text (a format with the test's uid for each %u) to @path. 0 or -1. */
+static int write_policy(const char *path, const char *text)
+{
+	FILE *file = fopen(path, "w");
+
+	if (file == NULL)
+		return -1;
+	fprintf(file, text, (unsigned int)getuid(), (unsigned int)getuid());
+	return fclose(file) == 0 ? 0 : -1;
+}
+
+static int policy_setup(void **state)
+{
+	const char *const host_arguments[] = { "--profile", "linux-6.12", NULL };
+	const char *const arguments[] = { "--lcores", "0", "--backend", "sim", "--sim-socket", policy_host.socket_path,
+					  "--file-prefix", guarded_prefix, "--pool-size", "8", "--log-level", "info",
+					  "--policy", policy_path, NULL };
+
+	(void)state;
+	if (emulator_prepare_program(&policy_host, "pmd-e2e-policy-host", "winapi-host-sim") != 0 ||
+	    emulator_start(&policy_host, host_arguments) != 0 ||
+	    emulator_prepare_program(&guarded, "pmd-e2e-guarded", "winapi-pmd") != 0)
+		return -1;
+	snprintf(guarded_prefix, sizeof(guarded_prefix), "pmd-e2e-guarded-%d", (int)getpid());
+	snprintf(policy_path, sizeof(policy_path), "%s/policy", guarded.directory);
+	if (winapi_pmd_socket_path(guarded_prefix, false, WINAPI_PMD_TELEMETRY_SOCKET, guarded_telemetry,
+				   sizeof(guarded_telemetry)) != 0 ||
+	    write_policy(policy_path, "# pmd_e2e: echo yes, perf_test no, the rest by default (no)\n"
+				      "allow uid:%u winapi.echo\n"
+				      "deny uid:%u winapi.perf_test\n") != 0)
+		return -1;
+	setenv("WINAPI_PMD_SOCKET", guarded.socket_path, 1);
+	return emulator_start(&guarded, arguments);
+}
+
+static int policy_teardown(void **state)
+{
+	char directory[108];
+
+	(void)state;
+	unlink(policy_path);
+	emulator_cleanup(&guarded);
+	emulator_cleanup(&policy_host);
+	if (winapi_pmd_runtime_dir(guarded_prefix, false, directory, sizeof(directory)) == 0)
+		rmdir(directory);
+	return 0;
+}
+
+static void test_policy_allows_and_denies(void **state)
+{
+	winapi_perf_test_params_t params = { .test_type = WINAPI_PERF_LATENCY, .iterations = 1 };
+	winapi_perf_test_result_t perf;
+	winapi_buffer_test_result_t result;
+	winapi_api_info_t apis[8];
+	winapi_buffer_t buffer;
+	winapi_handle_t handle;
+	char output[64], line[256];
+
+	(void)state;
+	handle = winapi_init();
+	assert_non_null(handle);
+	assert_int_equal(winapi_echo(handle, "allowed", output, sizeof(output)), 0);
+	assert_string_equal(output, "allowed");
+	/* No rule names LIST: anyone may read the table all the same. */
+	assert_true(winapi_api_list(handle, apis, 8) >= 3);
+
+	/* Denied by line 3, twice: counted twice, logged once. */
+	assert_int_equal(winapi_perf_test(handle, &params, NULL, 0, &perf), -EACCES);
+	assert_int_equal(winapi_perf_test(handle, &params, NULL, 0, &perf), -EACCES);
+	assert_int_equal(own_client_value(guarded_telemetry, "denied"), 2);
+	snprintf(line, sizeof(line), "uid %u) denied winapi.perf_test: policy %s:3", (unsigned int)getuid(),
+		 policy_path);
+	assert_int_equal(emulator_log_count(&guarded, "audit: client"), 1);
+	assert_int_equal(emulator_log_count(&guarded, line), 1);
+
+	/* No rule for BUFFER_TEST: a policy denies what it does not allow. */
+	assert_int_equal(winapi_alloc_buffer(&buffer, 4096), 0);
+	assert_int_equal(winapi_buffer_test(handle, &buffer, 1, WINAPI_BUFFER_OP_WRITE, 0x12345678u, &result), -EACCES);
+	assert_int_equal(emulator_log_count(&guarded, "denied winapi.buffer_test: no rule matched"), 1);
+	assert_int_equal(own_client_value(guarded_telemetry, "denied"), 3);
+	winapi_free_buffer(&buffer);
+
+	/* What is allowed still is. */
+	assert_int_equal(winapi_echo(handle, "still", output, sizeof(output)), 0);
+	winapi_cleanup(handle);
+}
+
+/* A policy the daemon cannot read stops it before it touches the device: status 2, file:line. */
+static void test_policy_malformed_exits_2(void **state)
+{
+	char bad_path[160], out_path[160], command[1024], message[512] = "";
+	FILE *out;
+	int status;
+
+	(void)state;
+	snprintf(bad_path, sizeof(bad_path), "%s/bad-policy", guarded.directory);
+	snprintf(out_path, sizeof(out_path), "%s/bad-policy.out", guarded.directory);
+	assert_int_equal(write_policy(bad_path, "allow uid:%u winapi.echo\n\nallow uid:%u winapi.echo extra\n"), 0);
+	snprintf(command, sizeof(command), "%s/winapi-pmd --backend sim --sim-socket %s --file-prefix %s-bad "
+		 "--policy %s 2> %s", getenv("WINAPI_BIN_DIR") != NULL ? getenv("WINAPI_BIN_DIR") : "build/bin",
+		 policy_host.socket_path, guarded_prefix, bad_path, out_path);
+	status = system(command);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	out = fopen(out_path, "r");
+	assert_non_null(out);
+	assert_non_null(fgets(message, sizeof(message), out));
+	fclose(out);
+	snprintf(command, sizeof(command), "%s:3: expected 'allow|deny SUBJECT API'", bad_path);
+	if (strstr(message, command) == NULL)
+		fail_msg("winapi-pmd said \"%s\", not \"%s\"", message, command);
+	unlink(bad_path);
+	unlink(out_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_four_clients_a_million_mixed),
 		cmocka_unit_test(test_killed_client_reclaimed),
 		cmocka_unit_test(test_buffer_outside_pool_refused),
+		cmocka_unit_test(test_api_checks_before_host),
 		cmocka_unit_test(test_telemetry_v2),
 		cmocka_unit_test(test_silent_connections),
 		cmocka_unit_test(test_sigterm_then_restart),
 	};
 
+	const struct CMUnitTest policy_tests[] = {
+		cmocka_unit_test(test_policy_allows_and_denies),
+		cmocka_unit_test(test_policy_malformed_exits_2),
+	};
+	int failed;
+
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	failed = cmocka_run_group_tests_name("pmd", tests, group_setup, group_teardown);
+	failed += cmocka_run_group_tests_name("policy", policy_tests, policy_setup, policy_teardown);
+	return failed != 0;
 }
