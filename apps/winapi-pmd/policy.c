@@ -422,10 +422,11 @@ int pmd_identity_resolve(uid_t uid, struct pmd_identity *identity)
 
 	*identity = (struct pmd_identity){ .uid = uid };
 	rc = lookup(&query);
-	if (rc == -ENOENT)
-		return 0; /* a uid without a user: it has no groups to match */
-	if (rc != 0)
+	if (rc != 0) {
+		if (rc == -ENOENT)
+			rc = 0; /* a uid without a user: it has no groups to match */
 		goto out_free_buffer;
+	}
 	for (;;) {
 		grown = realloc(groups, sizeof(*groups) * (size_t)count);
 		if (grown == NULL) {
