@@ -23,6 +23,12 @@ static uint32_t check_api(const struct pmd_apis *apis, struct winapi_message *me
 			message->reply_capacity = WINAPI_MAX_INLINE_DATA;
 		return WINAPI_STATUS_OK;
 	}
+	/*
+	 * Not the other control calls either: the event calls (SUBSCRIBE, EVENT_WAIT,
+	 * UNSUBSCRIBE) name subscriptions the host keeps per guest, and every client of the
+	 * daemon is the one guest to it, so a client could read or end another's. They stay
+	 * unsupported here until subscriptions are kept per client.
+	 */
 	entry = winapi_api_table_find(apis->table, message->api_id);
 	if (entry == NULL)
 		return WINAPI_STATUS_UNSUPPORTED_API;
