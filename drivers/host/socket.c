@@ -2,7 +2,9 @@
 /*
  * The host service over a stream socket: each frame of <winapi_internal/hvsock.h> becomes the message
  * the VMBus host would have decoded, with the payload standing in for guest memory (one
- * "GPADL" that is the connection's buffer), and goes to the same handlers.
+ * "GPADL" that is the connection's buffer), and goes to the same handlers. A generic frame
+ * names its API: this process's registry (host_api.h) says which it is and which of its
+ * buffers travel each way; the frame only says how long they are.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,8 +25,12 @@ struct connection {
 	uint8_t *payload;
 	uint64_t payload_capacity;
 	uint64_t payload_length;   /* bytes of the current request's buffers */
+	uint8_t inline_data[WINAPI_MAX_INLINE_DATA]; /* a generic request's, apart from its buffers */
 	struct winapi_host_socket_stats *stats;
 };
+
+/* LIST is no registered API, but is called by name like one; it takes no buffers. */
+static const struct winapi_api_entry list_entry = { .name = WINAPI_API_LIST_NAME, .api_id = WINAPI_API_LIST };
 
 static void *payload_span(void *opaque, uint32_t gpadl, uint64_t offset, uint64_t length)
 {
@@ -57,21 +63,27 @@ static int reserve_payload(struct connection *connection, uint64_t size)
 }
 
 /*
- * The message the handlers see: the API's fields (echo: its bytes) inline, each buffer a
- * GPADL descriptor into the payload buffer, one after the other.
+ * The message the handlers see: the seed API's fields (echo: its bytes) or a generic frame's
+ * inline bytes inline, each buffer a GPADL descriptor into the payload buffer, one after the
+ * other. A generic frame's api id is @api_id, from the registry; a seed frame's, its own.
  */
 static void build_message(const struct winapi_hvsock_header *request, const struct connection *connection,
-			  struct winapi_message *message)
+			  uint16_t api_id, struct winapi_message *message)
 {
 	uint64_t offset = 0;
 	uint32_t i;
 
 	memset(message, 0, sizeof(*message));
 	message->version = WINAPI_PROTOCOL_VERSION;
-	message->api_id = request->api_id;
+	message->api_id = api_id;
 	message->request_id = request->request_id;
 	message->reply_capacity = WINAPI_MAX_INLINE_DATA;
-	if (request->api_id == WINAPI_API_ECHO) {
+	if (winapi_hvsock_is_generic(request)) {
+		message->api_version = request->api_version;
+		message->reply_capacity = request->reply_capacity;
+		message->inline_data = connection->inline_data;
+		message->inline_length = request->inline_length;
+	} else if (request->api_id == WINAPI_API_ECHO) {
 		message->inline_data = connection->payload;
 		message->inline_length = (uint32_t)request->payload_size;
 	} else {
@@ -90,18 +102,22 @@ static void build_message(const struct winapi_hvsock_header *request, const stru
 	}
 }
 
-static int answer(struct connection *connection, struct winapi_hvsock_header *reply, const void *data,
-		  uint64_t length)
+/* @reply, its payload the @span_count spans. */
+static int answer_spans(struct connection *connection, struct winapi_hvsock_header *reply,
+			const struct winapi_hvsock_span *spans, unsigned int span_count)
 {
-	const struct winapi_hvsock_span span = { .data = data, .length = (size_t)length };
 	char text[WINAPI_HVSOCK_MAX_HEADER];
+	uint64_t length = 0;
+	unsigned int i;
 	int size, rc;
 
+	for (i = 0; i < span_count; i++)
+		length += spans[i].length;
 	reply->payload_size = length;
 	size = winapi_hvsock_header_encode(reply, true, text, sizeof(text));
 	if (size < 0)
 		return size; /* a handler's answer that JSON cannot carry: a bug here */
-	rc = winapi_hvsock_send(connection->socket, text, (size_t)size, &span, length != 0);
+	rc = winapi_hvsock_send(connection->socket, text, (size_t)size, spans, span_count);
 	if (rc == 0) {
 		count(&connection->stats->requests, 1);
 		count(&connection->stats->bytes_out, length);
@@ -109,6 +125,134 @@ static int answer(struct connection *connection, struct winapi_hvsock_header *re
 			count(&connection->stats->bad_requests, 1);
 	}
 	return rc;
+}
+
+static int answer(struct connection *connection, struct winapi_hvsock_header *reply, const void *data,
+		  uint64_t length)
+{
+	const struct winapi_hvsock_span span = { .data = data, .length = (size_t)length };
+
+	return answer_spans(connection, reply, &span, length != 0);
+}
+
+/* The API a generic frame names, by this process's registry (LIST by its own name), or NULL. */
+static const struct winapi_api_entry *resolve(const char *name)
+{
+	const struct winapi_host_api *api;
+
+	if (strcmp(name, WINAPI_API_LIST_NAME) == 0)
+		return &list_entry;
+	api = winapi_host_api_find_name(name);
+	return api != NULL ? &api->entry : NULL;
+}
+
+/*
+ * Whether a generic request fits the API @entry (this host's, never the frame's word): its
+ * buffers, a payload of exactly the inline bytes and the buffers the host reads, and a reply
+ * (inline and the buffers the host writes) that one frame can carry.
+ */
+static uint32_t check_generic(const struct winapi_hvsock_header *request, const struct winapi_api_entry *entry)
+{
+	uint64_t reads = winapi_hvsock_access_bytes(request, entry->buffer_access, WINAPI_ACCESS_HOST_READS);
+	uint64_t writes = winapi_hvsock_access_bytes(request, entry->buffer_access, WINAPI_ACCESS_HOST_WRITES);
+
+	if (request->buffer_count > winapi_api_entry_buffers(entry) ||
+	    request->payload_size != request->inline_length + reads ||
+	    request->reply_capacity + writes > WINAPI_HVSOCK_MAX_PAYLOAD)
+		return WINAPI_STATUS_BAD_MESSAGE;
+	return WINAPI_STATUS_OK;
+}
+
+/*
+ * A generic request's payload: the inline bytes apart, then each buffer in its place in the
+ * payload buffer, as sent when the host reads it, else zeroed (what was there belongs to an
+ * earlier request).
+ */
+static int receive_generic(struct connection *connection, const struct winapi_hvsock_header *request,
+			   const struct winapi_api_entry *entry)
+{
+	uint64_t offset = 0;
+	uint32_t i;
+	int rc;
+
+	rc = reserve_payload(connection, winapi_hvsock_buffer_bytes(request));
+	if (rc != 0) {
+		winapi_log(WINAPI_LOG_ERR, "host-socket", "no memory for buffers of %llu bytes",
+			   (unsigned long long)winapi_hvsock_buffer_bytes(request));
+		return rc;
+	}
+	rc = winapi_hvsock_receive(&connection->reader, connection->inline_data, request->inline_length);
+	for (i = 0; rc == 0 && i < request->buffer_count; i++) {
+		if (entry->buffer_access[i] & WINAPI_ACCESS_HOST_READS)
+			rc = winapi_hvsock_receive(&connection->reader, connection->payload + offset,
+						   request->buffer_lengths[i]);
+		else
+			memset(connection->payload + offset, 0, (size_t)request->buffer_lengths[i]);
+		offset += request->buffer_lengths[i];
+	}
+	if (rc == 0)
+		count(&connection->stats->bytes_in, request->payload_size);
+	connection->payload_length = offset;
+	return rc;
+}
+
+/*
+ * A generic request whose header decoded with @decoded (0 or -EBADMSG): an API this process
+ * registered, or LIST. The reply names the api as the request did, or none when nobody here
+ * knows it (what a 1.0 service answers too, so the guest's fallback works either way).
+ */
+static int serve_generic(struct connection *connection, const struct winapi_hvsock_header *request, int decoded)
+{
+	struct winapi_hvsock_header reply = { .request_id = request->request_id };
+	struct winapi_hvsock_span spans[WINAPI_HVSOCK_MAX_SPANS];
+	const struct winapi_api_entry *entry = resolve(request->api_name);
+	struct winapi_host_request context;
+	struct winapi_host_reply result;
+	struct winapi_message message;
+	unsigned int span_count = 0;
+	uint64_t offset = 0;
+	uint32_t i;
+	int rc;
+
+	if (entry == NULL)
+		reply.status = WINAPI_STATUS_UNSUPPORTED_API;
+	else if (decoded != 0)
+		reply.status = WINAPI_STATUS_BAD_MESSAGE;
+	else
+		reply.status = check_generic(request, entry);
+	if (reply.status != WINAPI_STATUS_OK) {
+		/* Wrong but framed soundly: skip the payload, answer, go on. */
+		rc = winapi_hvsock_receive(&connection->reader, NULL, request->payload_size);
+		if (rc != 0)
+			return rc;
+		count(&connection->stats->bytes_in, request->payload_size);
+		if (entry != NULL)
+			memcpy(reply.api_name, request->api_name, sizeof(reply.api_name));
+		winapi_log(WINAPI_LOG_DEBUG, "host-socket", "request %llu (%s): %s",
+			   (unsigned long long)request->request_id, request->api_name, winapi_status_name(reply.status));
+		return answer(connection, &reply, NULL, 0);
+	}
+	rc = receive_generic(connection, request, entry);
+	if (rc != 0)
+		return rc;
+
+	build_message(request, connection, entry->api_id, &message);
+	context = (struct winapi_host_request){ .message = &message };
+	winapi_host_dispatch(&connection->context, &context, &result);
+	memcpy(reply.api_name, request->api_name, sizeof(reply.api_name));
+	reply.status = result.status;
+	if (result.status != WINAPI_STATUS_OK)
+		return answer(connection, &reply, NULL, 0);
+	/* The inline answer, then the buffers the host writes, as the handler left them. */
+	reply.inline_length = result.length;
+	spans[span_count++] = (struct winapi_hvsock_span){ .data = result.data, .length = result.length };
+	for (i = 0; i < request->buffer_count; i++) {
+		if (entry->buffer_access[i] & WINAPI_ACCESS_HOST_WRITES)
+			spans[span_count++] = (struct winapi_hvsock_span){ .data = connection->payload + offset,
+									   .length = (size_t)request->buffer_lengths[i] };
+		offset += request->buffer_lengths[i];
+	}
+	return answer_spans(connection, &reply, spans, span_count);
 }
 
 /* One request whose header decoded with @decoded (0, -EBADMSG or -EPROTONOSUPPORT). */
@@ -122,6 +266,8 @@ static int serve_request(struct connection *connection, const struct winapi_hvso
 	uint64_t need = request->payload_size;
 	int rc;
 
+	if (winapi_hvsock_is_generic(request))
+		return serve_generic(connection, request, decoded);
 	if (decoded == 0 && bulk != WINAPI_HVSOCK_BULK_NONE)
 		need = winapi_hvsock_buffer_bytes(request);
 	rc = decoded == 0 ? reserve_payload(connection, need) : 0;
@@ -144,7 +290,7 @@ static int serve_request(struct connection *connection, const struct winapi_hvso
 	}
 
 	connection->payload_length = bulk != WINAPI_HVSOCK_BULK_NONE ? need : 0;
-	build_message(request, connection, &message);
+	build_message(request, connection, request->api_id, &message);
 	context = (struct winapi_host_request){ .message = &message };
 	winapi_host_dispatch(&connection->context, &context, &result);
 	reply.status = result.status;

@@ -6,6 +6,10 @@
  * lands its bulk data straight in the caller's output or buffers. Because the receiver always
  * reads, the host never blocks writing a reply, so it always gets back to reading requests: a
  * large write from one side cannot deadlock against a large reply from the other.
+ *
+ * The seed APIs go in the seed's frames; any other API, and LIST, in the generic frame, whose
+ * payload carries the buffers the host's table says it reads, and whose reply carries back
+ * those it writes: a buffer the host only reads is never written here, whatever it sends.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,7 +37,8 @@
 /* A request's own part, kept in its slot of the table. */
 struct hvsock_request {
 	struct winapi_hvsock_header header;
-	uint8_t input[WINAPI_MAX_INLINE_DATA];  /* echo: the bytes, copied at add */
+	uint8_t input[WINAPI_MAX_INLINE_DATA];  /* echo, generic: the inline bytes, copied at add */
+	uint8_t access[WINAPI_MAX_BUFFERS];     /* generic: WINAPI_ACCESS_* per buffer, from the host's table */
 	struct winapi_call_buffer buffers[WINAPI_MAX_BUFFERS];
 	void *reply_data;
 	uint32_t reply_capacity;
@@ -54,11 +59,27 @@ struct hvsock_transport {
 
 /* ---- the receiver ---- */
 
+/* A generic reply: the api asked for, inline bytes that fit, and exactly the buffers the host writes. */
+static int check_generic_reply(const struct hvsock_request *request, const struct winapi_hvsock_header *reply)
+{
+	if (strcmp(reply->api_name, request->header.api_name) != 0)
+		return -EBADMSG;
+	if (reply->status != WINAPI_STATUS_OK)
+		return 0; /* no payload: the decoder saw to it */
+	if (reply->inline_length > request->reply_capacity ||
+	    reply->payload_size != reply->inline_length + winapi_hvsock_access_bytes(&request->header, request->access,
+										       WINAPI_ACCESS_HOST_WRITES))
+		return -EBADMSG;
+	return 0;
+}
+
 /* Whether a reply fits what was asked: its api, and exactly the payload expected. 0 or -EBADMSG. */
 static int check_reply(const struct hvsock_request *request, const struct winapi_hvsock_header *reply)
 {
-	if (reply->status == WINAPI_STATUS_UNSUPPORTED_API && reply->api_id == 0)
-		return 0; /* the host does not know the api, and so names none */
+	if (reply->status == WINAPI_STATUS_UNSUPPORTED_API && reply->api_id == 0 && !winapi_hvsock_is_generic(reply))
+		return 0; /* the host does not know the api, and so names none (so does a 1.0 host for LIST) */
+	if (winapi_hvsock_is_generic(&request->header))
+		return check_generic_reply(request, reply);
 	if (reply->api_id != request->header.api_id)
 		return -EBADMSG;
 	if (reply->status != WINAPI_STATUS_OK)
@@ -83,6 +104,14 @@ static int receive_payload(struct hvsock_transport *transport, const struct hvso
 		return 0;
 	if (reply->api_id == WINAPI_API_ECHO)
 		return winapi_hvsock_receive(&transport->reader, request->reply_data, reply->payload_size);
+	if (winapi_hvsock_is_generic(reply)) {
+		rc = winapi_hvsock_receive(&transport->reader, request->reply_data, reply->inline_length);
+		for (i = 0; rc == 0 && i < request->header.buffer_count; i++)
+			if (request->access[i] & WINAPI_ACCESS_HOST_WRITES)
+				rc = winapi_hvsock_receive(&transport->reader, (void *)request->buffers[i].address,
+							   request->buffers[i].length);
+		return rc;
+	}
 	for (i = 0; i < request->header.buffer_count; i++) {
 		rc = winapi_hvsock_receive(&transport->reader, (void *)request->buffers[i].address,
 					   request->buffers[i].length);
@@ -136,7 +165,9 @@ static int receive_reply(struct hvsock_transport *transport)
 	if (rc != 0)
 		rc = rc == -ETIMEDOUT ? -ETIMEDOUT : rc == -EPROTO ? -EIO : -ENOTCONN;
 	if (rc == 0 && reply.status == WINAPI_STATUS_OK) {
-		if (reply.api_id == WINAPI_API_ECHO) {
+		if (winapi_hvsock_is_generic(&reply)) {
+			queue->slots[index].reply_length = reply.inline_length;
+		} else if (reply.api_id == WINAPI_API_ECHO) {
 			queue->slots[index].reply_length = (uint32_t)reply.payload_size;
 		} else {
 			memcpy(request->reply_data, reply.fields, reply.fields_length);
@@ -213,19 +244,52 @@ static void hvsock_queue_destroy(void *queue)
 	request_queue_destroy(queue);
 }
 
+/*
+ * A generic frame's header: the API by name (LIST by its own), and the payload's size from
+ * the host's table's buffer_access, which is copied, as the inline bytes are. Nothing is
+ * taken that a frame could not carry either way: -EMSGSIZE.
+ */
+static int prepare_generic(const struct winapi_call *call, struct hvsock_request *request)
+{
+	const char *name = call->api_id == WINAPI_API_LIST ? WINAPI_API_LIST_NAME : call->api_name;
+	struct winapi_hvsock_header *header = &request->header;
+
+	if (name == NULL || strlen(name) >= sizeof(header->api_name) ||
+	    (call->buffer_count != 0 && call->buffer_access == NULL))
+		return -EINVAL;
+	memcpy(header->api_name, name, strlen(name) + 1);
+	header->api_version = call->api_version;
+	header->inline_length = call->request_length;
+	header->reply_capacity = call->reply_capacity;
+	memset(request->access, 0, sizeof(request->access));
+	if (call->buffer_count != 0)
+		memcpy(request->access, call->buffer_access, call->buffer_count);
+	header->payload_size = call->request_length +
+			       winapi_hvsock_access_bytes(header, request->access, WINAPI_ACCESS_HOST_READS);
+	if (header->payload_size > WINAPI_HVSOCK_MAX_PAYLOAD ||
+	    call->reply_capacity + winapi_hvsock_access_bytes(header, request->access, WINAPI_ACCESS_HOST_WRITES) >
+		    WINAPI_HVSOCK_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	memcpy(request->input, call->request_data, call->request_length);
+	return 0;
+}
+
 static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *user_data)
 {
 	struct request_queue *queue = opaque;
 	struct hvsock_transport *transport = queue->table->wait_context;
 	struct hvsock_request *request;
+	bool generic = call->api_name != NULL || call->api_id == WINAPI_API_LIST;
 	uint32_t index, i;
-	int length;
+	int length, rc;
 
 	if (call->request_length > WINAPI_MAX_INLINE_DATA || call->reply_capacity > WINAPI_MAX_INLINE_DATA ||
-	    call->buffer_count > WINAPI_MAX_BUFFERS || (call->buffer_count != 0 && call->buffers == NULL))
+	    call->buffer_count > WINAPI_MAX_BUFFERS || (call->buffer_count != 0 && call->buffers == NULL) ||
+	    (call->request_length != 0 && call->request_data == NULL) ||
+	    (call->reply_capacity != 0 && call->reply_data == NULL))
 		return -EINVAL;
-	if (call->api_id == WINAPI_API_ECHO ? call->buffer_count != 0 :
-					      call->request_length > sizeof(request->header.fields))
+	if (!generic && (call->api_id == WINAPI_API_ECHO ? call->buffer_count != 0 :
+							   call->request_length > sizeof(request->header.fields)))
 		return -EINVAL;
 	for (i = 0; i < call->buffer_count; i++)
 		if (call->buffers[i].kind != WINAPI_BUFFER_GPA_DIRECT || call->buffers[i].address == NULL ||
@@ -237,42 +301,60 @@ static int hvsock_queue_add(void *opaque, const struct winapi_call *call, void *
 
 	request = request_payload(queue, index);
 	memset(&request->header, 0, sizeof(request->header));
-	request->header.api_id = call->api_id;
 	request->header.flags = queue == transport->call_queue ? 0 : WINAPI_HVSOCK_FLAG_ASYNC;
-	if (call->api_id == WINAPI_API_ECHO) {
-		memcpy(request->input, call->request_data, call->request_length);
-		request->header.payload_size = call->request_length;
-	} else {
-		memcpy(request->header.fields, call->request_data, call->request_length);
-		request->header.fields_length = call->request_length;
-	}
 	request->header.buffer_count = call->buffer_count;
 	for (i = 0; i < call->buffer_count; i++) {
 		request->buffers[i] = call->buffers[i];
 		request->header.buffer_lengths[i] = call->buffers[i].length;
 	}
-	if (winapi_hvsock_bulk(&request->header) == WINAPI_HVSOCK_BULK_TO_HOST)
-		request->header.payload_size = winapi_hvsock_buffer_bytes(&request->header);
+	if (generic) {
+		rc = prepare_generic(call, request);
+		if (rc != 0)
+			goto err_untake;
+	} else {
+		request->header.api_id = call->api_id;
+		if (call->api_id == WINAPI_API_ECHO) {
+			memcpy(request->input, call->request_data, call->request_length);
+			request->header.payload_size = call->request_length;
+		} else {
+			memcpy(request->header.fields, call->request_data, call->request_length);
+			request->header.fields_length = call->request_length;
+		}
+		if (winapi_hvsock_bulk(&request->header) == WINAPI_HVSOCK_BULK_TO_HOST)
+			request->header.payload_size = winapi_hvsock_buffer_bytes(&request->header);
+	}
 	request->reply_data = call->reply_data;
 	request->reply_capacity = call->reply_capacity;
 	/* Encoded now: a request JSON cannot carry is refused here, before the stream sees it. */
 	request->header.request_id = request_id(queue, index);
 	length = winapi_hvsock_header_encode(&request->header, false, request->text, sizeof(request->text));
 	if (length < 0) {
-		request_queue_untake(queue, index);
-		return length == -ENOMEM ? -ENOMEM : -EINVAL;
+		rc = length == -ENOMEM ? -ENOMEM : -EINVAL;
+		goto err_untake;
 	}
 	request->text_length = (uint32_t)length;
 	return 0;
+
+err_untake:
+	request_queue_untake(queue, index);
+	return rc;
 }
 
 /* One request on the socket; the caller holds send_lock. */
 static int send_request(struct hvsock_transport *transport, const struct hvsock_request *request)
 {
-	struct winapi_hvsock_span spans[WINAPI_MAX_BUFFERS];
+	struct winapi_hvsock_span spans[WINAPI_HVSOCK_MAX_SPANS];
 	unsigned int span_count = 0, i;
 
-	if (request->header.api_id == WINAPI_API_ECHO && request->header.payload_size != 0) {
+	if (winapi_hvsock_is_generic(&request->header)) {
+		/* The inline bytes, then what the host reads, in buffer order (winapi_hvsock_access_bytes()). */
+		spans[span_count++] = (struct winapi_hvsock_span){ .data = request->input,
+								   .length = request->header.inline_length };
+		for (i = 0; i < request->header.buffer_count; i++)
+			if (request->access[i] & WINAPI_ACCESS_HOST_READS)
+				spans[span_count++] = (struct winapi_hvsock_span){
+					.data = request->buffers[i].address, .length = request->buffers[i].length };
+	} else if (request->header.api_id == WINAPI_API_ECHO && request->header.payload_size != 0) {
 		spans[span_count++] = (struct winapi_hvsock_span){ .data = request->input,
 								   .length = (size_t)request->header.payload_size };
 	} else if (winapi_hvsock_bulk(&request->header) == WINAPI_HVSOCK_BULK_TO_HOST) {

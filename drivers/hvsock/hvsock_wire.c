@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The Hyper-V socket wire: JSON headers (jansson) over a stream, both directions, shared by
- * liblowlat's hvsock transport, the host service and winapi-bench's baseline. The API's
+ * liblowlat's hvsock transport, the host service and winapi-bench's baseline. The seed APIs'
  * fields travel in JSON but live, on both sides, in <winapi/protocol.h>'s inline encoding, so
- * that the host service runs the very handlers the VMBus host runs.
+ * that the host service runs the very handlers the VMBus host runs; a generic frame carries
+ * any other API's inline bytes as they are, in its payload.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +56,12 @@ static int name_to_index(const char *const *names, size_t count, const char *nam
 	return -1;
 }
 
+/* A name a generic frame may carry: a possible API name, and not a seed's wire name. */
+static bool generic_name(const char *name)
+{
+	return winapi_api_name_check(name) == 0 && name_to_index(api_names, COUNT(api_names), name) < 0;
+}
+
 uint64_t winapi_hvsock_buffer_bytes(const struct winapi_hvsock_header *request)
 {
 	uint64_t total = 0;
@@ -62,6 +69,18 @@ uint64_t winapi_hvsock_buffer_bytes(const struct winapi_hvsock_header *request)
 
 	for (i = 0; i < request->buffer_count && i < WINAPI_MAX_BUFFERS; i++)
 		total += request->buffer_lengths[i];
+	return total;
+}
+
+uint64_t winapi_hvsock_access_bytes(const struct winapi_hvsock_header *request,
+				    const uint8_t access[WINAPI_MAX_BUFFERS], uint8_t direction)
+{
+	uint64_t total = 0;
+	uint32_t i;
+
+	for (i = 0; i < request->buffer_count && i < WINAPI_MAX_BUFFERS; i++)
+		if (access[i] & direction)
+			total += request->buffer_lengths[i];
 	return total;
 }
 
@@ -92,12 +111,30 @@ static int set_uint(json_t *object, const char *key, uint64_t value)
 	return json_object_set_new(object, key, json_integer((json_int_t)value)) == 0 ? 0 : -ENOMEM;
 }
 
+/* "buffers": the lengths, each what the decoder takes (1 byte..64 MiB). */
+static int add_buffers(const struct winapi_hvsock_header *header, json_t *object)
+{
+	json_t *lengths;
+	uint32_t i;
+
+	if (header->buffer_count > WINAPI_MAX_BUFFERS)
+		return -EINVAL;
+	for (i = 0; i < header->buffer_count; i++)
+		if (header->buffer_lengths[i] == 0 || header->buffer_lengths[i] > WINAPI_MAX_BUFFER_SIZE)
+			return -EINVAL;
+	lengths = json_array();
+	if (lengths == NULL || json_object_set_new(object, "buffers", lengths) != 0)
+		return -ENOMEM;
+	for (i = 0; i < header->buffer_count; i++)
+		if (json_array_append_new(lengths, json_integer((json_int_t)header->buffer_lengths[i])) != 0)
+			return -ENOMEM;
+	return 0;
+}
+
 static int add_request_fields(const struct winapi_hvsock_header *header, json_t *object)
 {
 	struct winapi_buffer_test_request test;
 	struct winapi_perf_test_request perf;
-	json_t *lengths;
-	uint32_t i;
 	int rc = 0;
 
 	switch (header->api_id) {
@@ -123,15 +160,28 @@ static int add_request_fields(const struct winapi_hvsock_header *header, json_t 
 	}
 	if (rc != 0)
 		return -EINVAL;
-	if (header->buffer_count > WINAPI_MAX_BUFFERS)
+	return add_buffers(header, object);
+}
+
+/* A generic frame's own fields; what its decoder would refuse is refused here. */
+static int add_generic_fields(const struct winapi_hvsock_header *header, bool reply, json_t *object)
+{
+	int rc;
+
+	if (header->api_id != 0 || header->fields_length != 0 || header->inline_length > WINAPI_MAX_INLINE_DATA ||
+	    header->inline_length > header->payload_size)
 		return -EINVAL;
-	lengths = json_array();
-	if (lengths == NULL || json_object_set_new(object, "buffers", lengths) != 0)
-		return -ENOMEM;
-	for (i = 0; i < header->buffer_count; i++)
-		if (json_array_append_new(lengths, json_integer((json_int_t)header->buffer_lengths[i])) != 0)
-			return -ENOMEM;
-	return 0;
+	rc = set_uint(object, "inline_length", header->inline_length);
+	if (reply)
+		return rc == 0 && (header->status == WINAPI_STATUS_OK || header->payload_size == 0) ? 0 : -EINVAL;
+	if (header->reply_capacity > WINAPI_MAX_INLINE_DATA ||
+	    header->payload_size > header->inline_length + winapi_hvsock_buffer_bytes(header))
+		return -EINVAL;
+	rc |= set_uint(object, "version", header->api_version);
+	rc |= set_uint(object, "reply_capacity", header->reply_capacity);
+	if (rc != 0)
+		return -EINVAL;
+	return add_buffers(header, object);
 }
 
 static int add_reply_fields(const struct winapi_hvsock_header *header, json_t *object)
@@ -172,20 +222,24 @@ int winapi_hvsock_header_encode(const struct winapi_hvsock_header *header, bool 
 	json_t *object, *flags;
 	size_t length;
 	int rc = -ENOMEM;
-
-	bool known;
+	bool known, generic;
 
 	if (header == NULL || out == NULL)
 		return -EINVAL;
-	known = header->api_id < COUNT(api_names) && api_names[header->api_id] != NULL;
+	generic = winapi_hvsock_is_generic(header);
+	if (generic && !generic_name(header->api_name))
+		return -EINVAL;
+	known = !generic && header->api_id < COUNT(api_names) && api_names[header->api_id] != NULL;
 	/* Only a reply may name no api: the answer to a request for one nobody knows. */
-	if (!known && !(reply && header->status == WINAPI_STATUS_UNSUPPORTED_API))
+	if (!known && !generic && !(reply && header->status == WINAPI_STATUS_UNSUPPORTED_API))
 		return -EINVAL;
 	object = json_object();
 	if (object == NULL)
 		return -ENOMEM;
 	if (set_uint(object, "request_id", header->request_id) != 0 ||
-	    json_object_set_new(object, "api", known ? json_string(api_names[header->api_id]) : json_null()) != 0 ||
+	    json_object_set_new(object, "api", generic ? json_string(header->api_name) :
+					       known   ? json_string(api_names[header->api_id]) :
+							 json_null()) != 0 ||
 	    set_uint(object, "payload_size", header->payload_size) != 0) {
 		rc = -EINVAL;
 		goto out_free_object;
@@ -193,14 +247,14 @@ int winapi_hvsock_header_encode(const struct winapi_hvsock_header *header, bool 
 	if (reply) {
 		rc = set_uint(object, "status", header->status);
 		if (rc == 0)
-			rc = add_reply_fields(header, object);
+			rc = generic ? add_generic_fields(header, true, object) : add_reply_fields(header, object);
 	} else {
 		flags = json_array();
 		rc = flags != NULL && json_object_set_new(object, "flags", flags) == 0 ? 0 : -ENOMEM;
 		if (rc == 0 && (header->flags & WINAPI_HVSOCK_FLAG_ASYNC))
 			rc = json_array_append_new(flags, json_string("async")) == 0 ? 0 : -ENOMEM;
 		if (rc == 0)
-			rc = add_request_fields(header, object);
+			rc = generic ? add_generic_fields(header, false, object) : add_request_fields(header, object);
 	}
 	if (rc != 0)
 		goto out_free_object;
@@ -234,18 +288,27 @@ static int get_name(const json_t *object, const char *key, const char *const *na
 	return name_to_index(names, count, json_string_value(json_object_get(object, key)));
 }
 
-/* The common part: request_id and payload_size make a frame answerable; api names a handler. */
+/*
+ * The common part: request_id and payload_size make a frame answerable; api names a seed's
+ * handler, or, being any other possible name, makes a generic frame.
+ */
 static int decode_common(const json_t *object, struct winapi_hvsock_header *header)
 {
-	int api;
+	const char *name = json_string_value(json_object_get(object, "api"));
+	int seed;
 
 	if (!json_is_object(object) || get_uint(object, "request_id", JSON_UINT_MAX, &header->request_id) != 0 ||
 	    get_uint(object, "payload_size", WINAPI_HVSOCK_MAX_PAYLOAD, &header->payload_size) != 0)
 		return -EPROTO;
-	api = get_name(object, "api", api_names, COUNT(api_names));
-	if (api < 0)
+	seed = name_to_index(api_names, COUNT(api_names), name);
+	if (seed > 0) {
+		header->api_id = (uint16_t)seed;
+		return 0;
+	}
+	/* (A NUL inside a JSON string never gets here: json_loadb() refuses it without JSON_ALLOW_NUL.) */
+	if (!generic_name(name))
 		return -EPROTONOSUPPORT;
-	header->api_id = (uint16_t)api;
+	memcpy(header->api_name, name, strlen(name)); /* shorter than api_name (checked), which is zeroed */
 	return 0;
 }
 
@@ -328,6 +391,40 @@ static int decode_request_fields(const json_t *object, struct winapi_hvsock_head
 	return 0;
 }
 
+/*
+ * A generic request's fields. Which buffers the payload carries is for the host's registry to
+ * say, not the frame: here it holds the inline bytes and at most every buffer.
+ */
+static int decode_generic_request(const json_t *object, struct winapi_hvsock_header *header)
+{
+	uint64_t version, inline_length, capacity;
+
+	if (get_uint(object, "version", UINT16_MAX, &version) != 0 ||
+	    get_uint(object, "inline_length", WINAPI_MAX_INLINE_DATA, &inline_length) != 0 ||
+	    get_uint(object, "reply_capacity", WINAPI_MAX_INLINE_DATA, &capacity) != 0 ||
+	    decode_buffers(object, header) != 0)
+		return -EBADMSG;
+	header->api_version = (uint16_t)version;
+	header->inline_length = (uint32_t)inline_length;
+	header->reply_capacity = (uint32_t)capacity;
+	if (header->payload_size < inline_length ||
+	    header->payload_size > inline_length + winapi_hvsock_buffer_bytes(header))
+		return -EBADMSG;
+	return 0;
+}
+
+/* A generic reply's: its inline bytes lead the payload; an error carries neither. */
+static int decode_generic_reply(const json_t *object, struct winapi_hvsock_header *header)
+{
+	uint64_t inline_length;
+
+	if (get_uint(object, "inline_length", WINAPI_MAX_INLINE_DATA, &inline_length) != 0 ||
+	    inline_length > header->payload_size || (header->status != WINAPI_STATUS_OK && header->payload_size != 0))
+		return -EPROTO;
+	header->inline_length = (uint32_t)inline_length;
+	return 0;
+}
+
 static int decode_reply_fields(const json_t *object, struct winapi_hvsock_header *header)
 {
 	struct winapi_buffer_test_reply test = { 0 };
@@ -335,6 +432,8 @@ static int decode_reply_fields(const json_t *object, struct winapi_hvsock_header
 	const json_t *first;
 	uint64_t checksum;
 
+	if (winapi_hvsock_is_generic(header))
+		return decode_generic_reply(object, header);
 	if (header->status != WINAPI_STATUS_OK)
 		return header->payload_size == 0 ? 0 : -EPROTO;
 	switch (header->api_id) {
@@ -396,7 +495,8 @@ int winapi_hvsock_request_decode(const void *text, size_t length, struct winapi_
 	if (rc == 0)
 		rc = decode_flags(object, header);
 	if (rc == 0)
-		rc = decode_request_fields(object, header);
+		rc = winapi_hvsock_is_generic(header) ? decode_generic_request(object, header) :
+							decode_request_fields(object, header);
 	json_decref(object);
 	return rc;
 }
@@ -488,11 +588,11 @@ int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header
 {
 	uint8_t prefix[4] = { (uint8_t)header_length, (uint8_t)(header_length >> 8),
 			      (uint8_t)(header_length >> 16), (uint8_t)(header_length >> 24) };
-	struct iovec iov[2 + WINAPI_MAX_BUFFERS];
+	struct iovec iov[2 + WINAPI_HVSOCK_MAX_SPANS];
 	struct msghdr message = { .msg_iov = iov };
 	unsigned int i;
 
-	if (header == NULL || header_length == 0 || header_length > UINT32_MAX || span_count > WINAPI_MAX_BUFFERS ||
+	if (header == NULL || header_length == 0 || header_length > UINT32_MAX || span_count > WINAPI_HVSOCK_MAX_SPANS ||
 	    (span_count != 0 && spans == NULL))
 		return -EINVAL;
 	iov[0] = (struct iovec){ .iov_base = prefix, .iov_len = sizeof(prefix) };

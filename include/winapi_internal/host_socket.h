@@ -9,9 +9,16 @@
  * per-connection buffer (grown up to the payload limit, 512 MiB, and kept for the next
  * request), worked on in place, and written back for the requests that return it.
  *
+ * The seed APIs come in the seed's frames; every API of the process's registry
+ * (<winapi_internal/host_api.h>: registered before or while serving) and LIST, in the generic
+ * frame, by name. Which of a generic request's buffers come in and which go back is the
+ * registry entry's buffer_access, never the frame's word; the buffers the host only writes
+ * start zeroed.
+ *
  * Everything the peer sends is validated: a request that is framed soundly but wrong gets an
- * error status and the connection goes on; a frame that cannot be trusted (no request_id or
- * payload_size, a header over the limit) ends the connection, logged.
+ * error status (an api nobody here knows: UNSUPPORTED_API, naming none) and the connection
+ * goes on; a frame that cannot be trusted (no request_id or payload_size, a header over the
+ * limit) ends the connection, logged.
  *
  * Synchronisation: any number of connections may be served at once, each by its own thread;
  * struct winapi_host_socket_stats is updated with atomic adds and may be shared by them.

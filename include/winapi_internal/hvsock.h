@@ -7,7 +7,8 @@
  *
  *     u32 length (little-endian) | length bytes of JSON header | payload_size bytes of payload
  *
- * The header is a JSON object (jansson builds and parses it) with the seed's metadata:
+ * The header is a JSON object (jansson builds and parses it). The seed APIs keep the seed's
+ * metadata, which winapi-bench's baseline also speaks:
  *
  *     request: {"request_id": 7, "api": "echo" | "buffer_test" | "performance",
  *               "payload_size": 4096, "flags": ["async"], ...the API's fields}
@@ -23,6 +24,24 @@
  * bytes, in order, toward the side that reads them (to the host for read, verify and
  * throughput; back to the guest for write). A file under /mnt/c is not memory both sides see
  * coherently, so nothing here uses one.
+ *
+ * Any other API, and the control call LIST (WINAPI_API_LIST_NAME), goes as a generic frame:
+ * one whose "api" is an API's registered name (winapi_api_name_check()) rather than a seed's
+ * wire name above.
+ *
+ *     request: {"request_id": 8, "api": "host.time", "payload_size": P, "flags": [...],
+ *               "version": 256, "inline_length": I, "reply_capacity": R, "buffers": [len, ...]}
+ *     reply:   {"request_id": 8, "api": "host.time", "status": 0, "payload_size": P,
+ *               "inline_length": I}
+ *
+ * "version" is the API version the caller was written for (major << 8 | minor; 0: not
+ * stated); I and R are at most WINAPI_MAX_INLINE_DATA; 0-8 buffers of 1 byte..64 MiB. A
+ * request's payload is its I inline bytes, then, in buffer order, the bytes of every buffer
+ * the host reads; a reply's is its I inline bytes, then the bytes of every buffer the host
+ * writes. Which buffers those are is the API's buffer_access in the host's table (struct
+ * winapi_api_entry): the guest has it from LIST, the host from its own registry, never from
+ * the frame. An error status carries no payload. A host that does not know the name, 1.0 or
+ * not, answers UNSUPPORTED_API with "api": null, as for any api it does not know.
  *
  * Requests are matched to replies by request_id: many may be in flight, answered in any
  * order. Everything read from the peer is validated here before either side uses it.
@@ -62,23 +81,41 @@ extern "C" {
 /** Longest payload: eight buffers of 64 MiB. */
 #define WINAPI_HVSOCK_MAX_PAYLOAD ((uint64_t)WINAPI_MAX_BUFFERS * WINAPI_MAX_BUFFER_SIZE)
 
+/** Most spans one frame's payload is sent from: a generic frame's inline bytes and 8 buffers. */
+#define WINAPI_HVSOCK_MAX_SPANS (1u + WINAPI_MAX_BUFFERS)
+
 /** "flags" of a request. */
 enum winapi_hvsock_flag {
 	WINAPI_HVSOCK_FLAG_ASYNC = 1u << 0, /**< "async": sent from a queue, others in flight */
 };
 
-/** A header, either way, with the API's fields in <winapi/protocol.h>'s inline encoding. */
+/**
+ * A header, either way: a seed API's, with its fields in <winapi/protocol.h>'s inline
+ * encoding, or a generic frame's (api_name not empty).
+ */
 struct winapi_hvsock_header {
 	uint64_t request_id;
-	uint16_t api_id;             /**< enum winapi_api_id */
+	uint16_t api_id;             /**< a seed's enum winapi_api_id; 0 in a generic frame */
 	uint32_t status;             /**< replies: enum winapi_status */
 	uint32_t flags;              /**< requests: enum winapi_hvsock_flag */
 	uint64_t payload_size;       /**< bytes after the header */
-	uint8_t fields[32];          /**< the API's request or reply struct, encoded (echo: none) */
+	uint8_t fields[32];          /**< the seed API's request or reply struct, encoded (echo: none) */
 	uint32_t fields_length;
 	uint32_t buffer_count;       /**< requests: buffers named, 0-8 */
 	uint64_t buffer_lengths[WINAPI_MAX_BUFFERS];
+	/** Generic frames: the API's registered name, NUL-padded; "" in a seed's frame, and in
+	 *  the answer to an api the host does not know (api_id 0 too: it names none). */
+	char api_name[WINAPI_API_NAME_SIZE];
+	uint16_t api_version;        /**< generic requests: "version" */
+	uint32_t inline_length;      /**< generic: inline bytes at the head of the payload */
+	uint32_t reply_capacity;     /**< generic requests: most inline bytes taken back */
 };
+
+/** Whether @p header is a generic frame's. */
+static inline bool winapi_hvsock_is_generic(const struct winapi_hvsock_header *header)
+{
+	return header->api_name[0] != '\0';
+}
 
 /** Which way a request's buffer bytes travel (winapi_hvsock_bulk()). */
 enum winapi_hvsock_bulk {
@@ -87,34 +124,47 @@ enum winapi_hvsock_bulk {
 	WINAPI_HVSOCK_BULK_TO_GUEST, /**< write: the reply's payload */
 };
 
-/** For a request header that decoded (or that is about to be sent). */
+/** For a seed API's request header that decoded (or that is about to be sent); NONE for a generic one. */
 enum winapi_hvsock_bulk winapi_hvsock_bulk(const struct winapi_hvsock_header *request);
 
 /** Sum of a request's buffer lengths. */
 uint64_t winapi_hvsock_buffer_bytes(const struct winapi_hvsock_header *request);
 
 /**
+ * Sum of the lengths of a generic request's buffers whose @p access (WINAPI_ACCESS_* per
+ * buffer, the API's buffer_access) has any bit of @p direction: WINAPI_ACCESS_HOST_READS for
+ * what the request carries after its inline bytes, _WRITES for what the reply does.
+ */
+uint64_t winapi_hvsock_access_bytes(const struct winapi_hvsock_header *request,
+				    const uint8_t access[WINAPI_MAX_BUFFERS], uint8_t direction);
+
+/**
  * Write @p header as JSON (a request, or with @p reply a reply) into @p out.
- * @return the length (no NUL); -EINVAL (fields that do not decode as the API's struct);
- *         -ENOSPC (@p out_size too small); -ENOMEM.
+ * @return the length (no NUL); -EINVAL (fields that do not decode as the API's struct; a
+ *         generic frame that its decoder would refuse); -ENOSPC (@p out_size too small); -ENOMEM.
  */
 int winapi_hvsock_header_encode(const struct winapi_hvsock_header *header, bool reply, char *out,
 				size_t out_size);
 
 /**
- * Parse and validate a request header from the peer.
+ * Parse and validate a request header from the peer. A generic frame's payload_size is
+ * checked to lie between its inline_length and that plus all its buffers: which buffers the
+ * payload carries is for the host's registry to say.
  * @return 0; -EBADMSG (request_id and payload_size are sound, so the payload can be skipped
- *         and the request answered BAD_MESSAGE, but something else is not);
- *         -EPROTONOSUPPORT (likewise, for an unknown api: answer UNSUPPORTED_API);
- *         -EPROTO (not a JSON object, or no usable request_id or payload_size: the stream
- *         cannot be trusted further).
+ *         and the request answered BAD_MESSAGE, but something else is not; a generic frame's
+ *         api_name is set all the same, so that an unknown one is answered as such);
+ *         -EPROTONOSUPPORT (likewise, for an api that is neither a seed's nor a possible
+ *         name: answer UNSUPPORTED_API); -EPROTO (not a JSON object, or no usable request_id
+ *         or payload_size: the stream cannot be trusted further).
  */
 int winapi_hvsock_request_decode(const void *text, size_t length, struct winapi_hvsock_header *header);
 
 /**
  * Parse and validate a reply header from the peer. Its fields are checked as far as the
- * header alone allows; the caller checks them against its request (api, payload_size). The
- * answer to an api the host does not know names none (api_id 0, status UNSUPPORTED_API).
+ * header alone allows (a generic reply: inline_length at most WINAPI_MAX_INLINE_DATA and
+ * payload_size; with an error status, neither); the caller checks them against its request
+ * (api, payload_size). The answer to an api the host does not know names none (api_id 0,
+ * api_name "", status UNSUPPORTED_API).
  * @return 0; -EPROTO (not usable: the stream cannot be trusted further).
  */
 int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hvsock_header *header);
@@ -127,7 +177,8 @@ struct winapi_hvsock_span {
 
 /**
  * Send one frame: the length prefix, @p header_length bytes of header, then the spans (at
- * most 8). The framing is also that of winapi-bench's baseline, whose headers are larger.
+ * most WINAPI_HVSOCK_MAX_SPANS). The framing is also that of winapi-bench's baseline, whose
+ * headers are larger.
  * @return 0; a negative errno of the socket (-EPIPE, -ECONNRESET, ...); -EINVAL.
  */
 int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,

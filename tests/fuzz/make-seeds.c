@@ -584,38 +584,44 @@ static void baseline_seeds(void)
 
 /* ---- hvsock_fuzz ---- */
 
+/* One header's text for the decoders: @mode 0 a request's, 1 a reply's. */
+static void hvsock_header_seed(uint8_t mode, const char *name, const char *text)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, mode);
+	add_text(&b, text);
+	write_seed("hvsock_fuzz", name, &b);
+}
+
 static void hvsock_seeds(void)
 {
-	uint8_t bytes[64];
+	uint8_t bytes[64], test[sizeof(struct winapi_buffer_test_request)];
 	struct bytes b;
 	unsigned int i;
 
 	for (i = 0; i < sizeof(bytes); i++)
 		bytes[i] = (uint8_t)(i * 7);
 
-	b.size = 0;
-	add_u8(&b, 0);
-	add_text(&b, "{\"request_id\":1,\"api\":\"buffer_test\",\"payload_size\":128,\"flags\":[\"async\"],"
-		     "\"operation\":\"verify\",\"pattern\":287454020,\"crc_seed\":0,\"buffers\":[64,64]}");
-	write_seed("hvsock_fuzz", "request-verify", &b);
-
-	b.size = 0;
-	add_u8(&b, 0);
-	add_text(&b, "{\"request_id\":9,\"api\":\"performance\",\"payload_size\":0,\"flags\":[],"
-		     "\"test_type\":\"latency\",\"sequence\":3}");
-	write_seed("hvsock_fuzz", "request-latency", &b);
-
-	b.size = 0;
-	add_u8(&b, 1);
-	add_text(&b, "{\"request_id\":1,\"api\":\"buffer_test\",\"payload_size\":0,\"status\":0,"
-		     "\"bytes_processed\":128,\"checksum\":5,\"mismatches\":1,\"first_mismatch\":7}");
-	write_seed("hvsock_fuzz", "reply-buffer-test", &b);
-
-	b.size = 0;
-	add_u8(&b, 1);
-	add_text(&b, "{\"request_id\":2,\"api\":\"performance\",\"payload_size\":0,\"status\":0,"
-		     "\"sequence\":3,\"bytes_processed\":0,\"checksum\":0,\"host_ns\":100}");
-	write_seed("hvsock_fuzz", "reply-performance", &b);
+	hvsock_header_seed(0, "request-verify",
+			   "{\"request_id\":1,\"api\":\"buffer_test\",\"payload_size\":128,\"flags\":[\"async\"],"
+			   "\"operation\":\"verify\",\"pattern\":287454020,\"crc_seed\":0,\"buffers\":[64,64]}");
+	hvsock_header_seed(0, "request-latency",
+			   "{\"request_id\":9,\"api\":\"performance\",\"payload_size\":0,\"flags\":[],"
+			   "\"test_type\":\"latency\",\"sequence\":3}");
+	hvsock_header_seed(1, "reply-buffer-test",
+			   "{\"request_id\":1,\"api\":\"buffer_test\",\"payload_size\":0,\"status\":0,"
+			   "\"bytes_processed\":128,\"checksum\":5,\"mismatches\":1,\"first_mismatch\":7}");
+	hvsock_header_seed(1, "reply-performance",
+			   "{\"request_id\":2,\"api\":\"performance\",\"payload_size\":0,\"status\":0,"
+			   "\"sequence\":3,\"bytes_processed\":0,\"checksum\":0,\"host_ns\":100}");
+	/* The generic frame: any API by name, LIST's too. */
+	hvsock_header_seed(0, "request-generic",
+			   "{\"request_id\":10,\"api\":\"winapi.buffer_test\",\"payload_size\":80,\"flags\":[\"async\"],"
+			   "\"version\":256,\"inline_length\":16,\"reply_capacity\":32,\"buffers\":[64]}");
+	hvsock_header_seed(1, "reply-generic",
+			   "{\"request_id\":10,\"api\":\"host.time\",\"payload_size\":72,\"status\":0,"
+			   "\"inline_length\":8}");
 
 	/* A session: echo, write (the answer carries the bytes), read with its bytes, throughput. */
 	b.size = 0;
@@ -633,6 +639,33 @@ static void hvsock_seeds(void)
 	add_frame(&b, "{\"request_id\":5,\"api\":\"unknown\",\"payload_size\":3}");
 	add_text(&b, "abc");
 	write_seed("hvsock_fuzz", "service-session", &b);
+
+	/*
+	 * Generic frames: echo by its registered name; LIST; buffer_test, whose buffers go both
+	 * ways (its 16 inline bytes: a read of pattern 1); one whose payload leaves a read buffer
+	 * out; an api nobody serves.
+	 */
+	b.size = 0;
+	add_u8(&b, 2);
+	add_frame(&b, "{\"request_id\":1,\"api\":\"winapi.echo\",\"payload_size\":5,\"version\":256,"
+		      "\"inline_length\":5,\"reply_capacity\":16,\"buffers\":[]}");
+	add_text(&b, "hello");
+	add_frame(&b, "{\"request_id\":2,\"api\":\"winapi.apis\",\"payload_size\":8,\"version\":257,"
+		      "\"inline_length\":8,\"reply_capacity\":3072,\"buffers\":[]}");
+	add_le64(&b, 0);
+	add_frame(&b, "{\"request_id\":3,\"api\":\"winapi.buffer_test\",\"payload_size\":80,\"version\":256,"
+		      "\"inline_length\":16,\"reply_capacity\":32,\"buffers\":[64]}");
+	winapi_buffer_test_request_encode(&(struct winapi_buffer_test_request){ .operation = WINAPI_BUFFER_OP_READ,
+										 .pattern = 1 },
+					  test);
+	add(&b, test, sizeof(test));
+	add(&b, bytes, sizeof(bytes));
+	add_frame(&b, "{\"request_id\":4,\"api\":\"winapi.perf_test\",\"payload_size\":0,\"version\":256,"
+		      "\"inline_length\":0,\"reply_capacity\":64,\"buffers\":[64]}");
+	add_frame(&b, "{\"request_id\":5,\"api\":\"no.such.api\",\"payload_size\":3,\"version\":256,"
+		      "\"inline_length\":3,\"reply_capacity\":16,\"buffers\":[]}");
+	add_text(&b, "abc");
+	write_seed("hvsock_fuzz", "service-generic", &b);
 }
 
 int main(int argc, char **argv)

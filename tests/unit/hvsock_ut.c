@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the Hyper-V socket wire (include/winapi_internal/hvsock.h, drivers/hvsock/hvsock_wire.c): the
- * seed's JSON metadata, round trips, everything a hostile peer could send, and the frames on
- * a real socket pair.
+ * seed's JSON metadata, the generic frame, round trips, everything a hostile peer could send,
+ * and the frames on a real socket pair.
  */
 #include <errno.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,19 +41,29 @@ static int decode_text(const char *text, struct winapi_hvsock_header *header)
 	return winapi_hvsock_request_decode(text, strlen(text), header);
 }
 
+/* @header encoded (a request, or with @reply a reply) into @text, and read back as plain JSON. */
+static json_t *encode_to_json(const struct winapi_hvsock_header *header, bool reply,
+			      char text[WINAPI_HVSOCK_MAX_HEADER], int *length)
+{
+	json_error_t error;
+	json_t *object;
+
+	*length = winapi_hvsock_header_encode(header, reply, text, WINAPI_HVSOCK_MAX_HEADER);
+	assert_true(*length > 0);
+	object = json_loadb(text, (size_t)*length, 0, &error);
+	assert_non_null(object);
+	return object;
+}
+
 static void test_request_is_the_seeds_json(void **state)
 {
 	struct winapi_hvsock_header header = buffer_test_request(WINAPI_BUFFER_OP_READ, 2, 1048576);
 	char text[WINAPI_HVSOCK_MAX_HEADER];
-	json_error_t error;
 	json_t *object;
 	int length;
 
 	(void)state;
-	length = winapi_hvsock_header_encode(&header, false, text, sizeof(text));
-	assert_true(length > 0);
-	object = json_loadb(text, (size_t)length, 0, &error);
-	assert_non_null(object);
+	object = encode_to_json(&header, false, text, &length);
 	assert_int_equal(json_integer_value(json_object_get(object, "request_id")), 12345);
 	assert_string_equal(json_string_value(json_object_get(object, "api")), "buffer_test");
 	assert_int_equal(json_integer_value(json_object_get(object, "payload_size")), 2 * 1048576);
@@ -123,6 +134,7 @@ static void test_reply_round_trips(void **state)
 /* What a hostile guest may send the host: each answered or refused, never trusted. */
 static void test_request_decode_rejects(void **state)
 {
+#define GENERIC(fields) "{\"request_id\":1,\"api\":\"host.time\"," fields "}"
 	static const struct {
 		const char *text;
 		int expected;
@@ -134,7 +146,10 @@ static void test_request_decode_rejects(void **state)
 		{ "{\"request_id\":1,\"api\":\"echo\",\"payload_size\":-5}", -EPROTO },
 		{ "{\"request_id\":1,\"api\":\"echo\",\"payload_size\":536870913}", -EPROTO },
 		{ "{\"request_id\":1,\"request_id\":2,\"api\":\"echo\",\"payload_size\":0}", -EPROTO },
-		{ "{\"request_id\":1,\"api\":\"format_disk\",\"payload_size\":0}", -EPROTONOSUPPORT },
+		/* A possible name makes a generic frame, which wants its fields; the service
+		 * answers it UNSUPPORTED_API all the same when it knows no such api. */
+		{ "{\"request_id\":1,\"api\":\"format_disk\",\"payload_size\":0}", -EBADMSG },
+		{ "{\"request_id\":1,\"api\":\"Format Disk\",\"payload_size\":0}", -EPROTONOSUPPORT },
 		{ "{\"request_id\":1,\"payload_size\":0}", -EPROTONOSUPPORT },
 		{ "{\"request_id\":1,\"api\":\"echo\",\"payload_size\":3073}", -EBADMSG },
 		{ "{\"request_id\":1,\"api\":\"echo\",\"payload_size\":3,\"flags\":[\"zero_copy\"]}", -EBADMSG },
@@ -163,7 +178,55 @@ static void test_request_decode_rejects(void **state)
 		{ "{\"request_id\":1,\"api\":\"performance\",\"payload_size\":0,\"test_type\":\"latency\"}", -EBADMSG },
 		{ "{\"request_id\":1,\"api\":\"performance\",\"payload_size\":0,\"test_type\":\"latency\","
 		  "\"sequence\":1}", 0 },
+		/* ---- generic frames ---- */
+		{ GENERIC("\"payload_size\":4,\"version\":256,\"inline_length\":4,\"reply_capacity\":8,"
+			  "\"buffers\":[]"), 0 },
+		/* payload_size that disagrees with inline_length and the buffers */
+		{ GENERIC("\"payload_size\":3,\"version\":256,\"inline_length\":4,\"reply_capacity\":8,"
+			  "\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":4101,\"version\":256,\"inline_length\":4,\"reply_capacity\":8,"
+			  "\"buffers\":[4096]"), -EBADMSG },
+		/* lengths over the limits */
+		{ GENERIC("\"payload_size\":3073,\"version\":256,\"inline_length\":3073,\"reply_capacity\":8,"
+			  "\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"reply_capacity\":3073,"
+			  "\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":65536,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":-1,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[67108865]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[0]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":536870913,\"version\":256,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[]"), -EPROTO },
+		/* more than 8 buffers */
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[1,1,1,1,1,1,1,1,1]"), -EBADMSG },
+		/* missing or mistyped fields */
+		{ GENERIC("\"payload_size\":0,\"inline_length\":0,\"reply_capacity\":8,\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"reply_capacity\":8,\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"reply_capacity\":8"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":4096"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":\"1.0\",\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[]"), -EBADMSG },
+		{ GENERIC("\"payload_size\":0,\"version\":256,\"inline_length\":0,\"reply_capacity\":8,"
+			  "\"buffers\":[],\"flags\":[\"zero_copy\"]"), -EBADMSG },
+		{ GENERIC("\"version\":256,\"inline_length\":0,\"reply_capacity\":8,\"buffers\":[]"), -EPROTO },
+		/* an api that is no possible name: a number, an array, upper case, too long, empty */
+		{ "{\"request_id\":1,\"api\":7,\"payload_size\":0}", -EPROTONOSUPPORT },
+		{ "{\"request_id\":1,\"api\":[\"host.time\"],\"payload_size\":0}", -EPROTONOSUPPORT },
+		{ "{\"request_id\":1,\"api\":\"Host.Time\",\"payload_size\":0}", -EPROTONOSUPPORT },
+		{ "{\"request_id\":1,\"api\":\"abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"payload_size\":0}",
+		  -EPROTONOSUPPORT },
+		{ "{\"request_id\":1,\"api\":\"\",\"payload_size\":0}", -EPROTONOSUPPORT },
+		/* a NUL inside a string: not JSON jansson takes, so nothing of it is trusted */
+		{ "{\"request_id\":1,\"api\":\"host\\u0000time\",\"payload_size\":0}", -EPROTO },
 	};
+#undef GENERIC
 	struct winapi_hvsock_header header;
 	size_t i;
 
@@ -176,7 +239,14 @@ static void test_request_decode_rejects(void **state)
 		/* Answerable ones keep the id, so that the refusal reaches the right request. */
 		if (rc == -EBADMSG || rc == -EPROTONOSUPPORT)
 			assert_int_equal(header.request_id, 1);
+		/* A refused generic frame still names its api: the host answers an unknown one as such. */
+		if (rc == -EBADMSG && winapi_hvsock_is_generic(&header))
+			assert_non_null(strstr(cases[i].text, header.api_name));
 	}
+	/* 39 characters is the longest name. */
+	assert_int_equal(decode_text("{\"request_id\":1,\"api\":\"abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\","
+				     "\"payload_size\":0,\"version\":0,\"inline_length\":0,\"reply_capacity\":0,"
+				     "\"buffers\":[]}", &header), 0);
 }
 
 /* What a hostile host may send the guest. */
@@ -194,6 +264,17 @@ static void test_reply_decode_rejects(void **state)
 		"{\"request_id\":1,\"api\":null,\"payload_size\":0,\"status\":1}",      /* only for status 3 */
 		"{\"request_id\":1,\"api\":null,\"payload_size\":4,\"status\":3}",
 		"{\"request_id\":1,\"api\":\"echo\",\"payload_size\":0,\"status\":-1}",
+		/* generic replies */
+		"{\"request_id\":1,\"api\":\"host.time\",\"payload_size\":0,\"inline_length\":0}", /* no status */
+		"{\"request_id\":1,\"api\":\"host.time\",\"payload_size\":0,\"status\":0}",        /* no inline_length */
+		"{\"request_id\":1,\"api\":\"host.time\",\"payload_size\":4,\"status\":0,\"inline_length\":5}",
+		"{\"request_id\":1,\"api\":\"host.time\",\"payload_size\":4000,\"status\":0,\"inline_length\":3073}",
+		"{\"request_id\":1,\"api\":\"host.time\",\"payload_size\":4,\"status\":1,\"inline_length\":4}",
+		"{\"request_id\":1,\"api\":\"host.time\",\"payload_size\":4,\"status\":1,\"inline_length\":0}",
+		"{\"request_id\":1,\"api\":\"host.time\",\"payload_size\":0,\"status\":0,\"inline_length\":-1}",
+		"{\"request_id\":1,\"api\":7,\"payload_size\":0,\"status\":0,\"inline_length\":0}",
+		"{\"request_id\":1,\"api\":\"Host\",\"payload_size\":0,\"status\":0,\"inline_length\":0}",
+		"{\"request_id\":1,\"api\":7,\"payload_size\":0,\"status\":3}", /* only null names none */
 	};
 	struct winapi_hvsock_header header;
 	size_t i;
@@ -202,13 +283,146 @@ static void test_reply_decode_rejects(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (winapi_hvsock_reply_decode(cases[i], strlen(cases[i]), &header) != -EPROTO)
 			fail_msg("case %zu accepted: %s", i, cases[i]);
-	/* The host's answer to an api it does not know names none: it still reaches its request. */
+	/* The host's answer to an api it does not know (1.0 or not) names none: it still reaches its request. */
 	static const char unsupported[] = "{\"request_id\":9,\"api\":null,\"payload_size\":0,\"status\":3}";
 
 	assert_int_equal(winapi_hvsock_reply_decode(unsupported, strlen(unsupported), &header), 0);
 	assert_int_equal(header.request_id, 9);
 	assert_int_equal(header.api_id, 0);
+	assert_false(winapi_hvsock_is_generic(&header)); /* also a host's answer to a generic frame */
 	assert_int_equal(header.status, WINAPI_STATUS_UNSUPPORTED_API);
+}
+
+/* ---- the generic frame ---- */
+
+static struct winapi_hvsock_header generic_request(void)
+{
+	struct winapi_hvsock_header header = { .request_id = 77, .api_version = 0x102, .inline_length = 16,
+					       .reply_capacity = 64, .buffer_count = 2,
+					       .buffer_lengths = { 4096, 8192 }, .payload_size = 16 + 4096 };
+
+	strcpy(header.api_name, "host.time");
+	return header;
+}
+
+static void test_generic_request_json(void **state)
+{
+	struct winapi_hvsock_header header = generic_request(), got;
+	char text[WINAPI_HVSOCK_MAX_HEADER];
+	json_t *object;
+	int length;
+
+	(void)state;
+	object = encode_to_json(&header, false, text, &length);
+	assert_string_equal(json_string_value(json_object_get(object, "api")), "host.time");
+	assert_int_equal(json_integer_value(json_object_get(object, "request_id")), 77);
+	assert_int_equal(json_integer_value(json_object_get(object, "version")), 0x102);
+	assert_int_equal(json_integer_value(json_object_get(object, "payload_size")), 16 + 4096);
+	assert_int_equal(json_integer_value(json_object_get(object, "inline_length")), 16);
+	assert_int_equal(json_integer_value(json_object_get(object, "reply_capacity")), 64);
+	assert_int_equal(json_array_size(json_object_get(object, "buffers")), 2);
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(object, "buffers"), 1)), 8192);
+	/* Nothing of the seeds' fields. */
+	assert_null(json_object_get(object, "operation"));
+	json_decref(object);
+	assert_int_equal(winapi_hvsock_request_decode(text, (size_t)length, &got), 0);
+	assert_true(winapi_hvsock_is_generic(&got));
+	assert_memory_equal(&got, &header, sizeof(got));
+	assert_int_equal(winapi_hvsock_bulk(&got), WINAPI_HVSOCK_BULK_NONE);
+
+	/* LIST goes by its name, without buffers, as does a call of a seed by its registered name. */
+	header = (struct winapi_hvsock_header){ .request_id = 1, .api_version = WINAPI_PROTOCOL_VERSION,
+						.inline_length = 8, .reply_capacity = 3072, .payload_size = 8 };
+	strcpy(header.api_name, WINAPI_API_LIST_NAME);
+	length = winapi_hvsock_header_encode(&header, false, text, sizeof(text));
+	assert_true(length > 0);
+	assert_int_equal(winapi_hvsock_request_decode(text, (size_t)length, &got), 0);
+	assert_memory_equal(&got, &header, sizeof(got));
+	strcpy(header.api_name, "winapi.echo");
+	length = winapi_hvsock_header_encode(&header, false, text, sizeof(text));
+	assert_int_equal(winapi_hvsock_request_decode(text, (size_t)length, &got), 0);
+	assert_string_equal(got.api_name, "winapi.echo");
+	assert_int_equal(got.api_id, 0);
+}
+
+static void test_generic_reply_round_trips(void **state)
+{
+	struct winapi_hvsock_header sent = { .request_id = 77, .inline_length = 8, .payload_size = 8 + 8192 }, got;
+	char text[WINAPI_HVSOCK_MAX_HEADER];
+	json_t *object;
+	int length;
+
+	(void)state;
+	strcpy(sent.api_name, "host.time");
+	object = encode_to_json(&sent, true, text, &length);
+	assert_string_equal(json_string_value(json_object_get(object, "api")), "host.time");
+	assert_int_equal(json_integer_value(json_object_get(object, "status")), 0);
+	assert_int_equal(json_integer_value(json_object_get(object, "inline_length")), 8);
+	json_decref(object);
+	assert_int_equal(winapi_hvsock_reply_decode(text, (size_t)length, &got), 0);
+	assert_memory_equal(&got, &sent, sizeof(got));
+
+	/* An error names the api and carries nothing. */
+	sent = (struct winapi_hvsock_header){ .request_id = 78, .status = WINAPI_STATUS_UNSUPPORTED_VERSION };
+	strcpy(sent.api_name, "host.time");
+	length = winapi_hvsock_header_encode(&sent, true, text, sizeof(text));
+	assert_true(length > 0);
+	assert_int_equal(winapi_hvsock_reply_decode(text, (size_t)length, &got), 0);
+	assert_memory_equal(&got, &sent, sizeof(got));
+	sent.payload_size = 4;
+	assert_int_equal(winapi_hvsock_header_encode(&sent, true, text, sizeof(text)), -EINVAL);
+}
+
+/* What the encoder refuses: anything its decoder would. */
+static void test_generic_encode_refuses(void **state)
+{
+	struct winapi_hvsock_header header;
+	char text[WINAPI_HVSOCK_MAX_HEADER];
+
+	(void)state;
+	header = generic_request();
+	strcpy(header.api_name, "echo"); /* a seed's wire name: it would come back as the seed */
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	strcpy(header.api_name, "Host.Time");
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	memset(header.api_name, 'a', sizeof(header.api_name)); /* no NUL */
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	header = generic_request();
+	header.api_id = WINAPI_API_ECHO;
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	header = generic_request();
+	header.inline_length = WINAPI_MAX_INLINE_DATA + 1;
+	header.payload_size = header.inline_length;
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	header = generic_request();
+	header.reply_capacity = WINAPI_MAX_INLINE_DATA + 1;
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	header = generic_request();
+	header.payload_size = 16 + 4096 + 8192 + 1;
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	header.payload_size = 15;
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	header = generic_request();
+	header.buffer_count = WINAPI_MAX_BUFFERS + 1;
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+	header = generic_request();
+	header.buffer_lengths[1] = WINAPI_MAX_BUFFER_SIZE + 1;
+	assert_int_equal(winapi_hvsock_header_encode(&header, false, text, sizeof(text)), -EINVAL);
+}
+
+static void test_access_bytes(void **state)
+{
+	static const uint8_t access[WINAPI_MAX_BUFFERS] = { WINAPI_ACCESS_HOST_READS, WINAPI_ACCESS_HOST_WRITES,
+							    WINAPI_ACCESS_HOST_READS | WINAPI_ACCESS_HOST_WRITES,
+							    WINAPI_ACCESS_HOST_READS };
+	struct winapi_hvsock_header header = { .buffer_count = 3, .buffer_lengths = { 1, 20, 300, 4000 } };
+
+	(void)state;
+	/* Buffer 3 is the table's, not the request's: not counted. */
+	assert_int_equal(winapi_hvsock_access_bytes(&header, access, WINAPI_ACCESS_HOST_READS), 301);
+	assert_int_equal(winapi_hvsock_access_bytes(&header, access, WINAPI_ACCESS_HOST_WRITES), 320);
+	header.buffer_count = 0;
+	assert_int_equal(winapi_hvsock_access_bytes(&header, access, WINAPI_ACCESS_HOST_READS), 0);
 }
 
 static void test_frames_on_a_socket(void **state)
@@ -230,6 +444,18 @@ static void test_frames_on_a_socket(void **state)
 	assert_memory_equal(header, "{\"a\":1}", 7);
 	assert_int_equal(winapi_hvsock_receive(&reader, received, sizeof(payload)), 0);
 	assert_memory_equal(received, payload, sizeof(payload));
+
+	/* A generic frame's payload: its inline bytes and up to 8 buffers, one span each. */
+	struct winapi_hvsock_span many[WINAPI_HVSOCK_MAX_SPANS + 1];
+	size_t i;
+
+	for (i = 0; i < WINAPI_HVSOCK_MAX_SPANS + 1; i++)
+		many[i] = (struct winapi_hvsock_span){ payload + i, 1 };
+	assert_int_equal(winapi_hvsock_send(fds[0], "{}", 2, many, WINAPI_HVSOCK_MAX_SPANS + 1), -EINVAL);
+	assert_int_equal(winapi_hvsock_send(fds[0], "{}", 2, many, WINAPI_HVSOCK_MAX_SPANS), 0);
+	assert_int_equal(winapi_hvsock_receive_header(&reader, header, sizeof(header), &length), 0);
+	assert_int_equal(winapi_hvsock_receive(&reader, received, WINAPI_HVSOCK_MAX_SPANS), 0);
+	assert_memory_equal(received, payload, WINAPI_HVSOCK_MAX_SPANS);
 
 	/* A length of 0, or over the limit, ends the stream: nothing can be skipped safely. */
 	memset(raw, 0, sizeof(raw));
@@ -293,6 +519,10 @@ int main(void)
 		cmocka_unit_test(test_reply_round_trips),
 		cmocka_unit_test(test_request_decode_rejects),
 		cmocka_unit_test(test_reply_decode_rejects),
+		cmocka_unit_test(test_generic_request_json),
+		cmocka_unit_test(test_generic_reply_round_trips),
+		cmocka_unit_test(test_generic_encode_refuses),
+		cmocka_unit_test(test_access_bytes),
 		cmocka_unit_test(test_frames_on_a_socket),
 		cmocka_unit_test(test_service_id_and_port),
 	};
