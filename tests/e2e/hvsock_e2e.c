@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The hvsock transport end to end: liblowlat (WINAPI_TRANSPORT=hvsock) against winapi-hostd on
- * AF_UNIX (standing in for AF_VSOCK), many requests in flight from several threads, a hostile
- * client against the service, a hostile host (played here) against the library, the service
- * dying under load, and the environment's refusals.
+ * AF_UNIX (standing in for AF_VSOCK), many requests in flight from several threads, an API
+ * this test registers and serves in its own process (the generic frame), a hostile client
+ * against the service, a hostile host (played here) against the library, a host that predates
+ * the API table, the service dying under load, and the environment's refusals.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -22,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include <winapi_internal/host_api.h>
+#include <winapi_internal/host_socket.h>
 #include <winapi_internal/hvsock.h>
 #include <winapi/lowlat.h>
 
@@ -214,6 +218,289 @@ static void test_many_in_flight(void **state)
 	winapi_cleanup(handle);
 }
 
+/* ---- an API registered here, served by the host service in this process ---- */
+
+#define SUM_API_ID 200u
+#define SUM_BUFFER (16u << 10)
+#define SUM_DEPTH 8u
+#define SUM_CALLS 64u
+
+static uint64_t sum_served; /* __atomic: requests the test.sum handler ran */
+
+struct sum_pass {
+	uint64_t sum;
+	uint8_t seed;
+};
+
+/* Buffer 0: summed, then scribbled over; the host only reads it, so the guest's copy stays. */
+static int sum_and_scribble(uint8_t *span, size_t length, uint64_t position, void *context)
+{
+	struct sum_pass *pass = context;
+	size_t i;
+
+	(void)position;
+	for (i = 0; i < length; i++) {
+		pass->sum += span[i];
+		span[i] = 0xee;
+	}
+	return 0;
+}
+
+static int fill_from_seed(uint8_t *span, size_t length, uint64_t position, void *context)
+{
+	const struct sum_pass *pass = context;
+	size_t i;
+
+	for (i = 0; i < length; i++)
+		span[i] = (uint8_t)(pass->seed + position + i);
+	return 0;
+}
+
+/*
+ * test.sum 1.0: a u32 seed in; out, the u64 sum of buffer 0's bytes plus the seed, and buffer
+ * 1 filled with (seed + index) bytes.
+ */
+static void sum_handler(struct winapi_host_context *host, const struct winapi_host_request *request,
+			struct winapi_host_reply *reply)
+{
+	const struct winapi_message *message = request->message;
+	struct sum_pass pass = { 0 };
+	uint8_t *out = winapi_host_reply_space(host);
+	uint32_t seed;
+
+	__atomic_fetch_add(&sum_served, 1, __ATOMIC_RELAXED);
+	if (message->inline_length != sizeof(seed) || message->buffer_count != 2) {
+		reply->status = WINAPI_STATUS_BAD_MESSAGE;
+		return;
+	}
+	if (winapi_host_buffers_check(host, request) != 0) {
+		reply->status = WINAPI_STATUS_BAD_BUFFER;
+		return;
+	}
+	memcpy(&seed, message->inline_data, sizeof(seed));
+	pass.seed = (uint8_t)seed;
+	winapi_host_buffer_walk(host, request, 0, sum_and_scribble, &pass);
+	winapi_host_buffer_walk(host, request, 1, fill_from_seed, &pass);
+	pass.sum += seed;
+	memcpy(out, &pass.sum, sizeof(pass.sum));
+	reply->status = WINAPI_STATUS_OK;
+	reply->data = out;
+	reply->length = sizeof(pass.sum);
+}
+
+static const struct winapi_host_api sum_api = {
+	.entry = { .name = "test.sum", .api_id = SUM_API_ID, .version = 0x100, .max_request = 4, .max_reply = 8,
+		   .buffer_access = { WINAPI_ACCESS_HOST_READS, WINAPI_ACCESS_HOST_WRITES } },
+	.handler = sum_handler,
+};
+
+/* The host service in this process: one guest at a time, until told to stop. */
+struct in_process_host {
+	int listener;
+	bool stop; /* __atomic */
+	pthread_t thread;
+	char path[108];
+};
+
+static void *serve_in_process(void *argument)
+{
+	struct in_process_host *host = argument;
+
+	while (!__atomic_load_n(&host->stop, __ATOMIC_RELAXED)) {
+		struct pollfd pfd = { .fd = host->listener, .events = POLLIN };
+		int fd;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		fd = accept(host->listener, NULL, NULL);
+		if (fd < 0)
+			continue;
+		winapi_host_socket_serve(fd, NULL);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void start_in_process_host(struct in_process_host *host)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+
+	host->stop = false;
+	assert_true(snprintf(host->path, sizeof(host->path), "%s/in-process.sock", hostd.directory) <
+		    (int)sizeof(host->path));
+	unlink(host->path);
+	memcpy(address.sun_path, host->path, sizeof(host->path));
+	host->listener = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(host->listener >= 0);
+	assert_int_equal(bind(host->listener, (struct sockaddr *)&address, sizeof(address)), 0);
+	assert_int_equal(listen(host->listener, 1), 0);
+	assert_int_equal(pthread_create(&host->thread, NULL, serve_in_process, host), 0);
+	setenv("WINAPI_SOCKET_PATH", host->path, 1);
+}
+
+static void stop_in_process_host(struct in_process_host *host)
+{
+	__atomic_store_n(&host->stop, true, __ATOMIC_RELAXED);
+	pthread_join(host->thread, NULL);
+	close(host->listener);
+	unlink(host->path);
+	setenv("WINAPI_SOCKET_PATH", hostd.socket_path, 1);
+}
+
+/* Buffer 0 with bytes of @seed; the sum test.sum answers for it with @seed. */
+static uint64_t sum_prepare(winapi_buffer_t *buffers, uint32_t seed)
+{
+	uint64_t sum = seed;
+	size_t i;
+
+	for (i = 0; i < SUM_BUFFER; i++) {
+		((uint8_t *)buffers[0].data)[i] = (uint8_t)(i * 13 + seed);
+		sum += (uint8_t)(i * 13 + seed);
+	}
+	memset(buffers[1].data, 0, SUM_BUFFER);
+	return sum;
+}
+
+/* Buffer 1 as the handler wrote it; buffer 0 as the guest wrote it, whatever the handler did. */
+static void sum_check_buffers(const winapi_buffer_t *buffers, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < SUM_BUFFER; i++) {
+		if (((const uint8_t *)buffers[1].data)[i] != (uint8_t)(seed + i))
+			fail_msg("seed %u: buffer 1 byte %zu is %u", seed, i, ((const uint8_t *)buffers[1].data)[i]);
+		if (((const uint8_t *)buffers[0].data)[i] != (uint8_t)(i * 13 + seed))
+			fail_msg("seed %u: buffer 0 byte %zu changed", seed, i);
+	}
+}
+
+static void check_sum_list(winapi_handle_t handle)
+{
+	static const char *const expected[] = { "winapi.echo", "winapi.buffer_test", "winapi.perf_test", "test.sum" };
+	winapi_api_info_t apis[16], info;
+	unsigned int oldest, newest, i, j;
+	int count;
+
+	count = winapi_api_list(handle, apis, 16);
+	assert_int_equal(count, 4);
+	for (i = 0; i < 4; i++) {
+		for (j = 0; j < (unsigned int)count && strcmp(apis[j].name, expected[i]) != 0; j++)
+			;
+		if (j == (unsigned int)count)
+			fail_msg("%s not listed", expected[i]);
+	}
+	assert_int_equal(winapi_protocol_versions(handle, &oldest, &newest), 0);
+	assert_int_equal(newest, WINAPI_PROTOCOL_VERSION);
+	assert_int_equal(winapi_api_lookup(handle, "test.sum", 1, &info), 0);
+	assert_int_equal(info.api_id, SUM_API_ID);
+	assert_int_equal(info.buffer_access[0], WINAPI_ACCESS_HOST_READS);
+	assert_int_equal(info.buffer_access[1], WINAPI_ACCESS_HOST_WRITES);
+}
+
+static void check_sum_queue(winapi_handle_t handle)
+{
+	winapi_buffer_t buffers[SUM_DEPTH][2];
+	uint64_t replies[SUM_DEPTH], expected[SUM_DEPTH];
+	uint32_t seeds[SUM_DEPTH];
+	winapi_completion_t done[SUM_DEPTH];
+	winapi_queue_t queue = winapi_queue_create(handle, SUM_DEPTH, -1);
+	unsigned int sent = 0, finished = 0, in_flight = 0, i;
+	int count;
+
+	assert_non_null(queue);
+	for (i = 0; i < SUM_DEPTH; i++) {
+		assert_int_equal(winapi_alloc_buffer(&buffers[i][0], SUM_BUFFER), 0);
+		assert_int_equal(winapi_alloc_buffer(&buffers[i][1], SUM_BUFFER), 0);
+	}
+	while (finished < SUM_CALLS) {
+		/* Slot i is free again once its call is reaped: calls go out in slot order. */
+		while (sent < SUM_CALLS && in_flight < SUM_DEPTH) {
+			unsigned int slot = sent % SUM_DEPTH;
+
+			seeds[slot] = 1000 + sent;
+			expected[slot] = sum_prepare(buffers[slot], seeds[slot]);
+			winapi_api_call_t call = { .api = SUM_API_ID, .version_major = 1, .input = &seeds[slot],
+						   .input_length = 4, .output = &replies[slot], .output_size = 8,
+						   .buffers = buffers[slot], .buffer_count = 2 };
+			assert_int_equal(winapi_queue_call_api(queue, &call, (void *)(uintptr_t)slot), 0);
+			sent++;
+			in_flight++;
+		}
+		assert_true(winapi_queue_submit(queue) > 0);
+		count = winapi_queue_reap(queue, done, SUM_DEPTH, SUM_DEPTH, 60000);
+		assert_int_equal(count, (int)in_flight);
+		for (i = 0; i < (unsigned int)count; i++) {
+			unsigned int slot = (unsigned int)(uintptr_t)done[i].user_data;
+
+			assert_int_equal(done[i].status, 0);
+			assert_int_equal(done[i].length, 8);
+			assert_true(replies[slot] == expected[slot]);
+			sum_check_buffers(buffers[slot], seeds[slot]);
+		}
+		finished += (unsigned int)count;
+		in_flight -= (unsigned int)count;
+	}
+	winapi_queue_destroy(queue);
+	for (i = 0; i < SUM_DEPTH; i++) {
+		winapi_free_buffer(&buffers[i][0]);
+		winapi_free_buffer(&buffers[i][1]);
+	}
+}
+
+static void test_registered_api(void **state)
+{
+	struct in_process_host host;
+	winapi_buffer_t buffers[2];
+	winapi_handle_t handle;
+	uint64_t reply = 0, expected, served;
+	uint32_t seed = 7;
+	size_t length = 0;
+	char echoed[32];
+
+	(void)state;
+	assert_int_equal(winapi_host_api_register(&sum_api), 0);
+	start_in_process_host(&host);
+	handle = winapi_init();
+	assert_non_null(handle);
+	check_sum_list(handle);
+
+	assert_int_equal(winapi_alloc_buffer(&buffers[0], SUM_BUFFER), 0);
+	assert_int_equal(winapi_alloc_buffer(&buffers[1], SUM_BUFFER), 0);
+	expected = sum_prepare(buffers, seed);
+	winapi_api_call_t call = { .api = SUM_API_ID, .version_major = 1, .input = &seed, .input_length = 4,
+				   .output = &reply, .output_size = sizeof(reply), .buffers = buffers,
+				   .buffer_count = 2 };
+	assert_int_equal(winapi_call_api(handle, &call, &length), 0);
+	assert_int_equal(length, 8);
+	assert_true(reply == expected);
+	sum_check_buffers(buffers, seed);
+	assert_int_equal(__atomic_load_n(&sum_served, __ATOMIC_RELAXED), 1);
+
+	/* Refused in this process: another major, input over max_request. The host sees neither. */
+	call.version_major = 2;
+	assert_int_equal(winapi_call_api(handle, &call, &length), -EPROTONOSUPPORT);
+	call.version_major = 1;
+	call.input_length = 5;
+	assert_int_equal(winapi_call_api(handle, &call, &length), -EMSGSIZE);
+	assert_int_equal(length, 0);
+	assert_int_equal(__atomic_load_n(&sum_served, __ATOMIC_RELAXED), 1);
+	/* The handler's own refusal comes back as its status, naming the api; the stream goes on. */
+	served = __atomic_load_n(&sum_served, __ATOMIC_RELAXED);
+	call.input_length = 4;
+	call.buffer_count = 1;
+	assert_int_equal(winapi_call_api(handle, &call, &length), -EBADMSG);
+	assert_true(__atomic_load_n(&sum_served, __ATOMIC_RELAXED) == served + 1);
+
+	check_sum_queue(handle);
+	/* The seed calls keep their own frames beside the generic ones. */
+	assert_int_equal(winapi_echo(handle, "seed frame", echoed, sizeof(echoed)), 0);
+	assert_string_equal(echoed, "seed frame");
+	winapi_free_buffer(&buffers[0]);
+	winapi_free_buffer(&buffers[1]);
+	winapi_cleanup(handle);
+	stop_in_process_host(&host);
+}
+
 /* ---- a hostile client against the service ---- */
 
 static int connect_raw(const char *path)
@@ -238,20 +525,30 @@ static void send_raw(int fd, const char *header, const void *payload, size_t len
 	assert_int_equal(winapi_hvsock_send(fd, header, strlen(header), &span, length != 0), 0);
 }
 
-static void expect_reply(int fd, uint64_t request_id, uint32_t status)
+/* The next reply: its header, and up to @size bytes of its payload in @payload (the rest dropped). */
+static struct winapi_hvsock_header receive_raw_reply(int fd, uint64_t request_id, uint32_t status, void *payload,
+						     size_t size)
 {
 	/* One frame at a time: this reader never holds bytes of the next one. */
 	static struct winapi_hvsock_reader reader;
 	struct winapi_hvsock_header reply;
 	char text[WINAPI_HVSOCK_MAX_HEADER];
-	size_t length;
+	size_t length, kept;
 
 	winapi_hvsock_reader_init(&reader, fd);
 	assert_int_equal(winapi_hvsock_receive_header(&reader, text, sizeof(text), &length), 0);
 	assert_int_equal(winapi_hvsock_reply_decode(text, length, &reply), 0);
 	assert_int_equal(reply.request_id, request_id);
 	assert_int_equal(reply.status, status);
-	assert_int_equal(winapi_hvsock_receive(&reader, NULL, reply.payload_size), 0);
+	kept = reply.payload_size < size ? (size_t)reply.payload_size : size;
+	assert_int_equal(winapi_hvsock_receive(&reader, payload, kept), 0);
+	assert_int_equal(winapi_hvsock_receive(&reader, NULL, reply.payload_size - kept), 0);
+	return reply;
+}
+
+static void expect_reply(int fd, uint64_t request_id, uint32_t status)
+{
+	receive_raw_reply(fd, request_id, status, NULL, 0);
 }
 
 static void expect_closed(int fd)
@@ -260,6 +557,48 @@ static void expect_closed(int fd)
 
 	assert_int_equal(recv(fd, &byte, 1, 0), 0);
 	close(fd);
+}
+
+/* Generic frames: sized by the service's own table, whatever the frame claims; answered by name. */
+static void check_generic_frames(int fd)
+{
+	static const uint8_t list_request[8];
+	struct winapi_hvsock_header reply;
+	char echoed[8];
+
+	send_raw(fd, "{\"request_id\":20,\"api\":\"winapi.echo\",\"payload_size\":5,\"version\":256,"
+		     "\"inline_length\":5,\"reply_capacity\":16,\"buffers\":[]}", "hello", 5);
+	reply = receive_raw_reply(fd, 20, WINAPI_STATUS_OK, echoed, sizeof(echoed));
+	assert_string_equal(reply.api_name, "winapi.echo");
+	assert_int_equal(reply.inline_length, 5);
+	assert_int_equal(reply.payload_size, 5);
+	assert_memory_equal(echoed, "hello", 5);
+	/* More payload than the inline bytes and every buffer: the frame itself is wrong. */
+	send_raw(fd, "{\"request_id\":21,\"api\":\"winapi.echo\",\"payload_size\":6,\"version\":256,"
+		     "\"inline_length\":5,\"reply_capacity\":16,\"buffers\":[]}", "hello!", 6);
+	reply = receive_raw_reply(fd, 21, WINAPI_STATUS_BAD_MESSAGE, NULL, 0);
+	assert_string_equal(reply.api_name, "winapi.echo");
+	/* perf_test reads its buffers: a frame that leaves the buffer's bytes out is refused. */
+	send_raw(fd, "{\"request_id\":22,\"api\":\"winapi.perf_test\",\"payload_size\":0,\"version\":256,"
+		     "\"inline_length\":0,\"reply_capacity\":64,\"buffers\":[4096]}", NULL, 0);
+	expect_reply(fd, 22, WINAPI_STATUS_BAD_MESSAGE);
+	/* More buffers than the API takes (echo takes none). */
+	send_raw(fd, "{\"request_id\":23,\"api\":\"winapi.echo\",\"payload_size\":0,\"version\":256,"
+		     "\"inline_length\":0,\"reply_capacity\":16,\"buffers\":[4096]}", NULL, 0);
+	expect_reply(fd, 23, WINAPI_STATUS_BAD_MESSAGE);
+	send_raw(fd, "{\"request_id\":24,\"api\":\"winapi.echo\",\"payload_size\":2,\"version\":512,"
+		     "\"inline_length\":2,\"reply_capacity\":16,\"buffers\":[]}", "hi", 2);
+	expect_reply(fd, 24, WINAPI_STATUS_UNSUPPORTED_VERSION);
+	/* An api nobody here knows: answered as a 1.0 service would, naming none. */
+	send_raw(fd, "{\"request_id\":25,\"api\":\"no.such.api\",\"payload_size\":3,\"version\":256,"
+		     "\"inline_length\":3,\"reply_capacity\":16,\"buffers\":[]}", "abc", 3);
+	reply = receive_raw_reply(fd, 25, WINAPI_STATUS_UNSUPPORTED_API, NULL, 0);
+	assert_false(winapi_hvsock_is_generic(&reply));
+	send_raw(fd, "{\"request_id\":26,\"api\":\"winapi.apis\",\"payload_size\":8,\"version\":257,"
+		     "\"inline_length\":8,\"reply_capacity\":3072,\"buffers\":[]}", list_request, 8);
+	reply = receive_raw_reply(fd, 26, WINAPI_STATUS_OK, NULL, 0);
+	assert_string_equal(reply.api_name, WINAPI_API_LIST_NAME);
+	assert_true(reply.inline_length >= sizeof(struct winapi_api_list_reply) + 3 * sizeof(struct winapi_api_entry));
 }
 
 static void test_hostile_client(void **state)
@@ -282,6 +621,7 @@ static void test_hostile_client(void **state)
 	expect_reply(fd, 3, WINAPI_STATUS_BAD_MESSAGE);
 	send_raw(fd, "{\"request_id\":4,\"api\":\"echo\",\"payload_size\":5}", "hello", 5);
 	expect_reply(fd, 4, WINAPI_STATUS_OK);
+	check_generic_frames(fd);
 	/* Not JSON: nothing can be skipped safely; the service ends this connection only. */
 	send_raw(fd, "{\"request_id\":5, oops", NULL, 0);
 	expect_closed(fd);
@@ -329,14 +669,61 @@ enum fake_host_mode {
 	FAKE_STALL,           /* a reply's header and part of its payload, then nothing */
 	FAKE_DEAF,            /* never reads a request: the guest's socket buffer fills */
 	FAKE_LATE,            /* answers its first echo right once released, the others at once */
+	FAKE_GENERIC,         /* lists test.sum, answers its calls wrong in turn, then right */
+	FAKE_OLD,             /* a 1.0 host: knows no generic frame (nor LIST), answers echo */
 };
 
 struct fake_host {
 	int listener;
 	int release; /* FAKE_DEAF: may read again; FAKE_LATE: may answer (__atomic) */
 	enum fake_host_mode mode;
+	unsigned int answered; /* FAKE_GENERIC: test.sum calls answered (the fake's thread only) */
 	char path[108];
 };
+
+/*
+ * FAKE_GENERIC: LIST answered with the seeds and test.sum; each test.sum call with 8 inline
+ * bytes and buffer 1 (what the host writes), all 0xab, but the first four wrong in one way each.
+ */
+static void fake_generic_answer(struct fake_host *fake, const struct winapi_hvsock_header *request,
+				struct winapi_hvsock_header *reply, uint8_t *payload)
+{
+	const struct winapi_api_entry entries[4] = { winapi_seed_apis[0], winapi_seed_apis[1], winapi_seed_apis[2],
+						     sum_api.entry };
+	const struct winapi_api_list_reply list = { .protocol_oldest = WINAPI_PROTOCOL_VERSION_OLDEST,
+						    .protocol_newest = WINAPI_PROTOCOL_VERSION,
+						    .api_count = 4, .entry_count = 4 };
+	uint64_t written = request->buffer_count == 2 ? request->buffer_lengths[1] : 0;
+	int length;
+
+	memcpy(reply->api_name, request->api_name, sizeof(reply->api_name));
+	if (strcmp(request->api_name, WINAPI_API_LIST_NAME) == 0) {
+		length = winapi_api_list_reply_encode(&list, entries, payload, WINAPI_MAX_INLINE_DATA);
+		reply->inline_length = length > 0 ? (uint32_t)length : 0;
+		reply->payload_size = reply->inline_length;
+		return;
+	}
+	memset(payload, 0xab, 16 + written + request->buffer_lengths[0]);
+	reply->inline_length = 8;
+	reply->payload_size = 8 + written;
+	switch (fake->answered++) {
+	case 0:
+		reply->payload_size--; /* buffer 1 one byte short */
+		break;
+	case 1:
+		reply->payload_size += request->buffer_lengths[0]; /* buffer 0 too, which the host only reads */
+		break;
+	case 2:
+		strcpy(reply->api_name, "test.other");
+		break;
+	case 3:
+		reply->inline_length += 8; /* more than the caller's room */
+		reply->payload_size += 8;
+		break;
+	default:
+		break;
+	}
+}
 
 static void *fake_host_main(void *argument)
 {
@@ -400,6 +787,16 @@ static void *fake_host_main(void *argument)
 				sleep_ms(10);
 			reply.payload_size = request.payload_size;
 			break;
+		case FAKE_GENERIC:
+			fake_generic_answer(fake, &request, &reply, payload);
+			break;
+		case FAKE_OLD:
+			/* What a 1.0 host answers an api it does not know: none named. */
+			if (winapi_hvsock_is_generic(&request))
+				reply.status = WINAPI_STATUS_UNSUPPORTED_API;
+			else
+				reply.payload_size = request.payload_size;
+			break;
 		}
 		size = winapi_hvsock_header_encode(&reply, true, text, sizeof(text));
 		const struct winapi_hvsock_span span = { payload, (size_t)reply.payload_size };
@@ -419,6 +816,7 @@ static winapi_handle_t start_fake_host(struct fake_host *fake, enum fake_host_mo
 
 	fake->mode = mode;
 	fake->release = 0;
+	fake->answered = 0;
 	assert_true(snprintf(fake->path, sizeof(fake->path), "%s/fake.sock", hostd.directory) < (int)sizeof(fake->path));
 	unlink(fake->path);
 	memcpy(address.sun_path, fake->path, sizeof(fake->path));
@@ -561,6 +959,67 @@ static void test_hostile_host(void **state)
 	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
 }
 
+/* ---- generic replies from a hostile host, and a host that predates the API table ---- */
+
+static void test_generic_hostile_host(void **state)
+{
+	const uint8_t before[2] = { 0x11, 0x22 };
+	winapi_api_info_t apis[8], info;
+	winapi_buffer_t buffers[2];
+	struct fake_host fake;
+	winapi_handle_t handle;
+	unsigned int oldest, newest, i, j;
+	uint64_t reply;
+	uint32_t seed = 3;
+	size_t length;
+	pthread_t thread;
+	char output[16];
+
+	(void)state;
+	setenv("WINAPI_TIMEOUT_MS", "30000", 1);
+	handle = start_fake_host(&fake, FAKE_GENERIC, &thread);
+	assert_non_null(handle);
+	assert_int_equal(winapi_alloc_buffer(&buffers[0], SUM_BUFFER), 0);
+	assert_int_equal(winapi_alloc_buffer(&buffers[1], SUM_BUFFER), 0);
+	memset(buffers[0].data, before[0], SUM_BUFFER);
+	memset(buffers[1].data, before[1], SUM_BUFFER);
+	winapi_api_call_t call = { .api = SUM_API_ID, .version_major = 1, .input = &seed, .input_length = 4,
+				   .output = &reply, .output_size = sizeof(reply), .buffers = buffers,
+				   .buffer_count = 2 };
+	/* Each wrong answer is refused before a byte of it lands; the stream holds for the next. */
+	for (i = 0; i < 4; i++) {
+		reply = 0;
+		assert_int_equal(winapi_call_api(handle, &call, &length), -EBADMSG);
+		assert_true(reply == 0);
+		for (j = 0; j < SUM_BUFFER; j++)
+			if (((uint8_t *)buffers[0].data)[j] != before[0] || ((uint8_t *)buffers[1].data)[j] != before[1])
+				fail_msg("answer %u: byte %u of a buffer changed", i, j);
+	}
+	assert_int_equal(winapi_call_api(handle, &call, &length), 0);
+	assert_int_equal(length, 8);
+	assert_true(reply == 0xababababababababull);
+	for (j = 0; j < SUM_BUFFER; j++)
+		if (((uint8_t *)buffers[0].data)[j] != before[0] || ((uint8_t *)buffers[1].data)[j] != 0xab)
+			fail_msg("byte %u: buffer 0 written, or buffer 1 not", j);
+	winapi_free_buffer(&buffers[0]);
+	winapi_free_buffer(&buffers[1]);
+	stop_fake_host(&fake, handle, thread);
+
+	/* A 1.0 host answers LIST as any api it does not know: the seeds' table stands in. */
+	handle = start_fake_host(&fake, FAKE_OLD, &thread);
+	assert_non_null(handle);
+	assert_int_equal(winapi_api_list(handle, apis, 8), 3);
+	assert_string_equal(apis[0].name, "winapi.echo");
+	assert_int_equal(winapi_protocol_versions(handle, &oldest, &newest), 0);
+	assert_int_equal(oldest, WINAPI_PROTOCOL_VERSION_OLDEST);
+	assert_int_equal(newest, WINAPI_PROTOCOL_VERSION_OLDEST);
+	assert_int_equal(winapi_api_lookup(handle, "test.sum", 1, &info), -ENOENT);
+	assert_int_equal(winapi_echo(handle, "old host", output, sizeof(output)), 0);
+	assert_string_equal(output, "old host");
+	stop_fake_host(&fake, handle, thread);
+	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
+}
+
 /* ---- the service dies under load ---- */
 
 static void test_host_dies(void **state)
@@ -644,8 +1103,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_in_flight),
+		cmocka_unit_test(test_registered_api),
 		cmocka_unit_test(test_hostile_client),
 		cmocka_unit_test(test_hostile_host),
+		cmocka_unit_test(test_generic_hostile_host),
 		cmocka_unit_test(test_environment_refusals),
 		cmocka_unit_test(test_host_dies),
 	};
