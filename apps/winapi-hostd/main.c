@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include <winapi_internal/host_api.h>
 #include <winapi_internal/host_socket.h>
 #include <winapi/log.h>
 
@@ -271,6 +272,12 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &action, NULL);
 	sigaction(SIGTERM, &action, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The service posts events: its guests may subscribe to the tick. */
+	rc = winapi_host_api_register(&winapi_host_tick_api);
+	if (rc != 0) {
+		fprintf(stderr, "winapi-hostd: cannot register winapi.tick: %s\n", strerror(-rc));
+		return 1;
+	}
 
 	listener = options.unix_path != NULL ? listen_unix(options.unix_path) : listen_vsock(options.cid, options.port);
 	if (listener < 0)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <winapi_internal/host_api.h>
 #include <winapi_internal/host_socket.h>
 #include <winapi/log.h>
 
@@ -321,6 +322,11 @@ int main(int argc, char **argv)
 	if (options.print_service_id) {
 		printf("%s\n", service_id);
 		return 0;
+	}
+	/* The service posts events: its guests may subscribe to the tick. */
+	if (winapi_host_api_register(&winapi_host_tick_api) != 0) {
+		fprintf(stderr, "winapi-hostd: cannot register winapi.tick\n");
+		return 1;
 	}
 	connections = malloc(options.max_connections * sizeof(*connections));
 	if (connections == NULL) {

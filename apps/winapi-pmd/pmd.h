@@ -52,6 +52,10 @@
 #define PMD_CLIENT_DEPTH 256u
 /* Requests taken from one client per pass: the others get their turn in the same batch. */
 #define PMD_CLIENT_BURST 32u
+/* Event subscriptions one client may hold (the host keeps 64 per channel, for all clients). */
+#define PMD_CLIENT_SUBSCRIPTIONS 8u
+/* Longest event wait forwarded: the host answers it well within the daemon's own deadline. */
+#define PMD_EVENT_MAX_WAIT_MS 1000u
 
 /* Where a client stands; only its worker moves it on, except ACTIVE -> LEAVING. */
 enum pmd_client_state {
@@ -96,6 +100,9 @@ struct pmd_client {
 	struct pmd_request *backlog_tail;
 	bool tx_dirty;                    /* answers written and not yet published */
 	uint64_t audited[PMD_API_WORDS];  /* API ids whose refusal has been logged once */
+	uint64_t subscriptions[PMD_CLIENT_SUBSCRIPTIONS]; /* event subscriptions it holds at the host */
+	unsigned int subscription_count;
+	unsigned int subscribing;         /* SUBSCRIBE requests on their way */
 	struct pmd_client_stats stats;
 };
 

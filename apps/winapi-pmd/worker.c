@@ -41,6 +41,7 @@ struct pmd_request {
 	uint32_t reply_length;
 	struct winapi_call call;
 	struct winapi_call_buffer buffers[WINAPI_MAX_BUFFERS];
+	uint8_t control[sizeof(struct winapi_subscription)]; /* the daemon's own UNSUBSCRIBE */
 	uint8_t reply[WINAPI_MAX_INLINE_DATA];
 };
 
@@ -208,11 +209,78 @@ static void audit_denial(struct pmd_worker *worker, struct pmd_client *client, u
  * host's that the client may call, within the API's limits, and each buffer must lie in the
  * client's own pool, before anything names device memory.
  */
+/* Forget @subscription of @client (it ends, or the host never made it). */
+static void forget_subscription(struct pmd_client *client, uint64_t subscription)
+{
+	unsigned int i;
+
+	for (i = 0; i < client->subscription_count; i++)
+		if (client->subscriptions[i] == subscription) {
+			client->subscriptions[i] = client->subscriptions[--client->subscription_count];
+			return;
+		}
+}
+
+/*
+ * End @subscription at the host on the daemon's own account: its client left, or could not
+ * take it. The answer is dropped (its client is no longer active, or never asked for it);
+ * it counts in the client's in_flight, so the client is freed only once the host has it.
+ * Returns false when no request slot is free now (try again on a later pass).
+ */
+static bool end_subscription(struct pmd_worker *worker, struct pmd_client *client, uint64_t subscription)
+{
+	struct pmd_request *request = request_get(worker);
+
+	if (request == NULL)
+		return false;
+	request->client = client;
+	request->trans_id = 0;
+	request->api_id = WINAPI_API_UNSUBSCRIBE;
+	request->reply_length = 0;
+	pmd_set(&client->in_flight, client->in_flight + 1);
+	winapi_subscription_encode(&(struct winapi_subscription){ .id = subscription }, request->control);
+	request->call = (struct winapi_call){
+		.api_id = WINAPI_API_UNSUBSCRIBE,
+		.api_version = WINAPI_PROTOCOL_VERSION,
+		.request_data = request->control,
+		.request_length = sizeof(request->control),
+		.reply_data = request->reply,
+		.timeout_ms = -1,
+	};
+	if (winapi_driver_queue_add(worker->queue, &request->call, request) != 0) {
+		request_put(worker, request);
+		return false;
+	}
+	pmd_count(&worker->stats.requests, 1);
+	return true;
+}
+
+/* A wait or unsubscribe of a subscription the client does not hold: as the host answers one that ended. */
+static void answer_ended(struct pmd_worker *worker, struct pmd_request *request, const struct winapi_message *message)
+{
+	const struct winapi_event_wait_reply ended = { .subscription = pmd_request_subscription(message),
+						       .flags = WINAPI_EVENT_WAIT_ENDED };
+	int length = 0;
+
+	if (message->api_id == WINAPI_API_EVENT_WAIT)
+		length = winapi_event_wait_reply_encode(&ended, NULL, request->reply, message->reply_capacity);
+	request->status = length >= 0 ? WINAPI_STATUS_OK : WINAPI_STATUS_BAD_MESSAGE;
+	request->reply_length = length >= 0 ? (uint32_t)length : 0;
+	answer(worker, request);
+}
+
 static void take_request(struct pmd_worker *worker, struct pmd_client *client, struct pmd_request *request,
 			 const uint8_t *packet, const struct vmbus_ring_packet_info *info)
 {
 	const struct pmd_pool pool = { .gpadl = client->gpadl, .size = client->pool_size };
-	const struct pmd_apis apis = { .table = &worker->pmd->apis, .allowed = client->allowed };
+	const struct pmd_apis apis = {
+		.table = &worker->pmd->apis,
+		.allowed = client->allowed,
+		.subscriptions = client->subscriptions,
+		.subscription_count = client->subscription_count,
+		.may_subscribe = client->subscription_count + client->subscribing < PMD_CLIENT_SUBSCRIPTIONS,
+		.max_wait_ms = PMD_EVENT_MAX_WAIT_MS,
+	};
 	struct winapi_message message;
 	enum pmd_verdict verdict;
 	bool bad_buffer;
@@ -240,10 +308,19 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 				   (unsigned long long)client->id, (unsigned long long)info->trans_id);
 		}
 		if (status == WINAPI_STATUS_ACCESS_DENIED)
-			audit_denial(worker, client, message.api_id);
+			audit_denial(worker, client, pmd_request_api(&message));
 		reject(worker, request, status);
 		return;
 	}
+	if (verdict == PMD_REQUEST_ENDED) {
+		answer_ended(worker, request, &message);
+		return;
+	}
+	/* Whose subscriptions are whose: the host sees one guest for all the clients of a channel. */
+	if (message.api_id == WINAPI_API_SUBSCRIBE)
+		client->subscribing++;
+	else if (message.api_id == WINAPI_API_UNSUBSCRIBE)
+		forget_subscription(client, pmd_request_subscription(&message));
 	/*
 	 * The pool is DMA memory of the device: the host reaches it by page numbers. A GPA-direct
 	 * range carries no read or write right on VMBus (the table's buffer_access is what the
@@ -372,6 +449,25 @@ static void flush_client(struct pmd_client *client)
 
 static void lose_device(struct pmd_worker *worker);
 
+/* A SUBSCRIBE came back: the subscription is the client's now, or (it left) ended at once. */
+static void took_subscription(struct pmd_worker *worker, struct pmd_request *request)
+{
+	struct pmd_client *client = request->client;
+	struct winapi_subscription made;
+
+	client->subscribing--;
+	if (request->status != WINAPI_STATUS_OK ||
+	    winapi_subscription_decode(request->reply, request->reply_length, &made) != 0)
+		return;
+	if (client_state(client) == PMD_CLIENT_ACTIVE && client->subscription_count < PMD_CLIENT_SUBSCRIPTIONS) {
+		client->subscriptions[client->subscription_count++] = made.id;
+		return;
+	}
+	/* Nobody will end it otherwise; if no slot is free now, the client's leaving ends it. */
+	if (!end_subscription(worker, client, made.id) && client->subscription_count < PMD_CLIENT_SUBSCRIPTIONS)
+		client->subscriptions[client->subscription_count++] = made.id;
+}
+
 /* Collect the device's completions and answer them. Returns how many. */
 static unsigned int reap(struct pmd_worker *worker)
 {
@@ -401,6 +497,8 @@ static unsigned int reap(struct pmd_worker *worker)
 			}
 			request->status = winapi_errno_to_status(completions[i].status);
 			request->reply_length = completions[i].reply_length;
+			if (request->api_id == WINAPI_API_SUBSCRIBE)
+				took_subscription(worker, request);
 			answer(worker, request);
 		}
 		total += count > 0 ? (unsigned int)count : 0;
@@ -479,7 +577,11 @@ static unsigned int serve_clients(struct pmd_worker *worker, uint8_t *packet, bo
 				work += take_requests(worker, client, packet);
 			break;
 		case PMD_CLIENT_LEAVING:
-			if (client->in_flight == 0) {
+			/* What it subscribed to ends with it: the host would keep posting for nobody. */
+			while (client->subscription_count != 0 &&
+			       end_subscription(worker, client, client->subscriptions[client->subscription_count - 1]))
+				client->subscription_count--;
+			if (client->in_flight == 0 && client->subscription_count == 0) {
 				__atomic_store_n(&client->state, PMD_CLIENT_RECLAIMABLE, __ATOMIC_RELEASE);
 				pmd_kick(worker->pmd->control_kick_fd);
 			}

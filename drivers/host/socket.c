@@ -9,9 +9,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <poll.h>
+#endif
 
 #include <winapi_internal/host_socket.h>
 #include <winapi/log.h>
+#include <winapi_internal/clock.h>
 
 #include "host_private.h"
 
@@ -29,8 +33,13 @@ struct connection {
 	struct winapi_host_socket_stats *stats;
 };
 
-/* LIST is no registered API, but is called by name like one; it takes no buffers. */
-static const struct winapi_api_entry list_entry = { .name = WINAPI_API_LIST_NAME, .api_id = WINAPI_API_LIST };
+/* The protocol's control calls are no registered APIs, but are called by name like one; no buffers. */
+static const struct winapi_api_entry control_entries[] = {
+	{ .name = WINAPI_API_LIST_NAME, .api_id = WINAPI_API_LIST },
+	{ .name = WINAPI_API_SUBSCRIBE_NAME, .api_id = WINAPI_API_SUBSCRIBE },
+	{ .name = WINAPI_API_EVENT_WAIT_NAME, .api_id = WINAPI_API_EVENT_WAIT },
+	{ .name = WINAPI_API_UNSUBSCRIBE_NAME, .api_id = WINAPI_API_UNSUBSCRIBE },
+};
 
 static void *payload_span(void *opaque, uint32_t gpadl, uint64_t offset, uint64_t length)
 {
@@ -135,13 +144,15 @@ static int answer(struct connection *connection, struct winapi_hvsock_header *re
 	return answer_spans(connection, reply, &span, length != 0);
 }
 
-/* The API a generic frame names, by this process's registry (LIST by its own name), or NULL. */
+/* The API a generic frame names, by this process's registry (control calls by their own names), or NULL. */
 static const struct winapi_api_entry *resolve(const char *name)
 {
 	const struct winapi_host_api *api;
+	size_t i;
 
-	if (strcmp(name, WINAPI_API_LIST_NAME) == 0)
-		return &list_entry;
+	for (i = 0; i < sizeof(control_entries) / sizeof(control_entries[0]); i++)
+		if (strcmp(name, control_entries[i].name) == 0)
+			return &control_entries[i];
 	api = winapi_host_api_find_name(name);
 	return api != NULL ? &api->entry : NULL;
 }
@@ -239,6 +250,8 @@ static int serve_generic(struct connection *connection, const struct winapi_hvso
 	build_message(request, connection, entry->api_id, &message);
 	context = (struct winapi_host_request){ .message = &message };
 	winapi_host_dispatch(&connection->context, &context, &result);
+	if (result.status == WINAPI_HOST_STATUS_DEFERRED)
+		return 0; /* an event wait: answered by pump_events() */
 	memcpy(reply.api_name, request->api_name, sizeof(reply.api_name));
 	reply.status = result.status;
 	if (result.status != WINAPI_STATUS_OK)
@@ -307,12 +320,58 @@ static int serve_request(struct connection *connection, const struct winapi_hvso
 		      bulk == WINAPI_HVSOCK_BULK_TO_GUEST ? connection->payload_length : 0);
 }
 
+/* A deferred answer (an event wait) goes out as a generic reply frame of its own. */
+static int emit_answer(void *context, const struct winapi_message *response)
+{
+	struct connection *connection = context;
+	struct winapi_hvsock_header reply = {
+		.request_id = response->request_id,
+		.api_name = WINAPI_API_EVENT_WAIT_NAME,
+		.status = response->status,
+		.inline_length = response->status == WINAPI_STATUS_OK ? response->inline_length : 0,
+	};
+
+	return answer(connection, &reply, response->inline_data, reply.inline_length);
+}
+
+/*
+ * Wait for the next frame no longer than until an event or a wait's deadline is due (a
+ * frame partly read already is taken at once). Returns 1 (read a frame), 0 (time to pump), or
+ * a negative errno of the socket.
+ */
+static int wait_for_frame(struct connection *connection, uint64_t next_ns)
+{
+	uint64_t now = winapi_clock_now_ns();
+	int timeout_ms, rc;
+
+	if (next_ns == UINT64_MAX || connection->reader.start < connection->reader.end)
+		return 1;
+	if (next_ns <= now)
+		return 0;
+	timeout_ms = next_ns - now > 1000000000u ? 1000 : (int)((next_ns - now + 999999u) / 1000000u);
+#ifdef _WIN32
+	WSAPOLLFD readable = { .fd = connection->socket, .events = POLLRDNORM };
+
+	rc = WSAPoll(&readable, 1, timeout_ms);
+	if (rc < 0)
+		return -EIO;
+#else
+	struct pollfd readable = { .fd = connection->socket, .events = POLLIN };
+
+	rc = poll(&readable, 1, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -errno;
+#endif
+	return rc > 0 ? 1 : 0;
+}
+
 int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_stats *stats)
 {
 	struct winapi_host_socket_stats unshared = { 0 };
 	struct connection connection = { .socket = socket, .stats = stats != NULL ? stats : &unshared };
 	struct winapi_hvsock_header request;
 	char text[WINAPI_HVSOCK_MAX_HEADER];
+	uint64_t next_ns;
 	size_t length;
 	int rc, decoded;
 
@@ -323,8 +382,20 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 	rc = reserve_payload(&connection, WINAPI_MAX_INLINE_DATA);
 	if (rc != 0)
 		return rc;
+	rc = winapi_host_subscriptions_create(&connection.context.subscriptions);
+	if (rc != 0)
+		goto out_free_payload;
 	count(&connection.stats->connections, 1);
 	for (;;) {
+		/* Events due, and the waits they or their deadlines answer, before the next frame. */
+		rc = winapi_host_events_pump(connection.context.subscriptions, winapi_clock_now_ns(), emit_answer,
+					     &connection, &next_ns);
+		if (rc == 0)
+			rc = wait_for_frame(&connection, next_ns);
+		if (rc == 0)
+			continue;
+		if (rc < 0)
+			break;
 		rc = winapi_hvsock_receive_header(&connection.reader, text, sizeof(text), &length);
 		if (rc == -EAGAIN)
 			continue; /* an idle guest, between frames (a receive timeout on the socket) */
@@ -347,6 +418,8 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 		winapi_log(WINAPI_LOG_WARNING, "host-socket", "connection ended inside a frame or broke the framing");
 	else if (rc == -ETIMEDOUT)
 		winapi_log(WINAPI_LOG_WARNING, "host-socket", "closing a connection that stopped inside a frame");
+	winapi_host_subscriptions_destroy(connection.context.subscriptions);
+out_free_payload:
 	free(connection.payload);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -241,7 +242,31 @@ static int hvsock_queue_create(void *context, unsigned int depth, int timeout_ms
 
 static void hvsock_queue_destroy(void *queue)
 {
+	int notify_fd = ((struct request_queue *)queue)->notify_fd;
+
 	request_queue_destroy(queue);
+	if (notify_fd >= 0)
+		close(notify_fd);
+}
+
+/*
+ * The receiver thread finishes every request: an application's event loop waits on an eventfd
+ * the request table writes as it does (no thread of the application's needed).
+ */
+static int hvsock_queue_event_fd(void *opaque)
+{
+	struct request_queue *queue = opaque;
+	int fd;
+
+	if (queue->notify_fd >= 0)
+		return queue->notify_fd;
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&queue->table->lock);
+	request_queue_set_notify(queue, fd);
+	pthread_mutex_unlock(&queue->table->lock);
+	return fd;
 }
 
 /*
@@ -414,9 +439,15 @@ static int hvsock_queue_submit(void *opaque)
 	return sent;
 }
 
-static int hvsock_queue_reap(void *queue, struct winapi_call_completion *completions, unsigned int max,
+static int hvsock_queue_reap(void *opaque, struct winapi_call_completion *completions, unsigned int max,
 			     unsigned int min, int timeout_ms)
 {
+	struct request_queue *queue = opaque;
+	uint64_t count;
+
+	/* What woke an application's poll: taken, so that the eventfd does not stay readable. */
+	if (queue->notify_fd >= 0 && timeout_ms == 0)
+		(void)!read(queue->notify_fd, &count, sizeof(count));
 	return request_queue_reap(queue, completions, max, min, timeout_ms);
 }
 
@@ -481,6 +512,7 @@ static const struct winapi_transport_ops hvsock_ops = {
 	.queue_add = hvsock_queue_add,
 	.queue_submit = hvsock_queue_submit,
 	.queue_reap = hvsock_queue_reap,
+	.queue_event_fd = hvsock_queue_event_fd,
 	.close = hvsock_close,
 };
 

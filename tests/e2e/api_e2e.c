@@ -2,8 +2,9 @@
 /*
  * End to end: APIs added in one place. This test registers APIs of its own on a host it runs
  * in this process (drivers/host over the emulator's bus, as winapi-host-sim does), then calls
- * them through the unchanged liblowlat: directly on the emulator ("sim"), and through a real
- * winapi-pmd child attached to that host ("pmd"). Discovery, versions, limits and the queues;
+ * them through the unchanged liblowlat: directly on the emulator ("sim"), through a real
+ * winapi-pmd child attached to that host ("pmd"), and over the Hyper-V socket wire to the same
+ * process's socket service ("hvsock"). Discovery, versions, limits, the queues and events;
  * calls the library must refuse never reach the host (the handlers count what they serve).
  */
 #include <errno.h>
@@ -17,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +31,7 @@
 #include <winapi/lowlat.h>
 #include <winapi_internal/host.h>
 #include <winapi_internal/host_api.h>
+#include <winapi_internal/host_socket.h>
 #include <winapi_internal/pmd.h>
 
 #include "emulator.h"
@@ -135,6 +140,43 @@ static const struct winapi_host_api scale_api = {
 	.handler = scale_handler,
 };
 
+/* test.count 1.0: winapi.tick's events, with the subscriptions alive counted (who ends them). */
+static int live_subscriptions; /* __atomic */
+
+static uint32_t count_subscribe(const void *params, uint32_t length, void **state)
+{
+	uint32_t status = winapi_host_tick_api.events->subscribe(params, length, state);
+
+	if (status == WINAPI_STATUS_OK)
+		__atomic_fetch_add(&live_subscriptions, 1, __ATOMIC_RELAXED);
+	return status;
+}
+
+static uint64_t count_poll(void *state, uint64_t now_ns, struct winapi_host_events *events)
+{
+	return winapi_host_tick_api.events->poll(state, now_ns, events);
+}
+
+static void count_unsubscribe(void *state)
+{
+	__atomic_fetch_sub(&live_subscriptions, 1, __ATOMIC_RELAXED);
+	winapi_host_tick_api.events->unsubscribe(state);
+}
+
+static const struct winapi_host_event_source count_source = {
+	.subscribe = count_subscribe,
+	.poll = count_poll,
+	.unsubscribe = count_unsubscribe,
+};
+
+#define COUNT_API_ID 202u
+
+static const struct winapi_host_api count_api = {
+	.entry = { .name = "test.count", .api_id = COUNT_API_ID, .version = 0x100,
+		   .flags = WINAPI_API_FLAG_EVENT_SOURCE },
+	.events = &count_source,
+};
+
 /* ---- the in-process host: one guest at a time, channel 0, until it leaves ---- */
 
 static void *serve_guests(void *argument)
@@ -159,12 +201,64 @@ static void *serve_guests(void *argument)
 	return NULL;
 }
 
+/* ---- the same host's socket service (the hvsock wire), on a unix socket ---- */
+
+static int socket_listener = -1;
+static pthread_t socket_thread;
+static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static void *serve_connection(void *argument)
+{
+	int fd = (int)(intptr_t)argument;
+
+	winapi_host_socket_serve(fd, NULL);
+	close(fd);
+	return NULL;
+}
+
+static void *accept_connections(void *argument)
+{
+	pthread_t thread;
+	int fd;
+
+	(void)argument;
+	while (!__atomic_load_n(&host_stop, __ATOMIC_RELAXED)) {
+		struct pollfd pfd = { .fd = socket_listener, .events = POLLIN };
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		fd = accept(socket_listener, NULL, NULL);
+		if (fd < 0)
+			continue;
+		/* Detached: each serves until its guest closes the connection. */
+		if (pthread_create(&thread, NULL, serve_connection, (void *)(intptr_t)fd) == 0)
+			pthread_detach(thread);
+		else
+			close(fd);
+	}
+	return NULL;
+}
+
+static int start_socket_service(void)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+
+	if ((size_t)snprintf(socket_path, sizeof(socket_path), "%s/hostd.sock", host.directory) >= sizeof(socket_path))
+		return -1;
+	memcpy(address.sun_path, socket_path, sizeof(socket_path));
+	socket_listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (socket_listener < 0 || bind(socket_listener, (struct sockaddr *)&address, sizeof(address)) != 0 ||
+	    listen(socket_listener, 16) != 0)
+		return -1;
+	return pthread_create(&socket_thread, NULL, accept_connections, NULL) == 0 ? 0 : -1;
+}
+
 static int start_host(void)
 {
 	struct vmbus_sim_host_config config = { .guest_ram_size = VMBUS_SIM_DEFAULT_GUEST_RAM };
 
 	if (winapi_host_api_register(&sum_api) != 0 || winapi_host_api_register(&scale_api) != 0 ||
-	    winapi_host_api_register(&winapi_host_tick_api) != 0)
+	    winapi_host_api_register(&winapi_host_tick_api) != 0 || winapi_host_api_register(&count_api) != 0)
 		return -1;
 	if (emulator_prepare(&host, "api_e2e") != 0 || vmbus_sim_profile("linux-6.12", &config) != 0)
 		return -1;
@@ -173,13 +267,18 @@ static int start_host(void)
 	vmbus_guid_parse("8a3b5f61-0d2c-4c1e-9e55-0f2d4a6b7c81", &config.instance_id);
 	if (vmbus_sim_host_listen(&config, &listener) != 0)
 		return -1;
-	return pthread_create(&host_thread, NULL, serve_guests, NULL) == 0 ? 0 : -1;
+	if (pthread_create(&host_thread, NULL, serve_guests, NULL) != 0)
+		return -1;
+	return start_socket_service();
 }
 
 static void stop_host(void)
 {
 	__atomic_store_n(&host_stop, true, __ATOMIC_RELAXED);
 	pthread_join(host_thread, NULL);
+	pthread_join(socket_thread, NULL);
+	close(socket_listener);
+	unlink(socket_path);
 	vmbus_sim_host_close(listener);
 	emulator_cleanup(&host);
 }
@@ -189,7 +288,7 @@ static void stop_host(void)
 static void check_list(void)
 {
 	static const char *const expected[] = { "winapi.echo", "winapi.buffer_test", "winapi.perf_test", "test.sum",
-						"test.scale", "winapi.tick" };
+						"test.scale", "winapi.tick", "test.count" };
 	winapi_handle_t handle = winapi_init();
 	winapi_api_info_t apis[16];
 	unsigned int oldest, newest, i, j;
@@ -197,14 +296,14 @@ static void check_list(void)
 
 	assert_non_null(handle);
 	count = winapi_api_list(handle, apis, 16);
-	assert_int_equal(count, 6);
-	for (i = 0; i < 6; i++) {
+	assert_int_equal(count, 7);
+	for (i = 0; i < 7; i++) {
 		for (j = 0; j < (unsigned int)count && strcmp(apis[j].name, expected[i]) != 0; j++)
 			;
 		assert_true(j < (unsigned int)count);
 	}
 	/* Fewer slots than APIs: the count says how many there are. */
-	assert_int_equal(winapi_api_list(handle, apis, 2), 6);
+	assert_int_equal(winapi_api_list(handle, apis, 2), 7);
 	assert_int_equal(winapi_protocol_versions(handle, &oldest, &newest), 0);
 	assert_int_equal(oldest, WINAPI_PROTOCOL_VERSION_OLDEST);
 	assert_int_equal(newest, WINAPI_PROTOCOL_VERSION);
@@ -517,6 +616,83 @@ static void check_event_fd(void)
 	winapi_cleanup(handle);
 }
 
+/* ---- through winapi-pmd: whose subscription is whose ---- */
+
+/* Wait (bounded) until the host holds @count subscriptions of test.count. */
+static void wait_live_subscriptions(int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3000 && __atomic_load_n(&live_subscriptions, __ATOMIC_RELAXED) != count; i++)
+		sleep_ms(10);
+	assert_int_equal(__atomic_load_n(&live_subscriptions, __ATOMIC_RELAXED), count);
+}
+
+static void check_pmd_subscriptions(void)
+{
+	winapi_handle_t owner = winapi_init(), other = winapi_init();
+	winapi_completion_t completion;
+	winapi_event_t events[4];
+	uint64_t subscription, extra[8];
+	uint32_t period_ms = 10;
+	winapi_queue_t queue;
+	unsigned int i;
+	int base = __atomic_load_n(&live_subscriptions, __ATOMIC_RELAXED), status;
+	pid_t child;
+
+	assert_non_null(owner);
+	assert_non_null(other);
+	assert_int_equal(winapi_subscribe(owner, COUNT_API_ID, 1, &period_ms, 4, 16, &subscription), 0);
+	wait_live_subscriptions(base + 1);
+
+	/* Another client naming it: answered by the daemon as an ended subscription, never forwarded. */
+	queue = winapi_queue_create(other, 2, -1);
+	assert_non_null(queue);
+	assert_int_equal(winapi_queue_receive_events(queue, subscription, events, 4, NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), 1);
+	assert_int_equal(winapi_queue_reap(queue, &completion, 1, 1, 30000), 1);
+	assert_int_equal(completion.status, -ECANCELED);
+	assert_int_equal(winapi_unsubscribe(other, subscription), 0);
+	winapi_queue_destroy(queue);
+	/* ...and it is still the owner's. */
+	queue = winapi_queue_create(owner, 2, -1);
+	assert_non_null(queue);
+	assert_int_equal(winapi_queue_receive_events(queue, subscription, events, 4, NULL), 0);
+	assert_int_equal(winapi_queue_submit(queue), 1);
+	assert_int_equal(winapi_queue_reap(queue, &completion, 1, 1, 30000), 1);
+	assert_int_equal(completion.status, 0);
+	assert_true(completion.length >= 1);
+	winapi_queue_destroy(queue);
+	wait_live_subscriptions(base + 1);
+
+	/* A client holds at most 8. */
+	for (i = 0; i < 7; i++)
+		assert_int_equal(winapi_subscribe(owner, COUNT_API_ID, 1, &period_ms, 4, 4, &extra[i]), 0);
+	assert_int_equal(winapi_subscribe(owner, COUNT_API_ID, 1, &period_ms, 4, 4, &extra[7]), -EBUSY);
+	for (i = 0; i < 7; i++)
+		assert_int_equal(winapi_unsubscribe(owner, extra[i]), 0);
+	assert_int_equal(winapi_unsubscribe(owner, subscription), 0);
+	wait_live_subscriptions(base);
+
+	/* A client that dies holding subscriptions: the daemon ends them at the host. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		winapi_handle_t handle = winapi_init();
+		uint64_t ignored;
+
+		if (handle == NULL || winapi_subscribe(handle, COUNT_API_ID, 1, &period_ms, 4, 4, &ignored) != 0 ||
+		    winapi_subscribe(handle, COUNT_API_ID, 1, &period_ms, 4, 4, &ignored) != 0)
+			_exit(1);
+		_exit(0); /* no unsubscribe, no cleanup */
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	wait_live_subscriptions(base);
+	winapi_cleanup(other);
+	winapi_cleanup(owner);
+}
+
 /* ---- directly on the emulator ---- */
 
 static int sim_setup(void **state)
@@ -614,6 +790,70 @@ static void test_pmd_queue(void **state)
 	check_queue_calls();
 }
 
+static void test_pmd_events(void **state)
+{
+	(void)state;
+	check_events();
+}
+
+static void test_pmd_event_fd(void **state)
+{
+	(void)state;
+	check_event_fd();
+}
+
+static void test_pmd_subscriptions(void **state)
+{
+	(void)state;
+	check_pmd_subscriptions();
+}
+
+/* ---- the Hyper-V socket wire, to the same host's socket service ---- */
+
+static int hvsock_setup(void **state)
+{
+	(void)state;
+	setenv("WINAPI_TRANSPORT", "hvsock", 1);
+	setenv("WINAPI_SOCKET_PATH", socket_path, 1);
+	return 0;
+}
+
+static void test_hvsock_list(void **state)
+{
+	(void)state;
+	check_list();
+}
+
+static void test_hvsock_lookup_and_versions(void **state)
+{
+	(void)state;
+	check_lookup_and_versions();
+}
+
+static void test_hvsock_sum(void **state)
+{
+	(void)state;
+	check_sum_call();
+}
+
+static void test_hvsock_queue(void **state)
+{
+	(void)state;
+	check_queue_calls();
+}
+
+static void test_hvsock_events(void **state)
+{
+	(void)state;
+	check_events();
+}
+
+static void test_hvsock_event_fd(void **state)
+{
+	(void)state;
+	check_event_fd();
+}
+
 int main(void)
 {
 	const struct CMUnitTest sim_tests[] = {
@@ -629,6 +869,17 @@ int main(void)
 		cmocka_unit_test(test_pmd_lookup_and_versions),
 		cmocka_unit_test(test_pmd_sum),
 		cmocka_unit_test(test_pmd_queue),
+		cmocka_unit_test(test_pmd_events),
+		cmocka_unit_test(test_pmd_event_fd),
+		cmocka_unit_test(test_pmd_subscriptions),
+	};
+	const struct CMUnitTest hvsock_tests[] = {
+		cmocka_unit_test(test_hvsock_list),
+		cmocka_unit_test(test_hvsock_lookup_and_versions),
+		cmocka_unit_test(test_hvsock_sum),
+		cmocka_unit_test(test_hvsock_queue),
+		cmocka_unit_test(test_hvsock_events),
+		cmocka_unit_test(test_hvsock_event_fd),
 	};
 	int failed;
 
@@ -641,6 +892,7 @@ int main(void)
 	}
 	failed = cmocka_run_group_tests_name("sim", sim_tests, sim_setup, NULL);
 	failed += cmocka_run_group_tests_name("pmd", pmd_tests, pmd_setup, pmd_teardown);
+	failed += cmocka_run_group_tests_name("hvsock", hvsock_tests, hvsock_setup, NULL);
 	stop_host();
 	return failed != 0;
 }

@@ -34,7 +34,8 @@ pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c lib/requests/api_table.c $
 policy_fuzz_SOURCES := apps/winapi-pmd/policy.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
 telemetry_fuzz_SOURCES :=
 baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
-hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c \
+hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
+	drivers/host/events.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c
 
 ring_fuzz_LIBS :=

@@ -6,14 +6,16 @@
  * calls LIST, or an API of the host's table that the client may call, within that API's
  * major and limits, so the policy cannot be got round.
  *
- * The host's table: the seeds' three APIs and fuzz.limits (id WINAPI_API_ID_MAX, 2.1, 16 bytes
- * in, 8 out, two buffers).
+ * The host's table: the seeds' three APIs, fuzz.limits (id WINAPI_API_ID_MAX, 2.1, 16 bytes
+ * in, 8 out, two buffers) and the event source fuzz.events (id 17, 1.0). The client holds
+ * subscriptions 0x11 and 0x22; event waits may hold 1000 ms.
  *
  * Input:
  *   +0   u8   packet type (vmbus_chan_recv() lets 6, 7, 9, 0xb through; any value is tried)
  *   +1   u8   bit 0: COMPLETION_REQUESTED; bit 1: seal the message's header checksum;
  *             bit 2: trans_id is the message's request_id (else its complement);
- *             bits 3-6: the policy denies the table's entry 0-3 (all clear: all allowed)
+ *             bits 3-6: the policy denies the table's entry 0-3 (all clear: all allowed);
+ *             bit 7: the client has room for another subscription
  *   +2   u8   header_size in 8-byte units
  *   +3   u32  the pool's GPADL handle
  *   +7   u64  the pool's size
@@ -29,7 +31,8 @@
 #include "fuzz_check.h"
 
 #define INPUT_HEADER 15u
-#define TABLE_SIZE 4u
+#define TABLE_SIZE 5u
+#define EVENTS_ID 17u
 
 static struct winapi_api_entry entries[TABLE_SIZE];
 static struct winapi_api_table table = { .listed = true, .count = TABLE_SIZE, .entries = entries };
@@ -42,17 +45,45 @@ static void table_init(void)
 	};
 	unsigned int i;
 
+	const struct winapi_api_entry events = {
+		.name = "fuzz.events", .api_id = EVENTS_ID, .version = 0x100, .flags = WINAPI_API_FLAG_EVENT_SOURCE,
+	};
+
 	memcpy(entries, winapi_seed_apis, sizeof(winapi_seed_apis));
 	entries[3] = limits;
+	entries[4] = events;
 	for (i = 0; i < TABLE_SIZE; i++)
 		table.by_id[entries[i].api_id] = (uint16_t)(i + 1);
 }
 
 /* The API checks: what the policy and the table allow, and nothing else, is forwarded. */
+static const uint64_t held[2] = { 0x11, 0x22 };
+
+static bool client_holds(uint64_t subscription)
+{
+	return subscription == held[0] || subscription == held[1];
+}
+
 static void check_forward_api(const struct pmd_apis *apis, const struct winapi_message *message)
 {
 	const struct winapi_api_entry *entry;
+	struct winapi_event_wait_request wait;
 
+	if (message->api_id == WINAPI_API_SUBSCRIBE) {
+		/* Only to an event source the client may call, and only with room for it. */
+		entry = winapi_api_table_find(apis->table, pmd_request_api(message));
+		FUZZ_CHECK(entry != NULL && (entry->flags & WINAPI_API_FLAG_EVENT_SOURCE) && apis->may_subscribe &&
+			   pmd_api_allowed(apis->allowed, entry->api_id) && message->buffer_count == 0);
+		return;
+	}
+	if (message->api_id == WINAPI_API_EVENT_WAIT || message->api_id == WINAPI_API_UNSUBSCRIBE) {
+		/* Only the client's own subscriptions reach the host. */
+		FUZZ_CHECK(client_holds(pmd_request_subscription(message)) && message->buffer_count == 0);
+		if (message->api_id == WINAPI_API_EVENT_WAIT)
+			FUZZ_CHECK(winapi_event_wait_request_decode(message->inline_data, message->inline_length, &wait) == 0 &&
+				   wait.wait_ms <= apis->max_wait_ms);
+		return;
+	}
 	if (message->api_id == WINAPI_API_LIST) {
 		FUZZ_CHECK(message->buffer_count == 0 && message->reply_capacity <= WINAPI_MAX_INLINE_DATA);
 		return;
@@ -97,7 +128,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool table_ready;
 	uint64_t allowed[PMD_API_WORDS] = { 0 };
-	const struct pmd_apis apis = { .table = &table, .allowed = allowed };
+	const struct pmd_apis apis = { .table = &table, .allowed = allowed, .subscriptions = held,
+				       .subscription_count = 2, .may_subscribe = size > 1 && (data[1] & 0x80u),
+				       .max_wait_ms = 1000 };
 	struct vmbus_ring_packet_info info;
 	struct winapi_message message;
 	struct pmd_pool pool;
@@ -114,9 +147,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		table_init();
 		table_ready = true;
 	}
-	for (i = 0; i < TABLE_SIZE; i++)
+	for (i = 0; i < 4; i++)
 		if (!(data[1] >> (3 + i) & 1u))
 			pmd_api_allow(allowed, entries[i].api_id);
+	pmd_api_allow(allowed, EVENTS_ID);
 	packet_size = size - INPUT_HEADER;
 	/* The packet at its exact size: the parser may read packet_size bytes and no more. */
 	packet = malloc(packet_size != 0 ? packet_size : 1);
@@ -153,11 +187,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!bad_buffer || status == WINAPI_STATUS_BAD_BUFFER);
 		/* Refused for the policy only what the table has and the policy does not give. */
 		if (status == WINAPI_STATUS_ACCESS_DENIED)
-			FUZZ_CHECK(winapi_api_table_find(&table, message.api_id) != NULL &&
-				   !pmd_api_allowed(allowed, message.api_id));
-		if (status == WINAPI_STATUS_UNSUPPORTED_API)
+			FUZZ_CHECK(winapi_api_table_find(&table, pmd_request_api(&message)) != NULL &&
+				   !pmd_api_allowed(allowed, pmd_request_api(&message)));
+		if (status == WINAPI_STATUS_UNSUPPORTED_API && message.api_id != WINAPI_API_SUBSCRIBE)
 			FUZZ_CHECK(winapi_api_table_find(&table, message.api_id) == NULL &&
-				   message.api_id != WINAPI_API_LIST);
+				   message.api_id != WINAPI_API_LIST && message.api_id != WINAPI_API_EVENT_WAIT &&
+				   message.api_id != WINAPI_API_UNSUBSCRIBE);
+		break;
+	case PMD_REQUEST_ENDED:
+		/* Answered here only for a subscription the client does not hold. */
+		FUZZ_CHECK(status == WINAPI_STATUS_OK && !client_holds(pmd_request_subscription(&message)));
+		FUZZ_CHECK(message.api_id == WINAPI_API_EVENT_WAIT || message.api_id == WINAPI_API_UNSUBSCRIBE);
 		break;
 	case PMD_REQUEST_DROP:
 		FUZZ_CHECK(!(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED));
