@@ -316,11 +316,6 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 		answer_ended(worker, request, &message);
 		return;
 	}
-	/* Whose subscriptions are whose: the host sees one guest for all the clients of a channel. */
-	if (message.api_id == WINAPI_API_SUBSCRIBE)
-		client->subscribing++;
-	else if (message.api_id == WINAPI_API_UNSUBSCRIBE)
-		forget_subscription(client, pmd_request_subscription(&message));
 	/*
 	 * The pool is DMA memory of the device: the host reaches it by page numbers. A GPA-direct
 	 * range carries no read or write right on VMBus (the table's buffer_access is what the
@@ -351,6 +346,11 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 		reject(worker, request, winapi_errno_to_status(rc == -EMSGSIZE ? -EFAULT : rc));
 		return;
 	}
+	/* Whose subscriptions are whose: the host sees one guest for all the clients of a channel. */
+	if (message.api_id == WINAPI_API_SUBSCRIBE)
+		client->subscribing++;
+	else if (message.api_id == WINAPI_API_UNSUBSCRIBE)
+		forget_subscription(client, pmd_request_subscription(&message));
 	pmd_count(&worker->stats.requests, 1);
 }
 

@@ -369,6 +369,8 @@ int winapi_queue_reap(winapi_queue_t queue, winapi_completion_t *completions, un
 		count = queue->handle->ops->queue_reap(queue->queue, queue->scratch, max - (unsigned int)reported,
 						       min > (unsigned int)reported ? min - (unsigned int)reported : 0,
 						       timeout_ms);
+		if (count < 0)
+			return reported != 0 ? reported : count;
 		resent = 0;
 		for (i = 0; i < count; i++) {
 			struct request_context *context = queue->scratch[i].user_data;
