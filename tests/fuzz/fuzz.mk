@@ -29,7 +29,8 @@ ring_fuzz_SOURCES := lib/vmbus/ring.c
 packet_fuzz_SOURCES := $(FUZZ_VMBUS) $(FUZZ_PROTOCOL)
 protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)
 host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
-	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c $(HOST_SOURCES)
+	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c \
+	$(filter-out drivers/host/sim_memory.c,$(HOST_SOURCES))
 pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
 policy_fuzz_SOURCES := apps/winapi-pmd/policy.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
 telemetry_fuzz_SOURCES :=

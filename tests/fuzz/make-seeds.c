@@ -368,6 +368,22 @@ static void packet_seeds(void)
 	}
 }
 
+/* A request of a control call (1.1) with @length inline bytes. */
+static size_t control_request(uint64_t id, uint16_t api, const void *data, uint32_t length, uint8_t *out,
+			      size_t out_size)
+{
+	const struct winapi_message message = {
+		.api_id = api,
+		.api_version = WINAPI_PROTOCOL_VERSION,
+		.request_id = id,
+		.reply_capacity = WINAPI_MAX_INLINE_DATA,
+		.inline_length = length,
+		.inline_data = data,
+	};
+
+	return encode_message(&message, out, out_size);
+}
+
 /* ---- protocol_fuzz ---- */
 
 static void protocol_seed(const char *name, const uint8_t *message, size_t size)
@@ -406,6 +422,26 @@ static void protocol_seeds(void)
 	winapi_perf_test_reply_encode(&(struct winapi_perf_test_reply){ .sequence = 7, .host_ns = 1000 }, payload);
 	size = reply_message(3, WINAPI_API_PERF_TEST, payload, 32, message, sizeof(message));
 	protocol_seed("perf-reply", message, size);
+
+	/* 1.1's control replies: a page of the API table, an event wait's answer. */
+	{
+		struct winapi_api_entry entries[2] = { winapi_seed_apis[0], winapi_seed_apis[2] };
+		struct winapi_api_list_reply list = { .protocol_oldest = 0x100, .protocol_newest = 0x101,
+						      .api_count = 3, .first = 1, .entry_count = 2 };
+		const uint8_t tick[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+		const struct winapi_event_record events[2] = { { .sequence = 3, .length = 8, .data = tick },
+							       { .sequence = 5, .length = 3, .data = tick } };
+		uint8_t reply[WINAPI_MAX_INLINE_DATA];
+		int length = winapi_api_list_reply_encode(&list, entries, reply, sizeof(reply));
+
+		size = reply_message(5, WINAPI_API_LIST, reply, (uint32_t)length, message, sizeof(message));
+		protocol_seed("list-reply", message, size);
+		length = winapi_event_wait_reply_encode(
+			&(struct winapi_event_wait_reply){ .subscription = 0x11, .lost = 1, .event_count = 2 }, events,
+			reply, sizeof(reply));
+		size = reply_message(6, WINAPI_API_EVENT_WAIT, reply, (uint32_t)length, message, sizeof(message));
+		protocol_seed("event-wait-reply", message, size);
+	}
 
 	/* Another major version: decoded far enough to be answered. */
 	size = echo_request(4, message, sizeof(message));
@@ -491,6 +527,21 @@ static void pmd_seeds(void)
 	pmd_seed("buffer-other-gpadl", VMBUS_PACKET_DATA_INBAND, message, size);
 	size = perf_request(5, WINAPI_PERF_THROUGHPUT, 1, WINAPI_BUFFER_GPA_DIRECT, 0, 4096, message, sizeof(message));
 	pmd_seed("gpa-direct", VMBUS_PACKET_DATA_USING_GPA_DIRECT, message, size);
+
+	/* Events: a subscription to fuzz.events (17), a wait on one the client holds (0x11). */
+	{
+		uint8_t control[16];
+
+		winapi_subscribe_request_encode(&(struct winapi_subscribe_request){ .api_id = 17, .api_version = 0x100 },
+						control);
+		size = control_request(6, WINAPI_API_SUBSCRIBE, control, 8, message, sizeof(message));
+		pmd_seed("subscribe", VMBUS_PACKET_DATA_INBAND, message, size);
+		winapi_event_wait_request_encode(
+			&(struct winapi_event_wait_request){ .subscription = 0x11, .max_events = 4, .wait_ms = 500 },
+			control);
+		size = control_request(7, WINAPI_API_EVENT_WAIT, control, 16, message, sizeof(message));
+		pmd_seed("event-wait-held", VMBUS_PACKET_DATA_INBAND, message, size);
+	}
 }
 
 /* ---- telemetry_fuzz ---- */
