@@ -615,11 +615,12 @@ int winapi_event_wait_reply_encode(const struct winapi_event_wait_reply *reply,
 int winapi_event_wait_reply_decode(const void *in, size_t length, struct winapi_event_wait_reply *reply,
 				   struct winapi_event_record *events, size_t max)
 {
-	const uint8_t *cursor = in, *end = (const uint8_t *)in + length;
+	const uint8_t *cursor = in, *end;
 	uint32_t i, padded, reserved, k;
 
 	if (in == NULL || reply == NULL || length < sizeof(*reply))
 		return -EBADMSG;
+	end = cursor + length;
 	reply->subscription = get_64(&cursor);
 	reply->lost = get_64(&cursor);
 	reply->event_count = get_32(&cursor);
