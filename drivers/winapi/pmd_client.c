@@ -22,7 +22,7 @@
  */
 static int pmd_open(bool automatic, struct winapi_transport_instance *instance)
 {
-	const char *explicit_path = getenv("WINAPI_PMD_SOCKET");
+	const char *explicit_path = secure_getenv("WINAPI_PMD_SOCKET");
 	struct vmbus_device *device;
 	char path[108];
 	int rc;

@@ -26,7 +26,7 @@ int winapi_pmd_runtime_dir(const char *prefix, bool system, char *path, size_t s
 	if (system || getuid() == 0) {
 		base = "/var/run";
 	} else {
-		base = getenv("XDG_RUNTIME_DIR");
+		base = secure_getenv("XDG_RUNTIME_DIR");
 		if (base == NULL || base[0] != '/')
 			base = "/tmp";
 	}

@@ -9,6 +9,11 @@
 
 #include <winapi/log.h>
 
+#ifdef _WIN32
+/* No setuid programs on Windows: the environment is always the caller's own. */
+#define secure_getenv getenv
+#endif
+
 static int current_level = WINAPI_LOG_NOTICE;
 static pthread_once_t environment_once = PTHREAD_ONCE_INIT;
 
@@ -30,8 +35,8 @@ int winapi_log_parse_level(const char *text)
 
 static void read_environment(void)
 {
-	const char *debug = getenv("WINAPI_DEBUG");
-	int level = winapi_log_parse_level(getenv("WINAPI_LOG_LEVEL"));
+	const char *debug = secure_getenv("WINAPI_DEBUG");
+	int level = winapi_log_parse_level(secure_getenv("WINAPI_LOG_LEVEL"));
 
 	if (debug != NULL && strcmp(debug, "0") != 0 && *debug != '\0')
 		__atomic_store_n(&current_level, WINAPI_LOG_DEBUG, __ATOMIC_RELAXED);

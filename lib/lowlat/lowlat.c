@@ -180,12 +180,12 @@ static int open_handle(const struct winapi_transport *chosen, struct winapi_hand
 
 winapi_handle_t winapi_init(void)
 {
-	const char *name = getenv("WINAPI_TRANSPORT");
+	const char *name = secure_getenv("WINAPI_TRANSPORT");
 	const struct winapi_transport *chosen = NULL;
 	struct winapi_handle *handle;
 	int rc;
 
-	rc = check_shared_memory_path(getenv("WINAPI_SHARED_MEM"));
+	rc = check_shared_memory_path(secure_getenv("WINAPI_SHARED_MEM"));
 	if (rc != 0) {
 		errno = -rc;
 		return NULL;

@@ -17,7 +17,7 @@
 
 int request_default_timeout_ms(void)
 {
-	const char *text = getenv("WINAPI_TIMEOUT_MS");
+	const char *text = secure_getenv("WINAPI_TIMEOUT_MS");
 	char *end;
 	long value;
 

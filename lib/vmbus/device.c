@@ -8,7 +8,7 @@
 /* Spin budget for every channel of a device, unless VMBUS_SPIN_NS says otherwise. */
 static uint32_t spin_ns_from_environment(void)
 {
-	const char *text = getenv("VMBUS_SPIN_NS");
+	const char *text = secure_getenv("VMBUS_SPIN_NS");
 	unsigned long long value;
 	char *end;
 

@@ -24,11 +24,11 @@ int vmbus_sim_socket_path(const char *explicit_path, char *path, size_t size)
 	int length;
 
 	if (explicit_path == NULL || *explicit_path == '\0')
-		explicit_path = getenv("WINAPI_SIM_SOCKET");
+		explicit_path = secure_getenv("WINAPI_SIM_SOCKET");
 	if (explicit_path != NULL && *explicit_path != '\0') {
 		length = snprintf(path, size, "%s", explicit_path);
 	} else {
-		runtime_dir = getenv("XDG_RUNTIME_DIR");
+		runtime_dir = secure_getenv("XDG_RUNTIME_DIR");
 		if (runtime_dir != NULL && *runtime_dir != '\0')
 			length = snprintf(path, size, "%s/winapi-host-sim.sock", runtime_dir);
 		else

@@ -43,9 +43,9 @@ static void resolve_roots(const struct vmbus_uio_config *config, struct uio_root
 	struct utsname name;
 
 	if (sysfs == NULL)
-		sysfs = getenv("VMBUS_SYSFS_ROOT");
+		sysfs = secure_getenv("VMBUS_SYSFS_ROOT");
 	if (dev == NULL)
-		dev = getenv("VMBUS_DEV_ROOT");
+		dev = secure_getenv("VMBUS_DEV_ROOT");
 	uio_format_path(roots->sysfs, sizeof(roots->sysfs), "%s", sysfs != NULL && *sysfs ? sysfs : "/sys");
 	uio_format_path(roots->dev, sizeof(roots->dev), "%s", dev != NULL && *dev ? dev : "/dev");
 	if (config != NULL && config->kernel_release != NULL)
