@@ -659,6 +659,58 @@ static void test_dma_memory_pagemap(void **state)
 	vmbus_device_close(device);
 }
 
+/*
+ * A process the DMA memory is shared with (a winapi-pmd client) punches a hole in it: the
+ * pages the host was given must stay where they are, allocated and pinned, and the host must
+ * go on getting those page numbers, not whatever the punched range maps next.
+ */
+static void test_dma_pinned_against_hole_punch(void **state)
+{
+	struct vmbus_device *device;
+	char error[512] = "";
+	uint64_t before[4], after[4], entry, offset, flags;
+	int fd, flags_fd, rc, share_fd;
+	void *memory;
+
+	(void)state;
+	build_tree(LINUX_6_12);
+	assert_int_equal(open_device("6.12.95", &device, error, sizeof(error)), 0);
+	rc = vmbus_device_dma_alloc(device, 4 * 4096, &memory);
+	if (rc == -EOPNOTSUPP || rc == -ENOMEM) {
+		vmbus_device_close(device);
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(vmbus_device_dma_pfns(device, memory, 4 * 4096, before, 4), 4);
+	assert_int_equal(vmbus_device_dma_share(device, memory, 4 * 4096, &share_fd, &offset), 0);
+	assert_int_equal(fallocate(share_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset + 4096, 2 * 4096),
+			 0);
+	/* The punched range maps new pages once touched... */
+	((volatile uint8_t *)memory)[4096] = 1;
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &entry, 8, (off_t)(((uintptr_t)memory + 4096) / 4096 * 8)), 8);
+	close(fd);
+	assert_true((entry & ((1ull << 55) - 1)) * ((uint64_t)sysconf(_SC_PAGESIZE) / 4096) != before[1]);
+	/* ...but the host is still given the pinned ones... */
+	assert_int_equal(vmbus_device_dma_pfns(device, memory, 4 * 4096, after, 4), 4);
+	assert_memory_equal(after, before, sizeof(before));
+	/*
+	 * ...which are still allocated, held by the pin: not back in the buddy allocator (kpageflags
+	 * bit 10, KPF_BUDDY) for someone else to get. (kpagecount counts mappings, not references:
+	 * it says 0 for a page that is pinned and unmapped.)
+	 */
+	flags_fd = open("/proc/kpageflags", O_RDONLY);
+	if (flags_fd >= 0) {
+		assert_int_equal(pread(flags_fd, &flags, 8, (off_t)(before[1] / ((uint64_t)sysconf(_SC_PAGESIZE) / 4096) * 8)),
+				 8);
+		assert_false(flags & (1ull << 10));
+		close(flags_fd);
+	}
+	vmbus_device_dma_free(device, memory, 4 * 4096);
+	vmbus_device_close(device);
+}
+
 static void test_diagnosis(void **state)
 {
 	struct vmbus_device *device;
@@ -786,6 +838,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_monitored_subchannel_old_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_open_leaks_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_memory_pagemap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_pinned_against_hole_punch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diagnosis, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_maps, setup, teardown),
