@@ -16,7 +16,7 @@ FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 $(WARNINGS) -pthread -MMD -MP -g -O1 $(FUZZ_SANITIZE)
 FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz \
-	hvsock_fuzz policy_fuzz
+	hvsock_fuzz policy_fuzz driver_fuzz
 FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
 fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -38,6 +38,9 @@ baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
 hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
 	drivers/host/events.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c
+driver_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
+	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c \
+	lib/requests/request_table.c drivers/winapi/winapi_driver.c
 
 ring_fuzz_LIBS :=
 packet_fuzz_LIBS := $(LIBS_PROTOCOL)
@@ -48,6 +51,7 @@ policy_fuzz_LIBS := $(LIBS_PROTOCOL)
 telemetry_fuzz_LIBS := -ljansson
 baseline_fuzz_LIBS := $(LIBS_PROTOCOL)
 hvsock_fuzz_LIBS := $(LIBS_PROTOCOL)
+driver_fuzz_LIBS := $(LIBS_PROTOCOL)
 
 .PHONY: fuzz fuzz-build fuzz-seeds fuzz-replay
 

@@ -719,6 +719,97 @@ static void hvsock_seeds(void)
 	write_seed("hvsock_fuzz", "service-generic", &b);
 }
 
+/* ---- driver_fuzz: a host's packets for the guest driver's four requests ---- */
+
+/* One packet: selector (trans_id choice, type, seal, reap), options, le16 length, message. */
+static void driver_packet(struct bytes *b, uint8_t select, uint8_t options, const uint8_t *message, size_t size)
+{
+	add_u8(b, select);
+	add_u8(b, options);
+	add_le16(b, (uint16_t)size);
+	add(b, message, size);
+}
+
+/* A reply to request @index (0 echo, 1 buffer test, 2 LIST, 3 generic, then replacements),
+ * its id and checksum filled in by the target. */
+static void driver_reply(struct bytes *b, uint8_t index, uint8_t extra, uint16_t api, uint32_t status,
+			 const void *payload, uint32_t length)
+{
+	struct winapi_message message = {
+		.api_id = api, .flags = WINAPI_MESSAGE_FLAG_RESPONSE, .status = status,
+		.inline_length = length, .inline_data = payload,
+	};
+	uint8_t out[WINAPI_MESSAGE_MAX_SIZE];
+
+	driver_packet(b, (uint8_t)(index | 0x40u | extra), 0x04, out, encode_message(&message, out, sizeof(out)));
+}
+
+static void driver_seeds(void)
+{
+	static const uint8_t list_page[64] = { 1, 0, 1, 1, 0, 0, 0, 0, 3 };
+	static const uint8_t result[16] = { 0, 0x20, 0, 0, 0, 0, 0, 0, 0xdd, 0xcc, 0xbb, 0xaa };
+	static const uint8_t sum[8] = { 5 };
+	uint8_t out[WINAPI_MESSAGE_MAX_SIZE];
+	struct bytes b;
+	size_t size;
+
+	/* Every request answered well; echo reply capacity 64. */
+	b.size = 0;
+	add_u8(&b, 2u << 3);
+	driver_reply(&b, 0, 0, WINAPI_API_ECHO, 0, "fuzz the driver", 16);
+	driver_reply(&b, 1, 0, WINAPI_API_BUFFER_TEST, 0, result, sizeof(result));
+	driver_reply(&b, 2, 0, WINAPI_API_LIST, 0, list_page, sizeof(list_page));
+	driver_reply(&b, 3, 0x80, 42, 0, sum, sizeof(sum));
+	write_seed("driver_fuzz", "answers", &b);
+
+	/* What fails: a host status, another api, too long, a buffer, no response flag. */
+	b.size = 0;
+	add_u8(&b, 1u << 3);
+	driver_reply(&b, 0, 0, WINAPI_API_ECHO, 0, "fuzz the driver", 16); /* 16 > 4 */
+	driver_reply(&b, 1, 0, WINAPI_API_BUFFER_TEST, WINAPI_STATUS_BAD_BUFFER, NULL, 0);
+	driver_reply(&b, 2, 0, WINAPI_API_ECHO, 0, list_page, 8);
+	size = reply_message(0, 42, sum, sizeof(sum), out, sizeof(out));
+	out[8] = 0; /* flags: not a response */
+	driver_packet(&b, 0x43, 0x04, out, size);
+	write_seed("driver_fuzz", "errors", &b);
+
+	/* Packets no request is answered by: inband, a bad flag, a header extension, unknown ids. */
+	b.size = 0;
+	add_u8(&b, 3u << 3);
+	size = reply_message(0, WINAPI_API_ECHO, "fuzz the driver", 16, out, sizeof(out));
+	driver_packet(&b, 0x60, 0x05, out, size);           /* inband */
+	driver_packet(&b, 0x40, 0x06, out, size);           /* flag 0x2 */
+	driver_packet(&b, 0x70, 0x04, out, size);           /* type follows */
+	add_u8(&b, VMBUS_PACKET_DATA_USING_GPA_DIRECT);
+	driver_packet(&b, 0x4c, 0x04, out, size);           /* a literal id follows */
+	add_le64(&b, 0x0001000000010001ull);
+	driver_packet(&b, 0x4d, 0x04, out, size);           /* next generation of request ... */
+	add_u8(&b, 0);
+	driver_packet(&b, 0x4e, 0x04, out, size);           /* queue 0 */
+	driver_packet(&b, 0xcf, 0x04, out, size);           /* the next slot, then reap */
+	driver_reply(&b, 0, 0x80, WINAPI_API_ECHO, 0, "fuzz the driver", 16);
+	write_seed("driver_fuzz", "unexpected", &b);
+
+	/* Slots reused: answers, reap, late answers to the old ids, answers to the new ones. */
+	b.size = 0;
+	add_u8(&b, 0x04 | 2u << 3);
+	driver_reply(&b, 0, 0, WINAPI_API_ECHO, 0, "fuzz the driver", 16);
+	driver_reply(&b, 1, 0x80, WINAPI_API_BUFFER_TEST, 0, result, sizeof(result));
+	driver_reply(&b, 0, 0, WINAPI_API_ECHO, 0, "late", 4);
+	driver_reply(&b, 1, 0, WINAPI_API_BUFFER_TEST, WINAPI_STATUS_BUSY, NULL, 0);
+	driver_reply(&b, 4, 0, WINAPI_API_ECHO, 0, "fuzz the driver", 16);
+	driver_reply(&b, 5, 0x80, WINAPI_API_BUFFER_TEST, 0, result, sizeof(result));
+	write_seed("driver_fuzz", "slots-reused", &b);
+
+	/* Interrupt mode, the LIST timed out at once and answered late. */
+	b.size = 0;
+	add_u8(&b, 0x01 | 0x02 | 3u << 3);
+	driver_reply(&b, 2, 0, WINAPI_API_LIST, 0, list_page, sizeof(list_page));
+	driver_reply(&b, 3, 0x80, 42, 0, sum, sizeof(sum));
+	driver_reply(&b, 0, 0, WINAPI_API_ECHO, WINAPI_STATUS_REPLY_TOO_LARGE, NULL, 0);
+	write_seed("driver_fuzz", "interrupt-mode-timeout", &b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -738,5 +829,6 @@ int main(int argc, char **argv)
 	telemetry_seeds();
 	baseline_seeds();
 	hvsock_seeds();
+	driver_seeds();
 	return 0;
 }
