@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vmbus/memory.h>
@@ -79,28 +80,118 @@ static int decide_access(const struct pmd *pmd, struct pmd_client *client)
 	return 0;
 }
 
+/* What @uid holds now; NULL only if the table cannot grow. */
+static struct pmd_user *find_user(struct pmd *pmd, uid_t uid)
+{
+	struct pmd_user *users;
+	unsigned int i, capacity;
+
+	for (i = 0; i < pmd->user_count; i++)
+		if (pmd->users[i].uid == uid)
+			return &pmd->users[i];
+	if (pmd->user_count == pmd->user_capacity) {
+		capacity = pmd->user_capacity != 0 ? 2 * pmd->user_capacity : 8;
+		users = reallocarray(pmd->users, capacity, sizeof(*users));
+		if (users == NULL)
+			return NULL;
+		pmd->users = users;
+		pmd->user_capacity = capacity;
+	}
+	pmd->users[pmd->user_count] = (struct pmd_user){ .uid = uid };
+	return &pmd->users[pmd->user_count++];
+}
+
+/* A user that holds nothing any more leaves the table, which so stays as long as the users. */
+static void put_user(struct pmd *pmd, struct pmd_user *user)
+{
+	if (user->clients == 0 && user->pool_bytes == 0)
+		*user = pmd->users[--pmd->user_count];
+}
+
+/*
+ * Whether @uid may attach one more client: 0, or the error its refusal carries (logged
+ * here). One user gets a share of the slots and of the locked pool memory, whose pools kept
+ * out of use (quarantined) count until they are freed, so that no user can take what the
+ * others need. Root is bounded by --max-clients alone: it could lock the memory anyway.
+ */
+static int admit(struct pmd *pmd, uid_t uid, size_t pool_size)
+{
+	unsigned int share = pmd->options.max_clients_per_uid;
+	struct pmd_user *user;
+
+	if (pmd->client_count >= pmd->options.max_clients) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client refused: %u clients attached (--max-clients)",
+			   pmd->client_count);
+		return -EBUSY;
+	}
+	/* See free_client() and winapi-pmd(8): on the emulator every client maps all guest RAM. */
+	if (pmd->guest_ram_shared && uid != pmd->owner && uid != 0) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client of uid %u refused: on the sim backend every client "
+			   "can read every pool, so only uid %u and root are served", (unsigned int)uid,
+			   (unsigned int)pmd->owner);
+		return -EPERM;
+	}
+	user = find_user(pmd, uid);
+	if (user == NULL)
+		return -ENOMEM;
+	if (uid != 0 && (user->clients >= share || user->pool_bytes + pool_size > (uint64_t)share * pool_size)) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client of uid %u refused: it has %u clients and %llu pool "
+			   "bytes (in use or kept out of use) of its %u (--max-clients-per-uid)", (unsigned int)uid,
+			   user->clients, (unsigned long long)user->pool_bytes, share);
+		put_user(pmd, user);
+		return -EUSERS;
+	}
+	user->clients++;
+	user->pool_bytes += pool_size;
+	return 0;
+}
+
+/* Give back what admit() booked for a client that leaves; @pool_kept: its pool is quarantined. */
+static void release_user(struct pmd *pmd, uid_t uid, size_t pool_size, bool pool_kept)
+{
+	struct pmd_user *user = find_user(pmd, uid);
+
+	if (user == NULL)
+		return; /* cannot be: admit() made the entry */
+	user->clients--;
+	if (!pool_kept)
+		user->pool_bytes -= pool_size;
+	put_user(pmd, user);
+}
+
+static void refuse_client(struct pmd *pmd, int connection_fd, int error)
+{
+	if (vmbus_sim_host_refuse(pmd->listener, connection_fd, error) == 0)
+		pmd_count(&pmd->totals.clients_refused, 1);
+}
+
 /* A connection whose hello has arrived: give it a device, or refuse it. Consumes @connection_fd. */
 static void attach_client(struct pmd *pmd, int connection_fd)
 {
 	size_t pool_size = (size_t)pmd->options.pool_mib << 20;
 	struct vmbus_sim_host_pool pool;
 	struct pmd_client *client;
+	struct ucred peer;
+	socklen_t length = sizeof(peer);
 	int rc;
 
-	if (pmd->client_count >= pmd->options.max_clients) {
-		rc = vmbus_sim_host_refuse(pmd->listener, connection_fd, -EBUSY);
-		if (rc == 0) {
-			pmd_count(&pmd->totals.clients_refused, 1);
-			winapi_log(WINAPI_LOG_WARNING, "pmd", "client refused: %u clients attached (--max-clients)",
-				   pmd->client_count);
-		}
+	/* Who it is decides whether it may come in, before it is offered anything. */
+	if (getsockopt(connection_fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
+		refuse_client(pmd, connection_fd, -EPROTO);
+		return;
+	}
+	rc = admit(pmd, peer.uid, pool_size);
+	if (rc != 0) {
+		refuse_client(pmd, connection_fd, rc);
 		return;
 	}
 	client = calloc(1, sizeof(*client));
 	if (client == NULL) {
 		vmbus_sim_host_refuse(pmd->listener, connection_fd, -ENOMEM);
-		return;
+		goto err_release_user;
 	}
+	client->pid = peer.pid;
+	client->uid = peer.uid;
 	client->id = ++pmd->next_client_id;
 	client->gpadl = client_gpadl(client->id);
 	client->pool_size = pool_size;
@@ -108,8 +199,7 @@ static void attach_client(struct pmd *pmd, int connection_fd)
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "pmd", "no DMA memory for a client's %zu-byte pool: %s", pool_size,
 			   strerror(-rc));
-		if (vmbus_sim_host_refuse(pmd->listener, connection_fd, -ENOMEM) == 0)
-			pmd_count(&pmd->totals.clients_refused, 1);
+		refuse_client(pmd, connection_fd, -ENOMEM);
 		goto err_free_client;
 	}
 	pool = (struct vmbus_sim_host_pool){ .address = client->pool, .size = pool_size, .gpadl = client->gpadl };
@@ -123,7 +213,6 @@ static void attach_client(struct pmd *pmd, int connection_fd)
 		winapi_log(WINAPI_LOG_WARNING, "pmd", "a client could not attach: %s", strerror(-rc));
 		goto err_free_pool;
 	}
-	vmbus_sim_host_guest_credentials(client->device, &client->pid, &client->uid);
 	rc = decide_access(pmd, client);
 	if (rc != 0)
 		goto err_close_device;
@@ -154,6 +243,8 @@ err_free_pool:
 	vmbus_device_dma_free(pmd->device, client->pool, pool_size);
 err_free_client:
 	free(client);
+err_release_user:
+	release_user(pmd, peer.uid, pool_size, false);
 }
 
 /* Free what @client held; no worker can see it any more. */
@@ -165,9 +256,8 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 	 * mapping keeps its own pages. Either way, pages the host may still write (a request
 	 * that timed out) must never serve another client.
 	 */
-	bool shared_file = strcmp(vmbus_device_backend_name(pmd->device), "sim") == 0;
 	bool quarantine = client->host_may_write ||
-			  (shared_file && vmbus_sim_host_guest_connected(client->device));
+			  (pmd->guest_ram_shared && vmbus_sim_host_guest_connected(client->device));
 
 	vmbus_chan_close(client->channel);
 	vmbus_device_close(client->device);
@@ -181,6 +271,7 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 		vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
 		pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
 	}
+	release_user(pmd, client->uid, client->pool_size, quarantine);
 	pmd_count(&pmd->totals.clients_reclaimed, 1);
 	winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu (pid %d) reclaimed: %s; %llu requests, %llu answered, "
 		   "%llu dropped", (unsigned long long)client->id, (int)client->pid,

@@ -64,6 +64,8 @@ static void usage(FILE *out)
 		"                         API to whoever may attach\n"
 		"      --pool-size MIB    each client's zero-copy buffer pool (default %u)\n"
 		"      --max-clients N    clients attached at once (default %u)\n"
+		"      --max-clients-per-uid N  clients of one user, and as many pools' memory\n"
+		"                         (default a quarter of --max-clients)\n"
 		"      --spin-ns N        how long an idle worker polls before it sleeps (default %u;\n"
 		"                         'max': never sleeps, for dedicated cores)\n"
 		"\n"
@@ -121,6 +123,7 @@ enum {
 	OPTION_POLICY,
 	OPTION_POOL_SIZE,
 	OPTION_MAX_CLIENTS,
+	OPTION_MAX_CLIENTS_PER_UID,
 	OPTION_SPIN_NS,
 	OPTION_LOG_LEVEL,
 	OPTION_STATS,
@@ -142,6 +145,7 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 		{ "policy", required_argument, NULL, OPTION_POLICY },
 		{ "pool-size", required_argument, NULL, OPTION_POOL_SIZE },
 		{ "max-clients", required_argument, NULL, OPTION_MAX_CLIENTS },
+		{ "max-clients-per-uid", required_argument, NULL, OPTION_MAX_CLIENTS_PER_UID },
 		{ "spin-ns", required_argument, NULL, OPTION_SPIN_NS },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "log-level", required_argument, NULL, OPTION_LOG_LEVEL },
@@ -208,6 +212,13 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 			}
 			options->max_clients = (unsigned int)value;
 			break;
+		case OPTION_MAX_CLIENTS_PER_UID:
+			if (parse_unsigned(optarg, 4096, &value) != 0 || value == 0) {
+				fprintf(stderr, "winapi-pmd: --max-clients-per-uid wants 1 to 4096 (got '%s')\n", optarg);
+				return -EINVAL;
+			}
+			options->max_clients_per_uid = (unsigned int)value;
+			break;
 		case OPTION_SPIN_NS:
 			if (strcmp(optarg, "max") == 0)
 				options->spin_ns = UINT32_MAX;
@@ -244,6 +255,9 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 			return -EINVAL;
 		}
 	}
+	/* One user may not take every slot, nor every locked byte, from the others. */
+	if (options->max_clients_per_uid == 0)
+		options->max_clients_per_uid = options->max_clients > 4 ? options->max_clients / 4 : 1;
 	if (optind != argc) {
 		fprintf(stderr, "winapi-pmd: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return -EINVAL;
@@ -357,6 +371,34 @@ static int read_api_table(struct pmd *pmd)
 	return 0;
 }
 
+/*
+ * Create the runtime directory @path, or check the one that is there (another user may have
+ * made it first under /tmp, or planted a symbolic link): see winapi_pmd_dir_open(). Only the
+ * instance's own (@own) gets @mode and @group set, through the descriptor that was checked;
+ * <rundir>/dpdk may be DPDK's, and stays as it is.
+ */
+static int prepare_directory(const char *path, mode_t mode, bool own, gid_t group)
+{
+	const char *why = NULL;
+	int fd, rc = 0;
+
+	fd = winapi_pmd_dir_open(path, mode, &why);
+	if (fd < 0) {
+		if (why != NULL)
+			fprintf(stderr, "winapi-pmd: refusing the runtime directory %s: it %s (remove it, or "
+				"choose another --file-prefix)\n", path, why);
+		else
+			fprintf(stderr, "winapi-pmd: cannot create %s: %s\n", path, strerror(-fd));
+		return fd;
+	}
+	if (own && (fchmod(fd, mode) != 0 || (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) != 0))) {
+		rc = -errno;
+		fprintf(stderr, "winapi-pmd: cannot set the owner and mode of %s: %s\n", path, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
 /* The instance directory, sockets and their permissions. */
 static int prepare_paths(struct pmd *pmd)
 {
@@ -393,19 +435,9 @@ static int prepare_paths(struct pmd *pmd)
 	/* <rundir>/dpdk, then the instance's own directory, which the group may enter. */
 	memcpy(pmd->runtime_dir, directory, sizeof(directory));
 	*strrchr(directory, '/') = '\0';
-	if (mkdir(directory, 0755) != 0 && errno != EEXIST)
-		goto err_mkdir;
-	memcpy(directory, pmd->runtime_dir, sizeof(directory));
-	if (mkdir(directory, 0750) != 0 && errno != EEXIST)
-		goto err_mkdir;
-	if (pmd->group != (gid_t)-1 && chown(directory, (uid_t)-1, pmd->group) != 0)
-		winapi_log(WINAPI_LOG_WARNING, "pmd", "cannot give %s to group %s: %s", directory, options->group,
-			   strerror(errno));
-	return 0;
-
-err_mkdir:
-	rc = -errno;
-	fprintf(stderr, "winapi-pmd: cannot create %s: %s\n", directory, strerror(errno));
+	rc = prepare_directory(directory, 0755, false, (gid_t)-1);
+	if (rc == 0)
+		rc = prepare_directory(pmd->runtime_dir, 0750, true, pmd->group);
 	return rc;
 }
 
@@ -417,16 +449,26 @@ static int start_listener(struct pmd *pmd)
 		.instance_id = *vmbus_device_instance_id(pmd->device),
 		.ring_size = PMD_CLIENT_RING_SIZE,
 	};
-	int rc = vmbus_sim_host_listen(&config, &pmd->listener);
+	mode_t umask_before;
+	int rc;
 
+	/*
+	 * The socket is bound and listening before this function can chmod it: under a umask
+	 * of 0177 it is born 0600, never more open than it will be. umask() is the process's,
+	 * but no other thread of ours runs yet to create files meanwhile.
+	 */
+	umask_before = umask(0177);
+	rc = vmbus_sim_host_listen(&config, &pmd->listener);
+	umask(umask_before);
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "pmd", "cannot listen at %s: %s%s", pmd->socket_path, strerror(-rc),
 			   rc == -EADDRINUSE ? " (another winapi-pmd runs with this --file-prefix)" : "");
 		return rc;
 	}
-	/* Clients are the daemon's user and the members of --group; nobody else. */
-	if (chmod(pmd->socket_path, 0660) != 0 ||
-	    (pmd->group != (gid_t)-1 && chown(pmd->socket_path, (uid_t)-1, pmd->group) != 0)) {
+	/* Clients are the daemon's user and the members of --group; nobody else. The group
+	 * first, so that 0660 never opens it to the daemon's own group. */
+	if ((pmd->group != (gid_t)-1 && chown(pmd->socket_path, (uid_t)-1, pmd->group) != 0) ||
+	    chmod(pmd->socket_path, 0660) != 0) {
 		rc = -errno;
 		winapi_log(WINAPI_LOG_ERR, "pmd", "cannot set the permissions of %s: %s", pmd->socket_path,
 			   strerror(errno));
@@ -508,6 +550,8 @@ int main(int argc, char **argv)
 		goto err_close_device;
 	}
 	pmd->worker_count = cpu_count != 0 ? cpu_count : channels;
+	pmd->owner = geteuid();
+	pmd->guest_ram_shared = strcmp(vmbus_device_backend_name(pmd->device), "sim") == 0;
 	if (pmd->worker_count < channels)
 		winapi_log(WINAPI_LOG_NOTICE, "pmd", "serving %u of the device's %u channels (--lcores)",
 			   pmd->worker_count, channels);
@@ -576,6 +620,7 @@ int main(int argc, char **argv)
 	vmbus_device_close(pmd->device);
 	winapi_api_table_free(&pmd->apis);
 	pmd_policy_free(pmd->policy);
+	free(pmd->users);
 	if (rc != 0)
 		winapi_log(WINAPI_LOG_ERR, "pmd", "stopped: %s", winapi_strerror(rc));
 	else

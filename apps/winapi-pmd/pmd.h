@@ -147,6 +147,7 @@ struct pmd_options {
 	const char *policy;          /* --policy: the access policy's file */
 	unsigned int pool_mib;       /* --pool-size: each client's buffer pool */
 	unsigned int max_clients;
+	unsigned int max_clients_per_uid; /* and as many pools' bytes, quarantined ones included */
 	uint32_t spin_ns;            /* how long an idle worker polls before it sleeps */
 	bool daemonize;
 	bool stats;
@@ -163,8 +164,21 @@ struct pmd_totals {
 	uint64_t requests_dropped;   /* answers dropped because their client had left */
 };
 
+/* What one user holds, for --max-clients-per-uid: the control thread's alone. */
+struct pmd_user {
+	uid_t uid;
+	unsigned int clients;
+	uint64_t pool_bytes;          /* its clients' pools, in use or quarantined */
+};
+
 struct pmd {
 	struct pmd_options options;
+	uid_t owner;                  /* the daemon's effective uid */
+	/* The emulator's DMA memory is one guest-RAM file that every client maps whole. */
+	bool guest_ram_shared;
+	struct pmd_user *users;       /* those holding a client or a quarantined pool */
+	unsigned int user_count;
+	unsigned int user_capacity;
 	struct vmbus_device *device;  /* the real (or emulated) winapi device */
 	struct vmbus_sim_host *listener;
 	char runtime_dir[108];

@@ -30,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -531,6 +534,184 @@ static void test_silent_connections(void **state)
 		close(silent[i]);
 }
 
+/* ---- runtime directories and sockets: who may own them (issue 18, item 7) ---- */
+
+#define NOBODY ((uid_t)65534)  /* a client of another user */
+#define STRANGER ((uid_t)54321) /* a third user, who plants sockets */
+
+static const char *bin_dir(void)
+{
+	return getenv("WINAPI_BIN_DIR") != NULL ? getenv("WINAPI_BIN_DIR") : "build/bin";
+}
+
+/* The daemon's own: the instance directory 0750, the sockets 0660, all ours. */
+static void test_runtime_modes(void **state)
+{
+	char directory[108];
+	struct stat status;
+
+	(void)state;
+	assert_int_equal(winapi_pmd_runtime_dir(prefix, false, directory, sizeof(directory)), 0);
+	assert_int_equal(lstat(directory, &status), 0);
+	assert_true(S_ISDIR(status.st_mode));
+	assert_int_equal(status.st_mode & 07777, 0750);
+	assert_int_equal(status.st_uid, geteuid());
+	assert_int_equal(lstat(telemetry_path, &status), 0);
+	assert_true(S_ISSOCK(status.st_mode));
+	assert_int_equal(status.st_mode & 07777, 0660);
+	assert_int_equal(lstat(pmd.socket_path, &status), 0);
+	assert_true(S_ISSOCK(status.st_mode));
+	assert_int_equal(status.st_mode & 07777, 0660);
+	assert_int_equal(status.st_uid, geteuid());
+}
+
+/* winapi-pmd with --file-prefix @name exits 2 before it touches a device, saying @expected. */
+static void assert_prefix_refused(const char *name, const char *expected)
+{
+	char out_path[160], command[1024], message[512] = "";
+	FILE *out;
+	int status;
+
+	snprintf(out_path, sizeof(out_path), "%s/refused.out", pmd.directory);
+	snprintf(command, sizeof(command), "%s/winapi-pmd --backend sim --sim-socket %s/none --file-prefix %s 2> %s",
+		 bin_dir(), pmd.directory, name, out_path);
+	status = system(command);
+	out = fopen(out_path, "r");
+	assert_non_null(out);
+	(void)!fgets(message, sizeof(message), out);
+	fclose(out);
+	unlink(out_path);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 2 || strstr(message, expected) == NULL)
+		fail_msg("--file-prefix %s: status %d, \"%s\"; wanted 2 and \"%s\"", name, status, message, expected);
+}
+
+/* A runtime directory that is a symbolic link, writable by others or another user's is refused. */
+static void test_runtime_dir_refused(void **state)
+{
+	char name[96], path[108], target[128];
+
+	(void)state;
+	snprintf(target, sizeof(target), "%s/elsewhere", pmd.directory);
+	assert_int_equal(mkdir(target, 0750), 0);
+	snprintf(name, sizeof(name), "%s-link", prefix);
+	assert_int_equal(winapi_pmd_runtime_dir(name, false, path, sizeof(path)), 0);
+	assert_int_equal(symlink(target, path), 0);
+	assert_prefix_refused(name, "symbolic link");
+	unlink(path);
+	rmdir(target); /* empty: nothing was made through the link */
+
+	snprintf(name, sizeof(name), "%s-open", prefix);
+	assert_int_equal(winapi_pmd_runtime_dir(name, false, path, sizeof(path)), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, 0770), 0);
+	assert_prefix_refused(name, "writable by its group or others");
+	rmdir(path);
+
+	snprintf(name, sizeof(name), "%s-theirs", prefix);
+	assert_int_equal(winapi_pmd_runtime_dir(name, false, path, sizeof(path)), 0);
+	assert_int_equal(mkdir(path, 0750), 0);
+	assert_int_equal(chown(path, STRANGER, STRANGER), 0);
+	assert_prefix_refused(name, "belongs to another user");
+	rmdir(path);
+}
+
+/* In a child: become @uid (with group @group as a supplementary one) and try winapi_init(). */
+static pid_t start_client_as(uid_t uid, gid_t group, const char *runtime_dir)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		gid_t groups[1] = { group };
+		winapi_handle_t handle;
+
+		if (runtime_dir != NULL) {
+			setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
+			unsetenv("WINAPI_PMD_SOCKET");
+		}
+		setenv("WINAPI_TIMEOUT_MS", "1000", 1);
+		if (setgroups(1, groups) != 0 || setgid(uid) != 0 || setuid(uid) != 0)
+			_exit(3);
+		handle = winapi_init();
+		if (handle != NULL)
+			winapi_cleanup(handle);
+		_exit(handle != NULL ? 0 : 1);
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * A client without WINAPI_PMD_SOCKET looks in its own runtime directory first: a socket
+ * another user planted there (as anyone may under /tmp/dpdk) is skipped, never connected to;
+ * one of its own is used.
+ */
+static void test_client_skips_foreign_socket(void **state)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	char runtime[64] = "/tmp/pmd-e2e-xdg.XXXXXX", path[160];
+	int listener, connection;
+
+	(void)state;
+	assert_non_null(mkdtemp(runtime));
+	assert_int_equal(chmod(runtime, 0755), 0);
+	assert_int_equal(chown(runtime, NOBODY, NOBODY), 0);
+	snprintf(path, sizeof(path), "%s/dpdk", runtime);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+	snprintf(path, sizeof(path), "%s/dpdk/%s", runtime, WINAPI_PMD_DEFAULT_PREFIX);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+	assert_true(strlen(path) + sizeof(WINAPI_PMD_CLIENT_SOCKET) + 1 <= sizeof(address.sun_path));
+	strcat(strcat(strcpy(address.sun_path, path), "/"), WINAPI_PMD_CLIENT_SOCKET);
+	listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(listener >= 0);
+	assert_int_equal(bind(listener, (struct sockaddr *)&address, sizeof(address)), 0);
+	assert_int_equal(listen(listener, 4), 0);
+	assert_int_equal(chmod(address.sun_path, 0777), 0);
+
+	assert_int_equal(chown(address.sun_path, STRANGER, STRANGER), 0);
+	assert_int_equal(wait_exit(start_client_as(NOBODY, NOBODY, runtime)), 1);
+	connection = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	if (connection >= 0)
+		fail_msg("the client connected to a socket of uid %u", (unsigned int)STRANGER);
+
+	/* The control: its own socket is used (and says nothing, so the attach fails). */
+	assert_int_equal(chown(address.sun_path, NOBODY, NOBODY), 0);
+	assert_int_equal(wait_exit(start_client_as(NOBODY, NOBODY, runtime)), 1);
+	connection = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(connection >= 0);
+	close(connection);
+
+	close(listener);
+	unlink(address.sun_path);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/dpdk", runtime);
+	rmdir(path);
+	rmdir(runtime);
+}
+
+/*
+ * On the sim backend every client maps the emulator's whole guest RAM, other clients' pools
+ * included: a client of another user is refused (-EPERM), even one the socket lets in.
+ */
+static void test_sim_refuses_other_users(void **state)
+{
+	(void)state;
+	/* The socket is 0660 root:root in the test's 0700 directory: let the group through. */
+	assert_int_equal(chmod(pmd.directory, 0710), 0);
+	assert_int_equal(wait_exit(start_client_as(NOBODY, 0, NULL)), 1);
+	assert_int_equal(chmod(pmd.directory, 0700), 0);
+	assert_int_equal(emulator_wait_log(&pmd, "client of uid 65534 refused: on the sim backend"), 0);
+}
+
 static void test_sigterm_then_restart(void **state)
 {
 	winapi_handle_t handle;
@@ -685,6 +866,10 @@ int main(void)
 		cmocka_unit_test(test_api_checks_before_host),
 		cmocka_unit_test(test_telemetry_v2),
 		cmocka_unit_test(test_silent_connections),
+		cmocka_unit_test(test_runtime_modes),
+		cmocka_unit_test(test_runtime_dir_refused),
+		cmocka_unit_test(test_client_skips_foreign_socket),
+		cmocka_unit_test(test_sim_refuses_other_users),
 		cmocka_unit_test(test_sigterm_then_restart),
 	};
 
