@@ -86,7 +86,7 @@ UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(
 	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut \
 	$(TESTBIN)/api_table_ut $(TESTBIN)/policy_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
-	$(TESTBIN)/headers_test
+	$(TESTBIN)/headers_test $(TESTBIN)/systemd_unit_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
 	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e
@@ -248,6 +248,11 @@ $(TESTBIN)/layering_test: tests/unit/layering_test.sh tests/unit/tap.sh
 	install -m 755 $< $@
 
 $(TESTBIN)/headers_test: tests/unit/headers_test.sh
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
+# The systemd unit make install writes, through systemd-analyze verify and security.
+$(TESTBIN)/systemd_unit_test: tests/unit/systemd_unit_test.sh apps/winapi-pmd/winapi-pmd.service.in
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
