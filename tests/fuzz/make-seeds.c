@@ -810,6 +810,72 @@ static void driver_seeds(void)
 	write_seed("driver_fuzz", "interrupt-mode-timeout", &b);
 }
 
+/* ---- hvsock_guest_fuzz: a host's stream to the guest's five requests ---- */
+
+/* A reply frame's header for request @slot of the target's queue (its id: queue 1, first generation). */
+static void guest_reply(struct bytes *b, unsigned int slot, const char *rest)
+{
+	char json[512];
+
+	snprintf(json, sizeof(json), "{\"request_id\":%llu,%s}",
+		 (unsigned long long)(1ull << 48 | (uint64_t)slot << 32 | 0x10001u), rest);
+	add_frame(b, json);
+}
+
+static void fill(struct bytes *b, uint8_t value, size_t count)
+{
+	while (count-- != 0)
+		add_u8(b, value);
+}
+
+static void hvsock_guest_seeds(void)
+{
+	struct bytes b;
+
+	b.size = 0;
+	guest_reply(&b, 0, "\"api\":\"echo\",\"status\":0,\"payload_size\":15");
+	add(&b, "fuzz the guest", 15);
+	guest_reply(&b, 1, "\"api\":\"buffer_test\",\"status\":0,\"payload_size\":256,\"bytes_processed\":256,"
+		    "\"checksum\":5,\"mismatches\":0,\"first_mismatch\":null");
+	fill(&b, 0xdd, 256);
+	guest_reply(&b, 2, "\"api\":\"buffer_test\",\"status\":0,\"payload_size\":0,\"bytes_processed\":256,"
+		    "\"checksum\":7,\"mismatches\":0,\"first_mismatch\":null");
+	guest_reply(&b, 3, "\"api\":\"example.add\",\"status\":0,\"payload_size\":264,\"inline_length\":8");
+	fill(&b, 5, 1);
+	fill(&b, 0, 7);
+	fill(&b, 0x11, 256);
+	guest_reply(&b, 4, "\"api\":\"winapi.apis\",\"status\":0,\"payload_size\":16,\"inline_length\":16");
+	fill(&b, 1, 16);
+	write_seed("hvsock_guest_fuzz", "answers", &b);
+
+	/* Refusals: host statuses, another api, more than the reply buffer, a name it does not know. */
+	b.size = 0;
+	guest_reply(&b, 0, "\"api\":\"echo\",\"status\":0,\"payload_size\":40");
+	fill(&b, 0x41, 40);
+	guest_reply(&b, 1, "\"api\":\"buffer_test\",\"status\":4,\"payload_size\":0");
+	guest_reply(&b, 2, "\"api\":\"performance\",\"status\":0,\"payload_size\":0,\"sequence\":1,"
+		    "\"bytes_processed\":0,\"checksum\":0,\"host_ns\":1");
+	guest_reply(&b, 3, "\"api\":null,\"status\":3,\"payload_size\":0");
+	guest_reply(&b, 4, "\"api\":\"winapi.apis\",\"status\":0,\"payload_size\":8,\"inline_length\":4");
+	fill(&b, 2, 8);
+	write_seed("hvsock_guest_fuzz", "refusals", &b);
+
+	/* Late and unknown ids, then a reply cut short: the rest fails when the stream ends. */
+	b.size = 0;
+	add_frame(&b, "{\"request_id\":281479271677953,\"api\":\"echo\",\"status\":0,\"payload_size\":3}");
+	add(&b, "old", 3);
+	add_frame(&b, "{\"request_id\":7,\"api\":\"echo\",\"status\":0,\"payload_size\":0}");
+	guest_reply(&b, 1, "\"api\":\"buffer_test\",\"status\":0,\"payload_size\":256,\"bytes_processed\":256,"
+		    "\"checksum\":5,\"mismatches\":0,\"first_mismatch\":null");
+	fill(&b, 0xdd, 100);
+	write_seed("hvsock_guest_fuzz", "cut-short", &b);
+
+	/* A header that does not decode: the connection ends, every request with it. */
+	b.size = 0;
+	add_frame(&b, "{\"request_id\":\"x\"}");
+	write_seed("hvsock_guest_fuzz", "bad-header", &b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -830,5 +896,6 @@ int main(int argc, char **argv)
 	baseline_seeds();
 	hvsock_seeds();
 	driver_seeds();
+	hvsock_guest_seeds();
 	return 0;
 }
