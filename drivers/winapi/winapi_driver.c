@@ -269,6 +269,9 @@ int winapi_driver_queue_add(struct winapi_driver_queue *queue, const struct wina
 	request->buffer_count = call->buffer_count;
 	if (call->buffer_count != 0)
 		memcpy(request->buffers, call->buffers, call->buffer_count * sizeof(*call->buffers));
+	/* The host writes them in place: if the request ends unanswered, their owner must know. */
+	request_queue_set_hold(queue->requests, index, call->hold_ops, call->hold_owner, request->buffers,
+			       call->buffer_count);
 	return 0;
 }
 

@@ -133,7 +133,14 @@ typedef struct winapi_buffer {
  */
 int winapi_alloc_buffer(winapi_buffer_t *buffer, size_t size);
 
-/** Free a buffer from winapi_alloc_buffer(); a zeroed or already freed one is ignored. */
+/**
+ * Free a buffer from winapi_alloc_buffer(); a zeroed or already freed one is ignored. The
+ * caller's struct is cleared at once. A buffer that a request which ended unanswered named
+ * (it timed out, or its queue was destroyed with it in flight) may still be written by the
+ * host: its memory stays allocated, never handed out again, until the host's late answer
+ * to that request is taken (by a later call or reap on the handle) or the handle is
+ * cleaned up; then the memory goes with the device, when the last buffer is freed.
+ */
 void winapi_free_buffer(winapi_buffer_t *buffer);
 
 typedef enum winapi_buffer_op winapi_buffer_op_t;

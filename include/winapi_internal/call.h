@@ -21,6 +21,19 @@ struct winapi_call_buffer {
 	uint64_t gpadl_offset;  /**< GPADL: where the buffer starts in the region */
 };
 
+/**
+ * Who must hear about buffers the host may write after their request ended. A request that
+ * named buffers and ended before the host answered it (it timed out, or its queue went) is
+ * @c late: the host may still write them. Its answer coming afterwards is @c answered; the
+ * transport closing with late requests left is @c abandoned (the host may write until the
+ * device goes). Called with the transport's request lock held: they must not call into it.
+ */
+struct winapi_call_hold_ops {
+	void (*late)(void *owner, uint64_t id, const struct winapi_call_buffer *buffers, unsigned int count);
+	void (*answered)(void *owner, uint64_t id);
+	void (*abandoned)(void *owner);
+};
+
 /** One call: inline data in and out, and up to 8 buffers. */
 struct winapi_call {
 	uint16_t api_id;            /**< enum winapi_api_id, or a host API's id */
@@ -39,6 +52,10 @@ struct winapi_call {
 	const struct winapi_call_buffer *buffers; /**< GPA-direct ones go as page ranges on VMBus */
 	unsigned int buffer_count;  /**< <= WINAPI_MAX_BUFFERS */
 	int timeout_ms;             /**< -1: the queue's (the transport's default for a call) */
+	/** NULL, or told when the buffers may be written after the call ended (a transport whose
+	 *  host reaches them in place; one that carries their bytes ignores it). */
+	const struct winapi_call_hold_ops *hold_ops;
+	void *hold_owner;           /**< hold_ops' first argument */
 };
 
 /** A finished request, as a reap hands it back. */

@@ -65,6 +65,18 @@ struct request_slot {
 	void *user_data;
 	int status;                /* DONE: the outcome */
 	uint32_t reply_length;
+	/* Told if the request ends before its answer (request_queue_set_hold). */
+	const struct winapi_call_hold_ops *hold_ops;
+	void *hold_owner;
+	const struct winapi_call_buffer *buffers; /* the transport's copy, in its payload */
+	unsigned int buffer_count;
+};
+
+/* A request that named buffers and ended before the host answered it. */
+struct request_late {
+	uint64_t id;
+	const struct winapi_call_hold_ops *ops;
+	void *owner;
 };
 
 struct request_list {
@@ -114,6 +126,12 @@ struct request_table {
 						      signals and sleeps fills those in itself */
 	request_table_wait_fn wait;
 	void *wait_context;
+	/* Under lock: requests whose buffers the host may still write, until their late answers. */
+	struct request_late *late;
+	uint32_t late_count;
+	uint32_t late_capacity;
+	struct request_late late_untracked; /* ops NULL, or an owner told of a late request the
+					       list had no room for: it holds all until the end */
 };
 
 /** Default time a request may take: WINAPI_TIMEOUT_MS, else 5000 ms. */
@@ -122,7 +140,7 @@ int request_default_timeout_ms(void);
 /** @return 0; -ENOMEM. */
 int request_table_init(struct request_table *table, const char *log_component, request_table_wait_fn wait,
 		       void *wait_context);
-/** Every queue must be destroyed first. */
+/** Every queue must be destroyed first. Holds of requests still late are told abandoned. */
 void request_table_destroy(struct request_table *table);
 
 /**
@@ -135,7 +153,8 @@ int request_queue_create(struct request_table *table, unsigned int depth, int ti
 			 struct request_queue **queue);
 
 /**
- * Unlist and free: answers still on their way find no queue and are dropped. Waits (without
+ * Unlist and free: answers still on their way find no queue and are dropped (requests on
+ * their way that named buffers become late, see request_queue_set_hold()). Waits (without
  * the caller holding the lock) until no answer is being landed in one of its slots.
  */
 void request_queue_destroy(struct request_queue *queue);
@@ -157,6 +176,23 @@ static inline uint64_t request_id(const struct request_queue *queue, uint32_t in
  * @return the slot's index, or REQUEST_NO_SLOT (depth requests outstanding: -EAGAIN).
  */
 uint32_t request_queue_take(struct request_queue *queue, int timeout_ms, void *user_data);
+
+/**
+ * Owner only, after take: tell @p ops (NULL: nobody) if the request ends before the host
+ * answers it, with its @p count buffers at @p buffers (the transport's copy, stable until
+ * the slot is released).
+ */
+static inline void request_queue_set_hold(struct request_queue *queue, uint32_t index,
+					  const struct winapi_call_hold_ops *ops, void *owner,
+					  const struct winapi_call_buffer *buffers, unsigned int count)
+{
+	struct request_slot *slot = &queue->slots[index];
+
+	slot->hold_ops = count != 0 ? ops : NULL;
+	slot->hold_owner = owner;
+	slot->buffers = buffers;
+	slot->buffer_count = count;
+}
 
 /** Owner only: give back the slot just taken (the request was refused before it was added). */
 void request_queue_untake(struct request_queue *queue, uint32_t index);
@@ -181,7 +217,8 @@ void request_finish(struct request_queue *queue, uint32_t index, int status);
 
 /**
  * Under lock: the request an answer taken at @p now_ns names. Anything but a request on its
- * way now is counted and dropped: ids of requests that ended (stale_completions), ids never
+ * way now is counted and dropped (an answer to a late request that named buffers tells its
+ * hold it came: the host is done with them): ids of requests that ended (stale_completions), ids never
  * handed out or not in flight (unexpected_packets; the first is logged). A request whose
  * deadline has passed by @p now_ns ends here with -ETIMEDOUT, its answer counted stale: an
  * answer taken after the deadline is late whether or not a reaper had expired it yet.

@@ -61,13 +61,18 @@ int lowlat_api_entry(winapi_handle_t handle, uint16_t api_id, unsigned int versi
 	return 0;
 }
 
-void lowlat_api_stamp(const struct winapi_api_entry *entry, struct winapi_call *call)
+void lowlat_api_stamp(winapi_handle_t handle, const struct winapi_api_entry *entry, struct winapi_call *call)
 {
 	call->api_id = entry->api_id;
 	/* The caller's major and the minor it found: the host checks the major. */
 	call->api_version = entry->version;
 	call->api_name = entry->api_id > WINAPI_API_PERF_TEST ? entry->name : NULL;
 	call->buffer_access = call->api_name != NULL ? entry->buffer_access : NULL;
+	/* hvsock carries the bytes: the host never writes this process's memory, nothing to hold. */
+	if (handle->attachment->device != NULL) {
+		call->hold_ops = &lowlat_hold_ops;
+		call->hold_owner = handle->attachment;
+	}
 }
 
 int lowlat_api_prepare(winapi_handle_t handle, const struct winapi_api_entry *entry,
@@ -90,7 +95,7 @@ int lowlat_api_prepare(winapi_handle_t handle, const struct winapi_api_entry *en
 			return rc;
 	}
 	memset(call, 0, sizeof(*call));
-	lowlat_api_stamp(entry, call);
+	lowlat_api_stamp(handle, entry, call);
 	call->request_data = request->input;
 	call->request_length = (uint32_t)request->input_length;
 	call->reply_data = request->output;
@@ -109,7 +114,7 @@ int lowlat_seed_call(winapi_handle_t handle, struct winapi_call *call)
 
 	if (rc != 0)
 		return rc;
-	lowlat_api_stamp(entry, call);
+	lowlat_api_stamp(handle, entry, call);
 	return handle->ops->call(handle->transport, call);
 }
 

@@ -104,7 +104,7 @@ static int add(struct winapi_queue *queue, struct request_context *context, stru
 	if (!stamped) {
 		rc = lowlat_api_entry(queue->handle, call->api_id, 1, &entry);
 		if (rc == 0)
-			lowlat_api_stamp(entry, call);
+			lowlat_api_stamp(queue->handle, entry, call);
 	}
 	if (rc == 0)
 		rc = queue->handle->ops->queue_add(queue->queue, call, context);

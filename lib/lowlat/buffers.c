@@ -8,6 +8,8 @@
  * whose bytes travel on the socket (there is no memory the Windows host can map).
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -68,22 +70,172 @@ int winapi_alloc_buffer(winapi_buffer_t *buffer, size_t size)
 	return rc;
 }
 
-void winapi_free_buffer(winapi_buffer_t *buffer)
+/* Give @buffer's memory back, and its reference on the attachment. */
+static void release_buffer(const winapi_buffer_t *buffer)
 {
-	struct lowlat_attachment *attachment;
+	struct lowlat_attachment *attachment = buffer->owner;
 
-	if (buffer == NULL || buffer->owner == NULL)
-		return;
-	attachment = buffer->owner;
 	if (buffer->kind == WINAPI_BUFFER_GPADL)
 		vmbus_page_allocator_free(attachment->pools[buffer->region], buffer->offset, buffer->allocated);
 	else if (attachment->device == NULL)
 		munmap(buffer->data, buffer->allocated);
 	else
 		vmbus_device_dma_free(attachment->device, buffer->data, buffer->allocated);
-	memset(buffer, 0, sizeof(*buffer));
 	lowlat_attachment_put(attachment);
 }
+
+/* Whether the host may still write some of @buffer: a late request named it. Under hold_lock. */
+static bool held(const struct lowlat_attachment *attachment, const winapi_buffer_t *buffer)
+{
+	const struct lowlat_held *entry;
+	unsigned int i;
+
+	if (attachment->hold_all)
+		return true;
+	for (entry = attachment->held; entry != NULL; entry = entry->next) {
+		for (i = 0; i < entry->count; i++) {
+			const struct winapi_call_buffer *named = &entry->buffers[i];
+			uint64_t start, base;
+
+			if (named->kind != buffer->kind)
+				continue;
+			if (buffer->kind == WINAPI_BUFFER_GPADL) {
+				if (named->gpadl != attachment->regions[buffer->region].gpadl)
+					continue;
+				start = named->gpadl_offset;
+				base = buffer->offset;
+			} else {
+				start = (uintptr_t)named->address;
+				base = (uintptr_t)buffer->data;
+			}
+			if (start < base + buffer->allocated && base < start + named->length)
+				return true;
+		}
+	}
+	return false;
+}
+
+void winapi_free_buffer(winapi_buffer_t *buffer)
+{
+	struct lowlat_attachment *attachment;
+	struct lowlat_deferred *deferred;
+	bool keep;
+
+	if (buffer == NULL || buffer->owner == NULL)
+		return;
+	attachment = buffer->owner;
+	pthread_mutex_lock(&attachment->hold_lock);
+	keep = held(attachment, buffer);
+	if (keep) {
+		deferred = malloc(sizeof(*deferred));
+		if (deferred != NULL) {
+			deferred->buffer = *buffer;
+			deferred->next = attachment->deferred;
+			attachment->deferred = deferred;
+		} else {
+			/* Never released is better than handed out again while the host writes it. */
+			winapi_log(WINAPI_LOG_WARNING, "lowlat", "winapi_free_buffer: the host may still write "
+				   "this buffer; it stays allocated for good (no memory to track it)");
+		}
+	}
+	pthread_mutex_unlock(&attachment->hold_lock);
+	if (!keep)
+		release_buffer(buffer);
+	memset(buffer, 0, sizeof(*buffer));
+}
+
+/* ---- lowlat_hold_ops: what the transport tells of requests that ended unanswered ---- */
+
+static void hold_late(void *owner, uint64_t id, const struct winapi_call_buffer *buffers, unsigned int count)
+{
+	struct lowlat_attachment *attachment = owner;
+	struct lowlat_held *entry = id != 0 ? malloc(sizeof(*entry)) : NULL;
+
+	pthread_mutex_lock(&attachment->hold_lock);
+	if (entry != NULL) {
+		*entry = (struct lowlat_held){ .next = attachment->held, .id = id, .count = count };
+		memcpy(entry->buffers, buffers, count * sizeof(*buffers));
+		attachment->held = entry;
+	} else {
+		/* Untracked, its answer cannot end the hold: every buffer stays until the transport goes. */
+		attachment->hold_all = true;
+	}
+	pthread_mutex_unlock(&attachment->hold_lock);
+}
+
+/* Unlink the deferred buffers nothing holds any more (all of them: @all). Under hold_lock. */
+static struct lowlat_deferred *take_unheld(struct lowlat_attachment *attachment, bool all)
+{
+	struct lowlat_deferred **at = &attachment->deferred, *taken = NULL, *deferred;
+
+	while ((deferred = *at) != NULL) {
+		if (!all && held(attachment, &deferred->buffer)) {
+			at = &deferred->next;
+			continue;
+		}
+		*at = deferred->next;
+		deferred->next = taken;
+		taken = deferred;
+	}
+	return taken;
+}
+
+static void hold_answered(void *owner, uint64_t id)
+{
+	struct lowlat_attachment *attachment = owner;
+	struct lowlat_held **at, *entry;
+	struct lowlat_deferred *released, *next;
+
+	pthread_mutex_lock(&attachment->hold_lock);
+	for (at = &attachment->held; (entry = *at) != NULL; at = &entry->next) {
+		if (entry->id == id) {
+			*at = entry->next;
+			free(entry);
+			break;
+		}
+	}
+	released = take_unheld(attachment, false);
+	pthread_mutex_unlock(&attachment->hold_lock);
+	/* The handle's reference outlives its transport, which calls this: no put ends the attachment. */
+	for (; released != NULL; released = next) {
+		next = released->next;
+		release_buffer(&released->buffer);
+		free(released);
+	}
+}
+
+static void hold_abandoned(void *owner)
+{
+	struct lowlat_attachment *attachment = owner;
+	struct lowlat_deferred *dropped, *next_deferred;
+	struct lowlat_held *entry, *next_held;
+
+	pthread_mutex_lock(&attachment->hold_lock);
+	entry = attachment->held;
+	attachment->held = NULL;
+	attachment->hold_all = false;
+	dropped = take_unheld(attachment, true);
+	pthread_mutex_unlock(&attachment->hold_lock);
+	for (; entry != NULL; entry = next_held) {
+		next_held = entry->next;
+		free(entry);
+	}
+	/*
+	 * Nobody reads the late answers now: the memory is not released (the host may write it
+	 * until the device goes, with the attachment), only the references it kept.
+	 */
+	for (; dropped != NULL; dropped = next_deferred) {
+		next_deferred = dropped->next;
+		lowlat_attachment_put(dropped->buffer.owner);
+		free(dropped);
+	}
+}
+
+const struct winapi_call_hold_ops lowlat_hold_ops = {
+	.late = hold_late,
+	.answered = hold_answered,
+	.abandoned = hold_abandoned,
+};
 
 int lowlat_call_buffer(winapi_handle_t handle, const winapi_buffer_t *buffer, uint64_t offset,
 		       uint64_t length, struct winapi_call_buffer *call_buffer)

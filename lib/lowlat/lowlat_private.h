@@ -11,20 +11,48 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <winapi/protocol.h>
 #include <winapi_internal/api_table.h>
 #include <winapi_internal/transport.h>
 
+/* Buffers a late request named (see lowlat_hold_ops): the host may still write them. */
+struct lowlat_held {
+	struct lowlat_held *next;
+	uint64_t id;                               /* the request's */
+	unsigned int count;
+	struct winapi_call_buffer buffers[WINAPI_MAX_BUFFERS];
+};
+
+/* A buffer freed while held: its memory stays allocated (and the attachment referenced). */
+struct lowlat_deferred {
+	struct lowlat_deferred *next;
+	winapi_buffer_t buffer;
+};
+
 /*
  * A device attached by winapi_init(), with the allocators carving its GPADL regions. The
- * handle holds one reference and every buffer one more: the memory stays mapped until the
- * last of them is gone.
+ * handle holds one reference and every buffer one more (a freed buffer still held too): the
+ * memory stays mapped until the last of them is gone.
  */
 struct lowlat_attachment {
 	int references;                            /* __atomic */
 	struct vmbus_device *device;               /* NULL: a transport that carries buffers' bytes */
 	struct vmbus_gpadl_region regions[2];      /* size 0 where the device has none */
 	struct vmbus_page_allocator *pools[2];
+	/* Zeroed at creation, which is the initial state of a glibc mutex: none to init here. */
+	pthread_mutex_t hold_lock;
+	struct lowlat_held *held;                  /* hold_lock */
+	struct lowlat_deferred *deferred;          /* hold_lock */
+	bool hold_all;                             /* hold_lock: a late request went untracked */
 };
+
+/*
+ * Told by the transport about requests that ended before the host answered them (timed out,
+ * or their queue went): their buffers are held, and freeing one defers its release until
+ * the late answers come, or the transport closes (then the memory stays until the device
+ * goes, with the attachment). The owner is the attachment.
+ */
+extern const struct winapi_call_hold_ops lowlat_hold_ops;
 
 struct winapi_handle {
 	struct lowlat_attachment *attachment;
@@ -58,8 +86,11 @@ int lowlat_api_prepare(winapi_handle_t handle, const struct winapi_api_entry *en
 /* A seed API's call (version 1), made through the same checks and stamp as any other. */
 int lowlat_seed_call(winapi_handle_t handle, struct winapi_call *call);
 
-/* Stamp @call with what @entry says of its API (version, name, buffer access). */
-void lowlat_api_stamp(const struct winapi_api_entry *entry, struct winapi_call *call);
+/*
+ * Stamp @call with what @entry says of its API (version, name, buffer access) and, where the
+ * host reaches buffers in place, who holds them if the call ends unanswered.
+ */
+void lowlat_api_stamp(winapi_handle_t handle, const struct winapi_api_entry *entry, struct winapi_call *call);
 
 void lowlat_attachment_get(struct lowlat_attachment *attachment);
 void lowlat_attachment_put(struct lowlat_attachment *attachment);

@@ -50,6 +50,14 @@ int request_table_init(struct request_table *table, const char *log_component, r
 
 void request_table_destroy(struct request_table *table)
 {
+	uint32_t i;
+
+	/* Nobody will read their answers now: the host may write the buffers until the device goes. */
+	for (i = 0; i < table->late_count; i++)
+		table->late[i].ops->abandoned(table->late[i].owner);
+	if (table->late_untracked.ops != NULL)
+		table->late_untracked.ops->abandoned(table->late_untracked.owner);
+	free(table->late);
 	pthread_cond_destroy(&table->receiving_done);
 	pthread_mutex_destroy(&table->lock);
 }
@@ -88,6 +96,52 @@ static void release_slot(struct request_queue *queue, uint32_t index)
 		slot->generation = 1; /* 0 is never handed out: an id with it was never sent */
 	slot->next = queue->free_head;
 	queue->free_head = index;
+}
+
+/* ---- requests that ended before the host answered: their buffers stay the host's ---- */
+
+/* Under lock: @index ended unanswered; if it named buffers, the host may still write them. */
+static void become_late(struct request_queue *queue, uint32_t index)
+{
+	struct request_table *table = queue->table;
+	struct request_slot *slot = &queue->slots[index];
+	uint64_t id = request_id(queue, index);
+	struct request_late *grown;
+	uint32_t capacity;
+
+	if (slot->hold_ops == NULL)
+		return;
+	if (table->late_count == table->late_capacity) {
+		capacity = table->late_capacity != 0 ? table->late_capacity * 2 : 16;
+		grown = realloc(table->late, capacity * sizeof(*grown));
+		if (grown == NULL) {
+			/* Untracked, its answer cannot end the hold: the owner holds everything till the end. */
+			table->late_untracked = (struct request_late){ .ops = slot->hold_ops, .owner = slot->hold_owner };
+			slot->hold_ops->late(slot->hold_owner, 0, slot->buffers, slot->buffer_count);
+			return;
+		}
+		table->late = grown;
+		table->late_capacity = capacity;
+	}
+	table->late[table->late_count++] = (struct request_late){ .id = id, .ops = slot->hold_ops,
+								  .owner = slot->hold_owner };
+	slot->hold_ops->late(slot->hold_owner, id, slot->buffers, slot->buffer_count);
+}
+
+/* Under lock: an answer to a request that had ended came; if it was late, the host is done. */
+static void late_answered(struct request_table *table, uint64_t id)
+{
+	uint32_t i;
+
+	for (i = 0; i < table->late_count; i++) {
+		if (table->late[i].id != id)
+			continue;
+		struct request_late late = table->late[i];
+
+		table->late[i] = table->late[--table->late_count];
+		late.ops->answered(late.owner, id);
+		return;
+	}
 }
 
 /* ---- queues ---- */
@@ -195,6 +249,7 @@ static uint32_t generation_after(const struct request_queue *queue)
 void request_queue_destroy(struct request_queue *queue)
 {
 	struct request_table *table;
+	uint32_t i;
 
 	if (queue == NULL)
 		return;
@@ -202,6 +257,9 @@ void request_queue_destroy(struct request_queue *queue)
 	pthread_mutex_lock(&table->lock);
 	table->queues[queue->index] = NULL;
 	table->first_generation[queue->index] = generation_after(queue);
+	for (i = 0; i < queue->depth; i++)
+		if (queue->slots[i].state == REQUEST_SENT)
+			become_late(queue, i); /* forgotten, not answered */
 	/* A receiver may be writing an answer into one of this queue's destinations: let it end. */
 	while (receiving(queue))
 		pthread_cond_wait(&table->receiving_done, &table->lock);
@@ -227,6 +285,7 @@ uint32_t request_queue_take(struct request_queue *queue, int timeout_ms, void *u
 	slot->user_data = user_data;
 	slot->status = 0;
 	slot->reply_length = 0;
+	slot->hold_ops = NULL;
 	list_push(queue, &queue->added, index);
 	return index;
 }
@@ -285,6 +344,8 @@ void request_finish(struct request_queue *queue, uint32_t index, int status)
 
 	if (slot->state == REQUEST_SENT || slot->state == REQUEST_RECEIVING)
 		queue->in_flight--;
+	if (slot->state == REQUEST_SENT && status == -ETIMEDOUT)
+		become_late(queue, index);
 	if (slot->state == REQUEST_RECEIVING)
 		pthread_cond_broadcast(&table->receiving_done);
 	slot->state = REQUEST_DONE;
@@ -327,12 +388,14 @@ int request_table_find(struct request_table *table, uint64_t id, uint64_t now_ns
 	struct request_slot *slot;
 
 	if (queue == NULL || index >= queue->depth || generation == 0) {
+		late_answered(table, id); /* its queue went while it was on its way */
 		request_table_drop_unexpected(table, "a completion for an id never sent", id);
 		return -ENOENT;
 	}
 	slot = &queue->slots[index];
 	if (__atomic_load_n(&slot->state, __ATOMIC_RELAXED) != REQUEST_SENT || slot->generation != generation) {
 		/* Generations move on when a slot is released: an older one is a late answer. */
+		late_answered(table, id); /* ended unanswered, reaped or not: the host is done now */
 		if ((int32_t)(slot->generation - generation) > 0) {
 			table->stats.stale_completions++;
 			return -ESTALE;
@@ -348,6 +411,7 @@ int request_table_find(struct request_table *table, uint64_t id, uint64_t now_ns
 		 */
 		request_finish(queue, index, -ETIMEDOUT);
 		table->stats.stale_completions++;
+		late_answered(table, id); /* late, but here: the host is done with its buffers */
 		return -ESTALE;
 	}
 	*queue_out = queue;

@@ -6,6 +6,8 @@
  * Straight to the emulator (WINAPI_TRANSPORT=sim):
  *  - drop, delay, duplicate: -ETIMEDOUT for the lost and the late answer, the late and the
  *    second answer dropped, later calls work;
+ *  - a WRITE that times out before the host writes (GPADL and GPA-direct buffers): the
+ *    buffer freed at once is held, and new buffers never get the host's late write;
  *  - corrupt answers (checksum, request-id, garbage, truncated): -EBADMSG and a log line; an
  *    answer of the wrong packet type is dropped (a log line) and its call times out; later
  *    calls work;
@@ -224,6 +226,76 @@ static void test_drop_delay_duplicate(void **state)
 	winapi_queue_destroy(queue);
 	winapi_cleanup(handle);
 	stop_host();
+}
+
+/* ---- a late write after a timeout: the buffer stays the host's ---- */
+
+#define LATE_BUFFER_SIZE (16u << 10)
+
+/* Whether @size bytes at @data are all zero (a new buffer nobody wrote). */
+static bool all_zero(const void *data, size_t size)
+{
+	const uint8_t *bytes = data;
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		if (bytes[i] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * The host stops reading for 4 s after "first": the WRITE behind it times out at 1 s, the
+ * buffer is freed and new ones of its size taken at once (the pages it had, were they given
+ * back). Then the host reads the WRITE, writes the pattern into the memory it was given, and
+ * answers (request 2's "answering ... late"). The new buffers must hold nothing of it; the
+ * late answer, once taken, lets the freed memory go.
+ */
+static void late_write_one(const char *profile, uint32_t kind)
+{
+	const char *const arguments[] = { "--profile", profile, "--stall-request", "1:4000", "--delay-request", "2:1",
+					  NULL };
+	winapi_buffer_t freed, fresh[2];
+	winapi_buffer_test_result_t result;
+	struct winapi_stats stats;
+	winapi_handle_t handle;
+	unsigned int i;
+
+	start_host(arguments);
+	handle = init_with_timeout(1000);
+	assert_int_equal(echo(handle, "first"), 0);
+	assert_int_equal(winapi_alloc_buffer(&freed, LATE_BUFFER_SIZE), 0);
+	assert_int_equal(freed.kind, kind);
+	assert_int_equal(winapi_buffer_test(handle, &freed, 1, WINAPI_BUFFER_OP_WRITE, 0xA5C3A5C3u, &result),
+			 -ETIMEDOUT);
+	winapi_free_buffer(&freed);
+	assert_null(freed.owner); /* the caller's struct is cleared as ever */
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(winapi_alloc_buffer(&fresh[i], LATE_BUFFER_SIZE), 0);
+		memset(fresh[i].data, 0, fresh[i].size);
+	}
+	assert_int_equal(emulator_wait_log(&host, "request 2: answering 1 ms late"), 0);
+	for (i = 0; i < 2; i++)
+		if (!all_zero(fresh[i].data, fresh[i].size))
+			fail_msg("%s: the host's late write landed in a new buffer", profile);
+	/* The next call takes the late answer: the freed memory goes back, and all works on. */
+	assert_int_equal(echo(handle, "after"), 0);
+	assert_int_equal(winapi_get_stats(handle, &stats), 0);
+	assert_int_equal(stats.timeouts, 1);
+	assert_int_equal(winapi_alloc_buffer(&freed, LATE_BUFFER_SIZE), 0);
+	assert_int_equal(winapi_buffer_test(handle, &freed, 1, WINAPI_BUFFER_OP_WRITE, 0x01020304u, &result), 0);
+	winapi_free_buffer(&freed);
+	for (i = 0; i < 2; i++)
+		winapi_free_buffer(&fresh[i]);
+	winapi_cleanup(handle);
+	stop_host();
+}
+
+static void test_late_write_after_timeout(void **state)
+{
+	(void)state;
+	late_write_one("linux-6.12", WINAPI_BUFFER_GPADL);    /* a GPADL region */
+	late_write_one("mainline", WINAPI_BUFFER_GPA_DIRECT); /* no regions: page numbers */
 }
 
 /* ---- corrupt answers ---- */
@@ -752,6 +824,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_drop_delay_duplicate, teardown),
+		cmocka_unit_test_teardown(test_late_write_after_timeout, teardown),
 		cmocka_unit_test_teardown(test_corrupt_completions, teardown),
 		cmocka_unit_test_teardown(test_unknown_ids, teardown),
 		cmocka_unit_test_teardown(test_host_stops_reading, teardown),
