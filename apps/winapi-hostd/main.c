@@ -30,12 +30,36 @@ struct options {
 	uint32_t port;
 	uint32_t cid;
 	unsigned int max_connections;
+	unsigned int max_per_peer;    /* 0: a quarter of max_connections (at least 1) */
 	/*
-	 * How long a reply may wait for the guest to read it, and a frame for the rest of its
-	 * bytes, before the connection is dropped. A guest idle between frames keeps it.
+	 * How long a frame may take either way, from its first byte (a reply for the guest to
+	 * read, a request to arrive whole), before the connection is dropped: absolute, so a
+	 * guest that trickles a byte now and then gains nothing.
 	 */
 	unsigned int peer_timeout_s;
+	unsigned int idle_timeout_s;  /* between frames; 0: none */
+	uint32_t allowed_cids[WINAPI_HVSOCK_MAX_ALLOWED_CIDS];
+	unsigned int allowed_count;   /* 0: every vsock peer */
 };
+
+/*
+ * Connections open per peer (a vsock CID, or a uid on AF_UNIX), so that one guest cannot
+ * take every slot: under peers_lock, at most max_connections entries.
+ */
+struct peer {
+	uint64_t key; /* peer_key() */
+	unsigned int connections;
+};
+
+struct connection_thread {
+	int fd;
+	uint64_t peer_key;
+};
+
+static pthread_mutex_t peers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct peer *peers;
+static unsigned int peer_slots;  /* entries of peers: max_connections */
+static struct winapi_host_socket_limits limits;
 
 static struct winapi_host_socket_stats stats;
 static unsigned int connections_open; /* __atomic */
@@ -54,8 +78,15 @@ static void usage(FILE *out)
 		"                           or clients on this machine: WINAPI_SOCKET_PATH=PATH)\n"
 		"  -m, --max-connections N  connections served at once (default 16); each may hold a\n"
 		"                           payload buffer of up to 512 MiB\n"
-		"  -t, --timeout SECONDS    drop a guest that leaves a reply unread, or stops inside a\n"
-		"                           request, for this long (default 30; idle guests stay)\n"
+		"      --max-per-peer N     connections served at once for one peer: one vsock CID, or\n"
+		"                           one uid on --socket (default: a quarter of -m, at least 1)\n"
+		"      --allow-cid CID[,CID...]  serve only these vsock peers; others are closed at\n"
+		"                           accept, logged (default: every peer)\n"
+		"  -t, --timeout SECONDS    most a frame may take either way from its first byte (a\n"
+		"                           reply for the guest to read, a request to arrive whole);\n"
+		"                           a guest that misses it is dropped (default 30)\n"
+		"      --idle-timeout SECONDS  close a connection with no frame either way for this\n"
+		"                           long (default 300; 0: never)\n"
 		"      --log-level LEVEL    err, warning, notice, info, debug (default: $WINAPI_LOG_LEVEL\n"
 		"                           or notice)\n"
 		"  -h, --help               this text\n"
@@ -79,7 +110,10 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "cid", required_argument, NULL, 'C' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "max-per-peer", required_argument, NULL, 'P' },
+		{ "allow-cid", required_argument, NULL, 'A' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -89,7 +123,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 
 	if (winapi_hvsock_port_from_environment(&options->port) != 0) {
 		fprintf(stderr, "winapi-hostd: WINAPI_SOCKET_PORT=%s is not a port (1..0x7fffffff)\n",
-			getenv("WINAPI_SOCKET_PORT"));
+			secure_getenv("WINAPI_SOCKET_PORT"));
 		return 2;
 	}
 	while ((option = getopt_long(argc, argv, "p:s:m:t:h", long_options, NULL)) != -1) {
@@ -118,6 +152,28 @@ static int parse_options(int argc, char **argv, struct options *options)
 			}
 			options->max_connections = (unsigned int)value;
 			break;
+		case 'P':
+			if (parse_number(optarg, 4096, &value) != 0 || value == 0) {
+				fprintf(stderr, "winapi-hostd: --max-per-peer %s: want 1..4096\n", optarg);
+				return 2;
+			}
+			options->max_per_peer = (unsigned int)value;
+			break;
+		case 'A':
+			if (winapi_hvsock_parse_cids(optarg, options->allowed_cids, WINAPI_HVSOCK_MAX_ALLOWED_CIDS,
+						     &options->allowed_count) != 0) {
+				fprintf(stderr, "winapi-hostd: --allow-cid %s: want CID[,CID...], at most %u, not "
+					"the wildcard 0xffffffff\n", optarg, WINAPI_HVSOCK_MAX_ALLOWED_CIDS);
+				return 2;
+			}
+			break;
+		case 'I':
+			if (parse_number(optarg, 86400, &value) != 0) {
+				fprintf(stderr, "winapi-hostd: --idle-timeout %s: want 0..86400 seconds\n", optarg);
+				return 2;
+			}
+			options->idle_timeout_s = (unsigned int)value;
+			break;
 		case 't':
 			if (parse_number(optarg, 3600, &value) != 0 || value == 0) {
 				fprintf(stderr, "winapi-hostd: --timeout %s: want 1..3600 seconds\n", optarg);
@@ -145,6 +201,12 @@ static int parse_options(int argc, char **argv, struct options *options)
 	if (optind != argc) {
 		fprintf(stderr, "winapi-hostd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (options->max_per_peer == 0)
+		options->max_per_peer = options->max_connections / 4 != 0 ? options->max_connections / 4 : 1;
+	if (options->allowed_count != 0 && options->unix_path != NULL) {
+		fprintf(stderr, "winapi-hostd: --allow-cid names vsock peers; --socket has none\n");
 		return 2;
 	}
 	return 0;
@@ -203,16 +265,95 @@ static int listen_vsock(uint32_t cid, uint32_t port)
 	return fd;
 }
 
+/* A peer's key: its CID on AF_VSOCK, its uid on AF_UNIX (kinds apart, so a uid is no CID). */
+static uint64_t peer_key(int fd, const struct sockaddr_storage *address)
+{
+	struct ucred credentials;
+	socklen_t length = sizeof(credentials);
+
+	if (address->ss_family == AF_VSOCK)
+		return 1ull << 32 | ((const struct sockaddr_vm *)address)->svm_cid;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0)
+		return 2ull << 32 | credentials.uid;
+	return 3ull << 32; /* unknown: all such peers share one count */
+}
+
+/* One more connection for @key, unless it has @max already: 0 or -EUSERS. */
+static int peer_acquire(uint64_t key, unsigned int max, unsigned int slots)
+{
+	unsigned int i, free_slot = slots;
+	int rc = -EUSERS;
+
+	pthread_mutex_lock(&peers_lock);
+	for (i = 0; i < slots; i++) {
+		if (peers[i].connections != 0 && peers[i].key == key)
+			break;
+		if (peers[i].connections == 0 && free_slot == slots)
+			free_slot = i;
+	}
+	if (i == slots)
+		i = free_slot; /* slots == max_connections: a free one exists below the limit */
+	if (i < slots && peers[i].connections < max) {
+		peers[i].key = key;
+		peers[i].connections++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&peers_lock);
+	return rc;
+}
+
+static void peer_release(uint64_t key, unsigned int slots)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&peers_lock);
+	for (i = 0; i < slots; i++)
+		if (peers[i].connections != 0 && peers[i].key == key) {
+			peers[i].connections--;
+			break;
+		}
+	pthread_mutex_unlock(&peers_lock);
+}
+
 static void *serve_connection(void *argument)
 {
-	int fd = (int)(intptr_t)argument;
-	int rc = winapi_host_socket_serve(fd, &stats);
+	struct connection_thread *connection = argument;
+	int rc = winapi_host_socket_serve_limited(connection->fd, &stats, &limits);
 
 	if (rc != 0)
 		winapi_log(WINAPI_LOG_INFO, "hostd", "connection ended: %s", strerror(-rc));
-	close(fd);
+	close(connection->fd);
+	peer_release(connection->peer_key, peer_slots);
+	free(connection);
 	__atomic_fetch_sub(&connections_open, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/*
+ * Whether to serve the connection just accepted: a vsock peer on the allow-list, under the
+ * total and its peer's limits (its count taken). Logs a refusal. 0 or a negative errno.
+ */
+static int admit(int fd, const struct sockaddr_storage *address, const struct options *options, uint64_t *key)
+{
+	if (address->ss_family == AF_VSOCK &&
+	    !winapi_hvsock_cid_allowed(options->allowed_cids, options->allowed_count,
+				       ((const struct sockaddr_vm *)address)->svm_cid)) {
+		winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing vsock peer cid %u: not in --allow-cid",
+			   ((const struct sockaddr_vm *)address)->svm_cid);
+		return -EACCES;
+	}
+	if (__atomic_load_n(&connections_open, __ATOMIC_ACQUIRE) >= options->max_connections) {
+		winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: %u already served (--max-connections)",
+			   options->max_connections);
+		return -EUSERS;
+	}
+	*key = peer_key(fd, address);
+	if (peer_acquire(*key, options->max_per_peer, peer_slots) != 0) {
+		winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: its peer (%s %u) has %u already "
+			   "(--max-per-peer)", *key >> 32 == 1 ? "cid" : "uid", (unsigned int)*key, options->max_per_peer);
+		return -EUSERS;
+	}
+	return 0;
 }
 
 static void on_signal(int signal_number)
@@ -233,25 +374,36 @@ static int accept_loop(int listener, const struct options *options)
 	pthread_attr_init(&attributes);
 	pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
 	while (!stop_requested) {
+		struct sockaddr_storage address;
+		socklen_t address_length = sizeof(address);
+		struct connection_thread *connection;
+		uint64_t key;
+
 		if (poll(&watch, 1, 200) <= 0)
 			continue;
-		fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+		fd = accept4(listener, (struct sockaddr *)&address, &address_length, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (__atomic_load_n(&connections_open, __ATOMIC_ACQUIRE) >= options->max_connections) {
-			winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: %u already served (--max-connections)",
-				   options->max_connections);
+		if (admit(fd, &address, options, &key) != 0) {
 			close(fd);
 			continue;
 		}
-		/* A guest that stops reading, or stops inside a frame, must not hold a thread for ever. */
+		/* A backstop under the service's own absolute deadlines: no send() or recv() blocks longer. */
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &peer_timeout, sizeof(peer_timeout));
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &peer_timeout, sizeof(peer_timeout));
-		__atomic_fetch_add(&connections_open, 1, __ATOMIC_RELAXED);
-		rc = pthread_create(&thread, &attributes, serve_connection, (void *)(intptr_t)fd);
+		connection = malloc(sizeof(*connection));
+		rc = connection == NULL ? ENOMEM : 0;
+		if (rc == 0) {
+			*connection = (struct connection_thread){ .fd = fd, .peer_key = key };
+			__atomic_fetch_add(&connections_open, 1, __ATOMIC_RELAXED);
+			rc = pthread_create(&thread, &attributes, serve_connection, connection);
+			if (rc != 0)
+				__atomic_fetch_sub(&connections_open, 1, __ATOMIC_RELAXED);
+		}
 		if (rc != 0) {
 			winapi_log(WINAPI_LOG_ERR, "hostd", "cannot start a connection thread: %s", strerror(rc));
-			__atomic_fetch_sub(&connections_open, 1, __ATOMIC_RELAXED);
+			free(connection);
+			peer_release(key, peer_slots);
 			close(fd);
 		}
 	}
@@ -261,7 +413,8 @@ static int accept_loop(int listener, const struct options *options)
 
 int main(int argc, char **argv)
 {
-	struct options options = { .cid = VMADDR_CID_ANY, .max_connections = 16, .peer_timeout_s = 30 };
+	struct options options = { .cid = VMADDR_CID_ANY, .max_connections = 16, .peer_timeout_s = 30,
+				   .idle_timeout_s = 300 };
 	struct sigaction action = { .sa_handler = on_signal };
 	char service_id[37];
 	int listener, rc;
@@ -269,6 +422,14 @@ int main(int argc, char **argv)
 	rc = parse_options(argc, argv, &options);
 	if (rc != 0)
 		return rc;
+	limits = (struct winapi_host_socket_limits){ .frame_timeout_ms = options.peer_timeout_s * 1000u,
+						     .idle_timeout_ms = options.idle_timeout_s * 1000u };
+	peer_slots = options.max_connections;
+	peers = calloc(peer_slots, sizeof(*peers));
+	if (peers == NULL) {
+		fprintf(stderr, "winapi-hostd: out of memory\n");
+		return 1;
+	}
 	sigaction(SIGINT, &action, NULL);
 	sigaction(SIGTERM, &action, NULL);
 	signal(SIGPIPE, SIG_IGN);

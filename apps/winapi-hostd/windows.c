@@ -31,6 +31,9 @@ struct options {
 	unsigned long port;
 	GUID vm_id;            /* HV_GUID_WILDCARD: any partition may connect */
 	unsigned int max_connections;
+	unsigned int max_per_peer;   /* one VM's connections at once; 0: a quarter of max_connections */
+	unsigned int timeout_s;      /* most a frame may take either way, from its first byte */
+	unsigned int idle_timeout_s; /* between frames; 0: none */
 	int console;
 	int print_service_id;
 };
@@ -41,6 +44,7 @@ static volatile LONG connections_open;
 /* The connections being served, so that a stop can end them: under connections_lock. */
 static CRITICAL_SECTION connections_lock;
 static SOCKET *connections;
+static GUID *connection_vms;  /* the VM each of connections is from */
 static SOCKET listener = INVALID_SOCKET;
 static volatile LONG stopping; /* the service was asked to stop: the listener is closed */
 static SERVICE_STATUS_HANDLE status_handle;
@@ -56,6 +60,12 @@ static void usage(FILE *out)
 		"                        0x1234); the service id is the VSOCK template with this port\n"
 		"  --vm-id GUID          accept only this VM (default: any; see winapi-hcs vmid NAME)\n"
 		"  --max-connections N   connections served at once (default 16)\n"
+		"  --max-per-peer N      connections served at once for one VM (default: a quarter of\n"
+		"                        --max-connections, at least 1)\n"
+		"  --timeout SECONDS     most a frame may take either way from its first byte; a guest\n"
+		"                        that misses it is dropped (default 30)\n"
+		"  --idle-timeout SECONDS  close a connection with no frame either way for this long\n"
+		"                        (default 300; 0: never)\n"
 		"  --console             run in this console instead of as a Windows service\n"
 		"  --service-id          print the service id for the port and exit\n"
 		"  --help                this text\n");
@@ -79,6 +89,20 @@ static int parse_guid(const char *text, GUID *guid)
 	return 0;
 }
 
+/* A count option's value: @min..@max. 0, or -EINVAL (reported). */
+static int parse_count(const char *name, const char *value, unsigned long min, unsigned long max, unsigned int *out)
+{
+	char *end;
+	unsigned long number = strtoul(value, &end, 0);
+
+	if (*value < '0' || *value > '9' || *end != '\0' || number < min || number > max) {
+		fprintf(stderr, "winapi-hostd: %s %s: want %lu..%lu\n", name, value, min, max);
+		return -EINVAL;
+	}
+	*out = (unsigned int)number;
+	return 0;
+}
+
 static int parse_options(int argc, char **argv)
 {
 	uint32_t port;
@@ -92,6 +116,8 @@ static int parse_options(int argc, char **argv)
 	options.port = port;
 	options.vm_id = HV_GUID_WILDCARD;
 	options.max_connections = 16;
+	options.timeout_s = 30;
+	options.idle_timeout_s = 300;
 	for (i = 1; i < argc; i++) {
 		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -122,11 +148,20 @@ static int parse_options(int argc, char **argv)
 			}
 			i++;
 		} else if (strcmp(argv[i], "--max-connections") == 0 && value != NULL) {
-			options.max_connections = (unsigned int)strtoul(value, &end, 0);
-			if (*end != '\0' || options.max_connections == 0 || options.max_connections > 4096) {
-				fprintf(stderr, "winapi-hostd: --max-connections %s: want 1..4096\n", value);
+			if (parse_count(argv[i], value, 1, 4096, &options.max_connections) != 0)
 				return 2;
-			}
+			i++;
+		} else if (strcmp(argv[i], "--max-per-peer") == 0 && value != NULL) {
+			if (parse_count(argv[i], value, 1, 4096, &options.max_per_peer) != 0)
+				return 2;
+			i++;
+		} else if (strcmp(argv[i], "--timeout") == 0 && value != NULL) {
+			if (parse_count(argv[i], value, 1, 3600, &options.timeout_s) != 0)
+				return 2;
+			i++;
+		} else if (strcmp(argv[i], "--idle-timeout") == 0 && value != NULL) {
+			if (parse_count(argv[i], value, 0, 86400, &options.idle_timeout_s) != 0)
+				return 2;
 			i++;
 		} else {
 			fprintf(stderr, "winapi-hostd: unknown or incomplete option '%s'\n", argv[i]);
@@ -134,13 +169,17 @@ static int parse_options(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (options.max_per_peer == 0)
+		options.max_per_peer = options.max_connections / 4 != 0 ? options.max_connections / 4 : 1;
 	return 0;
 }
 
 static DWORD WINAPI serve_connection(LPVOID argument)
 {
 	SOCKET connection = (SOCKET)(ULONG_PTR)argument;
-	int rc = winapi_host_socket_serve(connection, &stats);
+	const struct winapi_host_socket_limits limits = { .frame_timeout_ms = options.timeout_s * 1000u,
+							  .idle_timeout_ms = options.idle_timeout_s * 1000u };
+	int rc = winapi_host_socket_serve_limited(connection, &stats, &limits);
 
 	unsigned int i;
 
@@ -156,17 +195,26 @@ static DWORD WINAPI serve_connection(LPVOID argument)
 	return 0;
 }
 
-static void track(SOCKET connection)
+/* Listed, unless its VM has --max-per-peer connections already: 0 or -EBUSY. */
+static int track(SOCKET connection, const GUID *vm)
 {
-	unsigned int i;
+	unsigned int i, same = 0, free_slot = options.max_connections;
 
 	EnterCriticalSection(&connections_lock);
-	for (i = 0; i < options.max_connections; i++)
+	for (i = 0; i < options.max_connections; i++) {
 		if (connections[i] == INVALID_SOCKET) {
-			connections[i] = connection;
-			break;
+			if (free_slot == options.max_connections)
+				free_slot = i;
+		} else if (IsEqualGUID(&connection_vms[i], vm)) {
+			same++;
 		}
+	}
+	if (same < options.max_per_peer && free_slot < options.max_connections) {
+		connections[free_slot] = connection;
+		connection_vms[free_slot] = *vm;
+	}
 	LeaveCriticalSection(&connections_lock);
+	return same < options.max_per_peer && free_slot < options.max_connections ? 0 : -EBUSY;
 }
 
 /*
@@ -223,12 +271,16 @@ static int open_listener(void)
 /* Until the listener is closed (service stop) or fails. */
 static void accept_loop(void)
 {
-	const DWORD send_timeout = 30000; /* ms, as winapi-hostd on Linux */
+	const DWORD send_timeout = options.timeout_s * 1000u; /* ms */
 
 	for (;;) {
-		SOCKET connection = accept(listener, NULL, NULL);
+		SOCKADDR_HV peer;
+		int peer_length = sizeof(peer);
+		SOCKET connection;
 		HANDLE thread;
 
+		memset(&peer, 0, sizeof(peer));
+		connection = accept(listener, (struct sockaddr *)&peer, &peer_length);
 		if (connection == INVALID_SOCKET) {
 			/* One guest's aborted connect, or a moment without buffers, must not stop the service. */
 			if (InterlockedCompareExchange(&stopping, 0, 0) != 0)
@@ -244,10 +296,15 @@ static void accept_loop(void)
 			closesocket(connection);
 			continue;
 		}
-		/* A guest that stops reading must not hold a connection's thread for ever. */
+		if (track(connection, &peer.VmId) != 0) {
+			winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: its VM has %u already "
+				   "(--max-per-peer)", options.max_per_peer);
+			closesocket(connection);
+			continue;
+		}
+		/* A backstop under the service's own absolute deadlines: no send() blocks longer. */
 		setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, (const char *)&send_timeout, sizeof(send_timeout));
 		InterlockedIncrement(&connections_open);
-		track(connection);
 		thread = CreateThread(NULL, 0, serve_connection, (LPVOID)(ULONG_PTR)connection, 0, NULL);
 		if (thread == NULL) {
 			EnterCriticalSection(&connections_lock);
@@ -329,7 +386,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	connections = malloc(options.max_connections * sizeof(*connections));
-	if (connections == NULL) {
+	connection_vms = calloc(options.max_connections, sizeof(*connection_vms));
+	if (connections == NULL || connection_vms == NULL) {
 		fprintf(stderr, "winapi-hostd: out of memory\n");
 		return 1;
 	}

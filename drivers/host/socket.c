@@ -31,6 +31,8 @@ struct connection {
 	uint64_t payload_length;   /* bytes of the current request's buffers */
 	uint8_t inline_data[WINAPI_MAX_INLINE_DATA]; /* a generic request's, apart from its buffers */
 	struct winapi_host_socket_stats *stats;
+	struct winapi_host_socket_limits limits;
+	uint64_t idle_ns;          /* when the connection is closed if no frame moves either way */
 };
 
 /* The protocol's control calls are no registered APIs, but are called by name like one; no buffers. */
@@ -56,7 +58,7 @@ static void count(uint64_t *counter, uint64_t amount)
 	__atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
 }
 
-/* Room for @size bytes of buffers; the buffer stays for the next request. */
+/* Room for @size bytes of buffers; the buffer stays for the next request (see shrink_payload()). */
 static int reserve_payload(struct connection *connection, uint64_t size)
 {
 	uint8_t *grown;
@@ -69,6 +71,25 @@ static int reserve_payload(struct connection *connection, uint64_t size)
 	connection->payload = grown;
 	connection->payload_capacity = size;
 	return 0;
+}
+
+/*
+ * Idle: a buffer grown past what is kept goes back (a fresh one of the kept size, so that
+ * the allocator can return the large one's pages at once). On failure the large one stays.
+ */
+static void shrink_payload(struct connection *connection)
+{
+	uint8_t *kept;
+
+	if (connection->payload_capacity <= WINAPI_HOST_SOCKET_KEEP_PAYLOAD)
+		return;
+	kept = malloc(WINAPI_HOST_SOCKET_KEEP_PAYLOAD);
+	if (kept == NULL)
+		return;
+	free(connection->payload);
+	connection->payload = kept;
+	connection->payload_capacity = WINAPI_HOST_SOCKET_KEEP_PAYLOAD;
+	connection->payload_length = 0;
 }
 
 /*
@@ -111,6 +132,12 @@ static void build_message(const struct winapi_hvsock_header *request, const stru
 	}
 }
 
+/* @timeout_ms after @now_ns; 0 is none (UINT64_MAX). */
+static uint64_t after_ms(uint64_t now_ns, unsigned int timeout_ms)
+{
+	return timeout_ms == 0 ? UINT64_MAX : winapi_clock_deadline_after(now_ns, (int)timeout_ms);
+}
+
 /* @reply, its payload the @span_count spans. */
 static int answer_spans(struct connection *connection, struct winapi_hvsock_header *reply,
 			const struct winapi_hvsock_span *spans, unsigned int span_count)
@@ -126,8 +153,15 @@ static int answer_spans(struct connection *connection, struct winapi_hvsock_head
 	size = winapi_hvsock_header_encode(reply, true, text, sizeof(text));
 	if (size < 0)
 		return size; /* a handler's answer that JSON cannot carry: a bug here */
-	rc = winapi_hvsock_send(connection->socket, text, (size_t)size, spans, span_count);
+	/* Absolute: a peer that reads a byte now and then cannot keep this thread for ever. */
+	rc = winapi_hvsock_send_until(connection->socket,
+				      connection->limits.frame_timeout_ms == 0 ?
+					      UINT64_MAX :
+					      winapi_clock_deadline_after(winapi_clock_now_ns(),
+									  (int)connection->limits.frame_timeout_ms),
+				      text, (size_t)size, spans, span_count);
 	if (rc == 0) {
+		connection->idle_ns = after_ms(winapi_clock_now_ns(), connection->limits.idle_timeout_ms);
 		count(&connection->stats->requests, 1);
 		count(&connection->stats->bytes_out, length);
 		if (reply->status != WINAPI_STATUS_OK)
@@ -335,20 +369,21 @@ static int emit_answer(void *context, const struct winapi_message *response)
 }
 
 /*
- * Wait for the next frame no longer than until an event or a wait's deadline is due (a
- * frame partly read already is taken at once). Returns 1 (read a frame), 0 (time to pump), or
- * a negative errno of the socket.
+ * Wait for the next frame no longer than until @wake_ns: an event or a wait's deadline due,
+ * the idle timeout, or the time to give back a large buffer (a frame partly read already is
+ * taken at once). Returns 1 (read a frame), 0 (@wake_ns came), or a negative errno of the
+ * socket.
  */
-static int wait_for_frame(struct connection *connection, uint64_t next_ns)
+static int wait_for_frame(struct connection *connection, uint64_t wake_ns)
 {
 	uint64_t now = winapi_clock_now_ns();
 	int timeout_ms, rc;
 
-	if (next_ns == UINT64_MAX || connection->reader.start < connection->reader.end)
+	if (wake_ns == UINT64_MAX || connection->reader.start < connection->reader.end)
 		return 1;
-	if (next_ns <= now)
+	if (wake_ns <= now)
 		return 0;
-	timeout_ms = next_ns - now > 1000000000u ? 1000 : (int)((next_ns - now + 999999u) / 1000000u);
+	timeout_ms = wake_ns - now > 1000000000u ? 1000 : (int)((wake_ns - now + 999999u) / 1000000u);
 #ifdef _WIN32
 	WSAPOLLFD readable = { .fd = connection->socket, .events = POLLRDNORM };
 
@@ -365,17 +400,26 @@ static int wait_for_frame(struct connection *connection, uint64_t next_ns)
 	return rc > 0 ? 1 : 0;
 }
 
-int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_stats *stats)
+static uint64_t earliest(uint64_t a, uint64_t b)
 {
+	return a < b ? a : b;
+}
+
+int winapi_host_socket_serve_limited(winapi_socket_t socket, struct winapi_host_socket_stats *stats,
+				     const struct winapi_host_socket_limits *limits)
+{
+	static const struct winapi_host_socket_limits defaults = { 0 };
 	struct winapi_host_socket_stats unshared = { 0 };
-	struct connection connection = { .socket = socket, .stats = stats != NULL ? stats : &unshared };
+	struct connection connection = { .socket = socket, .stats = stats != NULL ? stats : &unshared,
+					 .limits = limits != NULL ? *limits : defaults };
 	struct winapi_hvsock_header request;
 	char text[WINAPI_HVSOCK_MAX_HEADER];
-	uint64_t next_ns;
+	uint64_t next_ns, now, shrink_ns = UINT64_MAX;
 	size_t length;
 	int rc, decoded;
 
 	winapi_hvsock_reader_init(&connection.reader, socket);
+	connection.reader.frame_timeout_ms = connection.limits.frame_timeout_ms;
 	connection.context.memory = (struct winapi_host_memory){ .gpadl_span = payload_span,
 								  .context = &connection };
 	/* Echo's bytes land in the payload buffer too: it always holds at least those. */
@@ -386,12 +430,28 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 	if (rc != 0)
 		goto out_free_payload;
 	count(&connection.stats->connections, 1);
+	connection.idle_ns = after_ms(winapi_clock_now_ns(), connection.limits.idle_timeout_ms);
 	for (;;) {
 		/* Events due, and the waits they or their deadlines answer, before the next frame. */
-		rc = winapi_host_events_pump(connection.context.subscriptions, winapi_clock_now_ns(), emit_answer,
-					     &connection, &next_ns);
-		if (rc == 0)
-			rc = wait_for_frame(&connection, next_ns);
+		now = winapi_clock_now_ns();
+		rc = winapi_host_events_pump(connection.context.subscriptions, now, emit_answer, &connection, &next_ns);
+		if (rc != 0)
+			break;
+		if (now >= shrink_ns) {
+			shrink_payload(&connection);
+			shrink_ns = UINT64_MAX;
+		}
+		/*
+		 * Idle: no frame either way for the idle timeout (an answer to an event wait
+		 * counts, so a peer waiting on events stays while they come).
+		 */
+		if (now >= connection.idle_ns) {
+			winapi_log(WINAPI_LOG_NOTICE, "host-socket", "closing a connection idle for %u ms",
+				   connection.limits.idle_timeout_ms);
+			rc = -ECANCELED;
+			break;
+		}
+		rc = wait_for_frame(&connection, earliest(next_ns, earliest(connection.idle_ns, shrink_ns)));
 		if (rc == 0)
 			continue;
 		if (rc < 0)
@@ -411,15 +471,26 @@ int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_s
 		rc = serve_request(&connection, &request, decoded);
 		if (rc != 0)
 			break;
+		now = winapi_clock_now_ns();
+		connection.idle_ns = after_ms(now, connection.limits.idle_timeout_ms);
+		shrink_ns = connection.payload_capacity > WINAPI_HOST_SOCKET_KEEP_PAYLOAD ?
+				    after_ms(now, WINAPI_HOST_SOCKET_SHRINK_MS) : UINT64_MAX;
 	}
 	if (rc == -ECONNRESET)
 		rc = 0; /* the peer closed between frames: the normal end */
 	else if (rc == -EPROTO)
 		winapi_log(WINAPI_LOG_WARNING, "host-socket", "connection ended inside a frame or broke the framing");
 	else if (rc == -ETIMEDOUT)
-		winapi_log(WINAPI_LOG_WARNING, "host-socket", "closing a connection that stopped inside a frame");
+		winapi_log(WINAPI_LOG_WARNING, "host-socket",
+			   "closing a connection whose frame took longer than %u ms (--timeout)",
+			   connection.limits.frame_timeout_ms);
 	winapi_host_subscriptions_destroy(connection.context.subscriptions);
 out_free_payload:
 	free(connection.payload);
 	return rc;
+}
+
+int winapi_host_socket_serve(winapi_socket_t socket, struct winapi_host_socket_stats *stats)
+{
+	return winapi_host_socket_serve_limited(socket, stats, NULL);
 }

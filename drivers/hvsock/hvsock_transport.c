@@ -130,6 +130,7 @@ static int receive_reply(struct hvsock_transport *transport)
 	struct winapi_hvsock_header reply;
 	struct request_queue *queue = NULL;
 	struct hvsock_request *request = NULL;
+	uint64_t frame_deadline, request_deadline, consumed;
 	uint32_t index = 0;
 	size_t length;
 	int rc, verdict = 0;
@@ -159,8 +160,30 @@ static int receive_reply(struct hvsock_transport *transport)
 
 	if (request == NULL || verdict != 0)
 		return winapi_hvsock_receive(&transport->reader, NULL, reply.payload_size);
-	/* RECEIVING: nobody else ends this request, and its queue waits for it before it goes. */
+	/*
+	 * RECEIVING: nobody else ends this request, and its queue waits for it before it goes;
+	 * so its deadline is kept here. Its bytes land only until then, however long the frame
+	 * may take (a large reply to a call with a long timeout): a host that trickles them
+	 * cannot hold the call past it.
+	 */
+	frame_deadline = transport->reader.deadline_ns;
+	request_deadline = queue->slots[index].deadline_ns;
+	consumed = transport->reader.consumed;
+	transport->reader.deadline_ns = request_deadline;
 	rc = receive_payload(transport, request, &reply);
+	if (rc == -ETIMEDOUT && winapi_clock_now_ns() >= request_deadline) {
+		pthread_mutex_lock(&table->lock);
+		request_finish(queue, index, -ETIMEDOUT);
+		pthread_mutex_unlock(&table->lock);
+		/*
+		 * The rest of the frame is dropped if it comes within the frame's own bound: a
+		 * slow host keeps its connection, a stalled one loses it (the stream cannot be
+		 * resynchronised).
+		 */
+		transport->reader.deadline_ns = frame_deadline > request_deadline ? frame_deadline : request_deadline;
+		return winapi_hvsock_receive(&transport->reader, NULL,
+					     reply.payload_size - (transport->reader.consumed - consumed));
+	}
 
 	pthread_mutex_lock(&table->lock);
 	if (rc != 0)
@@ -193,8 +216,8 @@ static void *receiver_main(void *argument)
 	shutdown(transport->fd, SHUT_RDWR);
 	pthread_mutex_lock(&table->lock);
 	if (rc == -ETIMEDOUT && table->broken == 0)
-		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host stopped half-way through a reply for "
-			   "WINAPI_TIMEOUT_MS; closing the connection");
+		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host took longer than WINAPI_TIMEOUT_MS (and "
+			   "its request's deadline) to send one reply; closing the connection");
 	/* -EIO was logged where it was seen; -ENOTCONN is the host closing. */
 	else if (rc != -ENOTCONN && rc != -EIO && table->broken == 0)
 		winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: connection to the host failed: %s", strerror(-rc));
@@ -520,8 +543,8 @@ static const struct winapi_transport_ops hvsock_ops = {
 
 static int connect_socket(int *fd_out, char *where, size_t where_size)
 {
-	const char *path = getenv("WINAPI_SOCKET_PATH");
-	const char *cid_text = getenv("WINAPI_SOCKET_CID");
+	const char *path = secure_getenv("WINAPI_SOCKET_PATH");
+	const char *cid_text = secure_getenv("WINAPI_SOCKET_CID");
 	struct sockaddr_un unix_address = { .sun_family = AF_UNIX };
 	struct sockaddr_vm vsock_address = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST };
 	struct sockaddr *address;
@@ -541,7 +564,7 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 		snprintf(where, where_size, "%s", path);
 	} else {
 		if (winapi_hvsock_port_from_environment(&port) != 0) {
-			snprintf(where, where_size, "WINAPI_SOCKET_PORT=%s", getenv("WINAPI_SOCKET_PORT"));
+			snprintf(where, where_size, "WINAPI_SOCKET_PORT=%s", secure_getenv("WINAPI_SOCKET_PORT"));
 			return -EINVAL;
 		}
 		if (cid_text != NULL && *cid_text != '\0') {
@@ -585,7 +608,7 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 static int hvsock_open(bool automatic, struct winapi_transport_instance *instance)
 {
 	struct hvsock_transport *transport;
-	const char *spin = getenv("VMBUS_SPIN_NS");
+	const char *spin = secure_getenv("VMBUS_SPIN_NS");
 	char where[160] = "";
 	int rc;
 
@@ -604,6 +627,8 @@ static int hvsock_open(bool automatic, struct winapi_transport_instance *instanc
 		goto err_free_transport;
 	}
 	winapi_hvsock_reader_init(&transport->reader, transport->fd);
+	/* The fixed bound on any frame from the host, from its first byte: a stalled stream is broken. */
+	transport->reader.frame_timeout_ms = (unsigned int)request_default_timeout_ms();
 	transport->spin_ns = spin != NULL && *spin != '\0' ? strtoull(spin, NULL, 0) : HVSOCK_SPIN_NS_DEFAULT;
 	rc = request_table_init(&transport->table, "lowlat", wait_for_receiver, transport);
 	if (rc != 0)

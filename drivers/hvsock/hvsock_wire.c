@@ -15,12 +15,22 @@
 
 #ifdef _WIN32
 #include <winsock2.h>
+#define POLL_READ POLLRDNORM
+#define POLL_WRITE POLLWRNORM
 #else
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#define POLL_READ POLLIN
+#define POLL_WRITE POLLOUT
 #endif
 
+#include <winapi_internal/clock.h>
 #include <winapi_internal/hvsock.h>
+
+#ifdef _WIN32
+#define secure_getenv getenv /* no setuid programs there to steer */
+#endif
 
 static_assert(sizeof(((struct winapi_hvsock_header *)0)->fields) >= sizeof(struct winapi_buffer_test_reply) &&
 	      sizeof(((struct winapi_hvsock_header *)0)->fields) >= sizeof(struct winapi_perf_test_reply),
@@ -525,6 +535,47 @@ int winapi_hvsock_reply_decode(const void *text, size_t length, struct winapi_hv
 
 /* ---- frames on the socket ---- */
 
+/*
+ * Wait until @socket is ready for @events, no later than @deadline_ns (CLOCK_MONOTONIC;
+ * UINT64_MAX: none) and no longer than @stall_ms (0: no bound) from now. The deadline is
+ * absolute: a peer that moves a byte now and then does not move it. With neither, nothing is
+ * waited for here (the socket's own timeouts apply). 0; -ETIMEDOUT; a negative errno.
+ */
+static int wait_ready(winapi_socket_t socket, short events, uint64_t deadline_ns, unsigned int stall_ms)
+{
+	uint64_t now, until;
+	int timeout_ms, rc;
+
+	if (deadline_ns == UINT64_MAX && stall_ms == 0)
+		return 0;
+	now = winapi_clock_now_ns();
+	until = stall_ms == 0 ? deadline_ns : winapi_clock_deadline_after(now, (int)stall_ms);
+	if (until > deadline_ns)
+		until = deadline_ns;
+	for (;;) {
+		if (now >= until)
+			return -ETIMEDOUT;
+		/* Rounded up: a wait that ends a little early would only poll again. */
+		timeout_ms = until - now >= 3600000000000u ? 3600000 : (int)((until - now + 999999u) / 1000000u);
+#ifdef _WIN32
+		WSAPOLLFD ready = { .fd = socket, .events = events };
+
+		rc = WSAPoll(&ready, 1, timeout_ms);
+		if (rc < 0)
+			return -EIO;
+#else
+		struct pollfd ready = { .fd = socket, .events = events };
+
+		rc = poll(&ready, 1, timeout_ms);
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+#endif
+		if (rc > 0)
+			return 0; /* ready, or an error or hang-up the next call reports */
+		now = winapi_clock_now_ns();
+	}
+}
+
 #ifdef _WIN32
 static int socket_error(void)
 {
@@ -541,14 +592,21 @@ static int socket_error(void)
 	}
 }
 
-static int send_all(winapi_socket_t socket, const void *data, size_t length)
+/* With a deadline, in pieces: a blocking send() of a large one would outlast it. */
+static int send_all(winapi_socket_t socket, const void *data, size_t length, uint64_t deadline_ns)
 {
 	const char *bytes = data;
+	size_t most = deadline_ns == UINT64_MAX ? 1u << 30 : 1u << 16;
+	int rc;
 
 	while (length > 0) {
-		int chunk = length > (1u << 30) ? 1 << 30 : (int)length;
-		int sent = send(socket, bytes, chunk, 0);
+		int chunk = length > most ? (int)most : (int)length;
+		int sent;
 
+		rc = wait_ready(socket, POLL_WRITE, deadline_ns, 0);
+		if (rc != 0)
+			return rc;
+		sent = send(socket, bytes, chunk, 0);
 		if (sent == SOCKET_ERROR)
 			return socket_error();
 		bytes += sent;
@@ -557,21 +615,22 @@ static int send_all(winapi_socket_t socket, const void *data, size_t length)
 	return 0;
 }
 
-int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
-		       const struct winapi_hvsock_span *spans, unsigned int span_count)
+int winapi_hvsock_send_until(winapi_socket_t socket, uint64_t deadline_ns, const char *header, size_t header_length,
+			     const struct winapi_hvsock_span *spans, unsigned int span_count)
 {
 	uint8_t prefix[4] = { (uint8_t)header_length, (uint8_t)(header_length >> 8),
 			      (uint8_t)(header_length >> 16), (uint8_t)(header_length >> 24) };
 	unsigned int i;
 	int rc;
 
-	if (header == NULL || header_length == 0 || header_length > UINT32_MAX)
+	if (header == NULL || header_length == 0 || header_length > UINT32_MAX || span_count > WINAPI_HVSOCK_MAX_SPANS ||
+	    (span_count != 0 && spans == NULL))
 		return -EINVAL;
-	rc = send_all(socket, prefix, sizeof(prefix));
+	rc = send_all(socket, prefix, sizeof(prefix), deadline_ns);
 	if (rc == 0)
-		rc = send_all(socket, header, header_length);
+		rc = send_all(socket, header, header_length, deadline_ns);
 	for (i = 0; rc == 0 && i < span_count; i++)
-		rc = send_all(socket, spans[i].data, spans[i].length);
+		rc = send_all(socket, spans[i].data, spans[i].length, deadline_ns);
 	return rc;
 }
 
@@ -583,14 +642,17 @@ static long recv_once(winapi_socket_t socket, void *data, size_t length)
 	return got == SOCKET_ERROR ? socket_error() : got;
 }
 #else
-int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
-		       const struct winapi_hvsock_span *spans, unsigned int span_count)
+int winapi_hvsock_send_until(winapi_socket_t socket, uint64_t deadline_ns, const char *header, size_t header_length,
+			     const struct winapi_hvsock_span *spans, unsigned int span_count)
 {
 	uint8_t prefix[4] = { (uint8_t)header_length, (uint8_t)(header_length >> 8),
 			      (uint8_t)(header_length >> 16), (uint8_t)(header_length >> 24) };
 	struct iovec iov[2 + WINAPI_HVSOCK_MAX_SPANS];
 	struct msghdr message = { .msg_iov = iov };
+	/* With a deadline, never blocked in the kernel: a peer reading a byte at a time would hold it. */
+	int flags = MSG_NOSIGNAL | (deadline_ns != UINT64_MAX ? MSG_DONTWAIT : 0);
 	unsigned int i;
+	int rc;
 
 	if (header == NULL || header_length == 0 || header_length > UINT32_MAX || span_count > WINAPI_HVSOCK_MAX_SPANS ||
 	    (span_count != 0 && spans == NULL))
@@ -602,10 +664,16 @@ int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header
 	message.msg_iovlen = 2 + span_count;
 	/* One sendmsg for the whole frame: a small request is one segment on the wire. */
 	while (message.msg_iovlen > 0) {
-		ssize_t sent = sendmsg(socket, &message, MSG_NOSIGNAL);
+		ssize_t sent = sendmsg(socket, &message, flags);
 
 		if (sent < 0 && errno == EINTR)
 			continue;
+		if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline_ns != UINT64_MAX) {
+			rc = wait_ready(socket, POLL_WRITE, deadline_ns, 0);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
 		if (sent < 0)
 			return -errno;
 		while (message.msg_iovlen > 0 && (size_t)sent >= message.msg_iov->iov_len) {
@@ -634,10 +702,27 @@ static long recv_once(winapi_socket_t socket, void *data, size_t length)
 }
 #endif
 
+int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
+		       const struct winapi_hvsock_span *spans, unsigned int span_count)
+{
+	return winapi_hvsock_send_until(socket, UINT64_MAX, header, header_length, spans, span_count);
+}
+
 void winapi_hvsock_reader_init(struct winapi_hvsock_reader *reader, winapi_socket_t socket)
 {
 	reader->socket = socket;
+	reader->frame_timeout_ms = 0;
+	reader->deadline_ns = UINT64_MAX;
+	reader->consumed = 0;
 	reader->start = reader->end = 0;
+}
+
+/* A frame's first byte: from now it has frame_timeout_ms to arrive whole. */
+static void start_frame(struct winapi_hvsock_reader *reader)
+{
+	reader->deadline_ns = reader->frame_timeout_ms == 0 ?
+				      UINT64_MAX :
+				      winapi_clock_deadline_after(winapi_clock_now_ns(), (int)reader->frame_timeout_ms);
 }
 
 /*
@@ -645,7 +730,8 @@ void winapi_hvsock_reader_init(struct winapi_hvsock_reader *reader, winapi_socke
  * rest through the buffer, with one recv() taking whatever else has arrived (the next frames of
  * a busy peer), or a long one straight into @data, without a copy.
  * Before the first byte (when @started is false): -ECONNRESET, the stream ended; -EAGAIN, the
- * socket's receive timeout passed. After it: -EPROTO, the stream ended; -ETIMEDOUT.
+ * socket's receive timeout passed. After it: -EPROTO, the stream ended; -ETIMEDOUT, the
+ * socket's timeout or the frame's deadline (reader->deadline_ns) passed.
  */
 static int read_exact(struct winapi_hvsock_reader *reader, void *data, uint64_t length, bool started)
 {
@@ -663,15 +749,25 @@ static int read_exact(struct winapi_hvsock_reader *reader, void *data, uint64_t 
 				bytes += take;
 			}
 			reader->start += take;
+			reader->consumed += take;
 			length -= take;
+			if (!started)
+				start_frame(reader);
 			started = true;
 			continue;
+		}
+		if (started) {
+			int rc = wait_ready(reader->socket, POLL_READ, reader->deadline_ns, reader->frame_timeout_ms);
+
+			if (rc != 0)
+				return rc;
 		}
 		if (bytes != NULL && length >= sizeof(reader->buffer)) {
 			got = recv_once(reader->socket, bytes, length > (1u << 30) ? 1u << 30 : (size_t)length);
 			if (got > 0) {
 				bytes += got;
 				length -= (uint64_t)got;
+				reader->consumed += (uint64_t)got;
 			}
 		} else {
 			reader->start = 0;
@@ -685,6 +781,8 @@ static int read_exact(struct winapi_hvsock_reader *reader, void *data, uint64_t 
 			return (int)got;
 		if (got == 0)
 			return started ? -EPROTO : -ECONNRESET;
+		if (!started)
+			start_frame(reader);
 		started = true;
 	}
 	return 0;
@@ -722,7 +820,7 @@ void winapi_hvsock_service_id(uint32_t port, char text[37])
 
 int winapi_hvsock_port_from_environment(uint32_t *port)
 {
-	const char *text = getenv("WINAPI_SOCKET_PORT");
+	const char *text = secure_getenv("WINAPI_SOCKET_PORT");
 	unsigned long long value;
 	char *end;
 
@@ -735,4 +833,43 @@ int winapi_hvsock_port_from_environment(uint32_t *port)
 		return -EINVAL;
 	*port = (uint32_t)value;
 	return 0;
+}
+
+int winapi_hvsock_parse_cids(const char *text, uint32_t *cids, unsigned int max, unsigned int *count)
+{
+	unsigned long long value;
+	unsigned int n = 0;
+	char *end;
+
+	if (text == NULL || *text == '\0')
+		return -EINVAL;
+	for (;;) {
+		/* strtoull would take a sign or spaces: a CID is digits only. */
+		if (*text < '0' || *text > '9')
+			return -EINVAL;
+		errno = 0;
+		value = strtoull(text, &end, 0);
+		if (errno != 0 || end == text || value >= 0xffffffffu || (*end != ',' && *end != '\0'))
+			return -EINVAL;
+		if (n == max)
+			return -E2BIG;
+		cids[n++] = (uint32_t)value;
+		if (*end == '\0')
+			break;
+		text = end + 1;
+	}
+	*count = n;
+	return 0;
+}
+
+bool winapi_hvsock_cid_allowed(const uint32_t *cids, unsigned int count, uint32_t cid)
+{
+	unsigned int i;
+
+	if (count == 0)
+		return true;
+	for (i = 0; i < count; i++)
+		if (cids[i] == cid)
+			return true;
+	return false;
 }

@@ -178,42 +178,67 @@ struct winapi_hvsock_span {
 /**
  * Send one frame: the length prefix, @p header_length bytes of header, then the spans (at
  * most WINAPI_HVSOCK_MAX_SPANS). The framing is also that of winapi-bench's baseline, whose
- * headers are larger.
+ * headers are larger. Blocks as the socket does (SO_SNDTIMEO applies to each send()).
  * @return 0; a negative errno of the socket (-EPIPE, -ECONNRESET, ...); -EINVAL.
  */
 int winapi_hvsock_send(winapi_socket_t socket, const char *header, size_t header_length,
 		       const struct winapi_hvsock_span *spans, unsigned int span_count);
 
 /**
+ * The same, whole by @p deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: none, as
+ * winapi_hvsock_send()): the wait for room is polled with the time left, so a peer that
+ * reads a byte now and then cannot stretch one frame past it. (On Windows a send() of up to
+ * 64 KiB that started before the deadline may end after it, bounded by SO_SNDTIMEO.)
+ * @return as winapi_hvsock_send(); -ETIMEDOUT (the deadline passed: part of the frame may be
+ *         out, the stream is lost).
+ */
+int winapi_hvsock_send_until(winapi_socket_t socket, uint64_t deadline_ns, const char *header, size_t header_length,
+			     const struct winapi_hvsock_span *spans, unsigned int span_count);
+
+/**
  * The reading end of a stream: frames are read through a small buffer, so that one recv()
  * takes every small frame that has arrived (a busy peer's replies, a batch's requests), while
  * bulk payloads go straight from the socket into their destination. One per socket, used by
  * one thread at a time.
+ *
+ * Deadlines: with @c frame_timeout_ms set, a frame must arrive whole within that long of its
+ * first byte, and no wait inside it lasts longer either. Inside a frame every wait polls with
+ * the time left to @c deadline_ns, so a peer that trickles a byte now and then cannot stretch
+ * a frame: a socket receive timeout (SO_RCVTIMEO) alone restarts at each byte. A caller may
+ * move @c deadline_ns once it knows more (the guest: to the deadline of the request whose
+ * reply it lands; a stall of frame_timeout_ms still ends it). Between frames nothing is
+ * polled here: the socket's receive timeout, or the caller's own poll, applies.
  */
 struct winapi_hvsock_reader {
 	winapi_socket_t socket;
+	unsigned int frame_timeout_ms; /* 0: no bound of its own (winapi_hvsock_reader_init()) */
+	uint64_t deadline_ns;     /* inside a frame: when it must be whole (CLOCK_MONOTONIC; UINT64_MAX: never) */
+	uint64_t consumed;        /* bytes of frames taken so far: how far a frame that failed got */
 	size_t start, end;        /* the unread bytes: buffer[start, end) */
 	uint8_t buffer[16384];
 };
 
+/** No frame timeout: set @c frame_timeout_ms after this for one. */
 void winapi_hvsock_reader_init(struct winapi_hvsock_reader *reader, winapi_socket_t socket);
 
 /**
  * Read one frame's header into @p buffer: at most @p size bytes are accepted
  * (WINAPI_HVSOCK_MAX_HEADER for this wire). With a receive timeout on the socket
- * (SO_RCVTIMEO), an idle peer and a stalled one are told apart.
+ * (SO_RCVTIMEO), an idle peer and a stalled one are told apart. The frame's deadline starts
+ * at its first byte (see struct winapi_hvsock_reader).
  * @return 0 with *@p length set; -ECONNRESET (the peer closed between frames); -EAGAIN (the
  *         timeout passed between frames: nothing was consumed, call again); -EPROTO (it closed
  *         inside one, or the length is 0 or over @p size); -ETIMEDOUT (it stopped inside a
- *         frame for the timeout: the stream cannot be resynchronised); a negative errno of the
- *         socket.
+ *         frame for the socket's timeout, or the frame's deadline passed: the stream cannot be
+ *         resynchronised); a negative errno of the socket.
  */
 int winapi_hvsock_receive_header(struct winapi_hvsock_reader *reader, char *buffer, size_t size, size_t *length);
 
 /**
  * Read exactly @p length bytes of a frame (or, with @p data NULL, read and drop them).
  * @return 0; -EPROTO (the stream ended); -ETIMEDOUT (the peer stopped for the socket's receive
- *         timeout); a negative errno of the socket.
+ *         timeout, or @c deadline_ns passed; @c consumed says how far it got); a negative errno
+ *         of the socket.
  */
 int winapi_hvsock_receive(struct winapi_hvsock_reader *reader, void *data, uint64_t length);
 
@@ -230,6 +255,20 @@ void winapi_hvsock_service_id(uint32_t port, char text[37]);
  * @return 0 with *@p port; -EINVAL (set but not a port; nothing is guessed).
  */
 int winapi_hvsock_port_from_environment(uint32_t *port);
+
+/** Most vsock peers an allow-list names (winapi-hostd --allow-cid). */
+#define WINAPI_HVSOCK_MAX_ALLOWED_CIDS 64u
+
+/**
+ * Parse an allow-list of vsock peers, "CID[,CID...]" (decimal or 0x hex), into @p cids.
+ * VMADDR_CID_ANY (0xffffffff) is refused: it names no peer, and would read as "every one".
+ * @return 0 with *@p count set (1..@p max); -EINVAL (empty, not a number, the wildcard);
+ *         -E2BIG (more than @p max).
+ */
+int winapi_hvsock_parse_cids(const char *text, uint32_t *cids, unsigned int max, unsigned int *count);
+
+/** Whether the peer @p cid may be served: it is one of @p cids, or the list is empty (@p count 0). */
+bool winapi_hvsock_cid_allowed(const uint32_t *cids, unsigned int count, uint32_t cid);
 
 #ifdef __cplusplus
 }

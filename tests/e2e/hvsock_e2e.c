@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include <winapi_internal/clock.h>
 #include <winapi_internal/host_api.h>
 #include <winapi_internal/host_socket.h>
 #include <winapi_internal/hvsock.h>
@@ -45,6 +47,10 @@ static struct emulator hostd;
  */
 static struct emulator strict_hostd;
 static const char *const strict_hostd_arguments[] = { "--timeout", "2", NULL };
+/* A third for the deadlines that hold against a trickling or idling client, and the per-peer cap. */
+static struct emulator limits_hostd;
+static const char *const limits_hostd_arguments[] = { "--timeout", "2", "--idle-timeout", "3", "--max-per-peer", "3",
+						      NULL };
 
 static int start_hostd(void **state)
 {
@@ -659,6 +665,142 @@ static void test_hostile_client(void **state)
 	winapi_cleanup(handle);
 }
 
+/* Whether the service has closed @fd, without waiting. */
+static bool closed_by_peer(int fd)
+{
+	char byte;
+
+	return recv(fd, &byte, 1, MSG_DONTWAIT) == 0;
+}
+
+/* The resident set of process @pid, in KiB (its /proc status's VmRSS). */
+static long resident_kib(pid_t pid)
+{
+	char path[64], line[128];
+	long kib = -1;
+	FILE *status;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	status = fopen(path, "r");
+	assert_non_null(status);
+	while (fgets(line, sizeof(line), status) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(status);
+	return kib;
+}
+
+#define ECHO_HELLO "{\"request_id\":1,\"api\":\"echo\",\"payload_size\":5}"
+
+/* Whether the service answers an echo on @fd (its reply then waits there); false: it closed @fd. */
+static bool answers_echo(int fd)
+{
+	const struct winapi_hvsock_span span = { "hello", 5 };
+	char byte;
+
+	if (winapi_hvsock_send(fd, ECHO_HELLO, strlen(ECHO_HELLO), &span, 1) != 0)
+		return false;
+	return recv(fd, &byte, 1, MSG_PEEK) > 0;
+}
+
+static void expect_echo(const char *path)
+{
+	int fd = connect_raw(path);
+
+	assert_true(fd >= 0);
+	assert_true(answers_echo(fd));
+	expect_reply(fd, 1, WINAPI_STATUS_OK);
+	close(fd);
+}
+
+static void test_service_limits(void **state)
+{
+	static const char header[] = ECHO_HELLO;
+	const struct timeval short_wait = { .tv_sec = 10 };
+	uint64_t started_ns;
+	int fd, peers[3];
+	long before_kib, after_kib;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(emulator_prepare_program(&limits_hostd, "hvsock_e2e-limits", "winapi-hostd"), 0);
+	assert_int_equal(emulator_start(&limits_hostd, limits_hostd_arguments), 0);
+
+	/*
+	 * A client that trickles a request a byte every 300 ms (each well inside --timeout 2, so a
+	 * timeout per recv() never fires) is closed once the frame's absolute deadline passes,
+	 * give or take a loaded machine's 2 s; another client is served meanwhile.
+	 */
+	fd = connect_raw(limits_hostd.socket_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, (uint8_t[4]){ sizeof(header) - 1 }, 4), 4);
+	started_ns = winapi_clock_now_ns();
+	for (i = 0; i < sizeof(header) - 1 && !closed_by_peer(fd); i++) {
+		if (send(fd, header + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		if (i == 2)
+			expect_echo(limits_hostd.socket_path);
+		sleep_ms(300);
+	}
+	assert_true(i < sizeof(header) - 1);
+	assert_true(winapi_clock_now_ns() - started_ns < (2000u + 2000u) * 1000000ull);
+	close(fd);
+
+	/* Idle for --idle-timeout (3 s): closed, not before. */
+	fd = connect_raw(limits_hostd.socket_path);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &short_wait, sizeof(short_wait));
+	started_ns = winapi_clock_now_ns();
+	expect_closed(fd);
+	assert_true(winapi_clock_now_ns() - started_ns >= 2900u * 1000000ull);
+
+	/* One peer (this uid) gets --max-per-peer (3) connections; a fourth is refused at accept. */
+	for (i = 0; i < 3; i++) {
+		peers[i] = connect_raw(limits_hostd.socket_path);
+		assert_true(peers[i] >= 0);
+		assert_true(answers_echo(peers[i]));
+		expect_reply(peers[i], 1, WINAPI_STATUS_OK);
+	}
+	fd = connect_raw(limits_hostd.socket_path);
+	assert_true(fd >= 0);
+	assert_false(answers_echo(fd));
+	close(fd);
+	/* One gone, one more is served (once its thread has seen the close). */
+	close(peers[0]);
+	for (i = 0; i < 100; i++) {
+		fd = connect_raw(limits_hostd.socket_path);
+		assert_true(fd >= 0);
+		if (answers_echo(fd))
+			break;
+		close(fd);
+		sleep_ms(50);
+	}
+	expect_reply(fd, 1, WINAPI_STATUS_OK);
+	close(fd);
+	close(peers[1]);
+	close(peers[2]);
+
+	/*
+	 * A 200-byte WRITE request for 256 MiB: the service fills and sends them, then gives the
+	 * buffer back once the connection idles (WINAPI_HOST_SOCKET_SHRINK_MS), not at its end.
+	 */
+	sleep_ms(500);
+	before_kib = resident_kib(limits_hostd.pid);
+	fd = connect_raw(limits_hostd.socket_path);
+	send_raw(fd, "{\"request_id\":2,\"api\":\"buffer_test\",\"payload_size\":0,\"operation\":\"write\","
+		     "\"pattern\":1,\"crc_seed\":0,\"buffers\":[67108864,67108864,67108864,67108864]}", NULL, 0);
+	expect_reply(fd, 2, WINAPI_STATUS_OK);
+	after_kib = resident_kib(limits_hostd.pid);
+	for (i = 0; i < 50 && after_kib - before_kib > 64 * 1024; i++) {
+		sleep_ms(100);
+		after_kib = resident_kib(limits_hostd.pid);
+	}
+	assert_true(after_kib - before_kib < 64 * 1024);
+	assert_false(closed_by_peer(fd)); /* given back while the connection lives */
+	close(fd);
+	emulator_cleanup(&limits_hostd);
+}
+
 /* ---- a hostile host against the library ---- */
 
 enum fake_host_mode {
@@ -671,6 +813,7 @@ enum fake_host_mode {
 	FAKE_LATE,            /* answers its first echo right once released, the others at once */
 	FAKE_GENERIC,         /* lists test.sum, answers its calls wrong in turn, then right */
 	FAKE_OLD,             /* a 1.0 host: knows no generic frame (nor LIST), answers echo */
+	FAKE_TRICKLE,         /* a reply's header, then its payload a byte every 200 ms */
 };
 
 struct fake_host {
@@ -779,6 +922,18 @@ static void *fake_host_main(void *argument)
 							    &(struct winapi_hvsock_span){ payload, 2 }, 1) != 0)
 				break;
 			continue; /* the rest never comes; the next read sees the guest close */
+		case FAKE_TRICKLE:
+			/* Each byte well inside any receive timeout: only an absolute deadline ends it. */
+			reply.payload_size = request.payload_size;
+			size = winapi_hvsock_header_encode(&reply, true, text, sizeof(text));
+			if (size <= 0 || winapi_hvsock_send(fd, text, (size_t)size, NULL, 0) != 0)
+				break;
+			for (uint64_t at = 0; at < reply.payload_size; at++) {
+				if (send(fd, payload + at, 1, MSG_NOSIGNAL) != 1)
+					break;
+				sleep_ms(200);
+			}
+			continue;
 		case FAKE_DEAF:
 			break;
 		case FAKE_LATE:
@@ -863,6 +1018,7 @@ static void test_hostile_host(void **state)
 	winapi_handle_t handle;
 	winapi_queue_t queue;
 	pthread_t thread;
+	uint64_t started_ns;
 	size_t i;
 
 	(void)state;
@@ -922,6 +1078,20 @@ static void test_hostile_host(void **state)
 	handle = start_fake_host(&fake, FAKE_STALL, &thread);
 	assert_non_null(handle);
 	assert_int_equal(echo_on_own_queue(handle, 600000, "half of this", output, sizeof(output)), -ETIMEDOUT);
+	assert_int_equal(winapi_echo(handle, "and then", output, sizeof(output)), -ENOTCONN);
+	stop_fake_host(&fake, handle, thread);
+
+	/*
+	 * A reply trickled a byte every 200 ms (its 40 bytes would take 8 s): the call ends at its
+	 * deadline all the same, give or take a loaded machine's 2 s; the stream, stalled inside a
+	 * frame past WINAPI_TIMEOUT_MS, is then broken for every later call.
+	 */
+	handle = start_fake_host(&fake, FAKE_TRICKLE, &thread);
+	assert_non_null(handle);
+	started_ns = winapi_clock_now_ns();
+	assert_int_equal(echo_on_own_queue(handle, 1000, "a reply that takes eight seconds to come",
+					   output, sizeof(output)), -ETIMEDOUT);
+	assert_true(winapi_clock_now_ns() - started_ns < (1000u + 2000u) * 1000000ull);
 	assert_int_equal(winapi_echo(handle, "and then", output, sizeof(output)), -ENOTCONN);
 	stop_fake_host(&fake, handle, thread);
 
@@ -1105,6 +1275,7 @@ int main(void)
 		cmocka_unit_test(test_many_in_flight),
 		cmocka_unit_test(test_registered_api),
 		cmocka_unit_test(test_hostile_client),
+		cmocka_unit_test(test_service_limits),
 		cmocka_unit_test(test_hostile_host),
 		cmocka_unit_test(test_generic_hostile_host),
 		cmocka_unit_test(test_environment_refusals),

@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include <winapi_internal/clock.h>
 #include <winapi_internal/hvsock.h>
 
 static struct winapi_hvsock_header buffer_test_request(uint32_t operation, unsigned int count, uint64_t length)
@@ -483,6 +486,92 @@ static void test_frames_on_a_socket(void **state)
 	close(fds[1]);
 }
 
+/* A peer that sends a 10-byte header's frame a byte every 100 ms (1.4 s in all). */
+static void *trickle(void *argument)
+{
+	int fd = *(int *)argument;
+	const char frame[] = "\x0a\x00\x00\x00{\"a\":1234}";
+	size_t i;
+
+	for (i = 0; i < sizeof(frame) - 1; i++) {
+		if (send(fd, frame + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(100000);
+	}
+	return NULL;
+}
+
+static void test_frame_deadlines(void **state)
+{
+	static uint8_t big[8u << 20];
+	const struct winapi_hvsock_span span = { big, sizeof(big) };
+	char header[WINAPI_HVSOCK_MAX_HEADER];
+	struct winapi_hvsock_reader reader;
+	pthread_t thread;
+	uint64_t started;
+	size_t length;
+	int fds[2];
+
+	(void)state;
+	/*
+	 * Each byte comes well inside the frame timeout, which a timeout per recv() would
+	 * restart: the frame's deadline, from its first byte, ends it all the same.
+	 */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	winapi_hvsock_reader_init(&reader, fds[1]);
+	reader.frame_timeout_ms = 400;
+	assert_int_equal(pthread_create(&thread, NULL, trickle, &fds[0]), 0);
+	started = winapi_clock_now_ns();
+	assert_int_equal(winapi_hvsock_receive_header(&reader, header, sizeof(header), &length), -ETIMEDOUT);
+	assert_true(winapi_clock_now_ns() - started < 1000000000u); /* 0.4 s, and a loaded machine's 0.6 */
+	shutdown(fds[1], SHUT_RDWR);
+	pthread_join(thread, NULL);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* A peer that reads nothing: a send with a deadline ends there, not when SO_SNDTIMEO says. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	started = winapi_clock_now_ns();
+	assert_int_equal(winapi_hvsock_send_until(fds[0], started + 300000000u, "{}", 2, &span, 1), -ETIMEDOUT);
+	assert_true(winapi_clock_now_ns() - started >= 300000000u);
+	assert_true(winapi_clock_now_ns() - started < 1000000000u);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void test_allow_cids(void **state)
+{
+	uint32_t cids[WINAPI_HVSOCK_MAX_ALLOWED_CIDS + 1];
+	char many[WINAPI_HVSOCK_MAX_ALLOWED_CIDS * 4 + 8] = "";
+	unsigned int count, i;
+
+	(void)state;
+	assert_int_equal(winapi_hvsock_parse_cids("3", cids, 4, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(cids[0], 3);
+	assert_int_equal(winapi_hvsock_parse_cids("3,0x10,4294967294", cids, 4, &count), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(cids[1], 16);
+	assert_int_equal(cids[2], 0xfffffffeu);
+	assert_true(winapi_hvsock_cid_allowed(cids, count, 16));
+	assert_false(winapi_hvsock_cid_allowed(cids, count, 2));
+	assert_false(winapi_hvsock_cid_allowed(cids, count, 0xffffffffu));
+	assert_true(winapi_hvsock_cid_allowed(cids, 0, 2)); /* no list: every peer */
+	/* Nothing guessed: a list that is not exactly CIDs is refused whole. */
+	for (const char *const *bad = (const char *const[]){ "", ",", "3,", ",3", "3,,4", "a", "-1", " 3", "3 ",
+							     "+3", "0xffffffff", "4294967295", "4294967296",
+							     "99999999999999999999", NULL };
+	     *bad; bad++)
+		if (winapi_hvsock_parse_cids(*bad, cids, 4, &count) != -EINVAL)
+			fail_msg("--allow-cid '%s' accepted", *bad);
+	for (i = 0; i <= WINAPI_HVSOCK_MAX_ALLOWED_CIDS; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s%u", i == 0 ? "" : ",", i + 3);
+	assert_int_equal(winapi_hvsock_parse_cids(many, cids, WINAPI_HVSOCK_MAX_ALLOWED_CIDS, &count), -E2BIG);
+	*strrchr(many, ',') = '\0';
+	assert_int_equal(winapi_hvsock_parse_cids(many, cids, WINAPI_HVSOCK_MAX_ALLOWED_CIDS, &count), 0);
+	assert_int_equal(count, WINAPI_HVSOCK_MAX_ALLOWED_CIDS);
+}
+
 static void test_service_id_and_port(void **state)
 {
 	char text[37];
@@ -524,6 +613,8 @@ int main(void)
 		cmocka_unit_test(test_generic_encode_refuses),
 		cmocka_unit_test(test_access_bytes),
 		cmocka_unit_test(test_frames_on_a_socket),
+		cmocka_unit_test(test_frame_deadlines),
+		cmocka_unit_test(test_allow_cids),
 		cmocka_unit_test(test_service_id_and_port),
 	};
 
