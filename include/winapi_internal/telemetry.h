@@ -20,7 +20,16 @@
  *     the key cut to 56 bytes as DPDK does. The connection stays open.
  *   - A client is dropped without an answer when the command name itself is not UTF-8 (no
  *     JSON key can name it), when it leaves its answers unread until the socket is full, and
- *     when PMD_TELEMETRY_MAX_CLIENTS others are connected (closed at once, as DPDK does).
+ *     when it sends no message for PMD_TELEMETRY_IDLE_TIMEOUT_MS.
+ *
+ * Who may hold a connection. The server takes each client's credentials (SO_PEERCRED) at
+ * accept. A uid other than root holds at most PMD_TELEMETRY_MAX_CLIENTS_PER_UID connections:
+ * one more replaces its own least recently active. When all PMD_TELEMETRY_MAX_CLIENTS slots
+ * are taken, a new connection replaces the least recently active of all. (DPDK closes the new
+ * one instead; then idle clients lock everybody out.) So idle connections never keep a query
+ * out, and one user cannot take every slot. Handlers learn who asks from
+ * pmd_telemetry_requester_uid(). The client, pmd_telemetry_query(), talks only to a server
+ * run by root or by its own effective uid.
  *
  * Threads. The server owns one thread that blocks in poll(2) and serves every client.
  *
@@ -30,6 +39,7 @@
  *   handlers                    the telemetry thread the daemon's threads (their data needs
  *                                                    locks); never with another handler
  *   pmd_telemetry_query         any thread           anything (it shares no state)
+ *   pmd_telemetry_requester_*   handlers             anything (thread-local)
  *
  * The command table is fixed before start, so the telemetry thread reads it without locks.
  * A handler must not block for long (every client waits for it, and destroy joins it), and
@@ -39,14 +49,19 @@
 #define WINAPI_INTERNAL_TELEMETRY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 /** Longest command name, in bytes (DPDK's MAX_CMD_LEN). */
 #define PMD_TELEMETRY_MAX_COMMAND_LEN 56
 /** Registered commands per server, not counting the three built-ins. */
 #define PMD_TELEMETRY_MAX_COMMANDS 64
-/** Clients served at once; more are closed as soon as they are accepted. */
+/** Clients served at once; one more replaces the least recently active. */
 #define PMD_TELEMETRY_MAX_CLIENTS 16
+/** Connections one uid holds at once (root: not capped); one more replaces its own oldest. */
+#define PMD_TELEMETRY_MAX_CLIENTS_PER_UID (PMD_TELEMETRY_MAX_CLIENTS / 2)
+/** A connection that sends no message for this long is closed. */
+#define PMD_TELEMETRY_IDLE_TIMEOUT_MS 10000
 /** Longest answer message, in bytes: the "max_output_len" of the hello. */
 #define PMD_TELEMETRY_MAX_OUTPUT_LEN 16384
 /** Longest command message ("<command>,<params>"), in bytes (DPDK reads 1 KiB). */
@@ -67,6 +82,18 @@ struct pmd_telemetry;
  *         is released). Runs on the telemetry thread.
  */
 typedef int (*pmd_telemetry_handler)(const char *command, const char *params, void *context, json_t **value);
+
+/**
+ * Who sent the command being answered: the uid its connection had at accept (SO_PEERCRED).
+ * @return that uid, inside a handler; (uid_t)-1 anywhere else.
+ */
+uid_t pmd_telemetry_requester_uid(void);
+
+/**
+ * Whether the requester may see what belongs to @p owner (a process's pid and uid, say).
+ * @return true inside a handler when the requester is root or @p owner; false otherwise.
+ */
+bool pmd_telemetry_requester_may_see(uid_t owner);
 
 /**
  * Make a server that will listen at @p socket_path. Nothing is bound until
@@ -119,8 +146,9 @@ void pmd_telemetry_destroy(struct pmd_telemetry *telemetry);
  * @return 0; -EINVAL (@p command not a "/" name of at most PMD_TELEMETRY_MAX_COMMAND_LEN
  *         bytes without commas, or the message longer than PMD_TELEMETRY_MAX_INPUT_LEN);
  *         -ENAMETOOLONG (path); -ENOENT or -ECONNREFUSED (nobody listening there); -EACCES;
- *         -ETIMEDOUT; -ECONNRESET (the server closed the connection, e.g. it had
- *         PMD_TELEMETRY_MAX_CLIENTS clients); -EPROTO (the hello or the answer is not what
+ *         -EPERM (the server runs as neither root nor our effective uid: not trusted, nothing
+ *         read from it); -ETIMEDOUT; -ECONNRESET (the server closed the connection, e.g. it
+ *         made room for a newer one); -EPROTO (the hello or the answer is not what
  *         protocol v2 says: not JSON, not an object, keys missing or of the wrong type, longer
  *         than max_output_len); -ENOTSUP (the server answered null: unknown command or failed
  *         handler); -ENOMEM; other negative errno from socket calls.

@@ -26,6 +26,16 @@
 /* Largest answer the client accepts, whatever the hello announces. */
 #define QUERY_MAX_OUTPUT_LEN (1u << 20)
 
+/* A connection: who it is (SO_PEERCRED at accept) and when it last sent a whole request. */
+struct client {
+	int fd;
+	uid_t uid;
+	int64_t active_ms;
+};
+
+/* The uid of the client whose command the telemetry thread is answering; -1 between commands. */
+static __thread uid_t requester = (uid_t)-1;
+
 struct command {
 	char name[PMD_TELEMETRY_MAX_COMMAND_LEN + 1];
 	char help[PMD_TELEMETRY_MAX_STRING_LEN + 1];
@@ -47,7 +57,7 @@ struct pmd_telemetry {
 	ino_t socket_ino;
 	pthread_t thread;
 	/* From here on, the telemetry thread's alone once started. */
-	int clients[PMD_TELEMETRY_MAX_CLIENTS];
+	struct client clients[PMD_TELEMETRY_MAX_CLIENTS];
 	unsigned int client_count;
 	char input[PMD_TELEMETRY_MAX_INPUT_LEN + 1];
 	char output[PMD_TELEMETRY_MAX_OUTPUT_LEN];
@@ -365,7 +375,7 @@ void pmd_telemetry_destroy(struct pmd_telemetry *telemetry)
 		(void)ignored;
 		pthread_join(telemetry->thread, NULL);
 		for (i = 0; i < telemetry->client_count; i++)
-			close(telemetry->clients[i]);
+			close(telemetry->clients[i].fd);
 		if (stat(telemetry->path, &status) == 0 && status.st_dev == telemetry->socket_dev &&
 		    status.st_ino == telemetry->socket_ino)
 			unlink(telemetry->path);
@@ -468,18 +478,63 @@ static int answer_message(struct pmd_telemetry *telemetry, int fd, size_t length
 }
 
 /* One message per wake-up, so a chatty client cannot starve the others. */
-static int serve_client(struct pmd_telemetry *telemetry, int fd)
+static int serve_client(struct pmd_telemetry *telemetry, struct client *client)
 {
 	struct iovec iov = { .iov_base = telemetry->input, .iov_len = PMD_TELEMETRY_MAX_INPUT_LEN };
 	struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t length = recvmsg(fd, &message, MSG_DONTWAIT);
+	ssize_t length = recvmsg(client->fd, &message, MSG_DONTWAIT);
+	int rc;
 
 	if (length < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	/* An empty message reads like the end of the stream; DPDK hangs up on it too. */
 	if (length == 0)
 		return -ECONNRESET;
-	return answer_message(telemetry, fd, (size_t)length, (message.msg_flags & MSG_TRUNC) != 0);
+	client->active_ms = (int64_t)winapi_clock_now_ms();
+	requester = client->uid;
+	rc = answer_message(telemetry, client->fd, (size_t)length, (message.msg_flags & MSG_TRUNC) != 0);
+	requester = (uid_t)-1;
+	return rc;
+}
+
+uid_t pmd_telemetry_requester_uid(void)
+{
+	return requester;
+}
+
+bool pmd_telemetry_requester_may_see(uid_t owner)
+{
+	return requester == 0 || (requester == owner && owner != (uid_t)-1);
+}
+
+/*
+ * Which connection a new one of @uid replaces: its own least recently active when @uid holds
+ * PMD_TELEMETRY_MAX_CLIENTS_PER_UID already (root is not capped), else the least recently
+ * active of all when every slot is taken. -1: none, a slot is free.
+ */
+static int pick_victim(const struct client *clients, unsigned int count, uid_t uid)
+{
+	unsigned int own = 0, i;
+	int victim = -1, own_victim = -1;
+
+	for (i = 0; i < count; i++) {
+		if (victim < 0 || clients[i].active_ms < clients[victim].active_ms)
+			victim = (int)i;
+		if (clients[i].uid != uid)
+			continue;
+		own++;
+		if (own_victim < 0 || clients[i].active_ms < clients[own_victim].active_ms)
+			own_victim = (int)i;
+	}
+	if (uid != 0 && own >= PMD_TELEMETRY_MAX_CLIENTS_PER_UID)
+		return own_victim;
+	return count == PMD_TELEMETRY_MAX_CLIENTS ? victim : -1;
+}
+
+static void drop_client(struct pmd_telemetry *telemetry, unsigned int index)
+{
+	close(telemetry->clients[index].fd);
+	telemetry->clients[index] = telemetry->clients[--telemetry->client_count];
 }
 
 /*
@@ -491,7 +546,9 @@ static int serve_client(struct pmd_telemetry *telemetry, int fd)
  */
 static bool accept_client(struct pmd_telemetry *telemetry)
 {
-	int fd;
+	struct ucred peer;
+	socklen_t peer_length = sizeof(peer);
+	int fd, victim;
 
 	do
 		fd = accept4(telemetry->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -503,12 +560,37 @@ static bool accept_client(struct pmd_telemetry *telemetry)
 		 */
 		return errno == EAGAIN || errno == EWOULDBLOCK;
 	}
-	/* Over the limit, DPDK closes without a word; so do we. */
-	if (telemetry->client_count == PMD_TELEMETRY_MAX_CLIENTS || send_hello(telemetry, fd) != 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || send_hello(telemetry, fd) != 0) {
 		close(fd);
-	else
-		telemetry->clients[telemetry->client_count++] = fd;
+		return true;
+	}
+	/*
+	 * Full, DPDK closes the new connection without a word; then 16 idle ones would lock
+	 * everybody out until they time out. The least recently active makes room instead.
+	 */
+	victim = pick_victim(telemetry->clients, telemetry->client_count, peer.uid);
+	if (victim >= 0)
+		drop_client(telemetry, (unsigned int)victim);
+	telemetry->clients[telemetry->client_count++] =
+		(struct client){ .fd = fd, .uid = peer.uid, .active_ms = (int64_t)winapi_clock_now_ms() };
 	return true;
+}
+
+/* Close the connections idle for PMD_TELEMETRY_IDLE_TIMEOUT_MS; @return ms until the next may be. */
+static int expire_idle(struct pmd_telemetry *telemetry)
+{
+	int64_t now = (int64_t)winapi_clock_now_ms(), next = -1;
+	unsigned int i;
+
+	for (i = telemetry->client_count; i-- > 0;) {
+		int64_t left = telemetry->clients[i].active_ms + PMD_TELEMETRY_IDLE_TIMEOUT_MS - now;
+
+		if (left <= 0)
+			drop_client(telemetry, i);
+		else if (next < 0 || left < next)
+			next = left;
+	}
+	return (int)next;
 }
 
 enum { POLL_STOP, POLL_LISTEN, POLL_CLIENTS };
@@ -521,7 +603,7 @@ static void *telemetry_thread(void *argument)
 
 	for (;;) {
 		bool accepting = true;
-		int timeout = -1;
+		int timeout = expire_idle(telemetry);
 		unsigned int i;
 		int ready;
 
@@ -530,7 +612,8 @@ static void *telemetry_thread(void *argument)
 
 			if (left > 0) {
 				accepting = false;
-				timeout = (int)left;
+				if (timeout < 0 || left < timeout)
+					timeout = (int)left;
 			} else {
 				resume_accepting = 0;
 			}
@@ -539,7 +622,7 @@ static void *telemetry_thread(void *argument)
 		/* A negative fd is skipped by poll(): how accepting pauses. */
 		fds[POLL_LISTEN] = (struct pollfd){ .fd = accepting ? telemetry->listen_fd : -1, .events = POLLIN };
 		for (i = 0; i < telemetry->client_count; i++)
-			fds[POLL_CLIENTS + i] = (struct pollfd){ .fd = telemetry->clients[i], .events = POLLIN };
+			fds[POLL_CLIENTS + i] = (struct pollfd){ .fd = telemetry->clients[i].fd, .events = POLLIN };
 		ready = poll(fds, POLL_CLIENTS + telemetry->client_count, timeout);
 		if (ready < 0 && errno == EINTR)
 			continue;
@@ -554,10 +637,8 @@ static void *telemetry_thread(void *argument)
 		 * into a freed slot never skips one.
 		 */
 		for (i = telemetry->client_count; i-- > 0;) {
-			if (fds[POLL_CLIENTS + i].revents == 0 || serve_client(telemetry, telemetry->clients[i]) == 0)
-				continue;
-			close(telemetry->clients[i]);
-			telemetry->clients[i] = telemetry->clients[--telemetry->client_count];
+			if (fds[POLL_CLIENTS + i].revents != 0 && serve_client(telemetry, &telemetry->clients[i]) != 0)
+				drop_client(telemetry, i);
 		}
 		if (fds[POLL_LISTEN].revents != 0 && !accept_client(telemetry))
 			resume_accepting = (int64_t)winapi_clock_now_ms() + ACCEPT_BACKOFF_MS;
@@ -629,6 +710,20 @@ static int connect_socket(int fd, const char *socket_path, int timeout_ms)
 	if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0)
 		return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
 	return 0;
+}
+
+/*
+ * Whoever can write the socket's directory can serve its path: trust only a server run by
+ * root or by us (its credentials as of its listen()), before a byte of it is read.
+ */
+static int check_server(int fd)
+{
+	struct ucred server;
+	socklen_t length = sizeof(server);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &server, &length) != 0)
+		return -errno;
+	return server.uid == 0 || server.uid == geteuid() ? 0 : -EPERM;
 }
 
 /* Check the hello and learn how long an answer may be. */
@@ -706,6 +801,8 @@ int pmd_telemetry_query(const char *socket_path, const char *command, const char
 	if (fd < 0)
 		return -errno;
 	rc = connect_socket(fd, socket_path, timeout_ms);
+	if (rc == 0)
+		rc = check_server(fd);
 	if (rc == 0)
 		rc = read_hello(fd, timeout_ms, &output_size);
 	if (rc != 0)

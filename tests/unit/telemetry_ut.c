@@ -2,7 +2,8 @@
 /*
  * Unit tests of the telemetry server and client (lib/telemetry/telemetry.c): the
  * DPDK telemetry v2 wire format byte for byte, the built-in commands, hostile clients, the
- * socket file's life, and the client's checks against scripted fake servers.
+ * socket file's life, who may hold a connection and for how long, and the client's checks
+ * against scripted fake servers.
  * Nothing waits for a fixed time: every wait is a poll() with a generous bound that only a
  * broken server reaches.
  */
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +32,8 @@
 
 /* Bound for any wait on the server; reached only when it is broken (so: a loaded machine never). */
 #define WAIT_MS 30000
+/* Another user, for the tests of who may do what (they run only as root, which can be it). */
+#define OTHER_UID 65534
 
 struct call_log {
 	pthread_mutex_t lock;
@@ -114,6 +118,16 @@ static int size_handler(const char *command, const char *params, void *context, 
 	return *value != NULL ? 0 : -ENOMEM;
 }
 
+/* [the requester's uid, whether it may see what uid <params> owns]. */
+static int uid_handler(const char *command, const char *params, void *context, json_t **value)
+{
+	(void)command;
+	(void)context;
+	*value = json_pack("[I, b]", (json_int_t)pmd_telemetry_requester_uid(),
+			   pmd_telemetry_requester_may_see((uid_t)strtoul(params, NULL, 10)));
+	return *value != NULL ? 0 : -ENOMEM;
+}
+
 static unsigned int calls(struct fixture *f)
 {
 	unsigned int count;
@@ -130,6 +144,7 @@ static void start_server(struct fixture *f, mode_t mode)
 	assert_int_equal(pmd_telemetry_register(f->telemetry, "/x/y", echo_handler, &f->log, "Echoes its params"), 0);
 	assert_int_equal(pmd_telemetry_register(f->telemetry, "/fail", fail_handler, NULL, "Always fails"), 0);
 	assert_int_equal(pmd_telemetry_register(f->telemetry, "/size", size_handler, NULL, "A string of N bytes"), 0);
+	assert_int_equal(pmd_telemetry_register(f->telemetry, "/uid", uid_handler, NULL, "Who asks"), 0);
 	assert_int_equal(pmd_telemetry_start(f->telemetry, mode, (gid_t)-1), 0);
 }
 
@@ -231,7 +246,7 @@ static void test_list(void **state)
 
 	start_server(f, 0600);
 	assert_int_equal(pmd_telemetry_query(f->path, "/", NULL, WAIT_MS, &value), 0);
-	expected = json_pack("[s, s, s, s, s, s]", "/", "/fail", "/help", "/info", "/size", "/x/y");
+	expected = json_pack("[s, s, s, s, s, s, s]", "/", "/fail", "/help", "/info", "/size", "/uid", "/x/y");
 	assert_true(json_equal(value, expected));
 	json_decref(expected);
 	json_decref(value);
@@ -461,29 +476,227 @@ static void test_connect_and_close(void **state)
 	assert_info_works(f->path);
 }
 
+/*
+ * Idle connections in every slot do not keep a query out: the least recently active one
+ * makes room (DPDK closes the new one; a query then got -ECONNRESET).
+ */
 static void test_client_limit(void **state)
 {
 	struct fixture *f = *state;
 	int clients[PMD_TELEMETRY_MAX_CLIENTS];
-	int i, extra;
+	int i;
 
 	start_server(f, 0600);
 	for (i = 0; i < PMD_TELEMETRY_MAX_CLIENTS; i++)
 		clients[i] = raw_session(f->path);
-	/* One too many: closed without a hello, as DPDK does. */
-	extra = raw_connect(f->path);
-	expect_hang_up(extra);
-	close(extra);
-	assert_int_equal(pmd_telemetry_query(f->path, "/info", NULL, WAIT_MS, &(json_t *){ NULL }), -ECONNRESET);
-	/*
-	 * A hang-up frees its slot for the next connection: the server looks at its clients
-	 * before it accepts, and this close is done before that connect starts.
-	 */
-	close(clients[0]);
-	clients[0] = raw_session(f->path);
+	/* The first becomes the most recently active: the second is the one to go. */
+	raw_command(clients[0], "/fail", "{\"/fail\":null}");
+	assert_info_works(f->path);
+	expect_hang_up(clients[1]);
+	close(clients[1]);
+	clients[1] = raw_session(f->path); /* into the slot the query left: nobody goes */
+	raw_command(clients[0], "/fail", "{\"/fail\":null}");
+	raw_command(clients[2], "/fail", "{\"/fail\":null}");
 	raw_command(clients[PMD_TELEMETRY_MAX_CLIENTS - 1], "/fail", "{\"/fail\":null}");
 	for (i = 0; i < PMD_TELEMETRY_MAX_CLIENTS; i++)
 		close(clients[i]);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* A connection that sends nothing is closed after PMD_TELEMETRY_IDLE_TIMEOUT_MS, not before. */
+static void test_idle_timeout(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t opened;
+	int idle;
+
+	start_server(f, 0600);
+	opened = now_ms();
+	idle = raw_session(f->path);
+	expect_hang_up(idle);
+	assert_true(now_ms() - opened >= PMD_TELEMETRY_IDLE_TIMEOUT_MS - 10); /* ms clock granularity */
+	close(idle);
+}
+
+/* ---- as another user: a child process that becomes OTHER_UID ---- */
+
+/* @body's exit status: 0 when its checks held, else which failed. */
+static int run_as_other_user(int (*body)(const char *path), const char *path)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(setgid(OTHER_UID) == 0 && setuid(OTHER_UID) == 0 ? body(path) : 100);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* What the server sent next, in the child (no cmocka there); -1 if nothing came in time. */
+static ssize_t child_receive(int fd, char *buffer, size_t size)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, WAIT_MS) == 1 ? recv(fd, buffer, size, 0) : -1;
+}
+
+static int child_session(const char *path)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	char hello[1024];
+
+	snprintf(address.sun_path, sizeof(address.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0 ||
+	    child_receive(fd, hello, sizeof(hello)) <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool child_answered(int fd)
+{
+	char answer[256];
+
+	return send(fd, "/fail", 5, MSG_NOSIGNAL) == 5 && child_receive(fd, answer, sizeof(answer)) > 0;
+}
+
+/* One connection over the per-uid cap replaces this user's least recently active. */
+static int hold_too_many(const char *path)
+{
+	int fds[PMD_TELEMETRY_MAX_CLIENTS_PER_UID + 1];
+	char byte;
+	int i;
+
+	for (i = 0; i <= PMD_TELEMETRY_MAX_CLIENTS_PER_UID; i++) {
+		fds[i] = child_session(path);
+		if (fds[i] < 0)
+			return 1;
+	}
+	if (child_receive(fds[0], &byte, 1) != 0)
+		return 2;
+	for (i = 1; i <= PMD_TELEMETRY_MAX_CLIENTS_PER_UID; i++)
+		if (!child_answered(fds[i]))
+			return 3;
+	return 0;
+}
+
+/* The requester's uid as the server took it, and what that uid may see. */
+static int ask_uid(const char *path)
+{
+	json_t *value = NULL;
+	int rc = 0;
+
+	if (pmd_telemetry_query(path, "/uid", "65534", WAIT_MS, &value) != 0)
+		return 1;
+	if (json_integer_value(json_array_get(value, 0)) != OTHER_UID || !json_is_true(json_array_get(value, 1)))
+		rc = 2;
+	json_decref(value);
+	if (rc == 0 && pmd_telemetry_query(path, "/uid", "0", WAIT_MS, &value) != 0)
+		return 3;
+	if (rc == 0 && !json_is_false(json_array_get(value, 1)))
+		rc = 4;
+	json_decref(value);
+	return rc;
+}
+
+static void allow_other_user(struct fixture *f, mode_t directory_mode)
+{
+	if (geteuid() != 0)
+		skip(); /* only root can be another user */
+	assert_int_equal(chmod(f->directory, directory_mode), 0);
+}
+
+static void test_per_uid_cap(void **state)
+{
+	struct fixture *f = *state;
+	int mine[PMD_TELEMETRY_MAX_CLIENTS_PER_UID];
+	int i;
+
+	allow_other_user(f, 0711);
+	start_server(f, 0666);
+	/* Root is not capped (the next 8 are its too), and nobody else's connection makes room. */
+	for (i = 0; i < PMD_TELEMETRY_MAX_CLIENTS_PER_UID; i++)
+		mine[i] = raw_session(f->path);
+	assert_int_equal(run_as_other_user(hold_too_many, f->path), 0);
+	for (i = 0; i < PMD_TELEMETRY_MAX_CLIENTS_PER_UID; i++) {
+		raw_command(mine[i], "/fail", "{\"/fail\":null}");
+		close(mine[i]);
+	}
+}
+
+static void test_requester_uid(void **state)
+{
+	struct fixture *f = *state;
+	json_t *value = NULL;
+
+	assert_int_equal(pmd_telemetry_requester_uid(), (uid_t)-1); /* outside a handler */
+	assert_false(pmd_telemetry_requester_may_see(getuid()));
+	allow_other_user(f, 0711);
+	start_server(f, 0666);
+	assert_int_equal(pmd_telemetry_query(f->path, "/uid", "65534", WAIT_MS, &value), 0);
+	assert_int_equal(json_integer_value(json_array_get(value, 0)), 0);
+	assert_true(json_is_true(json_array_get(value, 1))); /* root may see everyone's */
+	json_decref(value);
+	assert_int_equal(run_as_other_user(ask_uid, f->path), 0);
+}
+
+/* The server says it is up on the first; the test closes the second's write end to stop it. */
+static int ready_pipe[2], stop_pipe[2];
+
+/* A server another user runs. */
+static int serve_as_other_user(const char *path)
+{
+	struct pmd_telemetry *telemetry;
+	char byte = 0;
+
+	if (pmd_telemetry_create(path, "theirs", &telemetry) != 0 ||
+	    pmd_telemetry_start(telemetry, 0666, (gid_t)-1) != 0)
+		return 1;
+	close(stop_pipe[1]);
+	if (write(ready_pipe[1], &byte, 1) != 1)
+		return 2;
+	while (read(stop_pipe[0], &byte, 1) > 0)
+		;
+	pmd_telemetry_destroy(telemetry);
+	return 0;
+}
+
+/* The client reads nothing from a server that runs as neither root nor its own user. */
+static void test_query_untrusted_server(void **state)
+{
+	struct fixture *f = *state;
+	json_t *value = NULL;
+	pid_t pid;
+	char byte;
+	int status;
+
+	allow_other_user(f, 0777);
+	assert_int_equal(pipe(ready_pipe), 0);
+	assert_int_equal(pipe(stop_pipe), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(setgid(OTHER_UID) == 0 && setuid(OTHER_UID) == 0 ? serve_as_other_user(f->path) : 100);
+	close(ready_pipe[1]);
+	close(stop_pipe[0]);
+	assert_int_equal(read(ready_pipe[0], &byte, 1), 1);
+	assert_int_equal(pmd_telemetry_query(f->path, "/info", NULL, WAIT_MS, &value), -EPERM);
+	assert_null(value);
+	close(ready_pipe[0]);
+	close(stop_pipe[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_destroy_with_clients(void **state)
@@ -785,6 +998,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_clients_interleaved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_and_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_uid_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requester_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_untrusted_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_with_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_live_and_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_mode, setup, teardown),
