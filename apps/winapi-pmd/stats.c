@@ -8,7 +8,8 @@
  *                        the host's APIs and the policy file)
  *   /winapi/workers      one object per worker
  *   /winapi/clients      ids of the attached clients
- *   /winapi/client,ID    one client's counters
+ *   /winapi/client,ID    one client's counters; its pid and uid only to root and to that uid
+ *                        (group members see each other's counters, not whose they are)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -133,10 +134,8 @@ static int stats_client(const char *command, const char *params, void *context, 
 		if (client->id != id)
 			continue;
 		state = __atomic_load_n(&client->state, __ATOMIC_ACQUIRE);
-		*value = json_pack("{s:I, s:i, s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		*value = json_pack("{s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				   "id", (json_int_t)client->id,
-				   "pid", (int)client->pid,
-				   "uid", (int)client->uid,
 				   "worker", (int)client->worker,
 				   "state", state_names[state],
 				   "leave_reason", state == PMD_CLIENT_ACTIVE ? "" :
@@ -150,6 +149,12 @@ static int stats_client(const char *command, const char *params, void *context, 
 				   "denied", (json_int_t)pmd_read(&client->stats.denied),
 				   "dropped", (json_int_t)pmd_read(&client->stats.dropped),
 				   "timeouts", (json_int_t)pmd_read(&client->stats.timeouts));
+		if (*value != NULL && pmd_telemetry_requester_may_see(client->uid) &&
+		    json_object_update_new(*value, json_pack("{s:i, s:i}", "pid", (int)client->pid, "uid",
+							      (int)client->uid)) != 0) {
+			json_decref(*value);
+			*value = NULL;
+		}
 		break;
 	}
 	pthread_mutex_unlock(&pmd->table_lock);
@@ -186,6 +191,7 @@ static json_int_t field(const json_t *object, const char *key)
 static void print_text(const json_t *totals, const json_t *workers, const json_t *clients)
 {
 	const json_t *item;
+	char pid_text[24];
 	size_t i;
 
 	const char *policy = json_string_value(json_object_get(totals, "policy"));
@@ -215,13 +221,20 @@ static void print_text(const json_t *totals, const json_t *workers, const json_t
 	}
 	printf("\n%-6s %8s %6s %-8s %8s %12s %12s %9s %8s %8s %8s\n", "client", "pid", "worker", "state",
 	       "inflight", "requests", "completions", "rejected", "badbuf", "denied", "dropped");
-	json_array_foreach(clients, i, item)
-		printf("%-6lld %8lld %6lld %-8s %8lld %12lld %12lld %9lld %8lld %8lld %8lld\n",
-		       (long long)field(item, "id"), (long long)field(item, "pid"), (long long)field(item, "worker"),
+	json_array_foreach(clients, i, item) {
+		const json_t *pid = json_object_get(item, "pid");
+
+		if (pid != NULL)
+			snprintf(pid_text, sizeof(pid_text), "%lld", (long long)json_integer_value(pid));
+		else
+			snprintf(pid_text, sizeof(pid_text), "-"); /* another user's client */
+		printf("%-6lld %8s %6lld %-8s %8lld %12lld %12lld %9lld %8lld %8lld %8lld\n",
+		       (long long)field(item, "id"), pid_text, (long long)field(item, "worker"),
 		       json_string_value(json_object_get(item, "state")), (long long)field(item, "in_flight"),
 		       (long long)field(item, "requests"), (long long)field(item, "completions"),
 		       (long long)field(item, "rejected"), (long long)field(item, "bad_buffers"),
 		       (long long)field(item, "denied"), (long long)field(item, "dropped"));
+	}
 }
 
 int pmd_stats_print(const char *telemetry_path, bool json)
@@ -236,6 +249,9 @@ int pmd_stats_print(const char *telemetry_path, bool json)
 		rc = pmd_telemetry_query(telemetry_path, "/winapi/workers", NULL, STATS_TIMEOUT_MS, &workers);
 	if (rc == 0)
 		rc = pmd_telemetry_query(telemetry_path, "/winapi/clients", NULL, STATS_TIMEOUT_MS, &ids);
+	if (rc == -EPERM)
+		fprintf(stderr, "winapi-pmd: %s is served by a process of another user (neither root nor you): "
+				"not trusted, not read\n", telemetry_path);
 	if (rc != 0)
 		goto out_put;
 	if (!json_is_object(totals) || !json_is_array(workers) || !json_is_array(ids)) {
