@@ -414,7 +414,7 @@ int winapi_host_socket_serve_limited(winapi_socket_t socket, struct winapi_host_
 					 .limits = limits != NULL ? *limits : defaults };
 	struct winapi_hvsock_header request;
 	char text[WINAPI_HVSOCK_MAX_HEADER];
-	uint64_t next_ns, now, shrink_ns = UINT64_MAX;
+	uint64_t next_ns, now, idle_ns, shrink_ns = UINT64_MAX;
 	size_t length;
 	int rc, decoded;
 
@@ -442,16 +442,20 @@ int winapi_host_socket_serve_limited(winapi_socket_t socket, struct winapi_host_
 			shrink_ns = UINT64_MAX;
 		}
 		/*
-		 * Idle: no frame either way for the idle timeout (an answer to an event wait
-		 * counts, so a peer waiting on events stays while they come).
+		 * Idle: no frame either way for the idle timeout. With events to pump (a wait
+		 * open, or a subscription) the peer may be waiting on us: it gets the longest
+		 * wait more, by which any open wait has been answered, which restarts the clock.
 		 */
-		if (now >= connection.idle_ns) {
+		idle_ns = connection.idle_ns;
+		if (next_ns != UINT64_MAX && idle_ns != UINT64_MAX)
+			idle_ns += (uint64_t)WINAPI_EVENT_MAX_WAIT_MS * 1000000u;
+		if (now >= idle_ns) {
 			winapi_log(WINAPI_LOG_NOTICE, "host-socket", "closing a connection idle for %u ms",
 				   connection.limits.idle_timeout_ms);
 			rc = -ECANCELED;
 			break;
 		}
-		rc = wait_for_frame(&connection, earliest(next_ns, earliest(connection.idle_ns, shrink_ns)));
+		rc = wait_for_frame(&connection, earliest(next_ns, earliest(idle_ns, shrink_ns)));
 		if (rc == 0)
 			continue;
 		if (rc < 0)

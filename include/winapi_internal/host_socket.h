@@ -57,8 +57,9 @@ struct winapi_host_socket_limits {
 	/** Most a frame may take either way, from its first byte (a request's to arrive whole, a
 	 *  reply's to be taken by the peer); 0: none but the socket's own timeouts. */
 	unsigned int frame_timeout_ms;
-	/** Most time between frames before the connection is closed; 0: none. A wait the peer
-	 *  left open (an event wait) does not count as idle until its own deadline answers it. */
+	/** Most time with no frame either way before the connection is closed; 0: none. While
+	 *  it has events to pump (an open event wait, a subscription), WINAPI_EVENT_MAX_WAIT_MS
+	 *  more: an open wait is answered by then, and its answer restarts the clock. */
 	unsigned int idle_timeout_ms;
 };
 
