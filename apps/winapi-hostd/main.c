@@ -77,7 +77,7 @@ static void usage(FILE *out)
 		"  -s, --socket PATH        listen on this AF_UNIX socket instead of AF_VSOCK (tests,\n"
 		"                           or clients on this machine: WINAPI_SOCKET_PATH=PATH)\n"
 		"  -m, --max-connections N  connections served at once (default 16); each may hold a\n"
-		"                           payload buffer of up to 512 MiB\n"
+		"                           payload buffer of up to 512 MiB (given back after 1 s idle)\n"
 		"      --max-per-peer N     connections served at once for one peer: one vsock CID, or\n"
 		"                           one uid on --socket (default: a quarter of -m, at least 1)\n"
 		"      --allow-cid CID[,CID...]  serve only these vsock peers; others are closed at\n"
@@ -101,6 +101,19 @@ static int parse_number(const char *text, uint64_t limit, uint64_t *value)
 	errno = 0;
 	*value = strtoull(text, &end, 0);
 	return errno != 0 || *end != '\0' || *text == '\0' || *text == '-' || *value > limit ? -EINVAL : 0;
+}
+
+/* A count option (--NAME TEXT) of @min..@max into @value: 0, or 2 (reported: the exit status). */
+static int parse_count(const char *name, const char *text, uint64_t min, uint64_t max, unsigned int *value)
+{
+	uint64_t number;
+
+	if (parse_number(text, max, &number) != 0 || number < min) {
+		fprintf(stderr, "winapi-hostd: --%s %s: want %" PRIu64 "..%" PRIu64 "\n", name, text, min, max);
+		return 2;
+	}
+	*value = (unsigned int)number;
+	return 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *options)
@@ -146,18 +159,12 @@ static int parse_options(int argc, char **argv, struct options *options)
 			options->unix_path = optarg;
 			break;
 		case 'm':
-			if (parse_number(optarg, 4096, &value) != 0 || value == 0) {
-				fprintf(stderr, "winapi-hostd: --max-connections %s: want 1..4096\n", optarg);
+			if (parse_count("max-connections", optarg, 1, 4096, &options->max_connections) != 0)
 				return 2;
-			}
-			options->max_connections = (unsigned int)value;
 			break;
 		case 'P':
-			if (parse_number(optarg, 4096, &value) != 0 || value == 0) {
-				fprintf(stderr, "winapi-hostd: --max-per-peer %s: want 1..4096\n", optarg);
+			if (parse_count("max-per-peer", optarg, 1, 4096, &options->max_per_peer) != 0)
 				return 2;
-			}
-			options->max_per_peer = (unsigned int)value;
 			break;
 		case 'A':
 			if (winapi_hvsock_parse_cids(optarg, options->allowed_cids, WINAPI_HVSOCK_MAX_ALLOWED_CIDS,
@@ -168,18 +175,12 @@ static int parse_options(int argc, char **argv, struct options *options)
 			}
 			break;
 		case 'I':
-			if (parse_number(optarg, 86400, &value) != 0) {
-				fprintf(stderr, "winapi-hostd: --idle-timeout %s: want 0..86400 seconds\n", optarg);
+			if (parse_count("idle-timeout", optarg, 0, 86400, &options->idle_timeout_s) != 0)
 				return 2;
-			}
-			options->idle_timeout_s = (unsigned int)value;
 			break;
 		case 't':
-			if (parse_number(optarg, 3600, &value) != 0 || value == 0) {
-				fprintf(stderr, "winapi-hostd: --timeout %s: want 1..3600 seconds\n", optarg);
+			if (parse_count("timeout", optarg, 1, 3600, &options->peer_timeout_s) != 0)
 				return 2;
-			}
-			options->peer_timeout_s = (unsigned int)value;
 			break;
 		case 'L':
 			level = winapi_log_parse_level(optarg);

@@ -103,8 +103,33 @@ static int parse_count(const char *name, const char *value, unsigned long min, u
 	return 0;
 }
 
+/* The options that take a count. */
+struct count_option {
+	const char *name;
+	unsigned long min, max;
+	unsigned int *value;
+};
+
+static const struct count_option count_options[] = {
+	{ "--max-connections", 1, 4096, &options.max_connections },
+	{ "--max-per-peer", 1, 4096, &options.max_per_peer },
+	{ "--timeout", 1, 3600, &options.timeout_s },
+	{ "--idle-timeout", 0, 86400, &options.idle_timeout_s },
+};
+
+static const struct count_option *find_count(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(count_options) / sizeof(count_options[0]); i++)
+		if (strcmp(name, count_options[i].name) == 0)
+			return &count_options[i];
+	return NULL;
+}
+
 static int parse_options(int argc, char **argv)
 {
+	const struct count_option *count;
 	uint32_t port;
 	char *end;
 	int i;
@@ -147,20 +172,8 @@ static int parse_options(int argc, char **argv)
 				return 2;
 			}
 			i++;
-		} else if (strcmp(argv[i], "--max-connections") == 0 && value != NULL) {
-			if (parse_count(argv[i], value, 1, 4096, &options.max_connections) != 0)
-				return 2;
-			i++;
-		} else if (strcmp(argv[i], "--max-per-peer") == 0 && value != NULL) {
-			if (parse_count(argv[i], value, 1, 4096, &options.max_per_peer) != 0)
-				return 2;
-			i++;
-		} else if (strcmp(argv[i], "--timeout") == 0 && value != NULL) {
-			if (parse_count(argv[i], value, 1, 3600, &options.timeout_s) != 0)
-				return 2;
-			i++;
-		} else if (strcmp(argv[i], "--idle-timeout") == 0 && value != NULL) {
-			if (parse_count(argv[i], value, 0, 86400, &options.idle_timeout_s) != 0)
+		} else if ((count = find_count(argv[i])) != NULL && value != NULL) {
+			if (parse_count(argv[i], value, count->min, count->max, count->value) != 0)
 				return 2;
 			i++;
 		} else {
