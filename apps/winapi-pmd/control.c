@@ -112,12 +112,16 @@ static void put_user(struct pmd *pmd, struct pmd_user *user)
  * Whether @uid may attach one more client: 0, or the error its refusal carries (logged
  * here). One user gets a share of the slots and of the locked pool memory, whose pools kept
  * out of use (quarantined) count until they are freed, so that no user can take what the
- * others need. Root is bounded by --max-clients alone: it could lock the memory anyway.
+ * others need: out of slots is EUSERS; out of memory because of its quarantined pools, or
+ * with --max-quarantine-per-uid of them, EDQUOT. Root is bounded by --max-clients and the
+ * quarantine cap: its quarantined pools are DMA memory every other client needs.
  */
 static int admit(struct pmd *pmd, uid_t uid, size_t pool_size)
 {
 	unsigned int share = pmd->options.max_clients_per_uid;
+	uint64_t quarantine_cap = (uint64_t)pmd->options.max_quarantine_mib << 20;
 	struct pmd_user *user;
+	int rc = 0;
 
 	if (pmd->client_count >= pmd->options.max_clients) {
 		winapi_log(WINAPI_LOG_WARNING, "pmd", "client refused: %u clients attached (--max-clients)",
@@ -134,12 +138,21 @@ static int admit(struct pmd *pmd, uid_t uid, size_t pool_size)
 	user = find_user(pmd, uid);
 	if (user == NULL)
 		return -ENOMEM;
-	if (uid != 0 && (user->clients >= share || user->pool_bytes + pool_size > (uint64_t)share * pool_size)) {
-		winapi_log(WINAPI_LOG_WARNING, "pmd", "client of uid %u refused: it has %u clients and %llu pool "
-			   "bytes (in use or kept out of use) of its %u (--max-clients-per-uid)", (unsigned int)uid,
-			   user->clients, (unsigned long long)user->pool_bytes, share);
+	if (uid != 0 && user->clients >= share) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client of uid %u refused: it has %u clients of its %u "
+			   "(--max-clients-per-uid)", (unsigned int)uid, user->clients, share);
+		rc = -EUSERS;
+	} else if (user->quarantined_bytes >= quarantine_cap ||
+		   (uid != 0 && user->pool_bytes + pool_size > (uint64_t)share * pool_size)) {
+		winapi_log(WINAPI_LOG_WARNING, "pmd", "client of uid %u refused: %llu bytes of its pools are "
+			   "quarantined until the host answers requests that named them (--max-quarantine-per-uid "
+			   "%u MiB, --max-clients-per-uid %u)", (unsigned int)uid,
+			   (unsigned long long)user->quarantined_bytes, pmd->options.max_quarantine_mib, share);
+		rc = -EDQUOT;
+	}
+	if (rc != 0) {
 		put_user(pmd, user);
-		return -EUSERS;
+		return rc;
 	}
 	user->clients++;
 	user->pool_bytes += pool_size;
@@ -154,8 +167,22 @@ static void release_user(struct pmd *pmd, uid_t uid, size_t pool_size, bool pool
 	if (user == NULL)
 		return; /* cannot be: admit() made the entry */
 	user->clients--;
-	if (!pool_kept)
+	if (pool_kept)
+		user->quarantined_bytes += pool_size;
+	else
 		user->pool_bytes -= pool_size;
+	put_user(pmd, user);
+}
+
+/* A quarantined pool of @uid is free again: it counts no more. */
+static void release_quarantined(struct pmd *pmd, uid_t uid, size_t pool_size)
+{
+	struct pmd_user *user = find_user(pmd, uid);
+
+	if (user == NULL)
+		return; /* cannot be: release_user() kept the entry */
+	user->quarantined_bytes -= pool_size;
+	user->pool_bytes -= pool_size;
 	put_user(pmd, user);
 }
 
@@ -221,6 +248,7 @@ static void attach_client(struct pmd *pmd, int connection_fd)
 		goto err_free_rule_lines;
 
 	client->worker = pick_worker(pmd);
+	client->worker_late = &pmd->workers[client->worker].late;
 	pthread_mutex_lock(&pmd->table_lock);
 	__atomic_fetch_add(&pmd->workers[client->worker].clients, 1, __ATOMIC_RELAXED);
 	pmd_publish(client);
@@ -247,6 +275,13 @@ err_release_user:
 	release_user(pmd, peer.uid, pool_size, false);
 }
 
+/* Free @client itself, its pool already freed or kept for good. */
+static void free_client_struct(struct pmd_client *client)
+{
+	free(client->rule_lines);
+	free(client);
+}
+
 /* Free what @client held; no worker can see it any more. */
 static void free_client(struct pmd *pmd, struct pmd_client *client)
 {
@@ -254,11 +289,16 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 	 * The emulator's DMA memory is one guest-RAM file, and a client still running keeps its
 	 * slice of it mapped; on a real device each pool is a file of its own, and the client's
 	 * mapping keeps its own pages. Either way, pages the host may still write (a request
-	 * that timed out) must never serve another client.
+	 * that timed out, or one still on its way as the daemon stops) must never serve another
+	 * client: such a pool waits, with the client's struct that the request table's hold names,
+	 * on pmd.quarantined until the host has answered (free_answered()) or the device goes.
 	 */
-	bool quarantine = client->host_may_write ||
-			  (pmd->guest_ram_shared && vmbus_sim_host_guest_connected(client->device));
+	bool host_may_write = __atomic_load_n(&client->late, __ATOMIC_ACQUIRE) != 0 ||
+			      __atomic_load_n(&client->in_flight, __ATOMIC_RELAXED) != 0;
+	bool quarantine;
 
+	client->pool_mapped = pmd->guest_ram_shared && vmbus_sim_host_guest_connected(client->device);
+	quarantine = host_may_write || client->pool_mapped;
 	vmbus_chan_close(client->channel);
 	vmbus_device_close(client->device);
 	__atomic_fetch_sub(&pmd->totals.pool_bytes_in_use, client->pool_size, __ATOMIC_RELAXED);
@@ -266,7 +306,8 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 		pmd_count(&pmd->totals.pool_bytes_quarantined, client->pool_size);
 		winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu: its %zu-byte pool is kept out of use (%s)",
 			   (unsigned long long)client->id, client->pool_size,
-			   client->host_may_write ? "the host may still write it" : "the client still maps it");
+			   client->pool_mapped ? "the client still maps it" :
+						 "the host may still write it, till it answers");
 	} else {
 		vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
 		pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
@@ -279,8 +320,51 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 			   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE) : "the daemon stopped",
 		   (unsigned long long)client->stats.requests, (unsigned long long)client->stats.completions,
 		   (unsigned long long)client->stats.dropped);
-	free(client->rule_lines);
-	free(client);
+	if (host_may_write) {
+		client->reclaim_next = pmd->quarantined;
+		pmd->quarantined = client;
+	} else {
+		free_client_struct(client);
+	}
+}
+
+/*
+ * Free the quarantined pools whose late requests the host has all answered now (a client
+ * still mapping its pool keeps it for good; only its struct goes). Their bytes count for
+ * their user no more.
+ */
+static void free_answered(struct pmd *pmd)
+{
+	struct pmd_client **at = &pmd->quarantined, *client;
+
+	while ((client = *at) != NULL) {
+		if (__atomic_load_n(&client->late, __ATOMIC_ACQUIRE) != 0) {
+			at = &client->reclaim_next;
+			continue;
+		}
+		*at = client->reclaim_next;
+		if (!client->pool_mapped) {
+			vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
+			__atomic_fetch_sub(&pmd->totals.pool_bytes_quarantined, client->pool_size, __ATOMIC_RELAXED);
+			pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
+			release_quarantined(pmd, client->uid, client->pool_size);
+			winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu: the host has answered its late requests; "
+				   "its %zu-byte pool is freed", (unsigned long long)client->id, client->pool_size);
+		}
+		free_client_struct(client);
+	}
+}
+
+void pmd_control_fini(struct pmd *pmd)
+{
+	struct pmd_client *client, *next;
+
+	/* Their pools leave with the device, which the host may write until it is closed. */
+	for (client = pmd->quarantined; client != NULL; client = next) {
+		next = client->reclaim_next;
+		free_client_struct(client);
+	}
+	pmd->quarantined = NULL;
 }
 
 /*
@@ -416,6 +500,7 @@ int pmd_control_run(struct pmd *pmd)
 			(void)!read(pmd->control_kick_fd, &drained, sizeof(drained));
 		check_clients(pmd);
 		reclaim_clients(pmd, false);
+		free_answered(pmd);
 	}
 
 	/* New clients are refused from here on: the socket goes first. */

@@ -66,6 +66,9 @@ static void usage(FILE *out)
 		"      --max-clients N    clients attached at once (default %u)\n"
 		"      --max-clients-per-uid N  clients of one user, and as many pools' memory\n"
 		"                         (default a quarter of --max-clients)\n"
+		"      --max-quarantine-per-uid MIB  pool memory of one user (root too) kept out of\n"
+		"                         use till the host answers; then its clients are refused\n"
+		"                         (default 4 pools)\n"
 		"      --spin-ns N        how long an idle worker polls before it sleeps (default %u;\n"
 		"                         'max': never sleeps, for dedicated cores)\n"
 		"\n"
@@ -124,6 +127,7 @@ enum {
 	OPTION_POOL_SIZE,
 	OPTION_MAX_CLIENTS,
 	OPTION_MAX_CLIENTS_PER_UID,
+	OPTION_MAX_QUARANTINE_PER_UID,
 	OPTION_SPIN_NS,
 	OPTION_LOG_LEVEL,
 	OPTION_STATS,
@@ -146,6 +150,7 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 		{ "pool-size", required_argument, NULL, OPTION_POOL_SIZE },
 		{ "max-clients", required_argument, NULL, OPTION_MAX_CLIENTS },
 		{ "max-clients-per-uid", required_argument, NULL, OPTION_MAX_CLIENTS_PER_UID },
+		{ "max-quarantine-per-uid", required_argument, NULL, OPTION_MAX_QUARANTINE_PER_UID },
 		{ "spin-ns", required_argument, NULL, OPTION_SPIN_NS },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "log-level", required_argument, NULL, OPTION_LOG_LEVEL },
@@ -219,6 +224,14 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 			}
 			options->max_clients_per_uid = (unsigned int)value;
 			break;
+		case OPTION_MAX_QUARANTINE_PER_UID:
+			if (parse_unsigned(optarg, 1u << 20, &value) != 0 || value == 0) {
+				fprintf(stderr, "winapi-pmd: --max-quarantine-per-uid wants MiB, 1 to 1048576 "
+						"(got '%s')\n", optarg);
+				return -EINVAL;
+			}
+			options->max_quarantine_mib = (unsigned int)value;
+			break;
 		case OPTION_SPIN_NS:
 			if (strcmp(optarg, "max") == 0)
 				options->spin_ns = UINT32_MAX;
@@ -258,6 +271,9 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 	/* One user may not take every slot, nor every locked byte, from the others. */
 	if (options->max_clients_per_uid == 0)
 		options->max_clients_per_uid = options->max_clients > 4 ? options->max_clients / 4 : 1;
+	/* Nor every byte of DMA memory by requests the host does not answer (a stalled host). */
+	if (options->max_quarantine_mib == 0)
+		options->max_quarantine_mib = 4 * options->pool_mib;
 	if (optind != argc) {
 		fprintf(stderr, "winapi-pmd: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return -EINVAL;
@@ -616,6 +632,7 @@ int main(int argc, char **argv)
 	rmdir(pmd->runtime_dir); /* when nothing else lives there */
 	for (i = 0; i < pmd->worker_count; i++)
 		pmd_worker_fini(&pmd->workers[i]);
+	pmd_control_fini(pmd); /* after the queues: their holds name quarantined clients */
 	close(pmd->control_kick_fd);
 	vmbus_device_close(pmd->device);
 	winapi_api_table_free(&pmd->apis);

@@ -79,7 +79,8 @@ struct pmd_request;
 
 struct pmd_client {
 	struct cds_list_head node;        /* pmd.clients, RCU */
-	struct pmd_client *reclaim_next;  /* the control thread's list of clients to free */
+	struct pmd_client *reclaim_next;  /* the control thread's list of clients to free, then of
+					     those whose pool is quarantined (pmd.quarantined) */
 	uint64_t id;
 	pid_t pid;
 	uid_t uid;
@@ -95,7 +96,12 @@ struct pmd_client {
 	const char *leave_reason;         /* a string literal, __atomic: set before it leaves */
 	/* Worker-owned. */
 	unsigned int in_flight;           /* requests taken and not yet answered into the ring */
-	bool host_may_write;              /* a request timed out: the host may still use the pool */
+	/* Requests that named the pool and ended unanswered (timed out), whose late answers have
+	 * not come: the host may still write the pool. __atomic: the request table's hold_ops
+	 * change it, on the worker's thread; the control thread reads it once the client left. */
+	unsigned int late;
+	unsigned int *worker_late;        /* its worker's count of them: pmd_worker.late */
+	bool pool_mapped;                 /* control thread's: quarantined while a live client maps it */
 	struct pmd_request *backlog_head; /* answers waiting for room in the client's ring */
 	struct pmd_request *backlog_tail;
 	bool tx_dirty;                    /* answers written and not yet published */
@@ -131,6 +137,8 @@ struct pmd_worker {
 	struct pmd_request *free_requests;
 	unsigned int in_flight;
 	unsigned int clients;        /* attached to this worker (control thread's count) */
+	unsigned int late;           /* __atomic: its clients' late requests, those gone included */
+	uint64_t probe_at;           /* when to send the next probe (worker.c) */
 	int error;                   /* why the worker stopped, 0 while it runs */
 	struct pmd_worker_stats stats;
 };
@@ -148,6 +156,7 @@ struct pmd_options {
 	unsigned int pool_mib;       /* --pool-size: each client's buffer pool */
 	unsigned int max_clients;
 	unsigned int max_clients_per_uid; /* and as many pools' bytes, quarantined ones included */
+	unsigned int max_quarantine_mib;  /* quarantined pool memory of one uid, root's too */
 	uint32_t spin_ns;            /* how long an idle worker polls before it sleeps */
 	bool daemonize;
 	bool stats;
@@ -160,7 +169,7 @@ struct pmd_totals {
 	uint64_t clients_reclaimed;
 	uint64_t pool_bytes_in_use;
 	uint64_t pool_bytes_reclaimed;
-	uint64_t pool_bytes_quarantined; /* never reused: the host or a live client may still touch them */
+	uint64_t pool_bytes_quarantined; /* kept out of use: the host or a live client may still touch them */
 	uint64_t requests_dropped;   /* answers dropped because their client had left */
 };
 
@@ -169,6 +178,7 @@ struct pmd_user {
 	uid_t uid;
 	unsigned int clients;
 	uint64_t pool_bytes;          /* its clients' pools, in use or quarantined */
+	uint64_t quarantined_bytes;   /* of those: quarantined */
 };
 
 struct pmd {
@@ -179,6 +189,7 @@ struct pmd {
 	struct pmd_user *users;       /* those holding a client or a quarantined pool */
 	unsigned int user_count;
 	unsigned int user_capacity;
+	struct pmd_client *quarantined; /* the control thread's: clients gone whose pool is kept */
 	struct vmbus_device *device;  /* the real (or emulated) winapi device */
 	struct vmbus_sim_host *listener;
 	char runtime_dir[108];
@@ -264,6 +275,8 @@ void pmd_kick(int eventfd);
 
 /* control.c */
 int pmd_control_run(struct pmd *pmd);
+/* After the workers' queues are destroyed (no hold callback can come): free what is left. */
+void pmd_control_fini(struct pmd *pmd);
 void pmd_client_leave(struct pmd_client *client, const char *reason);
 
 /* stats.c: the telemetry commands */

@@ -98,7 +98,8 @@ static struct pmd_request *request_get(struct pmd_worker *worker)
 
 static void request_put(struct pmd_worker *worker, struct pmd_request *request)
 {
-	pmd_set(&request->client->in_flight, request->client->in_flight - 1);
+	if (request->client != NULL) /* NULL: a probe (send_probe()) */
+		pmd_set(&request->client->in_flight, request->client->in_flight - 1);
 	request->next = worker->free_requests;
 	worker->free_requests = request;
 	pmd_set(&worker->in_flight, worker->in_flight - 1);
@@ -133,7 +134,8 @@ static int write_answer(struct pmd_request *request)
 
 static void drop_answer(struct pmd_worker *worker, struct pmd_request *request)
 {
-	pmd_count(&request->client->stats.dropped, 1);
+	if (request->client != NULL)
+		pmd_count(&request->client->stats.dropped, 1);
 	pmd_count(&worker->pmd->totals.requests_dropped, 1);
 	request_put(worker, request);
 }
@@ -145,6 +147,10 @@ static void answer(struct pmd_worker *worker, struct pmd_request *request)
 	int rc;
 
 	pmd_count(&worker->stats.completions, 1);
+	if (client == NULL) {
+		request_put(worker, request); /* a probe: its answer was all it was for */
+		return;
+	}
 	if (client_state(client) != PMD_CLIENT_ACTIVE) {
 		drop_answer(worker, request);
 		return;
@@ -269,6 +275,48 @@ static void answer_ended(struct pmd_worker *worker, struct pmd_request *request,
 	answer(worker, request);
 }
 
+/*
+ * What the request table says of requests that named a client's pool and ended before the
+ * host answered them (see struct winapi_call_hold_ops). They run under the table's lock, on
+ * the thread that drains the device (this worker's, or the main thread's as the queue goes):
+ * counters only. The control thread frees the pool of a client that left once the count is 0.
+ */
+static void pool_late(void *owner, uint64_t id, const struct winapi_call_buffer *buffers, unsigned int count)
+{
+	struct pmd_client *client = owner;
+
+	(void)id;
+	(void)buffers;
+	(void)count;
+	__atomic_fetch_add(&client->late, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(client->worker_late, 1, __ATOMIC_RELAXED);
+}
+
+static void pool_answered(void *owner, uint64_t id)
+{
+	struct pmd_client *client = owner;
+
+	(void)id;
+	/* Release: the host's writes, done before its answer, are over before the pool is freed. */
+	__atomic_fetch_sub(client->worker_late, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&client->late, 1, __ATOMIC_RELEASE);
+}
+
+static void pool_abandoned(void *owner)
+{
+	struct pmd_client *client = owner;
+
+	/* The queue went with the daemon: the pool leaves with the device. */
+	__atomic_fetch_sub(client->worker_late, __atomic_exchange_n(&client->late, 0, __ATOMIC_RELEASE),
+			   __ATOMIC_RELAXED);
+}
+
+static const struct winapi_call_hold_ops pool_hold_ops = {
+	.late = pool_late,
+	.answered = pool_answered,
+	.abandoned = pool_abandoned,
+};
+
 static void take_request(struct pmd_worker *worker, struct pmd_client *client, struct pmd_request *request,
 			 const uint8_t *packet, const struct vmbus_ring_packet_info *info)
 {
@@ -339,6 +387,8 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 		.buffers = request->buffers,
 		.buffer_count = message.buffer_count,
 		.timeout_ms = -1,
+		.hold_ops = &pool_hold_ops, /* the client's pool stays the host's till its answer */
+		.hold_owner = client,
 	};
 	rc = winapi_driver_queue_add(worker->queue, &request->call, request);
 	if (rc != 0) {
@@ -480,11 +530,9 @@ static unsigned int reap(struct pmd_worker *worker)
 		for (i = 0; i < count; i++) {
 			struct pmd_request *request = completions[i].user_data;
 
-			if (completions[i].status == -ETIMEDOUT) {
-				/* Unanswered is not finished: the host may still reach the buffers. */
-				request->client->host_may_write = true;
+			/* Unanswered is not finished: pool_late() counted it, till its late answer. */
+			if (completions[i].status == -ETIMEDOUT && request->client != NULL)
 				pmd_count(&request->client->stats.timeouts, 1);
-			}
 			if (completions[i].status == -ENOTCONN) {
 				/*
 				 * The device went. No status says so on the wire (one would read as an
@@ -545,6 +593,35 @@ static void look_at_device(struct pmd_worker *worker, uint64_t now, uint64_t *lo
 	*look_at = now + PMD_DEVICE_LOOK_NS;
 	if (poll(&device, 1, 0) > 0)
 		take_device_events(worker);
+}
+
+/*
+ * The driver reads the device's ring only while one of the queue's requests is in flight: a
+ * late answer that comes to an idle worker would wait there for the next request, and the
+ * pools it holds with it. With late requests out and nothing in flight, an empty echo of the
+ * daemon's own goes every PMD_SLEEP_MS; reaping it takes the answers before it.
+ */
+static void send_probe(struct pmd_worker *worker, uint64_t now)
+{
+	struct pmd_request *request;
+
+	if (worker->in_flight != 0 || __atomic_load_n(&worker->late, __ATOMIC_RELAXED) == 0 ||
+	    now < worker->probe_at)
+		return;
+	request = request_get(worker);
+	if (request == NULL)
+		return;
+	worker->probe_at = now + (uint64_t)PMD_SLEEP_MS * 1000000u;
+	request->client = NULL;
+	request->api_id = WINAPI_API_ECHO;
+	request->call = (struct winapi_call){
+		.api_id = WINAPI_API_ECHO,
+		.api_version = WINAPI_PROTOCOL_VERSION,
+		.reply_data = request->reply,
+		.timeout_ms = -1,
+	};
+	if (winapi_driver_queue_add(worker->queue, &request->call, request) != 0)
+		request_put(worker, request);
 }
 
 static void submit(struct pmd_worker *worker)
@@ -703,6 +780,8 @@ static void *worker_main(void *argument)
 			break;
 		pass_start = winapi_clock_now_ns();
 		work = serve_clients(worker, packet, !stopping);
+		if (!stopping)
+			send_probe(worker, pass_start);
 		submit(worker);
 		work += reap(worker);
 		flush_clients(worker);

@@ -27,7 +27,11 @@
  *    logs that the host is gone and exits 1; a new host and daemon serve a new winapi_init();
  *  - the host rescinds while the daemon's worker spins pinned (--spin-ns max) and its client
  *    spins too: the daemon exits 1 and the client's call ends with -ENOTCONN within seconds,
- *    long before either deadline.
+ *    long before either deadline;
+ *  - clients killed while their WRITEs, timed out at the daemon, wait at a stalled host:
+ *    their pools are quarantined (telemetry), the uid is refused with EDQUOT at its
+ *    --max-quarantine-per-uid; once the host answers, the pools are freed and new clients
+ *    for all the guest RAM work.
  * Every wait is bounded; nothing sleeps to let things happen.
  */
 #include <errno.h>
@@ -621,11 +625,11 @@ static void test_rescind_while_spinning(void **state)
  * Start the daemon on the emulator; its own calls to the host give up after @timeout_ms.
  * @spin_ns: its --spin-ns, or NULL for the default.
  */
-static void start_pmd_spinning(int timeout_ms, const char *spin_ns)
+static void start_pmd_with(int timeout_ms, const char *pool_mib, const char *option, const char *value)
 {
 	const char *const arguments[] = { "--lcores", "0", "--backend", "sim", "--sim-socket", host.socket_path,
-					  "--file-prefix", pmd_prefix, "--pool-size", "8", "--log-level", "info",
-					  spin_ns != NULL ? "--spin-ns" : NULL, spin_ns, NULL };
+					  "--file-prefix", pmd_prefix, "--pool-size", pool_mib, "--log-level", "info",
+					  option, value, NULL };
 	char text[16];
 
 	snprintf(text, sizeof(text), "%d", timeout_ms);
@@ -634,6 +638,11 @@ static void start_pmd_spinning(int timeout_ms, const char *spin_ns)
 	assert_int_equal(emulator_start(&pmd, arguments), 0);
 	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
+}
+
+static void start_pmd_spinning(int timeout_ms, const char *spin_ns)
+{
+	start_pmd_with(timeout_ms, "8", spin_ns != NULL ? "--spin-ns" : NULL, spin_ns);
 }
 
 static void start_pmd(int timeout_ms)
@@ -778,6 +787,130 @@ static void test_pmd_rescind_while_spinning(void **state)
 	stop_host();
 }
 
+/* ---- pools the host may still write: quarantined till its late answers ---- */
+
+#define QUARANTINE_POOL_MIB 16
+#define QUARANTINE_ROUNDS 3 /* the uid's cap: --max-quarantine-per-uid 48 */
+
+/* The daemon's pool_bytes_quarantined, read as `winapi-pmd --stats --json` prints it; -1 if not. */
+static long long quarantined_bytes(void)
+{
+	const char *bin_dir = getenv("WINAPI_BIN_DIR");
+	char command[512], output[16 << 10];
+	const char *key = "\"pool_bytes_quarantined\":";
+	long long value = -1;
+	size_t length;
+	char *at;
+	FILE *stats;
+
+	snprintf(command, sizeof(command), "%s/winapi-pmd --stats --json --file-prefix %s",
+		 bin_dir != NULL ? bin_dir : "build/bin", pmd_prefix);
+	stats = popen(command, "r");
+	if (stats == NULL)
+		return -1;
+	length = fread(output, 1, sizeof(output) - 1, stats);
+	output[length] = '\0';
+	pclose(stats);
+	at = strstr(output, key);
+	if (at != NULL)
+		value = strtoll(at + strlen(key), NULL, 10);
+	return value;
+}
+
+/* Wait (bounded: 30 s) until the daemon has @bytes quarantined; asserts it came. */
+static void wait_quarantined(long long bytes)
+{
+	long long now = -1;
+	int tries;
+
+	for (tries = 0; tries < 300 && (now = quarantined_bytes()) != bytes; tries++)
+		sleep_ms(100);
+	if (now != bytes)
+		fail_msg("pool_bytes_quarantined is %lld, never %lld", now, bytes);
+}
+
+/*
+ * A client process that asks the host to write a buffer of its pool; the host is stalled, so
+ * the daemon's call times out (the client hears -EREMOTEIO, told on @result_fd). It is then
+ * killed, with the host's write still to come.
+ */
+static pid_t start_timed_out_client(void)
+{
+	winapi_buffer_test_result_t result;
+	winapi_buffer_t buffer;
+	winapi_handle_t handle;
+	int fds[2], rc = -1;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		handle = attach();
+		if (handle != NULL && winapi_alloc_buffer(&buffer, LATE_BUFFER_SIZE) == 0)
+			rc = winapi_buffer_test(handle, &buffer, 1, WINAPI_BUFFER_OP_WRITE, 0xA5C3A5C3u, &result);
+		(void)!write(fds[1], &rc, sizeof(rc));
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &rc, sizeof(rc)), (ssize_t)sizeof(rc));
+	close(fds[0]);
+	assert_int_equal(rc, -EREMOTEIO);
+	return pid;
+}
+
+/*
+ * The host stops reading after the first echo (request 2; 1 is the daemon's own). Each round,
+ * a client's WRITE naming its pool times out at the daemon and the client is killed: its pool
+ * is quarantined, QUARANTINE_ROUNDS x 16 MiB, and the uid is refused (EDQUOT) at its cap.
+ * Then the host reads and answers them all (request 5 is the last, logged); the pools are
+ * freed, and clients for all 64 MiB of the guest RAM attach and echo. Before, every such pool
+ * stayed quarantined for ever and those clients got ENOMEM.
+ */
+static void test_pmd_quarantine_ends(void **state)
+{
+	static const char *const arguments[] = { "--guest-ram", "80M", "--stall-request", "2:15000",
+						  "--delay-request", "5:1", NULL };
+	const long long pool = (long long)QUARANTINE_POOL_MIB << 20;
+	winapi_handle_t handle, handles[4];
+	pid_t pid;
+	int status;
+	unsigned int i;
+
+	(void)state;
+	start_host(arguments);
+	start_pmd_with(300, "16", "--max-quarantine-per-uid", "48");
+	handle = attach();
+	assert_non_null(handle);
+	assert_int_equal(echo(handle, "first"), 0);
+	winapi_cleanup(handle);
+	for (i = 1; i <= QUARANTINE_ROUNDS; i++) {
+		pid = start_timed_out_client();
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		wait_quarantined(i * pool);
+	}
+	assert_null(winapi_init());
+	assert_int_equal(errno, EDQUOT);
+	assert_true(emulator_log_contains(&pmd, "refused: 50331648 bytes of its pools are quarantined"));
+	/* The stall ends: the host answers the WRITEs, late, the last one logged. */
+	assert_int_equal(emulator_wait_log(&host, "request 5: answering 1 ms late"), 0);
+	wait_quarantined(0);
+	for (i = 0; i < 4; i++) {
+		handles[i] = attach();
+		assert_non_null(handles[i]);
+		assert_int_equal(echo(handles[i], "after"), 0);
+	}
+	for (i = 0; i < 4; i++)
+		winapi_cleanup(handles[i]);
+	assert_int_equal(emulator_log_count(&pmd, "the host has answered its late requests"), QUARANTINE_ROUNDS);
+	assert_int_equal(emulator_stop(&pmd, SIGTERM), 0);
+	setenv("WINAPI_TRANSPORT", "sim", 1);
+	stop_host();
+}
+
 /* After a failed test: the real stderr back, no daemon left, the emulator's transport. */
 static int teardown(void **state)
 {
@@ -835,6 +968,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pmd_host_dies_mid_load, teardown),
 		cmocka_unit_test_teardown(test_pmd_rescind, teardown),
 		cmocka_unit_test_teardown(test_pmd_rescind_while_spinning, teardown),
+		cmocka_unit_test_teardown(test_pmd_quarantine_ends, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
