@@ -30,7 +30,8 @@
 struct client {
 	int fd;
 	uid_t uid;
-	int64_t active_ms;
+	int64_t active_ms;     /* for the idle timeout */
+	uint64_t active_order; /* for "least recently active": a millisecond clock ties */
 };
 
 /* The uid of the client whose command the telemetry thread is answering; -1 between commands. */
@@ -59,6 +60,7 @@ struct pmd_telemetry {
 	/* From here on, the telemetry thread's alone once started. */
 	struct client clients[PMD_TELEMETRY_MAX_CLIENTS];
 	unsigned int client_count;
+	uint64_t activity;             /* counts accepts and commands: orders the clients */
 	char input[PMD_TELEMETRY_MAX_INPUT_LEN + 1];
 	char output[PMD_TELEMETRY_MAX_OUTPUT_LEN];
 };
@@ -491,6 +493,7 @@ static int serve_client(struct pmd_telemetry *telemetry, struct client *client)
 	if (length == 0)
 		return -ECONNRESET;
 	client->active_ms = (int64_t)winapi_clock_now_ms();
+	client->active_order = ++telemetry->activity;
 	requester = client->uid;
 	rc = answer_message(telemetry, client->fd, (size_t)length, (message.msg_flags & MSG_TRUNC) != 0);
 	requester = (uid_t)-1;
@@ -518,12 +521,12 @@ static int pick_victim(const struct client *clients, unsigned int count, uid_t u
 	int victim = -1, own_victim = -1;
 
 	for (i = 0; i < count; i++) {
-		if (victim < 0 || clients[i].active_ms < clients[victim].active_ms)
+		if (victim < 0 || clients[i].active_order < clients[victim].active_order)
 			victim = (int)i;
 		if (clients[i].uid != uid)
 			continue;
 		own++;
-		if (own_victim < 0 || clients[i].active_ms < clients[own_victim].active_ms)
+		if (own_victim < 0 || clients[i].active_order < clients[own_victim].active_order)
 			own_victim = (int)i;
 	}
 	if (uid != 0 && own >= PMD_TELEMETRY_MAX_CLIENTS_PER_UID)
@@ -572,7 +575,8 @@ static bool accept_client(struct pmd_telemetry *telemetry)
 	if (victim >= 0)
 		drop_client(telemetry, (unsigned int)victim);
 	telemetry->clients[telemetry->client_count++] =
-		(struct client){ .fd = fd, .uid = peer.uid, .active_ms = (int64_t)winapi_clock_now_ms() };
+		(struct client){ .fd = fd, .uid = peer.uid, .active_ms = (int64_t)winapi_clock_now_ms(),
+				 .active_order = ++telemetry->activity };
 	return true;
 }
 
