@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -282,6 +283,26 @@ static void free_client_struct(struct pmd_client *client)
 	free(client);
 }
 
+/*
+ * Whether the client process of @device still has its connection, given the moment a client
+ * that is going needs: its rings close before its connection does (the order of its own
+ * close), so a client reclaimed because its ring closed may still look connected for a few
+ * milliseconds. Without this grace, such a pool was taken for one the client still maps and
+ * kept out of use for good (seen in the soak's attach/detach loop, then refused with EDQUOT).
+ * Waits at most PMD_CLOSE_GRACE_MS, only for a client that is really still there.
+ */
+#define PMD_CLOSE_GRACE_MS 200
+
+static bool still_connected(struct vmbus_device *device)
+{
+	const struct timespec step = { .tv_nsec = 5 * 1000000 };
+	unsigned int waited;
+
+	for (waited = 0; waited < PMD_CLOSE_GRACE_MS && vmbus_sim_host_guest_connected(device); waited += 5)
+		nanosleep(&step, NULL);
+	return vmbus_sim_host_guest_connected(device);
+}
+
 /* Free what @client held; no worker can see it any more. */
 static void free_client(struct pmd *pmd, struct pmd_client *client)
 {
@@ -297,7 +318,7 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 			      __atomic_load_n(&client->in_flight, __ATOMIC_RELAXED) != 0;
 	bool quarantine;
 
-	client->pool_mapped = pmd->guest_ram_shared && vmbus_sim_host_guest_connected(client->device);
+	client->pool_mapped = pmd->guest_ram_shared && still_connected(client->device);
 	quarantine = host_may_write || client->pool_mapped;
 	vmbus_chan_close(client->channel);
 	vmbus_device_close(client->device);
