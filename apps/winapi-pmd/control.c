@@ -291,7 +291,7 @@ static void free_client_struct(struct pmd_client *client)
  * kept out of use for good (seen in the soak's attach/detach loop, then refused with EDQUOT).
  * Waits at most PMD_CLOSE_GRACE_MS, only for a client that is really still there.
  */
-#define PMD_CLOSE_GRACE_MS 200
+#define PMD_CLOSE_GRACE_MS 500
 
 static bool still_connected(struct vmbus_device *device)
 {
