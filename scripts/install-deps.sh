@@ -11,8 +11,10 @@ set -eu
 # clang: libFuzzer for make fuzz (tests/fuzz).
 # gcc-mingw-w64-x86-64 (with binutils-mingw-w64-x86-64: objdump for the PE check) and cmake:
 # the Windows build of the host service and of jansson (scripts/build-jansson-mingw.sh).
+# systemd: systemd-analyze checks winapi-pmd's unit (tests/unit/systemd_unit_test.sh).
 PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev busybox
-	libjansson-dev gnuplot-nox python3 clang gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 cmake"
+	libjansson-dev gnuplot-nox python3 clang gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 cmake
+	systemd"
 
 missing=""
 for package in $PACKAGES; do
