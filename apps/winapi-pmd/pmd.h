@@ -96,6 +96,10 @@ struct pmd_client {
 	const char *leave_reason;         /* a string literal, __atomic: set before it leaves */
 	/* Worker-owned. */
 	unsigned int in_flight;           /* requests taken and not yet answered into the ring */
+	uint64_t bytes_in_flight;         /* __atomic (telemetry reads it): what its requests at the
+					     host cost (worker.c, request_cost()) */
+	struct pmd_request *parked;       /* checked, waiting for its share of bytes in flight */
+	uint8_t parked_data[WINAPI_MAX_INLINE_DATA]; /* its inline bytes: the packet's buffer is reused */
 	/* Requests that named the pool and ended unanswered (timed out), whose late answers have
 	 * not come: the host may still write the pool. __atomic: the request table's hold_ops
 	 * change it, on the worker's thread; the control thread reads it once the client left. */
@@ -121,6 +125,7 @@ struct pmd_worker_stats {
 	uint64_t sleeps;
 	uint64_t ring_full;     /* submissions that found the device ring full */
 	uint64_t client_ring_full; /* answers that waited for room in a client's ring */
+	uint64_t parked;        /* requests that waited for their client's share of bytes in flight */
 };
 
 struct pmd;

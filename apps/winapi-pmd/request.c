@@ -120,6 +120,7 @@ enum pmd_verdict pmd_request_check(const uint8_t *packet, const struct vmbus_rin
 				   const struct pmd_pool *pool, const struct pmd_apis *apis,
 				   struct winapi_message *message, uint32_t *status, bool *bad_buffer)
 {
+	uint64_t total = 0;
 	unsigned int i;
 	int rc;
 
@@ -165,6 +166,15 @@ enum pmd_verdict pmd_request_check(const uint8_t *packet, const struct vmbus_rin
 			*bad_buffer = true;
 			return PMD_REQUEST_ANSWER;
 		}
+		total += descriptor->length;
+	}
+	/*
+	 * Overlap counted: the host's work grows with the bytes named, not with the pool, and
+	 * eight descriptors over the same pages are eight times the work of one.
+	 */
+	if (total > pool->size) {
+		*status = WINAPI_STATUS_BAD_BUFFER;
+		return PMD_REQUEST_ANSWER;
 	}
 	*status = WINAPI_STATUS_OK;
 	return PMD_REQUEST_FORWARD;

@@ -52,10 +52,12 @@ enum pmd_verdict {
  * points into @packet): a call of WINAPI_API_LIST without buffers, or of an API of the table
  * that the client may call, in the table's major (or none stated), within its max_request and
  * the buffers it takes; reply_capacity is cut to the API's max_reply (LIST's: the protocol's
- * limit); each descriptor's [offset, offset + length) lies inside the pool. On
+ * limit); each descriptor's [offset, offset + length) lies inside the pool, and all of them
+ * together, overlap counted, name at most the pool's size. On
  * PMD_REQUEST_ANSWER, *@status says why (UNSUPPORTED_API, ACCESS_DENIED, UNSUPPORTED_VERSION,
  * BAD_MESSAGE, BAD_BUFFER, BUSY) and message->api_id is the request's when it could be read
- * (else 0); *@bad_buffer is set when a descriptor named memory outside the pool.
+ * (else 0); *@bad_buffer is set when a descriptor named memory outside the pool (a request
+ * naming more bytes than the pool in total is BAD_BUFFER without it).
  * The event calls: SUBSCRIBE is forwarded when its source is an event source of the table
  * the client may call, in the source's major, and the client has room for a subscription;
  * EVENT_WAIT (of at most max_wait_ms) and UNSUBSCRIBE when they name one of the client's

@@ -66,7 +66,7 @@ static json_t *worker_json(struct pmd *pmd, const struct pmd_worker *worker)
 	pthread_mutex_lock(&pmd->table_lock);
 	clients = worker->clients;
 	pthread_mutex_unlock(&pmd->table_lock);
-	return json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "worker", (int)worker->index,
 			 "channel", (int)worker->index,
 			 "lcore", worker->cpu,
@@ -78,6 +78,7 @@ static json_t *worker_json(struct pmd *pmd, const struct pmd_worker *worker)
 			 "busy_ns", (json_int_t)pmd_read(&stats->busy_ns),
 			 "idle_ns", (json_int_t)pmd_read(&stats->idle_ns),
 			 "sleeps", (json_int_t)pmd_read(&stats->sleeps),
+			 "parked", (json_int_t)pmd_read(&stats->parked),
 			 "ring_full", (json_int_t)pmd_read(&stats->ring_full),
 			 "client_ring_full", (json_int_t)pmd_read(&stats->client_ring_full));
 }
@@ -134,7 +135,7 @@ static int stats_client(const char *command, const char *params, void *context, 
 		if (client->id != id)
 			continue;
 		state = __atomic_load_n(&client->state, __ATOMIC_ACQUIRE);
-		*value = json_pack("{s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		*value = json_pack("{s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				   "id", (json_int_t)client->id,
 				   "worker", (int)client->worker,
 				   "state", state_names[state],
@@ -142,6 +143,8 @@ static int stats_client(const char *command, const char *params, void *context, 
 						   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE),
 				   "pool_bytes", (json_int_t)client->pool_size,
 				   "in_flight", (json_int_t)__atomic_load_n(&client->in_flight, __ATOMIC_RELAXED),
+				   "bytes_in_flight", (json_int_t)__atomic_load_n(&client->bytes_in_flight,
+										  __ATOMIC_RELAXED),
 				   "requests", (json_int_t)pmd_read(&client->stats.requests),
 				   "completions", (json_int_t)pmd_read(&client->stats.completions),
 				   "rejected", (json_int_t)pmd_read(&client->stats.rejected),

@@ -37,6 +37,7 @@ struct pmd_request {
 	struct pmd_client *client;
 	uint64_t trans_id;          /* the client's */
 	uint16_t api_id;
+	uint64_t cost;              /* charged to the client's bytes in flight while at the host */
 	uint32_t status;            /* enum winapi_status of the answer */
 	uint32_t reply_length;
 	struct winapi_call call;
@@ -56,6 +57,11 @@ struct pmd_request {
  * rescind shows only on the device's descriptor, which nothing else watches then.
  */
 #define PMD_DEVICE_LOOK_NS 2000000u
+/*
+ * What a request costs besides the bytes its buffers name: a page, for its packet and the
+ * host's fixed work, so that small requests count too.
+ */
+#define PMD_REQUEST_BASE_COST 4096u
 
 void pmd_kick(int eventfd)
 {
@@ -91,6 +97,7 @@ static struct pmd_request *request_get(struct pmd_worker *worker)
 
 	if (request != NULL) {
 		worker->free_requests = request->next;
+		request->cost = 0;
 		pmd_set(&worker->in_flight, worker->in_flight + 1);
 	}
 	return request;
@@ -103,6 +110,44 @@ static void request_put(struct pmd_worker *worker, struct pmd_request *request)
 	request->next = worker->free_requests;
 	worker->free_requests = request;
 	pmd_set(&worker->in_flight, worker->in_flight - 1);
+}
+
+/*
+ * Bytes one client may have at the host: its share of the worker's budget, twice a pool.
+ * The host serves a channel's requests in order, so a call waits behind every byte in flight
+ * on its worker before it; counting requests let a client whose requests each name a pool
+ * eight times over keep every other client waiting for seconds. With shares in bytes a
+ * bystander waits at most for what the others' shares take the host to serve. A request
+ * larger than the share still goes when the client has nothing else at the host: one request
+ * names at most a pool (request.c), so the bound holds with a pool per client in its place.
+ */
+static uint64_t client_byte_share(const struct pmd_worker *worker)
+{
+	unsigned int clients = __atomic_load_n(&worker->clients, __ATOMIC_RELAXED);
+	uint64_t budget = (uint64_t)worker->pmd->options.pool_mib << 21;
+
+	return budget / (clients != 0 ? clients : 1);
+}
+
+static bool client_has_room(const struct pmd_worker *worker, const struct pmd_client *client, uint64_t cost)
+{
+	return client->bytes_in_flight == 0 || client->bytes_in_flight + cost <= client_byte_share(worker);
+}
+
+/* Overlap counted, as the host's work does: the same page named twice is read twice. */
+static uint64_t request_cost(const struct winapi_message *message)
+{
+	uint64_t cost = PMD_REQUEST_BASE_COST;
+	unsigned int i;
+
+	for (i = 0; i < message->buffer_count; i++)
+		cost += message->buffers[i].length;
+	return cost;
+}
+
+static void charge(struct pmd_client *client, int64_t cost)
+{
+	__atomic_store_n(&client->bytes_in_flight, client->bytes_in_flight + (uint64_t)cost, __ATOMIC_RELAXED);
 }
 
 /* Write the answer into the client's ring (published later, by flush_clients()). */
@@ -317,6 +362,22 @@ static const struct winapi_call_hold_ops pool_hold_ops = {
 	.abandoned = pool_abandoned,
 };
 
+/* Hand a checked request to the device queue; its cost stays charged to its client till the answer. */
+static int forward(struct pmd_worker *worker, struct pmd_request *request)
+{
+	int rc = winapi_driver_queue_add(worker->queue, &request->call, request);
+
+	if (rc != 0) {
+		/* -EMSGSIZE: more page numbers than one packet of the device channel carries. */
+		request->cost = 0;
+		reject(worker, request, winapi_errno_to_status(rc == -EMSGSIZE ? -EFAULT : rc));
+		return rc;
+	}
+	charge(request->client, (int64_t)request->cost);
+	pmd_count(&worker->stats.requests, 1);
+	return 0;
+}
+
 static void take_request(struct pmd_worker *worker, struct pmd_client *client, struct pmd_request *request,
 			 const uint8_t *packet, const struct vmbus_ring_packet_info *info)
 {
@@ -334,7 +395,6 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 	bool bad_buffer;
 	uint32_t status;
 	unsigned int i;
-	int rc;
 
 	request->client = client;
 	request->trans_id = info->trans_id;
@@ -390,18 +450,35 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 		.hold_ops = &pool_hold_ops, /* the client's pool stays the host's till its answer */
 		.hold_owner = client,
 	};
-	rc = winapi_driver_queue_add(worker->queue, &request->call, request);
-	if (rc != 0) {
-		/* -EMSGSIZE: more page numbers than one packet of the device channel carries. */
-		reject(worker, request, winapi_errno_to_status(rc == -EMSGSIZE ? -EFAULT : rc));
+	request->cost = request_cost(&message);
+	/* Control calls name no buffers: never parked, so their bookkeeping below stays here. */
+	if (message.buffer_count != 0 && !client_has_room(worker, client, request->cost)) {
+		if (message.inline_length != 0)
+			memcpy(client->parked_data, message.inline_data, message.inline_length);
+		request->call.request_data = client->parked_data;
+		client->parked = request;
+		pmd_count(&worker->stats.parked, 1);
 		return;
 	}
+	if (forward(worker, request) != 0)
+		return;
 	/* Whose subscriptions are whose: the host sees one guest for all the clients of a channel. */
 	if (message.api_id == WINAPI_API_SUBSCRIBE)
 		client->subscribing++;
 	else if (message.api_id == WINAPI_API_UNSUBSCRIBE)
 		forget_subscription(client, pmd_request_subscription(&message));
-	pmd_count(&worker->stats.requests, 1);
+}
+
+/* A parked request goes once the host has answered enough of its client's others. */
+static unsigned int send_parked(struct pmd_worker *worker, struct pmd_client *client)
+{
+	struct pmd_request *request = client->parked;
+
+	if (!client_has_room(worker, client, request->cost))
+		return 0;
+	client->parked = NULL;
+	forward(worker, request);
+	return 1;
 }
 
 /*
@@ -420,7 +497,7 @@ static unsigned int client_depth(const struct pmd_worker *worker)
 /* Whether this pass takes requests from @client (else its ring waits, and is not armed). */
 static bool client_readable(const struct pmd_worker *worker, const struct pmd_client *client)
 {
-	return client->backlog_head == NULL && client->in_flight < client_depth(worker) &&
+	return client->backlog_head == NULL && client->parked == NULL && client->in_flight < client_depth(worker) &&
 	       worker->free_requests != NULL;
 }
 
@@ -432,7 +509,8 @@ static unsigned int take_requests(struct pmd_worker *worker, struct pmd_client *
 	unsigned int taken = 0;
 	int rc;
 
-	while (taken < PMD_CLIENT_BURST && client->in_flight < client_depth(worker) && client->backlog_head == NULL) {
+	while (taken < PMD_CLIENT_BURST && client->in_flight < client_depth(worker) && client->backlog_head == NULL &&
+	       client->parked == NULL) {
 		rc = vmbus_chan_recv(client->channel, packet, PMD_PACKET_MAX, &info);
 		if (rc == -EAGAIN)
 			break;
@@ -530,6 +608,10 @@ static unsigned int reap(struct pmd_worker *worker)
 		for (i = 0; i < count; i++) {
 			struct pmd_request *request = completions[i].user_data;
 
+			if (request->cost != 0) {
+				charge(request->client, -(int64_t)request->cost);
+				request->cost = 0;
+			}
 			/* Unanswered is not finished: pool_late() counted it, till its late answer. */
 			if (completions[i].status == -ETIMEDOUT && request->client != NULL)
 				pmd_count(&request->client->stats.timeouts, 1);
@@ -650,10 +732,17 @@ static unsigned int serve_clients(struct pmd_worker *worker, uint8_t *packet, bo
 			work += drain_backlog(worker, client);
 		switch (client_state(client)) {
 		case PMD_CLIENT_ACTIVE:
+			/* Taken already: sent even by a stopping worker, which answers what it took. */
+			if (client->parked != NULL)
+				work += send_parked(worker, client);
 			if (take && client_readable(worker, client))
 				work += take_requests(worker, client, packet);
 			break;
 		case PMD_CLIENT_LEAVING:
+			if (client->parked != NULL) {
+				drop_answer(worker, client->parked);
+				client->parked = NULL;
+			}
 			/* What it subscribed to ends with it: the host would keep posting for nobody. */
 			while (client->subscription_count != 0 &&
 			       end_subscription(worker, client, client->subscriptions[client->subscription_count - 1]))
