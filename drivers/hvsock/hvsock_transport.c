@@ -10,8 +10,17 @@
  * The seed APIs go in the seed's frames; any other API, and LIST, in the generic frame, whose
  * payload carries the buffers the host's table says it reads, and whose reply carries back
  * those it writes: a buffer the host only reads is never written here, whatever it sends.
+ *
+ * A request's deadline runs from its submit (a synchronous call's: from the call) and holds
+ * both ways. Its frame goes out by then or is cut, never blocked in the kernel, so a host that
+ * takes a byte at a time cannot stretch it; a cut frame ends the connection. One frame is on
+ * the socket at a time (send_lock), one synchronous call at a time (call_lock): a request
+ * waiting for either waits no later than its own deadline, then ends unsent (-ETIMEDOUT) and
+ * the connection stays. A queue's batch goes in order: a request with a shorter timeout than
+ * one added before it may end at that one's deadline.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -22,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -52,8 +62,8 @@ struct hvsock_transport {
 	struct winapi_hvsock_reader reader; /* the receiver thread's */
 	pthread_t receiver;
 	struct request_table table;
-	pthread_mutex_t send_lock;    /* one frame at a time on the socket */
-	pthread_mutex_t call_lock;    /* synchronous calls share one queue */
+	pthread_mutex_t send_lock;    /* one frame at a time on the socket (lock_until()) */
+	pthread_mutex_t call_lock;    /* synchronous calls share one queue (lock_until()) */
 	struct request_queue *call_queue;
 	uint64_t spin_ns;
 };
@@ -388,11 +398,70 @@ err_untake:
 	return rc;
 }
 
-/* One request on the socket; the caller holds send_lock. */
-static int send_request(struct hvsock_transport *transport, const struct hvsock_request *request)
+/*
+ * Lock @p lock no later than @p deadline_ns (CLOCK_MONOTONIC). pthread_mutex_timedlock() wants
+ * CLOCK_REALTIME (ThreadSanitizer knows no pthread_mutex_clocklock()): the time left is carried
+ * over, so only a step of the wall clock while waiting moves the end. 0 or -ETIMEDOUT.
+ */
+static int lock_until(pthread_mutex_t *lock, uint64_t deadline_ns)
+{
+	struct timespec until;
+	uint64_t now, left;
+
+	if (pthread_mutex_trylock(lock) == 0)
+		return 0;
+	now = winapi_clock_now_ns();
+	if (now >= deadline_ns)
+		return -ETIMEDOUT;
+	if (deadline_ns == UINT64_MAX)
+		return -pthread_mutex_lock(lock);
+	left = deadline_ns - now;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(left / 1000000000u);
+	until.tv_nsec += (long)(left % 1000000000u);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_timedlock(lock, &until) == 0 ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * Wait for room in the socket, no later than @p deadline_ns. Nothing of the frame is out
+ * yet, so giving up here leaves the stream whole. 0; -ETIMEDOUT; a negative errno.
+ */
+static int wait_for_room(int fd, uint64_t deadline_ns)
+{
+	struct pollfd room = { .fd = fd, .events = POLLOUT };
+	uint64_t now, left;
+	int timeout_ms = 0, rc;
+
+	for (;;) {
+		rc = poll(&room, 1, timeout_ms);
+		if (rc > 0)
+			return 0; /* room, or an error or hang-up the send reports */
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		now = winapi_clock_now_ns();
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		left = deadline_ns - now;
+		/* Rounded up: a wait that ends a little early would only poll again. */
+		timeout_ms = left >= 3600000000000u ? 3600000 : (int)((left + 999999u) / 1000000u);
+	}
+}
+
+/*
+ * One request on the socket by @p deadline_ns; the caller holds send_lock. 0; -EAGAIN (no
+ * room by the deadline, nothing of the frame sent: the stream holds); -ETIMEDOUT (the
+ * deadline passed inside the frame); another negative errno (the stream is lost).
+ */
+static int send_request(struct hvsock_transport *transport, const struct hvsock_request *request,
+			uint64_t deadline_ns)
 {
 	struct winapi_hvsock_span spans[WINAPI_HVSOCK_MAX_SPANS];
 	unsigned int span_count = 0, i;
+	int rc;
 
 	if (winapi_hvsock_is_generic(&request->header)) {
 		/* The inline bytes, then what the host reads, in buffer order (winapi_hvsock_access_bytes()). */
@@ -410,37 +479,65 @@ static int send_request(struct hvsock_transport *transport, const struct hvsock_
 			spans[span_count++] = (struct winapi_hvsock_span){ .data = request->buffers[i].address,
 									   .length = request->buffers[i].length };
 	}
-	return winapi_hvsock_send(transport->fd, request->text, request->text_length, spans, span_count);
+	rc = wait_for_room(transport->fd, deadline_ns);
+	if (rc != 0)
+		return rc == -ETIMEDOUT ? -EAGAIN : rc;
+	/*
+	 * Never blocked in the kernel: every wait for room polls with the time left to the
+	 * request's absolute deadline, so a host that takes a byte now and then cannot stretch it.
+	 */
+	return winapi_hvsock_send_until(transport->fd, deadline_ns, request->text, request->text_length, spans,
+					span_count);
 }
 
-static int hvsock_queue_submit(void *opaque)
+/*
+ * The queue's added requests, in order, each by its deadline from @p start_ns. Each waits
+ * for the socket (another thread's frame may hold it) no later than its own deadline, and
+ * ends unsent if that passes: the stream is untouched, the connection kept. Once a frame is
+ * started it is finished by its request's deadline or cut, and a cut frame ends the
+ * connection: the host cannot find the next frame's start, and the caller's buffers are its
+ * own again once the call returns, so the rest cannot be sent later.
+ */
+static int submit_from(struct request_queue *queue, uint64_t start_ns)
 {
-	struct request_queue *queue = opaque;
 	struct hvsock_transport *transport = queue->table->wait_context;
 	struct request_table *table = &transport->table;
+	bool locked = false;
+	uint64_t deadline;
 	uint32_t index;
-	uint64_t now;
 	int sent = 0, rc = 0;
 
-	if (request_queue_peek_added(queue) == REQUEST_NO_SLOT)
-		return 0;
-	pthread_mutex_lock(&transport->send_lock);
-	now = winapi_clock_now_ns();
 	while ((index = request_queue_next_added(queue)) != REQUEST_NO_SLOT) {
+		deadline = winapi_clock_deadline_after(start_ns, queue->slots[index].timeout_ms);
+		rc = locked ? 0 : lock_until(&transport->send_lock, deadline);
+		locked = rc == 0;
 		pthread_mutex_lock(&table->lock);
-		rc = table->broken;
 		if (rc == 0)
-			request_mark_sent(queue, index, now); /* before the bytes: the reply may be quick */
+			rc = table->broken;
+		if (rc == 0 && winapi_clock_now_ns() >= deadline)
+			rc = -ETIMEDOUT;
+		if (rc == 0)
+			request_mark_sent(queue, index, start_ns); /* before the bytes: the reply may be quick */
 		else
 			request_finish(queue, index, rc);
 		pthread_mutex_unlock(&table->lock);
 		if (rc != 0)
 			continue;
-		rc = send_request(transport, request_payload(queue, index));
+		rc = send_request(transport, request_payload(queue, index), deadline);
+		if (rc == -EAGAIN) {
+			pthread_mutex_lock(&table->lock);
+			if (queue->slots[index].state == REQUEST_SENT)
+				request_finish(queue, index, -ETIMEDOUT);
+			pthread_mutex_unlock(&table->lock);
+			continue;
+		}
 		if (rc != 0) {
 			/* Part of a frame may be out: the stream is lost, for every request on it. */
-			winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: cannot send to the host: %s%s", strerror(-rc),
-				   rc == -EAGAIN ? " (it stopped reading for longer than WINAPI_TIMEOUT_MS)" : "");
+			if (rc == -ETIMEDOUT)
+				winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: the host did not take a request by its "
+					   "deadline; the frame is cut, closing the connection");
+			else
+				winapi_log(WINAPI_LOG_ERR, "lowlat", "hvsock: cannot send to the host: %s", strerror(-rc));
 			pthread_mutex_lock(&table->lock);
 			/*
 			 * This request's own error first, then the others': the receiver, which sees
@@ -448,7 +545,7 @@ static int hvsock_queue_submit(void *opaque)
 			 * ended it already, if the host went away first.)
 			 */
 			if (queue->slots[index].state == REQUEST_SENT)
-				request_finish(queue, index, rc == -EAGAIN ? -ETIMEDOUT : -ENOTCONN);
+				request_finish(queue, index, rc == -ETIMEDOUT ? -ETIMEDOUT : -ENOTCONN);
 			request_table_fail_all(table, -ENOTCONN);
 			pthread_mutex_unlock(&table->lock);
 			shutdown(transport->fd, SHUT_RDWR);
@@ -456,10 +553,20 @@ static int hvsock_queue_submit(void *opaque)
 		}
 		sent++;
 	}
-	pthread_mutex_unlock(&transport->send_lock);
+	if (locked)
+		pthread_mutex_unlock(&transport->send_lock);
 	if (sent == 0 && __atomic_load_n(&table->broken, __ATOMIC_RELAXED) != 0)
 		return -ENOTCONN;
 	return sent;
+}
+
+static int hvsock_queue_submit(void *opaque)
+{
+	struct request_queue *queue = opaque;
+
+	if (request_queue_peek_added(queue) == REQUEST_NO_SLOT)
+		return 0;
+	return submit_from(queue, winapi_clock_now_ns());
 }
 
 static int hvsock_queue_reap(void *opaque, struct winapi_call_completion *completions, unsigned int max,
@@ -480,12 +587,17 @@ static int hvsock_call(void *context, struct winapi_call *call)
 {
 	struct hvsock_transport *transport = context;
 	struct winapi_call_completion completion;
+	uint64_t start_ns = winapi_clock_now_ns();
+	int timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : transport->call_queue->timeout_ms;
 	int rc;
 
-	pthread_mutex_lock(&transport->call_lock);
+	/* Behind another thread's call no later than this one's deadline, counted from here. */
+	rc = lock_until(&transport->call_lock, winapi_clock_deadline_after(start_ns, timeout_ms));
+	if (rc != 0)
+		return rc;
 	rc = hvsock_queue_add(transport->call_queue, call, NULL);
 	if (rc == 0) {
-		hvsock_queue_submit(transport->call_queue);
+		submit_from(transport->call_queue, start_ns);
 		/* The request's own deadline ends the wait: it never lasts forever. */
 		rc = request_queue_reap(transport->call_queue, &completion, 1, 1, -1);
 		rc = rc == 1 ? completion.status : -EIO;
@@ -584,10 +696,10 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 	if (fd < 0)
 		return -errno;
 	/*
-	 * A host that stops reading would block a submit for ever once the socket's buffer is
-	 * full, and one that stops half-way through a reply would hold the receiver (and the
-	 * caller's buffers) for ever: a send or a frame that makes no progress for a call's whole
-	 * timeout fails instead. Between frames the receiver just waits again.
+	 * A host that stops half-way through a reply would hold the receiver (and the caller's
+	 * buffers) for ever: a frame that makes no progress for a call's whole timeout fails
+	 * instead. Between frames the receiver just waits again. Sends never block in the kernel
+	 * (submit_from()): the send timeout bounds only a connect to a listener whose backlog is full.
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &peer_timeout, sizeof(peer_timeout)) != 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &peer_timeout, sizeof(peer_timeout)) != 0 ||

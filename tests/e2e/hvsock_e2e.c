@@ -830,6 +830,7 @@ enum fake_host_mode {
 	FAKE_GENERIC,         /* lists test.sum, answers its calls wrong in turn, then right */
 	FAKE_OLD,             /* a 1.0 host: knows no generic frame (nor LIST), answers echo */
 	FAKE_TRICKLE,         /* a reply's header, then its payload a byte every 200 ms */
+	FAKE_SLOW_READER,     /* takes requests 16 KiB every 50 ms, answers nothing */
 };
 
 struct fake_host {
@@ -837,6 +838,7 @@ struct fake_host {
 	int release; /* FAKE_DEAF: may read again; FAKE_LATE: may answer (__atomic) */
 	enum fake_host_mode mode;
 	unsigned int answered; /* FAKE_GENERIC: test.sum calls answered (the fake's thread only) */
+	uint64_t taken;        /* FAKE_SLOW_READER: bytes read so far (__atomic) */
 	char path[108];
 };
 
@@ -903,6 +905,23 @@ static void *fake_host_main(void *argument)
 		while (__atomic_load_n(&fake->release, __ATOMIC_ACQUIRE) == 0)
 			sleep_ms(10);
 	}
+	if (fake->mode == FAKE_SLOW_READER) {
+		/*
+		 * 320 KiB/s: room in the guest's socket comes back every tenth of a second or so,
+		 * well inside a per-send timeout of WINAPI_TIMEOUT_MS, so only the request's
+		 * absolute deadline ends a large send.
+		 * (On AF_UNIX the sender's buffer is the bound; a receive buffer set here would
+		 * change nothing.) Read until the guest cuts the frame and closes.
+		 */
+		ssize_t got;
+
+		while ((got = recv(fd, payload, 16384, 0)) > 0) {
+			__atomic_add_fetch(&fake->taken, (uint64_t)got, __ATOMIC_RELEASE);
+			sleep_ms(50);
+		}
+		close(fd);
+		fd = -1;
+	}
 	while (fd >= 0 && winapi_hvsock_receive_header(reader, text, sizeof(text), &length) == 0 &&
 	       winapi_hvsock_request_decode(text, length, &request) == 0 &&
 	       winapi_hvsock_receive(reader, payload, request.payload_size) == 0) {
@@ -951,6 +970,7 @@ static void *fake_host_main(void *argument)
 			}
 			continue;
 		case FAKE_DEAF:
+		case FAKE_SLOW_READER: /* never here: it read its requests above, and closed */
 			break;
 		case FAKE_LATE:
 			/* Late by an event, not a delay: released once the guest has given up. */
@@ -988,6 +1008,7 @@ static winapi_handle_t start_fake_host(struct fake_host *fake, enum fake_host_mo
 	fake->mode = mode;
 	fake->release = 0;
 	fake->answered = 0;
+	fake->taken = 0;
 	assert_true(snprintf(fake->path, sizeof(fake->path), "%s/fake.sock", hostd.directory) < (int)sizeof(fake->path));
 	unlink(fake->path);
 	memcpy(address.sun_path, fake->path, sizeof(fake->path));
@@ -1145,6 +1166,93 @@ static void test_hostile_host(void **state)
 	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
 }
 
+/* ---- a host that reads the guest's requests slowly ---- */
+
+struct slow_send {
+	winapi_handle_t handle;
+	winapi_buffer_t buffer;
+	uint64_t elapsed_ns;
+	int status;
+};
+
+/* One buffer_test call whose request carries the buffer to the host; how long it took. */
+static void *slow_send_main(void *argument)
+{
+	struct slow_send *send = argument;
+	winapi_buffer_test_result_t result;
+	uint64_t started_ns = winapi_clock_now_ns();
+
+	send->status = winapi_buffer_test(send->handle, &send->buffer, 1, WINAPI_BUFFER_OP_READ, 1, &result);
+	send->elapsed_ns = winapi_clock_now_ns() - started_ns;
+	return NULL;
+}
+
+static void test_slow_reading_host(void **state)
+{
+	struct slow_send send = { 0 };
+	struct fake_host fake;
+	winapi_completion_t done;
+	winapi_queue_t queue;
+	pthread_t thread, sender;
+	uint64_t started_ns;
+	char output[64];
+	int i, rc;
+
+	(void)state;
+	/*
+	 * An 8 MiB request to a host that takes 16 KiB every 50 ms (26 s for all of it): the
+	 * call ends at its 1 s deadline all the same, give or take a loaded machine's 2 s, and
+	 * the frame it cut ends the connection for every later call.
+	 */
+	setenv("WINAPI_TIMEOUT_MS", "1000", 1);
+	send.handle = start_fake_host(&fake, FAKE_SLOW_READER, &thread);
+	assert_non_null(send.handle);
+	assert_int_equal(winapi_alloc_buffer(&send.buffer, 8u << 20), 0);
+	slow_send_main(&send);
+	assert_int_equal(send.status, -ETIMEDOUT);
+	assert_true(send.elapsed_ns < (1000u + 2000u) * 1000000ull);
+	assert_true(__atomic_load_n(&fake.taken, __ATOMIC_ACQUIRE) < 8u << 20);
+	assert_int_equal(winapi_echo(send.handle, "and then", output, sizeof(output)), -ENOTCONN);
+	winapi_free_buffer(&send.buffer);
+	stop_fake_host(&fake, send.handle, thread);
+
+	/*
+	 * Another thread's request waits behind that frame only until its own deadline (500 ms,
+	 * not the sender's 6 s) and ends unsent; the frame goes on until its own deadline cuts it.
+	 */
+	setenv("WINAPI_TIMEOUT_MS", "6000", 1);
+	send.handle = start_fake_host(&fake, FAKE_SLOW_READER, &thread);
+	assert_non_null(send.handle);
+	assert_int_equal(winapi_alloc_buffer(&send.buffer, 8u << 20), 0); /* a buffer is its handle's */
+	assert_int_equal(pthread_create(&sender, NULL, slow_send_main, &send), 0);
+	for (i = 0; i < 3000 && __atomic_load_n(&fake.taken, __ATOMIC_ACQUIRE) == 0; i++)
+		sleep_ms(1);
+	queue = winapi_queue_create(send.handle, 1, 500);
+	assert_non_null(queue);
+	started_ns = winapi_clock_now_ns();
+	assert_int_equal(winapi_queue_echo(queue, "behind it", 9, output, sizeof(output), NULL), 0);
+	rc = winapi_queue_submit(queue);
+	assert_true(rc == 0 || rc == 1);
+	assert_int_equal(winapi_queue_reap(queue, &done, 1, 1, -1), 1);
+	assert_int_equal(done.status, -ETIMEDOUT);
+	assert_true(winapi_clock_now_ns() - started_ns < (500u + 2000u) * 1000000ull);
+	winapi_queue_destroy(queue);
+	assert_int_equal(pthread_join(sender, NULL), 0);
+	assert_int_equal(send.status, -ETIMEDOUT);
+	assert_true(send.elapsed_ns < (6000u + 2000u) * 1000000ull);
+	assert_int_equal(winapi_echo(send.handle, "and then", output, sizeof(output)), -ENOTCONN);
+	winapi_free_buffer(&send.buffer);
+	stop_fake_host(&fake, send.handle, thread);
+	setenv("WINAPI_TIMEOUT_MS", GROUP_TIMEOUT_MS, 1);
+
+	/* The process is none the worse: a new handle on the service calls as ever. */
+	send.handle = winapi_init();
+	assert_non_null(send.handle);
+	assert_int_equal(winapi_echo(send.handle, "still here", output, sizeof(output)), 0);
+	assert_string_equal(output, "still here");
+	winapi_cleanup(send.handle);
+}
+
 /* ---- generic replies from a hostile host, and a host that predates the API table ---- */
 
 static void test_generic_hostile_host(void **state)
@@ -1293,6 +1401,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_client),
 		cmocka_unit_test(test_service_limits),
 		cmocka_unit_test(test_hostile_host),
+		cmocka_unit_test(test_slow_reading_host),
 		cmocka_unit_test(test_generic_hostile_host),
 		cmocka_unit_test(test_environment_refusals),
 		cmocka_unit_test(test_host_dies),
