@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <vmbus/channel.h>
 #include <vmbus/memory.h>
 #include <vmbus/ring.h>
 #include <winapi/protocol.h>
 
+#include "../../drivers/bus/sim/sim_wire.h"
 #include "../unit/le_bytes.h"
 
 #define RING_HEADER_SIZE 4096u
@@ -876,6 +878,67 @@ static void hvsock_guest_seeds(void)
 	write_seed("hvsock_guest_fuzz", "bad-header", &b);
 }
 
+/* ---- the emulator's offer (sim_offer_fuzz) ---- */
+
+static void sim_offer_seed(const char *name, uint8_t control, uint8_t fault_index, const struct sim_offer *offer,
+			   size_t size)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, control);
+	add_u8(&b, fault_index);
+	add(&b, offer, size);
+	write_seed("sim_offer_fuzz", name, &b);
+}
+
+static void sim_offer_seeds(void)
+{
+	const uint8_t class_id[16] = { 0x8f, 0x3d, 0xc8, 0x6a, 0x16, 0x6e, 0x5c, 0x4e,
+				       0xab, 0x3d, 0xfd, 0x8c, 0x5a, 0x4b, 0x7e, 0x21 };
+	struct sim_offer offer = {
+		.magic = SIM_WIRE_MAGIC,
+		.version = SIM_WIRE_VERSION,
+		.channel_count = 1,
+		.ring_size = 4 * 4096,
+		.page_size = 4096, /* the fuzzer's machine: x86-64 */
+		.relid = 14,
+		.monitor_id = VMBUS_MONITOR_ID_NONE,
+		.numa_node = -1,
+	};
+
+	memcpy(offer.class_id, class_id, sizeof(class_id));
+	sim_offer_seed("one-channel", 0, 0, &offer, sizeof(offer));
+
+	/* Everything an offer can carry: subchannels, a monitor, both pools, guest RAM, quirks. */
+	offer.channel_count = 4;
+	offer.subchannel_ring_size = 3 * 4096;
+	offer.monitor_id = 37;
+	offer.numa_node = 0;
+	offer.pool_size[0] = 16 * 4096;
+	offer.pool_offset[0] = 0;
+	offer.pool_gpadl[0] = 925200;
+	offer.pool_size[1] = 8 * 4096;
+	offer.pool_offset[1] = 4 * 4096;
+	offer.pool_gpadl[1] = 925201;
+	offer.guest_ram_size = 64 * 4096;
+	offer.flags = SIM_OFFER_UNMASK_ALL_ON_SIGNAL | SIM_OFFER_MASK_IN_INTERRUPT;
+	sim_offer_seed("everything", 0, 0, &offer, sizeof(offer));
+	/* The same with one descriptor wrong in each way the input can say. */
+	sim_offer_seed("unsealed-pool", 3, 6, &offer, sizeof(offer));
+	sim_offer_seed("short-ring", 4, 2, &offer, sizeof(offer));
+	sim_offer_seed("pipe-for-signal", 5, 10, &offer, sizeof(offer));
+	sim_offer_seed("one-fd-short", 6, 0, &offer, sizeof(offer));
+	sim_offer_seed("too-many-fds", 8, 0, &offer, sizeof(offer));
+	sim_offer_seed("short-message", 0, 0, &offer, sizeof(offer) - 4);
+
+	/* The emulator is busy: a status and no descriptors. */
+	memset(&offer, 0, sizeof(offer));
+	offer.magic = SIM_WIRE_MAGIC;
+	offer.version = SIM_WIRE_VERSION;
+	offer.status = -EBUSY;
+	sim_offer_seed("busy", 0x10, 0, &offer, sizeof(offer));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -897,5 +960,6 @@ int main(int argc, char **argv)
 	hvsock_seeds();
 	driver_seeds();
 	hvsock_guest_seeds();
+	sim_offer_seeds();
 	return 0;
 }
