@@ -17,7 +17,7 @@ FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 FUZZ_CFLAGS := -std=c11 $(WARNINGS) -pthread -MMD -MP -g -O1 $(FUZZ_SANITIZE)
 FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz \
 	hvsock_fuzz policy_fuzz driver_fuzz hvsock_guest_fuzz \
-	sim_offer_fuzz
+	sim_offer_fuzz uio_sysfs_fuzz
 FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
 fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -47,6 +47,8 @@ hvsock_guest_fuzz_SOURCES := drivers/hvsock/hvsock_transport.c lib/requests/requ
 # sim_offer_fuzz includes sim_guest.c (validate_offer() and map_offer() are static).
 sim_offer_fuzz_SOURCES := drivers/bus/sim/sim_wire.c lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c \
 	lib/vmbus/channel.c lib/vmbus/memory.c lib/vmbus/page_allocator.c lib/log/log.c
+# uio_sysfs_fuzz includes uio_scan.c and uio_map.c (its fake mmap() takes their calls).
+uio_sysfs_fuzz_SOURCES := lib/vmbus/guid.c
 
 ring_fuzz_LIBS :=
 packet_fuzz_LIBS := $(LIBS_PROTOCOL)
@@ -60,6 +62,7 @@ hvsock_fuzz_LIBS := $(LIBS_PROTOCOL)
 driver_fuzz_LIBS := $(LIBS_PROTOCOL)
 hvsock_guest_fuzz_LIBS := $(LIBS_PROTOCOL)
 sim_offer_fuzz_LIBS :=
+uio_sysfs_fuzz_LIBS :=
 
 .PHONY: fuzz fuzz-build fuzz-seeds fuzz-replay
 

@@ -939,6 +939,91 @@ static void sim_offer_seeds(void)
 	sim_offer_seed("busy", 0x10, 0, &offer, sizeof(offer));
 }
 
+/* ---- sysfs as uio_hv_generic lays it out (uio_sysfs_fuzz) ---- */
+
+/* One file of the fake tree: its length, then its content. */
+static void add_sysfs_file(struct bytes *b, const char *text)
+{
+	if (text == NULL) {
+		add_u8(b, 255); /* absent */
+		return;
+	}
+	add_u8(b, (uint8_t)strlen(text));
+	add_text(b, text);
+}
+
+struct sysfs_map {
+	const char *name, *size, *offset;
+};
+
+static void uio_sysfs_seed(const char *name, uint8_t control, const char *monitor_id, const char *driver,
+			   const struct sysfs_map *maps, const char *release)
+{
+	static const char *const channels[3][3] = {
+		{ "21", "2", "" },  /* listed after 22: subchannel_id orders them; a 4 MiB ring */
+		{ "22", "1", "" },
+		{ "23", NULL, NULL }, /* no ring file: not offered yet */
+	};
+	struct bytes b = { .size = 0 };
+	unsigned int i;
+
+	add_u8(&b, control);
+	add_sysfs_file(&b, "8e29ab16-1111-2222-3333-444455556666");
+	add_sysfs_file(&b, "{6AC83D8F-6E16-4E5C-AB3D-FD8C5A4B7E21}\n");
+	add_sysfs_file(&b, "{8e29ab16-1111-2222-3333-444455556666}\n");
+	add_sysfs_file(&b, "14\n");
+	add_sysfs_file(&b, monitor_id);
+	add_sysfs_file(&b, "0\n");
+	add_sysfs_file(&b, driver);
+	add_sysfs_file(&b, "uio0");
+	for (i = 0; i < 5; i++) {
+		add_sysfs_file(&b, maps[i].name);
+		add_sysfs_file(&b, maps[i].size);
+		add_sysfs_file(&b, maps[i].offset);
+	}
+	for (i = 0; i < 3; i++)
+		add_sysfs_file(&b, channels[i][0]);
+	for (i = 0; i < 3; i++)
+		add_sysfs_file(&b, channels[i][1]);
+	for (i = 0; i < 3; i++)
+		add_sysfs_file(&b, channels[i][2]);
+	add_sysfs_file(&b, release);
+	write_seed("uio_sysfs_fuzz", name, &b);
+}
+
+static void uio_sysfs_seeds(void)
+{
+	/* The shapes of tests/unit/uio_ut.c: 6.1 (monitored, both GPADL maps), mainline (neither). */
+	static const struct sysfs_map linux_6_1[5] = {
+		{ "txrx_rings", "0x400000\n", NULL },
+		{ "int_page", "0x1000\n", NULL },
+		{ "monitor_page", "0x1000\n", NULL },
+		{ "recv:925200", "0x1f00000\n", NULL },
+		{ "send:925201", "0x1000000\n", NULL },
+	};
+	static const struct sysfs_map mainline[5] = {
+		{ "txrx_rings", "0x22000\n", "0\n" },
+		{ "int_page", "0x1000\n", "0\n" },
+		{ "monitor_page", "0x1000\n", "0\n" },
+		{ NULL, NULL, NULL },
+		{ NULL, NULL, NULL },
+	};
+	static const struct sysfs_map bad_ring[5] = {
+		{ "txrx_rings", "0x1000\n", NULL },
+		{ "int_page", "0x1000\n", NULL },
+		{ "monitor_page", "0x1000\n", "0x800\n" },
+		{ NULL, NULL, NULL },
+		{ NULL, NULL, NULL },
+	};
+
+	uio_sysfs_seed("linux-6.1", 0, "37\n", "../../../../bus/vmbus/drivers/uio_hv_generic", linux_6_1, "6.1.0-56-amd64");
+	uio_sysfs_seed("mainline", 1, NULL, "../../../../bus/vmbus/drivers/uio_hv_generic", mainline, "6.18.0");
+	uio_sysfs_seed("impossible-ring", 0, NULL, "../../../../bus/vmbus/drivers/uio_hv_generic", bad_ring, "6.12.0");
+	/* Not bound to uio_hv_generic: the message says why, by kernel version. */
+	uio_sysfs_seed("unbound-6.1", 0, NULL, NULL, mainline, "6.1.0");
+	uio_sysfs_seed("netvsc", 1, "3\n", "../../../../bus/vmbus/drivers/hv_netvsc", mainline, "6.12.0");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -961,5 +1046,6 @@ int main(int argc, char **argv)
 	driver_seeds();
 	hvsock_guest_seeds();
 	sim_offer_seeds();
+	uio_sysfs_seeds();
 	return 0;
 }
