@@ -939,6 +939,124 @@ static void sim_offer_seeds(void)
 	sim_offer_seed("busy", 0x10, 0, &offer, sizeof(offer));
 }
 
+/* ---- winapi-pmd's worker between a client and the device (pmd_worker_fuzz) ---- */
+
+#define WORKER_COMPLETION 0x01u /* the packet's COMPLETION_REQUESTED */
+#define WORKER_SEAL 0x02u       /* header checksum sealed */
+#define WORKER_ID 0x04u         /* request_id = trans_id */
+#define WORKER_PASS 0x08u       /* a pass of the worker after this packet */
+#define WORKER_READ 0x10u       /* the client reads its answers after that pass */
+#define WORKER_VALID (WORKER_COMPLETION | WORKER_SEAL | WORKER_ID)
+
+/* How the test's host answers (pmd_worker_fuzz.c's header). */
+#define ANSWER_OK 0u
+#define ANSWER_ERROR 1u
+#define ANSWER_REPLY(words) (2u | (uint8_t)((words) << 2))
+#define ANSWER_LATER 3u
+
+static void worker_packet(struct bytes *b, uint8_t type, uint8_t flags, uint8_t answer, const uint8_t *message,
+			  size_t size)
+{
+	add_u8(b, type);
+	add_u8(b, flags);
+	add_u8(b, answer);
+	add_le16(b, (uint16_t)size);
+	add(b, message, size);
+}
+
+static void pmd_worker_seeds(void)
+{
+	uint8_t message[WINAPI_MESSAGE_MAX_SIZE], control[16];
+	struct bytes b = { .size = 0 };
+	size_t size;
+	unsigned int i;
+
+	/*
+	 * A bit of everything; the client leaves at the end, its subscription ended for it. The
+	 * host answers the n-th request that reaches it as the n-th packet says: those refused
+	 * before the host come last, so that each answer is the one of its own packet.
+	 */
+	add_u8(&b, 0x80);
+	size = echo_request(0, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_REPLY(2), message, size);
+	size = buffer_test_request(0, WINAPI_BUFFER_OP_WRITE, WINAPI_BUFFER_GPADL, PMD_POOL_GPADL, 4096, 65536, 4,
+				   message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_ERROR, message, size);
+	winapi_subscribe_request_encode(&(struct winapi_subscribe_request){ .api_id = 17, .api_version = 0x100 },
+					control);
+	size = control_request(0, WINAPI_API_SUBSCRIBE, control, 8, message, sizeof(message));
+	/* The host makes subscription 0x11 (0x10 + 1); the pass ends so that the wait finds it. */
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | WORKER_PASS | WORKER_READ, ANSWER_REPLY(0x10),
+		      message, size);
+	/* The worker reaps the subscription's answer in its next pass: a LIST has that pass. */
+	size = control_request(0, WINAPI_API_LIST, NULL, 0, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | WORKER_PASS | WORKER_READ, ANSWER_OK, message,
+		      size);
+	winapi_event_wait_request_encode(
+		&(struct winapi_event_wait_request){ .subscription = 0x11, .max_events = 4, .wait_ms = 500 }, control);
+	size = control_request(0, WINAPI_API_EVENT_WAIT, control, 16, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_LATER, message, size);
+	size = buffer_test_request(0, WINAPI_BUFFER_OP_READ, WINAPI_BUFFER_GPADL, PMD_POOL_GPADL, PMD_POOL_SIZE - 4096,
+				   8192, 1, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_OK, message, size);
+	size = echo_request(0, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_ID, ANSWER_OK, message, size); /* nobody waits */
+	write_seed("pmd_worker_fuzz", "mixed", &b);
+
+	/* Subscribe, then unsubscribe: the client ends what it holds itself. */
+	b.size = 0;
+	add_u8(&b, 0);
+	winapi_subscribe_request_encode(&(struct winapi_subscribe_request){ .api_id = 17, .api_version = 0x100 },
+					control);
+	size = control_request(0, WINAPI_API_SUBSCRIBE, control, 8, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | WORKER_PASS | WORKER_READ, ANSWER_REPLY(0x21),
+		      message, size);
+	size = control_request(0, WINAPI_API_LIST, NULL, 0, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | WORKER_PASS | WORKER_READ, ANSWER_OK, message,
+		      size);
+	winapi_subscription_encode(&(struct winapi_subscription){ .id = 0x22 }, control);
+	size = control_request(0, WINAPI_API_UNSUBSCRIBE, control, 8, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_OK, message, size);
+	write_seed("pmd_worker_fuzz", "unsubscribe", &b);
+
+	/* A client that does not read: its answer ring holds few, the rest wait in its backlog. */
+	b.size = 0;
+	add_u8(&b, 0x04);
+	size = echo_request(0, message, sizeof(message));
+	for (i = 0; i < 16; i++)
+		worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | (i % 4 == 3 ? WORKER_PASS : 0),
+			      ANSWER_REPLY(63), message, size);
+	write_seed("pmd_worker_fuzz", "backlog", &b);
+
+	/* A thousand clients on the worker: one request each in flight, the host answers late. */
+	b.size = 0;
+	add_u8(&b, 0x03);
+	for (i = 0; i < 4; i++)
+		worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | WORKER_PASS, ANSWER_LATER, message, size);
+	write_seed("pmd_worker_fuzz", "fair-share", &b);
+
+	/*
+	 * 64 clients: a 32 KiB share of bytes in flight each. The first 256 KiB request goes (it
+	 * is alone), the second waits, parked, till the host answers the first a pass later.
+	 */
+	b.size = 0;
+	add_u8(&b, 0x02);
+	size = buffer_test_request(0, WINAPI_BUFFER_OP_WRITE, WINAPI_BUFFER_GPADL, PMD_POOL_GPADL, 0, 65536, 4, message,
+				   sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_LATER, message, size);
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | WORKER_PASS, ANSWER_OK, message, size);
+	size = echo_request(0, message, sizeof(message));
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID | WORKER_PASS | WORKER_READ, ANSWER_OK, message, size);
+	write_seed("pmd_worker_fuzz", "parked", &b);
+
+	/* The policy denies echo (entry 0): refused and audited, twice, logged once. */
+	b.size = 0;
+	add_u8(&b, 0x08);
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_OK, message, size);
+	worker_packet(&b, VMBUS_PACKET_DATA_INBAND, WORKER_VALID, ANSWER_OK, message, size);
+	write_seed("pmd_worker_fuzz", "denied", &b);
+}
+
 /* ---- sysfs as uio_hv_generic lays it out (uio_sysfs_fuzz) ---- */
 
 /* One file of the fake tree: its length, then its content. */
@@ -1047,5 +1165,6 @@ int main(int argc, char **argv)
 	hvsock_guest_seeds();
 	sim_offer_seeds();
 	uio_sysfs_seeds();
+	pmd_worker_seeds();
 	return 0;
 }
