@@ -17,7 +17,7 @@ FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 FUZZ_CFLAGS := -std=c11 $(WARNINGS) -pthread -MMD -MP -g -O1 $(FUZZ_SANITIZE)
 FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz \
 	hvsock_fuzz policy_fuzz driver_fuzz hvsock_guest_fuzz \
-	sim_offer_fuzz uio_sysfs_fuzz pmd_worker_fuzz
+	sim_offer_fuzz uio_sysfs_fuzz pmd_worker_fuzz telemetry_server_fuzz
 FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
 fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -54,6 +54,10 @@ pmd_worker_fuzz_SOURCES := apps/winapi-pmd/request.c apps/winapi-pmd/policy.c li
 	lib/requests/request_table.c drivers/winapi/winapi_driver.c lib/vmbus/ring.c lib/vmbus/guid.c \
 	lib/vmbus/device.c lib/vmbus/channel.c lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c \
 	$(FUZZ_PROTOCOL) lib/log/log.c
+# telemetry_server_fuzz includes telemetry.c (serve_client() is static) and links stats.c's handlers.
+telemetry_server_fuzz_SOURCES := apps/winapi-pmd/stats.c apps/winapi-pmd/policy.c lib/requests/api_table.c \
+	lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c lib/vmbus/memory.c \
+	lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c
 
 ring_fuzz_LIBS :=
 packet_fuzz_LIBS := $(LIBS_PROTOCOL)
@@ -69,6 +73,7 @@ hvsock_guest_fuzz_LIBS := $(LIBS_PROTOCOL)
 sim_offer_fuzz_LIBS :=
 uio_sysfs_fuzz_LIBS :=
 pmd_worker_fuzz_LIBS := -lurcu-qsbr $(LIBS_PROTOCOL)
+telemetry_server_fuzz_LIBS := $(LIBS_PROTOCOL)
 
 .PHONY: fuzz fuzz-build fuzz-seeds fuzz-replay
 

@@ -939,6 +939,34 @@ static void sim_offer_seeds(void)
 	sim_offer_seed("busy", 0x10, 0, &offer, sizeof(offer));
 }
 
+/* ---- the telemetry server with the daemon's commands (telemetry_server_fuzz) ---- */
+
+/* Requesters (telemetry_server_fuzz.c's header): root, 1000, 1001, 4242; bit 2: 5000 clients. */
+static void telemetry_server_seed(const char *name, uint8_t config, const char *command)
+{
+	struct bytes b = { .size = 0 };
+
+	add_u8(&b, config);
+	add_text(&b, command);
+	write_seed("telemetry_server_fuzz", name, &b);
+}
+
+static void telemetry_server_seeds(void)
+{
+	telemetry_server_seed("stats", 0, "/winapi/stats");
+	telemetry_server_seed("workers", 3, "/winapi/workers");
+	telemetry_server_seed("clients", 2, "/winapi/clients");
+	telemetry_server_seed("clients-too-many", 4, "/winapi/clients");
+	telemetry_server_seed("client-own", 1, "/winapi/client,1");
+	telemetry_server_seed("client-other", 1, "/winapi/client,2");
+	telemetry_server_seed("client-root", 0, "/winapi/client,18446744073709551615");
+	telemetry_server_seed("client-missing", 2, "/winapi/client,99");
+	telemetry_server_seed("client-no-id", 0, "/winapi/client");
+	telemetry_server_seed("list", 3, "/");
+	telemetry_server_seed("help", 1, "/help,/winapi/client");
+	telemetry_server_seed("info", 0, "/info");
+}
+
 /* ---- winapi-pmd's worker between a client and the device (pmd_worker_fuzz) ---- */
 
 #define WORKER_COMPLETION 0x01u /* the packet's COMPLETION_REQUESTED */
@@ -1166,5 +1194,6 @@ int main(int argc, char **argv)
 	sim_offer_seeds();
 	uio_sysfs_seeds();
 	pmd_worker_seeds();
+	telemetry_server_seeds();
 	return 0;
 }
