@@ -12,12 +12,18 @@
 #include <time.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <vmbus/memory.h>
 #include <winapi/log.h>
 
 #include "pmd.h"
+
+/* Linux 6.5; Debian bookworm's headers are older than the kernels that have it. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
 
 /* How often clients are checked for having gone while their worker is busy elsewhere. */
 #define PMD_LIVENESS_MS 50
@@ -193,6 +199,33 @@ static void refuse_client(struct pmd *pmd, int connection_fd, int error)
 		pmd_count(&pmd->totals.clients_refused, 1);
 }
 
+/*
+ * A descriptor of the process at the other end of @connection_fd, for telling when it has
+ * exited: on the emulator a client maps all of guest RAM, and its pool may serve no one else
+ * until it has gone. The kernel's own (SO_PEERPIDFD) names the process that connected; before
+ * Linux 6.5, pidfd_open() of the pid SO_PEERCRED gave, which is still that process while its
+ * connection is open: a pid is reused only after its process has exited and been reaped.
+ * Returns the descriptor, or -1.
+ */
+static int peer_pidfd(int connection_fd, pid_t pid)
+{
+	socklen_t length = sizeof(int);
+	int pidfd;
+
+	if (getsockopt(connection_fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &length) == 0)
+		return pidfd;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return pidfd >= 0 ? pidfd : -1;
+}
+
+/* Whether the process of @pidfd has exited (its pidfd reads as ready). */
+static bool process_exited(int pidfd)
+{
+	struct pollfd process = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&process, 1, 0) > 0;
+}
+
 /* A connection whose hello has arrived: give it a device, or refuse it. Consumes @connection_fd. */
 static void attach_client(struct pmd *pmd, int connection_fd)
 {
@@ -220,6 +253,7 @@ static void attach_client(struct pmd *pmd, int connection_fd)
 	}
 	client->pid = peer.pid;
 	client->uid = peer.uid;
+	client->pidfd = pmd->guest_ram_shared ? peer_pidfd(connection_fd, peer.pid) : -1;
 	client->id = ++pmd->next_client_id;
 	client->gpadl = client_gpadl(client->id);
 	client->pool_size = pool_size;
@@ -271,6 +305,8 @@ err_close_device:
 err_free_pool:
 	vmbus_device_dma_free(pmd->device, client->pool, pool_size);
 err_free_client:
+	if (client->pidfd >= 0)
+		close(client->pidfd);
 	free(client);
 err_release_user:
 	release_user(pmd, peer.uid, pool_size, false);
@@ -279,6 +315,8 @@ err_release_user:
 /* Free @client itself, its pool already freed or kept for good. */
 static void free_client_struct(struct pmd_client *client)
 {
+	if (client->pidfd >= 0)
+		close(client->pidfd);
 	free(client->rule_lines);
 	free(client);
 }
@@ -327,7 +365,8 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 		pmd_count(&pmd->totals.pool_bytes_quarantined, client->pool_size);
 		winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu: its %zu-byte pool is kept out of use (%s)",
 			   (unsigned long long)client->id, client->pool_size,
-			   client->pool_mapped ? "the client still maps it" :
+			   client->pool_mapped ? (client->pidfd >= 0 ? "the client still maps it, till it exits" :
+								       "the client still maps it") :
 						 "the host may still write it, till it answers");
 	} else {
 		vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
@@ -341,7 +380,7 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 			   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE) : "the daemon stopped",
 		   (unsigned long long)client->stats.requests, (unsigned long long)client->stats.completions,
 		   (unsigned long long)client->stats.dropped);
-	if (host_may_write) {
+	if (quarantine) {
 		client->reclaim_next = pmd->quarantined;
 		pmd->quarantined = client;
 	} else {
@@ -350,27 +389,33 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 }
 
 /*
- * Free the quarantined pools whose late requests the host has all answered now (a client
- * still mapping its pool keeps it for good; only its struct goes). Their bytes count for
- * their user no more.
+ * Free the quarantined pools nothing can reach any more: the host has answered every late
+ * request that named them, and (emulator) the client that mapped them has exited. Their
+ * bytes count for their user no more. A client whose exit cannot be watched (no pidfd) keeps
+ * its pool for good; only its struct goes.
  */
 static void free_answered(struct pmd *pmd)
 {
 	struct pmd_client **at = &pmd->quarantined, *client;
 
 	while ((client = *at) != NULL) {
-		if (__atomic_load_n(&client->late, __ATOMIC_ACQUIRE) != 0) {
+		bool exited = client->pool_mapped && client->pidfd >= 0 && process_exited(client->pidfd);
+
+		if (__atomic_load_n(&client->late, __ATOMIC_ACQUIRE) != 0 ||
+		    (client->pool_mapped && client->pidfd >= 0 && !exited)) {
 			at = &client->reclaim_next;
 			continue;
 		}
 		*at = client->reclaim_next;
-		if (!client->pool_mapped) {
+		if (!client->pool_mapped || exited) {
 			vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
 			__atomic_fetch_sub(&pmd->totals.pool_bytes_quarantined, client->pool_size, __ATOMIC_RELAXED);
 			pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
 			release_quarantined(pmd, client->uid, client->pool_size);
-			winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu: the host has answered its late requests; "
-				   "its %zu-byte pool is freed", (unsigned long long)client->id, client->pool_size);
+			winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu: %s; its %zu-byte pool is freed",
+				   (unsigned long long)client->id,
+				   exited ? "its process has exited" : "the host has answered its late requests",
+				   client->pool_size);
 		}
 		free_client_struct(client);
 	}

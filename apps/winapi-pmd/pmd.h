@@ -83,6 +83,7 @@ struct pmd_client {
 					     those whose pool is quarantined (pmd.quarantined) */
 	uint64_t id;
 	pid_t pid;
+	int pidfd;                        /* emulator: the client's process, to see it exit; else -1 */
 	uid_t uid;
 	unsigned int worker;
 	struct vmbus_device *device;      /* host side of the client's private device */

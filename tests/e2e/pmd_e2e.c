@@ -8,6 +8,8 @@
  *    (echo output, the buffer's bytes after a WRITE, the host's CRC32C of a READ);
  *  - one client is killed with SIGKILL mid-load: the others finish, every check passing, and
  *    the daemon's counters show the dead client's pool reclaimed;
+ *  - a client sent away while it runs keeps its pool quarantined (it still maps guest RAM)
+ *    until its process exits, and no longer;
  *  - a client naming memory outside its own pool gets -EFAULT, and a client working beside it
  *    notices nothing;
  *  - requests the host's API table rules out (an unknown API, another major, over an API's
@@ -325,6 +327,71 @@ static void test_killed_client_reclaimed(void **state)
 	assert_int_equal(stat_value("clients"), 0);
 	/* Nothing of it is held: what is in use is what the attached clients (none) hold. */
 	assert_int_equal(stat_value("pool_bytes_in_use"), 0);
+}
+
+/*
+ * On the emulator a client maps all of guest RAM: one the daemon sends away while it still
+ * runs keeps its pool quarantined. Before the daemon watched the process (a pidfd), that was
+ * for good, and a few such clients took every pool there was (ENOMEM for everyone after).
+ */
+static void test_evicted_client_pool_freed_at_exit(void **state)
+{
+	static uint8_t oversize[16384];
+	const struct iovec payload = { .iov_base = oversize, .iov_len = sizeof(oversize) };
+	const struct vmbus_ring_packet packet = { .type = VMBUS_PACKET_DATA_INBAND,
+						  .flags = VMBUS_PACKET_FLAG_COMPLETION_REQUESTED,
+						  .trans_id = 1, .payload = &payload, .payload_count = 1 };
+	json_int_t quarantined_before;
+	int gate[2], ready[2], status;
+	char byte = 0;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	assert_true(wait_all_reclaimed());
+	for (i = 0; i < 1500 && stat_value("pool_bytes_quarantined") != 0; i++)
+		sleep_ms(20);
+	quarantined_before = stat_value("pool_bytes_quarantined");
+	assert_int_equal(quarantined_before, 0);
+	assert_int_equal(pipe(gate), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vmbus_device *device;
+		struct vmbus_channel *channel;
+
+		/* The test's ends: its exit (or failure) must end the wait below. */
+		close(gate[1]);
+		close(ready[0]);
+		/* A packet larger than any request: the daemon sends this client away. */
+		if (vmbus_sim_connect(pmd.socket_path, 30000, &device) != 0 ||
+		    vmbus_chan_open(device, 0, &channel) != 0 || vmbus_chan_write(channel, &packet) != 0 ||
+		    vmbus_chan_flush(channel) != 0)
+			_exit(1);
+		(void)!write(ready[1], &byte, 1);
+		/* Still mapping guest RAM, till the test says go. */
+		(void)!read(gate[0], &byte, 1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(gate[0]);
+	assert_int_equal(read(ready[0], &byte, 1), 1);
+	/* Sent away while it runs: its pool is kept out of use. */
+	for (i = 0; i < 1500 && stat_value("pool_bytes_quarantined") != (json_int_t)POOL_MIB << 20; i++)
+		sleep_ms(20);
+	assert_int_equal(stat_value("pool_bytes_quarantined"), (json_int_t)POOL_MIB << 20);
+	assert_true(emulator_log_count(&pmd, "it sent a packet larger than any request") >= 1);
+	/* It exits: the pool is free again, within the control thread's next look. */
+	assert_int_equal(write(gate[1], &byte, 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (i = 0; i < 1500 && stat_value("pool_bytes_quarantined") != 0; i++)
+		sleep_ms(20);
+	assert_int_equal(stat_value("pool_bytes_quarantined"), 0);
+	assert_true(emulator_log_count(&pmd, "its process has exited; its") >= 1);
+	close(ready[0]);
+	close(gate[1]);
 }
 
 /* The internal driver, to say what liblowlat never would: a buffer outside our pool. */
@@ -1118,6 +1185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_four_clients_a_million_mixed),
 		cmocka_unit_test(test_killed_client_reclaimed),
+		cmocka_unit_test(test_evicted_client_pool_freed_at_exit),
 		cmocka_unit_test(test_buffer_outside_pool_refused),
 		cmocka_unit_test(test_api_checks_before_host),
 		cmocka_unit_test(test_telemetry_v2),
