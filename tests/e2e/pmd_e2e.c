@@ -1036,10 +1036,11 @@ static void *heavy_main(void *argument)
 		for (i = 0; count > 0 && i < (unsigned int)count; i++) {
 			free_slots[free_count++] = (unsigned int)(uintptr_t)completions[i].user_data;
 			in_flight--;
+			/* Atomic: the test's thread watches them for the first answer. */
 			if (completions[i].status == 0) {
-				heavy->completed++;
+				__atomic_fetch_add(&heavy->completed, 1, __ATOMIC_RELAXED);
 			} else {
-				if (heavy->failed++ == 0)
+				if (__atomic_fetch_add(&heavy->failed, 1, __ATOMIC_RELAXED) == 0)
 					heavy->first_error = completions[i].status;
 			}
 		}
