@@ -86,7 +86,7 @@ UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(
 	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut \
 	$(TESTBIN)/api_table_ut $(TESTBIN)/policy_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
-	$(TESTBIN)/headers_test $(TESTBIN)/systemd_unit_test
+	$(TESTBIN)/headers_test $(TESTBIN)/systemd_unit_test $(TESTBIN)/secure_env_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
 	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e
@@ -253,6 +253,16 @@ $(TESTBIN)/headers_test: tests/unit/headers_test.sh
 
 # The systemd unit make install writes, through systemd-analyze verify and security.
 $(TESTBIN)/systemd_unit_test: tests/unit/systemd_unit_test.sh apps/winapi-pmd/winapi-pmd.service.in
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
+# secure_env_test: liblowlat ignores its environment in a setuid process (the probe, static
+# like winapi-pmd: ld.so does not expand $ORIGIN for a setuid binary).
+$(TESTBIN)/secure_env_probe: $(call objects,tests/unit/secure_env_probe.c) $(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTOCOL)
+
+$(TESTBIN)/secure_env_test: tests/unit/secure_env_test.sh $(TESTBIN)/secure_env_probe
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
