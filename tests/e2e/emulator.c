@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -102,6 +103,14 @@ int emulator_start(struct emulator *emulator, const char *const *arguments)
 
 		int log_fd = open(emulator->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
+		/* The log is opened as the test's user, in its private directory, before this. */
+		if (emulator->uid != 0 &&
+		    (setgroups(1, &emulator->gid) != 0 || setresgid(emulator->gid, emulator->gid, emulator->gid) != 0 ||
+		     setresuid(emulator->uid, emulator->uid, emulator->uid) != 0)) {
+			fprintf(stderr, "cannot become uid %u: %s\n", (unsigned int)emulator->uid, strerror(errno));
+			_exit(127);
+		}
+		/* After the change of user, which clears it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (null_fd >= 0)
 			dup2(null_fd, STDOUT_FILENO);

@@ -16,6 +16,10 @@ struct emulator {
 	char socket_path[128];
 	char log_path[128];   /* the emulator's stderr (its log), appended across starts */
 	pid_t pid;
+	/* Not 0 (set after prepare, the test being root): the program runs as this user, with
+	 * this group as its only one, to test what a daemon of an unprivileged user does. */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* A private directory and socket path, exported as WINAPI_SIM_SOCKET. 0 or -1. */

@@ -24,7 +24,10 @@
  *  - fair share in bytes (a daemon with one worker, on a host of its own): two clients keep
  *    256 requests each in flight, every one naming their whole pool, while a bystander's
  *    echoes keep their p99 within 10x of its idle value and none time out; a request naming
- *    more than its pool in all (overlapping buffers) is refused.
+ *    more than its pool in all (overlapping buffers) is refused;
+ *  - --max-clients-per-uid (a daemon run as nobody, on a host of its own, when the test runs
+ *    as root): that user's clients beyond the cap get -EUSERS, logged with the uid, until one
+ *    of them leaves.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -38,6 +41,9 @@
 #include <string.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1181,6 +1187,224 @@ static void test_request_bytes_capped(void **state)
 	heavy_detach(&client);
 }
 
+/* ---- --max-clients-per-uid: root is exempt, so the daemon and its clients are nobody ---- */
+
+#define CAPPED_SHARE 2u
+#define CAPPED_WAIT_MS 30000
+
+static struct emulator capped_host;
+static struct emulator capped_pmd;
+static char capped_prefix[64];
+static char capped_runtime[64] = "/tmp/pmd-e2e-capped-xdg.XXXXXX"; /* the daemon's XDG_RUNTIME_DIR */
+static char capped_skip[160];                                      /* why the test cannot run */
+
+/*
+ * On the sim backend the daemon serves only its own user and root, and root is not capped:
+ * only a daemon of another user shows the cap. It needs what a user's daemon has: the
+ * emulator's socket, and a runtime directory (for its telemetry socket) and a directory for
+ * --socket that are its own. Not a memlock limit: on the sim backend its pools are the
+ * emulator's guest RAM, which nobody locks.
+ */
+static int capped_start(void)
+{
+	const char *const host_arguments[] = { "--profile", "linux-6.12", NULL };
+	const char *arguments[] = { "--lcores", "0", "--backend", "sim", "--sim-socket", capped_host.socket_path,
+				    "--file-prefix", capped_prefix, "--pool-size", "2", "--max-clients-per-uid", "2",
+				    "--group", NULL /* nobody's group, below */, "--log-level", "info", NULL };
+	const char *saved_xdg = getenv("XDG_RUNTIME_DIR");
+	const struct passwd *user = getpwuid(NOBODY);
+	const struct group *group;
+	char xdg_copy[256] = "";
+	int rc;
+
+	if (geteuid() != 0) {
+		snprintf(capped_skip, sizeof(capped_skip), "runs as uid %u: only root can run a daemon and its "
+			 "clients as another user", (unsigned int)geteuid());
+		return 0;
+	}
+	group = user != NULL ? getgrgid(user->pw_gid) : NULL;
+	if (group == NULL) {
+		snprintf(capped_skip, sizeof(capped_skip), "no user %u with a named group", (unsigned int)NOBODY);
+		return 0;
+	}
+	arguments[13] = group->gr_name;
+	if (mkdtemp(capped_runtime) == NULL || chown(capped_runtime, NOBODY, user->pw_gid) != 0)
+		return -1;
+	if (emulator_prepare_program(&capped_host, "pmd-e2e-capped-host", "winapi-host-sim") != 0 ||
+	    emulator_start(&capped_host, host_arguments) != 0)
+		return -1;
+	/* The daemon (nobody) may reach the emulator's socket; the rest of its directory stays the test's. */
+	if (chmod(capped_host.directory, 0711) != 0 || chown(capped_host.socket_path, NOBODY, user->pw_gid) != 0)
+		return -1;
+	if (emulator_prepare_program(&capped_pmd, "pmd-e2e-capped", "winapi-pmd") != 0 ||
+	    chown(capped_pmd.directory, NOBODY, user->pw_gid) != 0)
+		return -1;
+	snprintf(capped_prefix, sizeof(capped_prefix), "pmd-e2e-capped-%d", (int)getpid());
+	capped_pmd.uid = NOBODY;
+	capped_pmd.gid = user->pw_gid;
+	setenv("WINAPI_TRANSPORT", "pmd", 1);
+	setenv("WINAPI_PMD_SOCKET", capped_pmd.socket_path, 1);
+
+	/* Only the daemon gets it: in the test it would move the sockets liblowlat looks for. */
+	if (saved_xdg != NULL)
+		snprintf(xdg_copy, sizeof(xdg_copy), "%s", saved_xdg);
+	setenv("XDG_RUNTIME_DIR", capped_runtime, 1);
+	rc = emulator_start(&capped_pmd, arguments);
+	if (saved_xdg != NULL)
+		setenv("XDG_RUNTIME_DIR", xdg_copy, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	return rc;
+}
+
+static int capped_teardown(void **state)
+{
+	char path[160];
+
+	(void)state;
+	if (capped_skip[0] != '\0')
+		return 0;
+	/* SIGTERM first: a daemon that stops cleanly removes its runtime directory itself. */
+	emulator_stop(&capped_pmd, SIGTERM);
+	emulator_cleanup(&capped_pmd);
+	emulator_cleanup(&capped_host);
+	snprintf(path, sizeof(path), "%s/dpdk/%s/%s", capped_runtime, capped_prefix, WINAPI_PMD_TELEMETRY_SOCKET);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dpdk/%s", capped_runtime, capped_prefix);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/dpdk", capped_runtime);
+	rmdir(path);
+	rmdir(capped_runtime);
+	return 0;
+}
+
+static int capped_setup(void **state)
+{
+	if (capped_start() == 0)
+		return 0;
+	/* cmocka tears down no group whose setup failed. */
+	capped_teardown(state);
+	return -1;
+}
+
+/* A client process of nobody; while attached, it holds its handle until told to leave. */
+struct capped_client {
+	pid_t pid;
+	int result_fd; /* its answer: 0 (attached, and echoed), or -errno */
+	int leave_fd;  /* a byte: it leaves */
+};
+
+static void capped_client_start(struct capped_client *client)
+{
+	int result_pipe[2], leave_pipe[2];
+	pid_t test = getpid();
+
+	assert_int_equal(pipe(result_pipe), 0);
+	assert_int_equal(pipe(leave_pipe), 0);
+	client->pid = fork();
+	assert_true(client->pid >= 0);
+	if (client->pid == 0) {
+		winapi_handle_t handle;
+		char output[64], byte;
+		int result;
+
+		close(result_pipe[0]);
+		close(leave_pipe[1]);
+		if (setgroups(1, &capped_pmd.gid) != 0 || setresgid(capped_pmd.gid, capped_pmd.gid, capped_pmd.gid) != 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) != 0)
+			_exit(3);
+		/* Clients started later hold its pipe's other end too: the test's death ends it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != test)
+			_exit(4);
+		setenv("WINAPI_TIMEOUT_MS", "30000", 1);
+		handle = winapi_init();
+		result = handle == NULL ? -errno : winapi_echo(handle, "capped", output, sizeof(output));
+		if (result == 0 && strcmp(output, "capped") != 0)
+			result = -EBADMSG;
+		(void)!write(result_pipe[1], &result, sizeof(result));
+		if (handle != NULL) {
+			(void)!read(leave_pipe[0], &byte, 1);
+			winapi_cleanup(handle);
+		}
+		_exit(0);
+	}
+	close(result_pipe[1]);
+	close(leave_pipe[0]);
+	client->result_fd = result_pipe[0];
+	client->leave_fd = leave_pipe[1];
+}
+
+/* Its answer; -ETIME if none came in time (or it died without one). */
+static int capped_client_result(const struct capped_client *client)
+{
+	struct pollfd answer = { .fd = client->result_fd, .events = POLLIN };
+	int result;
+
+	if (poll(&answer, 1, 2 * CAPPED_WAIT_MS) != 1 ||
+	    read(client->result_fd, &result, sizeof(result)) != (ssize_t)sizeof(result))
+		return -ETIME;
+	return result;
+}
+
+/* Tell it to leave and reap it: 0 if it exited by itself in time. */
+static int capped_client_finish(struct capped_client *client)
+{
+	int status, waited_ms;
+
+	(void)!write(client->leave_fd, "", 1);
+	close(client->leave_fd);
+	close(client->result_fd);
+	for (waited_ms = 0; waited_ms < CAPPED_WAIT_MS; waited_ms += 10) {
+		if (waitpid(client->pid, &status, WNOHANG) == client->pid)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+		sleep_ms(10);
+	}
+	kill(client->pid, SIGKILL);
+	waitpid(client->pid, &status, 0);
+	return -1;
+}
+
+static void test_clients_per_uid_capped(void **state)
+{
+	struct capped_client held[CAPPED_SHARE], extra, again;
+	char line[160];
+	unsigned int i;
+	int result, waited_ms;
+
+	(void)state;
+	if (capped_skip[0] != '\0') {
+		print_message("skipped: %s\n", capped_skip);
+		skip();
+	}
+	for (i = 0; i < CAPPED_SHARE; i++) {
+		capped_client_start(&held[i]);
+		assert_int_equal(capped_client_result(&held[i]), 0);
+	}
+	capped_client_start(&extra);
+	assert_int_equal(capped_client_result(&extra), -EUSERS);
+	assert_int_equal(capped_client_finish(&extra), 0);
+	snprintf(line, sizeof(line), "client of uid %u refused: it has %u clients of its %u (--max-clients-per-uid)",
+		 (unsigned int)NOBODY, CAPPED_SHARE, CAPPED_SHARE);
+	assert_int_equal(emulator_wait_log(&capped_pmd, line), 0);
+
+	/* The daemon frees the slot once it sees the client go, which takes it a moment. */
+	assert_int_equal(capped_client_finish(&held[0]), 0);
+	for (waited_ms = 0;; waited_ms += 50) {
+		capped_client_start(&again);
+		result = capped_client_result(&again);
+		if ((result != -EUSERS && result != -EDQUOT) || waited_ms >= CAPPED_WAIT_MS)
+			break;
+		assert_int_equal(capped_client_finish(&again), 0);
+		sleep_ms(50);
+	}
+	if (result != 0)
+		fail_msg("a client of uid %u got %d, not a slot, %d ms after one of its %u clients left",
+			 (unsigned int)NOBODY, result, waited_ms, CAPPED_SHARE);
+	assert_int_equal(capped_client_finish(&again), 0);
+	assert_int_equal(capped_client_finish(&held[1]), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1206,11 +1430,15 @@ int main(void)
 		cmocka_unit_test(test_fair_share_in_bytes),
 		cmocka_unit_test(test_request_bytes_capped),
 	};
+	const struct CMUnitTest capped_tests[] = {
+		cmocka_unit_test(test_clients_per_uid_capped),
+	};
 	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
 	failed = cmocka_run_group_tests_name("pmd", tests, group_setup, group_teardown);
 	failed += cmocka_run_group_tests_name("policy", policy_tests, policy_setup, policy_teardown);
 	failed += cmocka_run_group_tests_name("fairness", fair_tests, fair_setup, fair_teardown);
+	failed += cmocka_run_group_tests_name("per-uid", capped_tests, capped_setup, capped_teardown);
 	return failed != 0;
 }
