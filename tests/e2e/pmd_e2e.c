@@ -108,15 +108,21 @@ static int group_setup(void **state)
 	return start_pmd();
 }
 
-static int group_teardown(void **state)
+/* End a group's daemon and its host, and the runtime directory the daemon made for @name. */
+static void stop_daemon(struct emulator *daemon, struct emulator *daemon_host, const char *name)
 {
 	char directory[108];
 
-	(void)state;
-	emulator_cleanup(&pmd);
-	emulator_cleanup(&host);
-	if (winapi_pmd_runtime_dir(prefix, false, directory, sizeof(directory)) == 0)
+	emulator_cleanup(daemon);
+	emulator_cleanup(daemon_host);
+	if (winapi_pmd_runtime_dir(name, false, directory, sizeof(directory)) == 0)
 		rmdir(directory);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	stop_daemon(&pmd, &host, prefix);
 	return 0;
 }
 
@@ -864,14 +870,9 @@ static int policy_setup(void **state)
 
 static int policy_teardown(void **state)
 {
-	char directory[108];
-
 	(void)state;
 	unlink(policy_path);
-	emulator_cleanup(&guarded);
-	emulator_cleanup(&policy_host);
-	if (winapi_pmd_runtime_dir(guarded_prefix, false, directory, sizeof(directory)) == 0)
-		rmdir(directory);
+	stop_daemon(&guarded, &policy_host, guarded_prefix);
 	return 0;
 }
 
@@ -977,13 +978,8 @@ static int fair_setup(void **state)
 
 static int fair_teardown(void **state)
 {
-	char directory[108];
-
 	(void)state;
-	emulator_cleanup(&fair_pmd);
-	emulator_cleanup(&fair_host);
-	if (winapi_pmd_runtime_dir(fair_prefix, false, directory, sizeof(directory)) == 0)
-		rmdir(directory);
+	stop_daemon(&fair_pmd, &fair_host, fair_prefix);
 	return 0;
 }
 
