@@ -56,6 +56,7 @@
 
 #include "../unit/le_bytes.h"
 #include "fuzz_check.h"
+#include "fuzz_device.h"
 
 #define PAGE_SIZE 4096u
 #define RING_SIZE (PAGE_SIZE + (32u << 10)) /* one direction, header page included */
@@ -88,30 +89,11 @@ struct fuzz_state {
 	bool list_expires;
 };
 
-static int fake_signal(struct vmbus_device *device, unsigned int index)
-{
-	(void)device;
-	(void)index;
-	return 0;
-}
-
-static int fake_wait(struct vmbus_device *device, int timeout_ms)
-{
-	(void)device;
-	(void)timeout_ms;
-	return -ETIMEDOUT;
-}
-
-static int fake_event_fd(const struct vmbus_device *device)
-{
-	return *(const int *)vmbus_device_backend_data(device);
-}
-
 static const struct vmbus_backend_ops fake_ops = {
 	.name = "fuzz",
-	.signal = fake_signal,
-	.wait = fake_wait,
-	.event_fd = fake_event_fd,
+	.signal = fuzz_device_signal,
+	.wait = fuzz_device_wait,
+	.event_fd = fuzz_device_event_fd,
 };
 
 static uint8_t *reply_buffer(const struct request *request)

@@ -32,6 +32,7 @@
 
 #include "../unit/le_bytes.h"
 #include "fuzz_check.h"
+#include "fuzz_device.h"
 
 #define PAGE_SIZE 4096u
 #define RING_SIZE (PAGE_SIZE + (32u << 10)) /* one direction, header page included */
@@ -64,24 +65,10 @@ static void *fake_guest_page(void *context, uint64_t pfn)
 	return guest->pages[pfn - FAKE_FIRST_PFN];
 }
 
-static int fake_signal(struct vmbus_device *device, unsigned int index)
-{
-	(void)device;
-	(void)index;
-	return 0;
-}
-
-static int fake_wait(struct vmbus_device *device, int timeout_ms)
-{
-	(void)device;
-	(void)timeout_ms;
-	return -ETIMEDOUT;
-}
-
 static const struct vmbus_backend_ops fake_ops = {
 	.name = "fuzz",
-	.signal = fake_signal,
-	.wait = fake_wait,
+	.signal = fuzz_device_signal,
+	.wait = fuzz_device_wait,
 };
 
 /* The guest's half of the exchange: write the packet as its ring code would. */

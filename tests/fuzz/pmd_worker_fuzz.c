@@ -57,6 +57,7 @@
 
 #include "../unit/le_bytes.h"
 #include "fuzz_check.h"
+#include "fuzz_device.h"
 
 #define PAGE_SIZE 4096u
 #define DEVICE_RING (PAGE_SIZE + (512u << 10)) /* one direction, header page included */
@@ -99,25 +100,6 @@ static struct {
 	uint64_t answered[MAX_SENT / 64];
 } state;
 
-static int fake_signal(struct vmbus_device *device, unsigned int index)
-{
-	(void)device;
-	(void)index;
-	return 0;
-}
-
-static int fake_wait(struct vmbus_device *device, int timeout_ms)
-{
-	(void)device;
-	(void)timeout_ms;
-	return -ETIMEDOUT;
-}
-
-static int fake_event_fd(const struct vmbus_device *device)
-{
-	return *(const int *)vmbus_device_backend_data(device);
-}
-
 /* The device's DMA memory is the client's pool: the host finds it by these page numbers. */
 static int fake_dma_pfns(struct vmbus_device *device, const void *address, size_t size, uint64_t *pfns, size_t max)
 {
@@ -137,9 +119,9 @@ static int fake_dma_pfns(struct vmbus_device *device, const void *address, size_
 
 static const struct vmbus_backend_ops fake_ops = {
 	.name = "fuzz",
-	.signal = fake_signal,
-	.wait = fake_wait,
-	.event_fd = fake_event_fd,
+	.signal = fuzz_device_signal,
+	.wait = fuzz_device_wait,
+	.event_fd = fuzz_device_event_fd,
 	.dma_pfns = fake_dma_pfns,
 };
 

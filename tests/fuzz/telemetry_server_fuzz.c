@@ -32,6 +32,7 @@
 
 #include "../../apps/winapi-pmd/pmd.h"
 #include "fuzz_check.h"
+#include "fuzz_device.h"
 
 #define PAGE_SIZE 4096u
 #define RING_SIZE (2 * PAGE_SIZE)
@@ -51,24 +52,10 @@ static struct vmbus_device *device;
 static struct pmd_policy *policy;
 static uint8_t *rings;
 
-static int fake_signal(struct vmbus_device *fake, unsigned int index)
-{
-	(void)fake;
-	(void)index;
-	return 0;
-}
-
-static int fake_wait(struct vmbus_device *fake, int timeout_ms)
-{
-	(void)fake;
-	(void)timeout_ms;
-	return -ETIMEDOUT;
-}
-
 static const struct vmbus_backend_ops fake_ops = {
 	.name = "fuzz",
-	.signal = fake_signal,
-	.wait = fake_wait,
+	.signal = fuzz_device_signal,
+	.wait = fuzz_device_wait,
 };
 
 /* The policy names no user or group: the system's databases stay out of the fuzzer. */
