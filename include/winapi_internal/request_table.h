@@ -12,7 +12,8 @@
  * generations past the highest that queue reached (at the next multiple of 0x10000, plus
  * one), so an answer for anything but the request now in the slot is recognised (stale, or
  * unexpected) and dropped: it never lands in memory that belongs to someone else now.
- * Generation 0 is never handed out.
+ * Generation 0 is never handed out. The answer to a request a destroyed queue cancelled is
+ * stale too, whether or not another queue took the index since.
  *
  * A slot's life: FREE -(take)-> ADDED -(mark_sent)-> SENT -(finish)-> DONE -(reap)-> FREE,
  * with SENT -(begin_receiving)-> RECEIVING -(finish)-> DONE for a transport that lands an
@@ -118,6 +119,7 @@ struct request_table {
 	pthread_cond_t receiving_done;             /* a RECEIVING slot finished */
 	struct request_queue *queues[REQUEST_TABLE_MAX_QUEUES];
 	uint32_t first_generation[REQUEST_TABLE_MAX_QUEUES]; /* where the index's next queue starts (0: never used) */
+	uint16_t retired_depth[REQUEST_TABLE_MAX_QUEUES];    /* the deepest queue destroyed at the index */
 	int broken;                                /* 0, or the error every request now ends with */
 	unsigned int sleepers;                     /* reapers asleep on any queue's done_cond */
 	bool warned_unexpected;                    /* the first unexpected answer was logged */
@@ -153,9 +155,15 @@ int request_queue_create(struct request_table *table, unsigned int depth, int ti
 			 struct request_queue **queue);
 
 /**
- * Unlist and free: answers still on their way find no queue and are dropped (requests on
- * their way that named buffers become late, see request_queue_set_hold()). Waits (without
- * the caller holding the lock) until no answer is being landed in one of its slots.
+ * Unlist and free, cancelling what is still on its way (it does not wait for deadlines: an
+ * owner that wants every outcome reaps until nothing is in flight first). A cancelled
+ * request ends without a completion and nothing of its answer is landed; a request that
+ * named buffers becomes late (request_queue_set_hold()): its hold is told late now and
+ * answered when the host's answer comes, or abandoned at request_table_destroy(). The
+ * answer to a cancelled request is counted in stale_completions, never taken for an id
+ * never sent: the table keeps, per queue index, the deepest destroyed queue's depth and
+ * where its generations ended (see request_table_find()). Waits (without the caller holding
+ * the lock) until no answer is being landed in one of its slots.
  */
 void request_queue_destroy(struct request_queue *queue);
 
@@ -218,10 +226,15 @@ void request_finish(struct request_queue *queue, uint32_t index, int status);
 /**
  * Under lock: the request an answer taken at @p now_ns names. Anything but a request on its
  * way now is counted and dropped (an answer to a late request that named buffers tells its
- * hold it came: the host is done with them): ids of requests that ended (stale_completions), ids never
- * handed out or not in flight (unexpected_packets; the first is logged). A request whose
- * deadline has passed by @p now_ns ends here with -ETIMEDOUT, its answer counted stale: an
- * answer taken after the deadline is late whether or not a reaper had expired it yet.
+ * hold it came: the host is done with them): ids of requests that ended, including those a
+ * destroyed queue cancelled (stale_completions), ids never handed out or not in flight
+ * (unexpected_packets; the first is logged). An id on an index whose queue is gone, or past
+ * the live queue's depth, is stale if its slot is below the deepest destroyed queue's depth
+ * there and its generation is older than the index's next start: as for a live slot, a host
+ * that forges one gets no more than with a real stale id (a count; a late hold ends only on
+ * its exact id). A request whose deadline has passed by @p now_ns ends here with -ETIMEDOUT,
+ * its answer counted stale: an answer taken after the deadline is late whether or not a
+ * reaper had expired it yet.
  * @return 0 (*queue and *index set); -ESTALE; -ENOENT.
  */
 int request_table_find(struct request_table *table, uint64_t id, uint64_t now_ns, struct request_queue **queue,

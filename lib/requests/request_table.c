@@ -5,6 +5,7 @@
  * in each separately: this is the one place ids, generations and deadlines are kept.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -257,9 +258,12 @@ void request_queue_destroy(struct request_queue *queue)
 	pthread_mutex_lock(&table->lock);
 	table->queues[queue->index] = NULL;
 	table->first_generation[queue->index] = generation_after(queue);
+	/* Answers still owed to it must be known for stale, not taken for ids never sent. */
+	if (table->retired_depth[queue->index] < queue->depth)
+		table->retired_depth[queue->index] = (uint16_t)queue->depth;
 	for (i = 0; i < queue->depth; i++)
 		if (queue->slots[i].state == REQUEST_SENT)
-			become_late(queue, i); /* forgotten, not answered */
+			become_late(queue, i); /* cancelled, not answered */
 	/* A receiver may be writing an answer into one of this queue's destinations: let it end. */
 	while (receiving(queue))
 		pthread_cond_wait(&table->receiving_done, &table->lock);
@@ -379,16 +383,40 @@ void request_table_drop_unexpected(struct request_table *table, const char *what
 		   (unsigned long long)id);
 }
 
+/*
+ * Whether an id of @queue_index, @index and @generation may name a request of a queue
+ * destroyed at that index: a slot below the deepest such queue's depth, a generation older
+ * than where the index's next queue starts (the same "older" as a live slot's stale test). A host can forge such an id, but all it
+ * gets is what an id it really was sent gets: a count in stale_completions (a late entry
+ * ends only on its exact id).
+ */
+static bool sent_by_destroyed_queue(const struct request_table *table, uint32_t queue_index, uint32_t index,
+				    uint32_t generation)
+{
+	uint32_t first = table->first_generation[queue_index];
+
+	return first != 0 && index < table->retired_depth[queue_index] && (int32_t)(first - generation) > 0;
+}
+
 int request_table_find(struct request_table *table, uint64_t id, uint64_t now_ns, struct request_queue **queue_out,
 		       uint32_t *index_out)
 {
 	uint32_t queue_index = (uint32_t)(id >> 48), index = (uint32_t)(id >> 32) & 0xffffu;
 	uint32_t generation = (uint32_t)id;
-	struct request_queue *queue = queue_index < REQUEST_TABLE_MAX_QUEUES ? table->queues[queue_index] : NULL;
+	struct request_queue *queue;
 	struct request_slot *slot;
 
-	if (queue == NULL || index >= queue->depth || generation == 0) {
+	if (queue_index >= REQUEST_TABLE_MAX_QUEUES || generation == 0) {
+		request_table_drop_unexpected(table, "a completion for an id never sent", id);
+		return -ENOENT;
+	}
+	queue = table->queues[queue_index];
+	if (queue == NULL || index >= queue->depth) {
 		late_answered(table, id); /* its queue went while it was on its way */
+		if (sent_by_destroyed_queue(table, queue_index, index, generation)) {
+			table->stats.stale_completions++;
+			return -ESTALE;
+		}
 		request_table_drop_unexpected(table, "a completion for an id never sent", id);
 		return -ENOENT;
 	}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -102,6 +104,88 @@ static void finish(struct request_queue *queue, uint32_t index, int status)
 	pthread_mutex_lock(&queue->table->lock);
 	request_finish(queue, index, status);
 	pthread_mutex_unlock(&queue->table->lock);
+}
+
+/* ---- what the table logged (stderr, where winapi_log writes) ---- */
+
+static char captured[4096];
+static int capture_fd = -1;
+static int saved_stderr = -1;
+
+static void capture_begin(void)
+{
+	char path[] = "/tmp/request_table_ut.XXXXXX";
+
+	capture_fd = mkstemp(path);
+	assert_true(capture_fd >= 0);
+	unlink(path);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_int_equal(dup2(capture_fd, STDERR_FILENO), STDERR_FILENO);
+}
+
+/* Stop capturing; the text is in `captured` (and is passed on to the real stderr). */
+static void capture_end(void)
+{
+	ssize_t length;
+
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	saved_stderr = -1;
+	length = pread(capture_fd, captured, sizeof(captured) - 1, 0);
+	close(capture_fd);
+	capture_fd = -1;
+	captured[length > 0 ? length : 0] = '\0';
+	(void)!write(STDERR_FILENO, captured, strlen(captured));
+}
+
+/* ---- holds of requests that end unanswered ---- */
+
+struct hold {
+	unsigned int late, answered, abandoned;
+	uint64_t late_id, answered_id;
+	unsigned int late_count; /* buffers the late request named */
+};
+
+static void hold_late(void *owner, uint64_t id, const struct winapi_call_buffer *buffers, unsigned int count)
+{
+	struct hold *hold = owner;
+
+	(void)buffers;
+	hold->late++;
+	hold->late_id = id;
+	hold->late_count = count;
+}
+
+static void hold_answered(void *owner, uint64_t id)
+{
+	struct hold *hold = owner;
+
+	hold->answered++;
+	hold->answered_id = id;
+}
+
+static void hold_abandoned(void *owner)
+{
+	((struct hold *)owner)->abandoned++;
+}
+
+static const struct winapi_call_hold_ops hold_ops = {
+	.late = hold_late, .answered = hold_answered, .abandoned = hold_abandoned,
+};
+
+/* Take, hold @buffer for @hold, send: the request's index. */
+static uint32_t send_holding(struct request_queue *queue, struct hold *hold, const struct winapi_call_buffer *buffer)
+{
+	uint32_t index = request_queue_take(queue, -1, NULL);
+
+	assert_int_not_equal(index, REQUEST_NO_SLOT);
+	request_queue_set_hold(queue, index, &hold_ops, hold, buffer, 1);
+	assert_int_equal(request_queue_next_added(queue), index);
+	pthread_mutex_lock(&queue->table->lock);
+	request_mark_sent(queue, index, 0);
+	pthread_mutex_unlock(&queue->table->lock);
+	return index;
 }
 
 /* ---- ids ---- */
@@ -246,6 +330,128 @@ static void test_busy_slot_never_reaches_next_queue_generations(void **state)
 		finish(next, index, 0);
 		assert_int_equal(request_queue_reap(next, &completion, 1, 1, 0), 1);
 	}
+}
+
+/* ---- destroying a queue with requests on their way ---- */
+
+/*
+ * Destroy cancels: the buffers stay held until the host's answer comes, and that answer is
+ * a late one (stale), not an id the host made up: nothing is logged.
+ */
+static void test_destroy_in_flight_then_late_answer_is_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct winapi_call_buffer buffer = { .length = 4096, .gpadl = 7 };
+	struct request_queue *found;
+	struct hold hold = { 0 };
+	uint32_t plain, holding, found_index;
+	uint64_t plain_id, holding_id;
+
+	plain = send_one(f->queue, NULL, 0);
+	holding = send_holding(f->queue, &hold, &buffer);
+	plain_id = request_id(f->queue, plain);
+	holding_id = request_id(f->queue, holding);
+	request_queue_destroy(f->queue);
+	f->queue = NULL;
+	assert_int_equal(hold.late, 1);
+	assert_true(hold.late_id == holding_id);
+	assert_int_equal(hold.late_count, 1);
+	assert_int_equal(hold.answered, 0); /* the host may still write it */
+
+	capture_begin();
+	assert_int_equal(find(&f->table, plain_id, 0, &found, &found_index), -ESTALE);
+	assert_int_equal(hold.answered, 0);
+	assert_int_equal(find(&f->table, holding_id, 0, &found, &found_index), -ESTALE);
+	capture_end();
+	assert_int_equal(hold.answered, 1); /* the host is done with it now */
+	assert_true(hold.answered_id == holding_id);
+	assert_int_equal(f->table.stats.stale_completions, 2);
+	assert_int_equal(f->table.stats.unexpected_packets, 0);
+	assert_false(f->table.warned_unexpected);
+	assert_null(strstr(captured, "never sent"));
+	assert_int_equal(f->table.late_count, 0);
+	request_table_destroy(&f->table);
+	assert_int_equal(hold.abandoned, 0); /* answered: nothing left to abandon */
+	assert_int_equal(request_table_init(&f->table, "test", test_wait, &f->waiter), 0);
+}
+
+/* Nobody answers: the hold lasts until the table goes, where it is abandoned. */
+static void test_destroy_in_flight_unanswered_hold_is_abandoned(void **state)
+{
+	struct fixture *f = *state;
+	struct winapi_call_buffer buffer = { .length = 4096, .gpadl = 7 };
+	struct hold hold = { 0 };
+
+	send_holding(f->queue, &hold, &buffer);
+	request_queue_destroy(f->queue);
+	f->queue = NULL;
+	assert_int_equal(hold.late, 1);
+	request_table_destroy(&f->table);
+	assert_int_equal(hold.answered, 0);
+	assert_int_equal(hold.abandoned, 1);
+	assert_int_equal(request_table_init(&f->table, "test", test_wait, &f->waiter), 0);
+}
+
+/*
+ * A shallower queue took the index since: the owed answer names a slot past its depth, and
+ * is still known for the destroyed queue's.
+ */
+static void test_destroy_in_flight_answer_past_next_queue_depth_is_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct request_queue *found, *next;
+	uint32_t index = 0, found_index, i;
+	uint64_t owed_id;
+
+	for (i = 0; i < 4; i++)
+		index = send_one(f->queue, NULL, 0);
+	assert_int_equal(index, 3);
+	owed_id = request_id(f->queue, index);
+	request_queue_destroy(f->queue);
+	assert_int_equal(request_queue_create(&f->table, 1, FAR_AWAY_MS, 16, &next), 0);
+	f->queue = next;
+	assert_int_equal(request_id(next, 0) >> 48, owed_id >> 48);
+	capture_begin();
+	assert_int_equal(find(&f->table, owed_id, 0, &found, &found_index), -ESTALE);
+	capture_end();
+	assert_int_equal(f->table.stats.stale_completions, 1);
+	assert_int_equal(f->table.stats.unexpected_packets, 0);
+	assert_null(strstr(captured, "never sent"));
+}
+
+/*
+ * What a destroyed queue leaves known is no wider than what it sent: a slot past its depth,
+ * a generation it never reached, an index no queue had, generation 0 are still ids never
+ * sent, counted and logged as such.
+ */
+static void test_forged_ids_after_destroy_are_never_sent(void **state)
+{
+	struct fixture *f = *state;
+	struct request_queue *found;
+	uint32_t index, found_index, queue_index = f->queue->index;
+	uint64_t id, slot_past_depth, generation_ahead, other_index, generation_zero;
+
+	index = send_one(f->queue, NULL, 0);
+	id = request_id(f->queue, index);
+	request_queue_destroy(f->queue);
+	f->queue = NULL;
+	slot_past_depth = (id & ~(0xffffull << 32)) | 4ull << 32;
+	generation_ahead = (id & ~0xffffffffull) | (uint32_t)(f->table.first_generation[queue_index] + 1);
+	other_index = (id & ~(0xffffull << 48)) | (uint64_t)(queue_index + 1) << 48;
+	generation_zero = id & ~0xffffffffull;
+
+	capture_begin();
+	assert_int_equal(find(&f->table, slot_past_depth, 0, &found, &found_index), -ENOENT);
+	assert_int_equal(find(&f->table, generation_ahead, 0, &found, &found_index), -ENOENT);
+	assert_int_equal(find(&f->table, other_index, 0, &found, &found_index), -ENOENT);
+	assert_int_equal(find(&f->table, generation_zero, 0, &found, &found_index), -ENOENT);
+	capture_end();
+	assert_int_equal(f->table.stats.unexpected_packets, 4);
+	assert_int_equal(f->table.stats.stale_completions, 0);
+	assert_non_null(strstr(captured, "a completion for an id never sent"));
+	/* The real one is still known for stale. */
+	assert_int_equal(find(&f->table, id, 0, &found, &found_index), -ESTALE);
+	assert_int_equal(f->table.stats.stale_completions, 1);
 }
 
 /* ---- deadlines ---- */
@@ -426,6 +632,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_ids_are_unexpected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_queue_on_old_index_starts_past_old_generations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_slot_never_reaches_next_queue_generations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_in_flight_then_late_answer_is_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_in_flight_unanswered_hold_is_abandoned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_in_flight_answer_past_next_queue_depth_is_stale, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_forged_ids_after_destroy_are_never_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_after_deadline_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_expires_past_deadlines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_waits_through_the_transport, setup, teardown),
