@@ -445,6 +445,18 @@ static int echo_slice(echo_call call, void *target, size_t size, uint64_t sample
 }
 
 /*
+ * Collect whatever @queue still has in flight, so that destroying it cancels nothing: the
+ * host's answers would come after it and be counted stale. Each round takes at least one
+ * answer or ends (nothing in flight, or an error), and the requests' own 5 s deadline bounds
+ * each round's wait.
+ */
+static void drain_queue(winapi_queue_t queue, winapi_completion_t *completions, unsigned int depth)
+{
+	while (winapi_queue_reap(queue, completions, depth, depth, 5000) > 0)
+		;
+}
+
+/*
  * Echoes of RATE_PAYLOAD bytes in batches of @batch, two batches in flight so that the host
  * always has the next one, for @seconds after a warm-up.
  */
@@ -501,7 +513,7 @@ static int rate_slice(winapi_handle_t handle, unsigned int batch, double seconds
 	throughput->seconds += seconds_since(start);
 	rc = 0;
 out_destroy:
-	/* Requests still in flight are forgotten; their completions are dropped on arrival. */
+	drain_queue(queue, completions, depth);
 	winapi_queue_destroy(queue);
 	return rc;
 }
