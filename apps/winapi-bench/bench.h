@@ -15,7 +15,8 @@
 #define BENCH_ECHO_SIZES 3
 #define BENCH_BATCH_SIZES 3
 #define BENCH_BUFFER_SIZES 3
-#define BENCH_TARGETS 6
+#define BENCH_TARGETS 10
+#define BENCH_COLD_CALLS 1000 /* round trips of each fresh attach in the cold-start figure */
 
 extern const size_t bench_echo_sizes[BENCH_ECHO_SIZES];        /* 0, 64, 3072 bytes */
 extern const unsigned int bench_batch_sizes[BENCH_BATCH_SIZES]; /* 1, 8, 32 */
@@ -50,10 +51,14 @@ struct throughput {
 struct bench_results {
 	struct latency cache_line;                 /* the floor: one line between two cores */
 	struct latency ring;                       /* the floor of the wire format */
-	double memory_read_gbps;                   /* best of the rounds */
+	struct throughput ring_rate[BENCH_BATCH_SIZES]; /* the floor of the request rate: bare rings */
+	double memory_read_gbps;                   /* best of the rounds; a buffer larger than the caches */
+	double buffer_read_gbps[BENCH_BUFFER_SIZES]; /* best of the rounds; in VERIFY's state */
 	double crc32c_gbps[BENCH_BUFFER_SIZES];    /* best of the rounds */
 	struct latency echo_polled[BENCH_ECHO_SIZES];
 	struct latency echo_interrupt;             /* 64 bytes */
+	struct latency echo_cold;                  /* 64 bytes: the first calls of a fresh attach */
+	struct latency attach;                     /* winapi_init() of each of those attaches */
 	struct latency baseline_echo[BENCH_ECHO_SIZES];
 	struct throughput rate[BENCH_BATCH_SIZES];
 	struct throughput baseline_rate[BENCH_BATCH_SIZES];
@@ -69,6 +74,7 @@ struct bench_results {
 };
 
 struct bench_target {
+	unsigned int issue;  /* the issue that set it */
 	const char *goal;
 	double measured;
 	double bound;

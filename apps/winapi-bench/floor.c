@@ -234,22 +234,248 @@ out_free:
 	return rc;
 }
 
+/*
+ * The bare ring pair's request rate: what liblowlat's queue does to the rings, without the
+ * protocol. Requests and completions are the size of the rate test's (its payload size is the
+ * caller's), batches are written with one publication each and a depth of two batches, and
+ * the pong side answers bursts as the host does (drivers/host/host.c): up to RING_BURST
+ * requests read, a completion written for each, the requests released, then the completions
+ * published, all at once.
+ */
+#define RING_BURST 32u
+#define RING_RATE_MAX_PACKET 512u
+
+struct rate_pong {
+	struct vmbus_ring rx;       /* requests from the ping side */
+	struct vmbus_ring tx;       /* completions to it */
+	int cpu;
+	uint32_t payload_size;
+	int stop;                   /* set by the ping side when it has counted enough */
+	int rc;                     /* atomic: the ping side gives up waiting when it is set */
+};
+
+static int rate_answer(struct rate_pong *pong, const uint8_t *packet, const struct vmbus_ring_packet_info *info)
+{
+	const struct iovec vector = { .iov_base = (void *)(packet + info->header_size),
+				      .iov_len = info->packet_size - info->header_size };
+	const struct vmbus_ring_packet completion = {
+		.type = VMBUS_PACKET_COMPLETION, .trans_id = info->trans_id, .payload = &vector, .payload_count = 1,
+	};
+
+	/* What the host refuses, this side refuses too; padding may follow the payload. */
+	if (info->type != VMBUS_PACKET_DATA_INBAND || !(info->flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED) ||
+	    vector.iov_len < pong->payload_size)
+		return -EPROTO;
+	/* The depth is at most two batches, far below the ring's room: full would be a bug. */
+	return vmbus_ring_write(&pong->tx, &completion) == 0 ? 0 : -ENOSPC;
+}
+
+static void *rate_pong_run(void *argument)
+{
+	struct rate_pong *pong = argument;
+	uint8_t packet[RING_RATE_MAX_PACKET];
+	struct vmbus_ring_packet_info info;
+	unsigned int burst;
+	bool signal;
+	int rc = pin_to_cpu(pong->cpu);
+
+	while (rc == 0 && !__atomic_load_n(&pong->stop, __ATOMIC_RELAXED)) {
+		for (burst = 0; burst < RING_BURST; burst++) {
+			rc = vmbus_ring_read(&pong->rx, packet, sizeof(packet), &info);
+			if (rc != 0)
+				break;
+			rc = rate_answer(pong, packet, &info);
+			if (rc != 0)
+				break;
+		}
+		if (rc == -EAGAIN)
+			rc = 0;
+		if (burst == 0) {
+			cpu_relax();
+			continue;
+		}
+		/* The host's order: release the requests, then publish the completions. */
+		vmbus_ring_read_publish(&pong->rx, &signal);
+		vmbus_ring_write_publish(&pong->tx, &signal);
+	}
+	__atomic_store_n(&pong->rc, rc, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Write @batch requests and publish them once. */
+static int rate_submit(struct vmbus_ring *tx, unsigned int batch, uint32_t payload_size, uint64_t *next_id)
+{
+	static const uint8_t payload[RING_RATE_MAX_PACKET];
+	const struct iovec vector = { .iov_base = (void *)payload, .iov_len = payload_size };
+	struct vmbus_ring_packet request = {
+		.type = VMBUS_PACKET_DATA_INBAND, .flags = VMBUS_PACKET_FLAG_COMPLETION_REQUESTED,
+		.payload = &vector, .payload_count = 1,
+	};
+	unsigned int i;
+	bool signal;
+	int rc;
+
+	for (i = 0; i < batch; i++) {
+		request.trans_id = (*next_id)++;
+		rc = vmbus_ring_write(tx, &request);
+		if (rc != 0)
+			return rc == -EAGAIN ? -ENOSPC : rc;
+	}
+	vmbus_ring_write_publish(tx, &signal);
+	return 0;
+}
+
+/*
+ * Take completions until at least @least arrived (spinning) and none is left, @most at the
+ * most, then release them with one publication, as a reap for at least a batch does. The ring
+ * keeps order, so each completion must carry the next id sent.
+ */
+static int rate_reap(struct vmbus_ring *rx, struct rate_pong *pong, unsigned int least, unsigned int most,
+		     uint64_t *expected_id, unsigned int *taken)
+{
+	uint8_t packet[RING_RATE_MAX_PACKET];
+	struct vmbus_ring_packet_info info;
+	unsigned int count = 0;
+	bool signal;
+	int rc = 0;
+
+	while (count < most) {
+		rc = vmbus_ring_read(rx, packet, sizeof(packet), &info);
+		if (rc == -EAGAIN) {
+			rc = 0;
+			if (count >= least)
+				break;
+			rc = __atomic_load_n(&pong->rc, __ATOMIC_ACQUIRE);
+			if (rc != 0)
+				break;
+			cpu_relax();
+			continue;
+		}
+		if (rc != 0)
+			break;
+		if (info.type != VMBUS_PACKET_COMPLETION || info.trans_id != *expected_id ||
+		    info.packet_size - info.header_size < pong->payload_size) {
+			rc = -EPROTO;
+			break;
+		}
+		(*expected_id)++;
+		count++;
+	}
+	vmbus_ring_read_publish(rx, &signal);
+	*taken = count;
+	return rc;
+}
+
+int floor_ring_rate(int cpu_a, int cpu_b, unsigned int batch, uint32_t payload_size, uint64_t warmup,
+		    double seconds, uint64_t *requests, uint64_t *elapsed_ns)
+{
+	struct vmbus_ring tx, rx;
+	struct rate_pong pong = { .cpu = cpu_b, .payload_size = payload_size };
+	uint8_t *memory;
+	uint64_t next_id = 0, expected_id = 0, done = 0, start = 0, limit;
+	unsigned int depth = 2 * batch, inflight = 0, taken;
+	bool measuring = false;
+	pthread_t thread;
+	int rc;
+
+	if (batch == 0 || payload_size + sizeof(struct vmbus_packet_descriptor) + 8 > RING_RATE_MAX_PACKET)
+		return -EINVAL;
+	memory = aligned_alloc(4096, 2 * RING_SIZE);
+	if (memory == NULL)
+		return -ENOMEM;
+	vmbus_ring_header_init(memory, VMBUS_RING_HEADER_MIN_SIZE);
+	vmbus_ring_header_init(memory + RING_SIZE, VMBUS_RING_HEADER_MIN_SIZE);
+	rc = vmbus_ring_attach(&tx, memory, RING_SIZE, VMBUS_RING_HEADER_MIN_SIZE);
+	if (rc == 0)
+		rc = vmbus_ring_attach(&pong.rx, memory, RING_SIZE, VMBUS_RING_HEADER_MIN_SIZE);
+	if (rc == 0)
+		rc = vmbus_ring_attach(&pong.tx, memory + RING_SIZE, RING_SIZE, VMBUS_RING_HEADER_MIN_SIZE);
+	if (rc == 0)
+		rc = vmbus_ring_attach(&rx, memory + RING_SIZE, RING_SIZE, VMBUS_RING_HEADER_MIN_SIZE);
+	if (rc == 0)
+		rc = pin_to_cpu(cpu_a);
+	if (rc == 0)
+		rc = -pthread_create(&thread, NULL, rate_pong_run, &pong);
+	if (rc != 0) {
+		free(memory);
+		return rc;
+	}
+	limit = (uint64_t)(seconds * 1e9);
+	while (rc == 0) {
+		while (rc == 0 && inflight + batch <= depth) {
+			rc = rate_submit(&tx, batch, payload_size, &next_id);
+			inflight += batch;
+		}
+		if (rc == 0)
+			rc = rate_reap(&rx, &pong, batch, inflight, &expected_id, &taken);
+		if (rc != 0)
+			break;
+		inflight -= taken;
+		done += taken;
+		if (!measuring && done >= warmup) {
+			measuring = true;
+			done = 0;
+			start = clock_ticks();
+		} else if (measuring && clock_ns(clock_ticks() - start) >= limit) {
+			break;
+		}
+	}
+	*elapsed_ns = measuring ? clock_ns(clock_ticks() - start) : 0;
+	*requests = done;
+	__atomic_store_n(&pong.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	if (rc == 0)
+		rc = pong.rc;
+	free(memory);
+	return rc;
+}
+
+/*
+ * Read @bytes at @memory once and fold them into a value the compiler must keep. Vector words
+ * and four independent sums, so that the loads, not one chain of additions, set the pace: a
+ * buffer in L1 or L2 delivers far more than eight bytes a cycle.
+ */
+typedef uint64_t read_word __attribute__((vector_size(16)));
+
+static uint64_t read_pass(const void *memory, size_t bytes)
+{
+	const read_word *word = memory;
+	size_t words = bytes / (4 * sizeof(read_word)), i;
+	read_word sum0 = { 0 }, sum1 = { 0 }, sum2 = { 0 }, sum3 = { 0 };
+
+	for (i = 0; i < words; i++, word += 4) {
+		sum0 += word[0];
+		sum1 += word[1];
+		sum2 += word[2];
+		sum3 += word[3];
+	}
+	sum0 += sum1 + sum2 + sum3;
+	return sum0[0] ^ sum0[1];
+}
+
+static void *filled_buffer(size_t bytes)
+{
+	uint64_t *memory = aligned_alloc(4096, bytes);
+	size_t i;
+
+	if (memory != NULL)
+		for (i = 0; i < bytes / sizeof(uint64_t); i++)
+			memory[i] = i;
+	return memory;
+}
+
 double floor_memory_read(size_t bytes)
 {
-	size_t words = bytes / sizeof(uint64_t), i;
-	uint64_t *memory = malloc(bytes), sum = 0;
+	uint64_t *memory = filled_buffer(bytes), sum = 0;
 	double best = 0;
 	int pass;
 
 	if (memory == NULL)
 		return 0;
-	for (i = 0; i < words; i++)
-		memory[i] = i;
 	for (pass = 0; pass < 3; pass++) {
 		uint64_t start = clock_ticks(), elapsed;
 
-		for (i = 0; i < words; i++)
-			sum += memory[i];
+		sum += read_pass(memory, bytes);
 		elapsed = clock_ns(clock_ticks() - start);
 		if (elapsed != 0 && (double)bytes / (double)elapsed > best)
 			best = (double)bytes / (double)elapsed;
@@ -258,6 +484,53 @@ double floor_memory_read(size_t bytes)
 	__asm__ __volatile__("" : : "r"(sum) : "memory");
 	free(memory);
 	return best; /* bytes per ns = GB/s */
+}
+
+struct buffer_read_job {
+	int cpu;
+	size_t size;
+	uint64_t total;
+	double gbps;
+	int rc;
+};
+
+static void *buffer_read(void *argument)
+{
+	struct buffer_read_job *job = argument;
+	uint64_t *memory, sum, done = 0, start, elapsed;
+
+	job->rc = pin_to_cpu(job->cpu);
+	if (job->rc != 0)
+		return NULL;
+	memory = filled_buffer(job->size);
+	if (memory == NULL) {
+		job->rc = -ENOMEM;
+		return NULL;
+	}
+	/* Untimed: VERIFY's buffer has been read by the pass before the one that is timed. */
+	sum = read_pass(memory, job->size);
+	start = clock_ticks();
+	while (done < job->total) {
+		sum += read_pass(memory, job->size);
+		done += job->size;
+	}
+	elapsed = clock_ns(clock_ticks() - start);
+	__asm__ __volatile__("" : : "r"(sum) : "memory");
+	free(memory);
+	job->gbps = elapsed != 0 ? (double)done / (double)elapsed : 0;
+	return NULL;
+}
+
+double floor_buffer_read(int cpu, size_t size, uint64_t total)
+{
+	struct buffer_read_job job = { .cpu = cpu, .size = size, .total = total };
+	pthread_t thread;
+
+	/* A thread of its own: the caller stays pinned where it was. */
+	if (pthread_create(&thread, NULL, buffer_read, &job) != 0)
+		return 0;
+	pthread_join(thread, NULL);
+	return job.rc == 0 ? job.gbps : 0;
 }
 
 double floor_crc32c(size_t size, uint64_t total)

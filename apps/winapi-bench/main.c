@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * winapi-bench: in one run, on the same two cores, the physical floor of the machine, liblowlat
- * against the host emulator, liblowlat's hvsock transport against winapi-hostd, and the
+ * against the host emulator (steady state and a fresh attach's first calls), liblowlat's hvsock transport against winapi-hostd, and the
  * socket+JSON baseline; every figure also as a ratio.
  * See docs/BENCHMARKS.md.
  */
@@ -21,9 +21,11 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: winapi-bench [options]\n"
-		"Measures, in one run on two cores: the machine's floor (cache-line round trip, memory\n"
-		"read bandwidth, CRC32C), liblowlat against the host emulator (polled and interrupt-mode\n"
-		"echo, request rate by batch, zero-copy verify bandwidth), liblowlat's hvsock transport\n"
+		"Measures, in one run on two cores: the machine's floor (cache-line round trip, the bare\n"
+		"VMBus rings' round trip and request rate by batch, memory read bandwidth from DRAM and\n"
+		"from buffers of the verify sizes read again and again, CRC32C), liblowlat against the\n"
+		"host emulator (polled and interrupt-mode echo, the first 1000 echoes of a fresh attach,\n"
+		"request rate by batch, zero-copy verify bandwidth), liblowlat's hvsock transport\n"
 		"against winapi-hostd (AF_UNIX standing in for the Hyper-V socket), and the socket+JSON\n"
 		"baseline doing the same work. Prints a table with ratios; progress goes to stderr.\n"
 		"\n"

@@ -68,6 +68,7 @@ struct emulator_child {
 	char directory[64];
 	char socket_path[128];
 	char log_path[128];
+	bool keep_serving;  /* no --once: guests attach and leave one after another */
 };
 
 /* A program of this build: @explicit_path, else $WINAPI_BIN_DIR/@name, else next to this one. */
@@ -149,7 +150,7 @@ static int emulator_start(const struct bench_options *options, bool interrupt_mo
 		}
 		pin_to_cpu(options->host_cpu);
 		setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
-		if (hostd)
+		if (hostd || child->keep_serving)
 			execl(binary, binary, "--socket", child->socket_path, (char *)NULL);
 		else
 			execl(binary, binary, "--socket", child->socket_path, "--once",
@@ -591,6 +592,92 @@ static int baseline_verify_slice(struct baseline_client *client, uint8_t *buffer
 
 /* ---- one round: a slice of everything ---- */
 
+/*
+ * The request rate's floor: the rate test's packets (a winapi header and RATE_PAYLOAD bytes
+ * each way), batches and depth on bare rings, for as long as a rate slice.
+ */
+static int ring_rate_slice(const struct bench_options *options, struct bench_results *results)
+{
+	uint64_t requests, elapsed_ns;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < BENCH_BATCH_SIZES; i++) {
+		rc = floor_ring_rate(options->guest_cpu, options->host_cpu, bench_batch_sizes[i],
+				     (uint32_t)(sizeof(struct winapi_message_header) + RATE_PAYLOAD), RATE_WARMUP,
+				     options->seconds / options->rounds, &requests, &elapsed_ns);
+		if (rc != 0)
+			return bench_fail("ring request rate", rc);
+		results->ring_rate[i].amount += (double)requests;
+		results->ring_rate[i].seconds += (double)elapsed_ns / 1e9;
+	}
+	return 0;
+}
+
+/*
+ * Memory read in the state of VERIFY's buffers, on the CPU that reads them (the host's): each
+ * size read again and again. The best round counts, as for every floor.
+ */
+static int buffer_read_slice(const struct bench_options *options, struct bench_results *results)
+{
+	unsigned int i;
+	double gbps;
+
+	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
+		gbps = floor_buffer_read(options->host_cpu, bench_buffer_sizes[i], options->quick ? 64u << 20 : 512u << 20);
+		if (gbps <= 0)
+			return bench_fail("buffer read", -ENOMEM);
+		if (gbps > results->buffer_read_gbps[i])
+			results->buffer_read_gbps[i] = gbps;
+	}
+	return 0;
+}
+
+/* An emulator for the cold-start figure: it outlives each guest, so each round attaches anew. */
+static int cold_host_start(const struct bench_options *options, struct emulator_child *child)
+{
+	memset(child, 0, sizeof(*child));
+	child->keep_serving = true;
+	return emulator_start(options, false, false, child);
+}
+
+static void cold_host_stop(struct emulator_child *child)
+{
+	if (child->pid > 0 || child->directory[0] != '\0')
+		emulator_stop(child);
+}
+
+/*
+ * The first BENCH_COLD_CALLS round trips of a fresh attach: a new handle against the running
+ * emulator, polled as the steady-state echo is, 64 bytes as its p50 target is, with no
+ * warm-up; every reply checked. The handle closes after, so the next round attaches anew.
+ */
+static int cold_start_slice(const struct emulator_child *host, struct bench_results *results)
+{
+	static char input[RATE_PAYLOAD + 1], output[WINAPI_MAX_INLINE_DATA + 1];
+	uint64_t start = clock_ticks(), elapsed;
+	winapi_handle_t handle;
+	unsigned int call;
+	int rc = 0;
+
+	fill_text(input, RATE_PAYLOAD);
+	handle = attach_guest(host, false, false);
+	if (handle == NULL)
+		return bench_fail("winapi_init (cold start)", -errno);
+	histogram_add(&results->attach.histogram, clock_ns(clock_ticks() - start));
+	for (call = 0; call < BENCH_COLD_CALLS && rc == 0; call++) {
+		start = clock_ticks();
+		rc = winapi_echo(handle, input, output, sizeof(output));
+		elapsed = clock_ticks() - start;
+		if (rc == 0 && memcmp(input, output, RATE_PAYLOAD + 1) != 0)
+			rc = -EBADMSG;
+		if (rc == 0)
+			histogram_add(&results->echo_cold.histogram, clock_ns(elapsed));
+	}
+	winapi_cleanup(handle);
+	return rc != 0 ? bench_fail("echo (cold start)", rc) : 0;
+}
+
 static int floor_slice(const struct bench_options *options, uint64_t samples, struct bench_results *results)
 {
 	double gbps;
@@ -616,6 +703,12 @@ static int floor_slice(const struct bench_options *options, uint64_t samples, st
 		if (gbps > results->crc32c_gbps[i])
 			results->crc32c_gbps[i] = gbps;
 	}
+	rc = ring_rate_slice(options, results);
+	if (rc != 0)
+		return rc;
+	rc = buffer_read_slice(options, results);
+	if (rc != 0)
+		return rc;
 	/* floor_ping_pong() pinned this thread to the guest CPU; it stays there. */
 	return 0;
 }
@@ -686,6 +779,10 @@ void bench_results_init(struct bench_results *results)
 	results->cache_line = (struct latency){ .name = "cache-line round trip", .size = 64 };
 	results->ring = (struct latency){ .name = "VMBus ring round trip", .size = 64 };
 	results->echo_interrupt = (struct latency){ .name = "echo interrupt mode", .size = 64 };
+	results->echo_cold = (struct latency){ .name = "echo polled, first calls of a fresh attach", .size = RATE_PAYLOAD };
+	results->attach = (struct latency){ .name = "winapi_init", .size = 0 };
+	histogram_init(&results->echo_cold.histogram);
+	histogram_init(&results->attach.histogram);
 	histogram_init(&results->cache_line.histogram);
 	histogram_init(&results->ring.histogram);
 	histogram_init(&results->echo_interrupt.histogram);
@@ -702,6 +799,7 @@ void bench_results_init(struct bench_results *results)
 int bench_measure(const struct bench_options *options, struct bench_results *results)
 {
 	struct session session;
+	struct emulator_child cold_host = { .pid = -1 };
 	unsigned int round;
 	int rc, close_rc;
 
@@ -709,12 +807,17 @@ int bench_measure(const struct bench_options *options, struct bench_results *res
 		       "baseline host on CPU %d",
 		       options->host_cpu);
 	rc = session_open(options, &session, results);
+	if (rc == 0)
+		rc = cold_host_start(options, &cold_host);
 	for (round = 0; rc == 0 && round < options->rounds; round++) {
 		bench_progress("round %u of %u: floor, echo, request rate, verify; each for liblowlat over VMBus, "
-			       "over hvsock, and the baseline",
+			       "over hvsock, and the baseline; a fresh attach's first calls",
 			       round + 1, options->rounds);
 		rc = round_slices(options, &session, results);
+		if (rc == 0)
+			rc = cold_start_slice(&cold_host, results);
 	}
+	cold_host_stop(&cold_host);
 	close_rc = session_close(&session);
 	return rc != 0 ? rc : close_rc;
 }
