@@ -168,6 +168,17 @@ int vmbus_sim_host_guest_credentials(const struct vmbus_device *device, pid_t *p
 /** Number of signals the guest sent on this host-side device (the ones the host consumed). */
 unsigned long long vmbus_sim_host_signals_received(const struct vmbus_device *device);
 
+/**
+ * Both sides of one device in this process, joined by a socket pair instead of a listening
+ * socket: what vmbus_sim_host_accept() and vmbus_sim_connect() would give a host and its
+ * guest, for a host that runs in the guest's own process (winapi-pmd --backend inline).
+ * @p config as for vmbus_sim_host_listen() (its socket path is not used). Each device is
+ * closed with vmbus_device_close(), after its channels.
+ * @return 0; -EINVAL (as vmbus_sim_host_listen()); -ENOMEM; other negative errno.
+ */
+int vmbus_sim_pair(const struct vmbus_sim_host_config *config, struct vmbus_device **host,
+		   struct vmbus_device **guest);
+
 /** Stop listening and remove the socket file. */
 void vmbus_sim_host_close(struct vmbus_sim_host *host);
 

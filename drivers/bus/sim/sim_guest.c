@@ -378,31 +378,24 @@ static int receive_offer(struct sim_guest *guest, int timeout_ms, int *fds, stru
 	return rc;
 }
 
-int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_device **device)
+int sim_guest_attach(int socket_fd, int timeout_ms, struct vmbus_device **device)
 {
-	const struct sim_hello hello = { .magic = SIM_WIRE_MAGIC, .version = SIM_WIRE_VERSION };
 	struct vmbus_channel_region regions[SIM_MAX_CHANNELS];
 	struct vmbus_device_params params;
 	struct sim_fd_layout layout;
 	int fds[SIM_MAX_FDS], rc;
 	struct sim_guest *guest;
 	unsigned int i;
-	char path[108];
 
-	rc = vmbus_sim_socket_path(socket_path, path, sizeof(path));
-	if (rc != 0)
-		return rc;
 	guest = calloc(1, sizeof(*guest));
-	if (guest == NULL)
+	if (guest == NULL) {
+		close(socket_fd);
 		return -ENOMEM;
+	}
 	guest->event_fd = guest->guest_ram_fd = -1;
+	guest->socket_fd = socket_fd;
 
-	rc = connect_socket(path, timeout_ms, &guest->socket_fd);
-	if (rc != 0)
-		goto err_free_guest;
-	rc = sim_wire_send(guest->socket_fd, &hello, sizeof(hello), NULL, 0);
-	if (rc == 0)
-		rc = receive_offer(guest, timeout_ms, fds, &layout);
+	rc = receive_offer(guest, timeout_ms, fds, &layout);
 	if (rc != 0)
 		goto err_close_socket;
 	rc = map_offer(guest, &layout, fds);
@@ -456,7 +449,26 @@ err_close_fds:
 		close(fds[i]);
 err_close_socket:
 	close(guest->socket_fd);
-err_free_guest:
 	sim_guest_free(guest);
 	return rc;
+}
+
+int vmbus_sim_connect(const char *socket_path, int timeout_ms, struct vmbus_device **device)
+{
+	const struct sim_hello hello = { .magic = SIM_WIRE_MAGIC, .version = SIM_WIRE_VERSION };
+	char path[108];
+	int socket_fd = -1, rc;
+
+	rc = vmbus_sim_socket_path(socket_path, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = connect_socket(path, timeout_ms, &socket_fd);
+	if (rc != 0)
+		return rc;
+	rc = sim_wire_send(socket_fd, &hello, sizeof(hello), NULL, 0);
+	if (rc != 0) {
+		close(socket_fd);
+		return rc;
+	}
+	return sim_guest_attach(socket_fd, timeout_ms, device);
 }

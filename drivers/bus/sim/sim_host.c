@@ -555,29 +555,71 @@ static bool ring_size_valid(size_t ring_size, size_t page_size)
 	return ring_size >= 2 * page_size && ring_size % page_size == 0 && ring_size - page_size < UINT32_MAX;
 }
 
+/* @host's configuration from @config, checked: 0 or -EINVAL. */
+static int host_configure(struct vmbus_sim_host *host, const struct vmbus_sim_host_config *config)
+{
+	unsigned int i;
+
+	host->config = *config;
+	host->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	if (host->config.subchannel_ring_size == 0)
+		host->config.subchannel_ring_size = host->config.ring_size;
+	if (!ring_size_valid(host->config.ring_size, host->page_size) ||
+	    !ring_size_valid(host->config.subchannel_ring_size, host->page_size) ||
+	    host->config.subchannels >= SIM_MAX_CHANNELS)
+		return -EINVAL;
+	for (i = 0; i < 2; i++)
+		if (host->config.pool_size[i] % SIM_HYPERV_PAGE_SIZE != 0)
+			return -EINVAL;
+	return host->config.guest_ram_size % host->page_size == 0 ? 0 : -EINVAL;
+}
+
+int vmbus_sim_pair(const struct vmbus_sim_host_config *config, struct vmbus_device **host_device,
+		   struct vmbus_device **guest_device)
+{
+	const struct sim_hello hello = { .magic = SIM_WIRE_MAGIC, .version = SIM_WIRE_VERSION };
+	struct vmbus_sim_host host = { .listen_fd = -1 };
+	int pair[2], rc;
+
+	rc = host_configure(&host, config);
+	if (rc != 0)
+		return rc;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+		return -errno;
+	/*
+	 * The hand-over of vmbus_sim_connect() and vmbus_sim_host_accept(), in one thread: each
+	 * message fits the socket's buffer, so the hello and the offer wait there for their reader.
+	 */
+	rc = sim_wire_send(pair[1], &hello, sizeof(hello), NULL, 0);
+	if (rc != 0)
+		goto err_close_pair;
+	rc = vmbus_sim_host_offer(&host, pair[0], NULL, host_device);
+	if (rc != 0) {
+		close(pair[1]);
+		return rc;
+	}
+	rc = sim_guest_attach(pair[1], 0, guest_device);
+	if (rc != 0)
+		vmbus_device_close(*host_device);
+	return rc;
+
+err_close_pair:
+	close(pair[0]);
+	close(pair[1]);
+	return rc;
+}
+
 int vmbus_sim_host_listen(const struct vmbus_sim_host_config *config, struct vmbus_sim_host **host_out)
 {
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
 	struct vmbus_sim_host *host;
-	unsigned int i;
 	int rc;
 
 	host = calloc(1, sizeof(*host));
 	if (host == NULL)
 		return -ENOMEM;
-	host->config = *config;
-	host->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	if (host->config.subchannel_ring_size == 0)
-		host->config.subchannel_ring_size = host->config.ring_size;
-	rc = -EINVAL;
-	if (!ring_size_valid(host->config.ring_size, host->page_size) ||
-	    !ring_size_valid(host->config.subchannel_ring_size, host->page_size) ||
-	    host->config.subchannels >= SIM_MAX_CHANNELS)
-		goto err_free_host;
-	for (i = 0; i < 2; i++)
-		if (host->config.pool_size[i] % SIM_HYPERV_PAGE_SIZE != 0)
-			goto err_free_host;
-	if (host->config.guest_ram_size % host->page_size != 0)
+	rc = host_configure(host, config);
+	if (rc != 0)
 		goto err_free_host;
 	rc = vmbus_sim_socket_path(config->socket_path, host->path, sizeof(host->path));
 	if (rc != 0)

@@ -135,4 +135,12 @@ int sim_event_fd_create(int signal_fd, int socket_fd);
 /* Wait until @fd is readable: 0, -ETIMEDOUT, or negative errno. */
 int sim_wire_wait_readable(int fd, int timeout_ms);
 
+/*
+ * The guest's half of the hand-over once its hello has gone on @socket_fd: take the offer
+ * (waiting up to @timeout_ms for it), map the device, and keep @socket_fd as the device's
+ * connection (closed on error). vmbus_sim_connect() and vmbus_sim_pair() both end here.
+ */
+struct vmbus_device;
+int sim_guest_attach(int socket_fd, int timeout_ms, struct vmbus_device **device);
+
 #endif /* DRIVERS_BUS_SIM_WIRE_H */
