@@ -332,9 +332,16 @@ static int pump_events(struct winapi_host *host, uint64_t *next_ns)
 int winapi_host_poll(struct winapi_host *host)
 {
 	uint64_t next_ns;
+
+	return winapi_host_poll_next(host, &next_ns);
+}
+
+int winapi_host_poll_next(struct winapi_host *host, uint64_t *next_ns)
+{
 	struct vmbus_ring_packet_info info;
 	int answered = 0, burst, rc;
 
+	*next_ns = UINT64_MAX;
 	do {
 		for (burst = 0; burst < HOST_BURST;) {
 			rc = vmbus_chan_recv(host->channel, host->receive_buffer, host->receive_size, &info);
@@ -363,7 +370,7 @@ int winapi_host_poll(struct winapi_host *host)
 				goto err_finish;
 			burst++;
 		}
-		rc = pump_events(host, &next_ns);
+		rc = pump_events(host, next_ns);
 		if (rc != 0)
 			goto err_finish;
 		rc = finish_burst(host);

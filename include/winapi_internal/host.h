@@ -127,6 +127,13 @@ void winapi_host_destroy(struct winapi_host *host);
 int winapi_host_poll(struct winapi_host *host);
 
 /**
+ * As winapi_host_poll(), for a caller that runs the host between its own work and sleeps in
+ * between (winapi-pmd's inline host): *@p next_ns is when the host must be polled again, with
+ * no request waiting, for the events and event waits it holds (UINT64_MAX: never).
+ */
+int winapi_host_poll_next(struct winapi_host *host, uint64_t *next_ns);
+
+/**
  * Serve until the guest leaves or *@p stop becomes true (checked at least every 100 ms; set
  * it with __atomic_store_n or from a signal handler). Idles like every poller here: spin,
  * then block on the guest's signal.
