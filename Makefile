@@ -89,7 +89,7 @@ SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTB
 	$(TESTBIN)/headers_test $(TESTBIN)/systemd_unit_test $(TESTBIN)/secure_env_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
-	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e
+	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e $(TESTBIN)/pmd_inline_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -197,10 +197,12 @@ $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lm $(LIBS_PROTOCOL)
 
-# winapi-pmd drives the device with the internal driver (the static archive's objects).
+# winapi-pmd drives the device with the internal driver (the static archive's objects), and
+# with --backend inline runs the emulator's host in its workers (libwinapi-host).
 PMD_SOURCES := apps/winapi-pmd/main.c apps/winapi-pmd/control.c apps/winapi-pmd/worker.c \
-	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c apps/winapi-pmd/policy.c $(TELEMETRY_SOURCES)
-$(BIN)/winapi-pmd: $(call objects,$(PMD_SOURCES)) $(LIB)/liblowlat.a
+	apps/winapi-pmd/request.c apps/winapi-pmd/stats.c apps/winapi-pmd/policy.c apps/winapi-pmd/inline.c \
+	$(TELEMETRY_SOURCES)
+$(BIN)/winapi-pmd: $(call objects,$(PMD_SOURCES)) $(LIB)/liblowlat.a $(LIB)/libwinapi-host.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lurcu-qsbr $(LIBS_PROTOCOL)
 
@@ -303,6 +305,11 @@ $(TESTBIN)/pmd_e2e: $(call objects,tests/e2e/pmd_e2e.c tests/e2e/load.c $(TELEME
 		$(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LIBS_PROTOCOL)
+
+# pmd_inline_e2e: clients of winapi-pmd --backend inline (the host in its workers).
+$(TESTBIN)/pmd_inline_e2e: $(call objects,tests/e2e/pmd_inline_e2e.c tests/e2e/load.c) $(E2E_HELPER) $(LIB)/liblowlat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 
 # faults_e2e: the fault matrix against winapi-host-sim and winapi-pmd; cleans the daemon's
 # runtime directory with winapi_pmd_runtime_dir() (the static archive).

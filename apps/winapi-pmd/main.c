@@ -48,9 +48,11 @@ static void usage(FILE *out)
 		"                         (default: one unpinned worker per channel)\n"
 		"  -c, --class GUID       device class (default %s)\n"
 		"  -i, --instance GUID    one device of that class (default: the first)\n"
-		"      --backend uio|sim  uio: the device bound to uio_hv_generic (scripts/vmbus-bind);\n"
-		"                         sim: the host emulator winapi-host-sim (default: uio when a\n"
-		"                         winapi device is bound, else sim)\n"
+		"      --backend uio|sim|inline  uio: the device bound to uio_hv_generic\n"
+		"                         (scripts/vmbus-bind); sim: the host emulator winapi-host-sim\n"
+		"                         (default: uio when a winapi device is bound, else sim);\n"
+		"                         inline: the emulator's host inside the daemon, run by each\n"
+		"                         worker between its passes (benchmarks on two cores)\n"
 		"      --sim-socket PATH  the emulator's socket (default: as winapi-host-sim)\n"
 		"\n"
 		"Instance and clients:\n"
@@ -181,8 +183,8 @@ static int parse_options(int argc, char **argv, struct pmd_options *options)
 			options->instance_id = optarg;
 			break;
 		case OPTION_BACKEND:
-			if (strcmp(optarg, "uio") != 0 && strcmp(optarg, "sim") != 0) {
-				fprintf(stderr, "winapi-pmd: --backend wants uio or sim (got '%s')\n", optarg);
+			if (strcmp(optarg, "uio") != 0 && strcmp(optarg, "sim") != 0 && strcmp(optarg, "inline") != 0) {
+				fprintf(stderr, "winapi-pmd: --backend wants uio, sim or inline (got '%s')\n", optarg);
 				return -EINVAL;
 			}
 			options->backend = optarg;
@@ -301,6 +303,8 @@ static int open_device(struct pmd *pmd, unsigned int wanted_channels)
 		}
 		params.instance_id = &instance;
 	}
+	if (!automatic && strcmp(options->backend, "inline") == 0)
+		return pmd_inline_open(pmd, &params.class_id, params.instance_id, wanted_channels);
 	if (automatic || strcmp(options->backend, "uio") == 0) {
 		params.error_message = message;
 		params.error_size = sizeof(message);
@@ -364,6 +368,34 @@ static int driver_call(void *driver, struct winapi_call *call)
 	return winapi_driver_call(driver, call);
 }
 
+/* The device and, with --backend inline, its host side. */
+static void close_device(struct pmd *pmd)
+{
+	vmbus_device_close(pmd->device);
+	if (pmd->inline_host != NULL)
+		vmbus_device_close(pmd->inline_host);
+}
+
+/* A worker, and with --backend inline the host it runs. */
+static int init_worker(struct pmd *pmd, unsigned int index, int cpu)
+{
+	int rc = pmd_worker_init(pmd, index, cpu);
+
+	if (rc != 0 || pmd->inline_host == NULL)
+		return rc;
+	rc = pmd_inline_worker_init(&pmd->workers[index]);
+	if (rc != 0)
+		pmd_worker_fini(&pmd->workers[index]);
+	return rc;
+}
+
+static void fini_worker(struct pmd *pmd, unsigned int index)
+{
+	pmd_worker_fini(&pmd->workers[index]);
+	if (pmd->inline_host != NULL)
+		pmd_inline_worker_fini(&pmd->workers[index]);
+}
+
 /*
  * The host's API table, read once on the first channel before any client attaches: the
  * workers check each request against it. A host that registers APIs later is served them
@@ -371,7 +403,9 @@ static int driver_call(void *driver, struct winapi_call *call)
  */
 static int read_api_table(struct pmd *pmd)
 {
-	int rc = winapi_api_table_fetch(&pmd->apis, driver_call, pmd->workers[0].driver);
+	/* No worker runs the inline host yet: the call runs it. */
+	int rc = pmd->inline_host != NULL ? winapi_api_table_fetch(&pmd->apis, pmd_inline_call, &pmd->workers[0]) :
+					    winapi_api_table_fetch(&pmd->apis, driver_call, pmd->workers[0].driver);
 
 	if (rc != 0) {
 		winapi_log(WINAPI_LOG_ERR, "pmd", "cannot read the host's API table: %s", winapi_strerror(rc));
@@ -581,7 +615,7 @@ int main(int argc, char **argv)
 		goto err_close_device;
 	}
 	for (i = 0; i < pmd->worker_count; i++) {
-		rc = pmd_worker_init(pmd, i, cpu_count != 0 ? cpus[i] : -1);
+		rc = init_worker(pmd, i, cpu_count != 0 ? cpus[i] : -1);
 		if (rc != 0) {
 			winapi_log(WINAPI_LOG_ERR, "pmd", "cannot open channel %u: %s", i, strerror(-rc));
 			goto err_fini_workers;
@@ -631,10 +665,10 @@ int main(int argc, char **argv)
 	pmd_telemetry_destroy(telemetry);
 	rmdir(pmd->runtime_dir); /* when nothing else lives there */
 	for (i = 0; i < pmd->worker_count; i++)
-		pmd_worker_fini(&pmd->workers[i]);
+		fini_worker(pmd, i);
 	pmd_control_fini(pmd); /* after the queues: their holds name quarantined clients */
 	close(pmd->control_kick_fd);
-	vmbus_device_close(pmd->device);
+	close_device(pmd);
 	winapi_api_table_free(&pmd->apis);
 	pmd_policy_free(pmd->policy);
 	free(pmd->users);
@@ -653,10 +687,10 @@ err_free_apis:
 	winapi_api_table_free(&pmd->apis);
 err_fini_workers:
 	while (i-- > 0)
-		pmd_worker_fini(&pmd->workers[i]);
+		fini_worker(pmd, i);
 	close(pmd->control_kick_fd);
 err_close_device:
-	vmbus_device_close(pmd->device);
+	close_device(pmd);
 err_free:
 	pmd_policy_free(pmd->policy);
 	free(pmd);

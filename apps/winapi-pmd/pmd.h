@@ -76,6 +76,7 @@ struct pmd_client_stats {
 };
 
 struct pmd_request;
+struct winapi_host;
 
 struct pmd_client {
 	struct cds_list_head node;        /* pmd.clients, RCU */
@@ -145,6 +146,11 @@ struct pmd_worker {
 	unsigned int clients;        /* attached to this worker (control thread's count) */
 	unsigned int late;           /* __atomic: its clients' late requests, those gone included */
 	uint64_t probe_at;           /* when to send the next probe (worker.c) */
+	/* --backend inline (inline.c): its channel's host, run by this worker after it submits,
+	 * answering what it can (>= 0) or failing (negative errno); NULL for other backends. */
+	int (*serve_host)(struct pmd_worker *worker);
+	struct winapi_host *host;
+	uint64_t host_due_ns;        /* when the host must run again for its events; UINT64_MAX: never */
 	int error;                   /* why the worker stopped, 0 while it runs */
 	struct pmd_worker_stats stats;
 };
@@ -153,7 +159,7 @@ struct pmd_options {
 	const char *lcores;          /* -l */
 	const char *class_id;        /* --class */
 	const char *instance_id;     /* --instance */
-	const char *backend;         /* "sim" or "uio" */
+	const char *backend;         /* "sim", "uio" or "inline" */
 	const char *sim_socket;      /* --sim-socket: the emulator to attach to */
 	const char *file_prefix;
 	const char *socket_path;     /* --socket: overrides the runtime dir's */
@@ -197,6 +203,7 @@ struct pmd {
 	unsigned int user_capacity;
 	struct pmd_client *quarantined; /* the control thread's: clients gone whose pool is kept */
 	struct vmbus_device *device;  /* the real (or emulated) winapi device */
+	struct vmbus_device *inline_host; /* --backend inline: the host side of that device */
 	struct vmbus_sim_host *listener;
 	char runtime_dir[108];
 	char socket_path[108];
@@ -278,6 +285,16 @@ int pmd_worker_start(struct pmd_worker *worker);
 void pmd_worker_fini(struct pmd_worker *worker);
 /* Wake the thread sleeping on @eventfd (a worker's kick_fd, control_kick_fd). */
 void pmd_kick(int eventfd);
+
+/* inline.c: --backend inline */
+/* Both sides of an emulated device of @channels channels, into pmd->device and pmd->inline_host. */
+int pmd_inline_open(struct pmd *pmd, const struct vmbus_guid *class_id, const struct vmbus_guid *instance_id,
+		    unsigned int channels);
+/* After pmd_worker_init(): the worker's host, on its channel. 0 or negative errno. */
+int pmd_inline_worker_init(struct pmd_worker *worker);
+void pmd_inline_worker_fini(struct pmd_worker *worker);
+/* A winapi_api_table_call_fn on a worker (@context) that has not started: it runs the host. */
+int pmd_inline_call(void *context, struct winapi_call *call);
 
 /* control.c */
 int pmd_control_run(struct pmd *pmd);

@@ -5,7 +5,9 @@
  * Each pass takes a burst of requests from every client (PMD_CLIENT_BURST each, so one busy
  * client cannot starve the others), checks them, and submits them to the device as one batch:
  * one ring publication and at most one signal for the requests of all clients. Completions
- * are answered into each client's ring, one publication per client per pass.
+ * are answered into each client's ring, one publication per client per pass. With --backend
+ * inline the worker also runs its channel's host between the submission and the reap
+ * (inline.c), so that a request is answered in the pass that forwarded it.
  *
  * Idle: spin for spin_ns, then arm every channel (device and clients), sleep in poll() on
  * their event descriptors and the kick eventfd, take the events, disarm. The device has one
@@ -718,6 +720,41 @@ static void submit(struct pmd_worker *worker)
 		lose_device(worker); /* every request in flight fails with it */
 }
 
+/*
+ * --backend inline: the host answers what was just submitted, in this thread, so that the
+ * reap that follows finds the answers. It drains its ring every time, so a worker whose pass
+ * found no work leaves no request there when it sleeps. A failing host is a lost device.
+ */
+static unsigned int serve_inline_host(struct pmd_worker *worker)
+{
+	int answered;
+
+	if (worker->serve_host == NULL || worker->error != 0)
+		return 0;
+	answered = worker->serve_host(worker);
+	if (answered >= 0)
+		return (unsigned int)answered;
+	winapi_log(WINAPI_LOG_ERR, "pmd", "worker %u: the inline host failed: %s", worker->index,
+		   winapi_strerror(answered));
+	lose_device(worker);
+	return 0;
+}
+
+/* How long a sleep may last (@timeout_ms at most): the inline host's events must not wait. */
+static int inline_host_timeout(const struct pmd_worker *worker, int timeout_ms)
+{
+	uint64_t now;
+
+	if (worker->serve_host == NULL || worker->host_due_ns == UINT64_MAX)
+		return timeout_ms;
+	now = winapi_clock_now_ns();
+	if (worker->host_due_ns <= now)
+		return 0;
+	if (worker->host_due_ns - now >= (uint64_t)timeout_ms * 1000000u)
+		return timeout_ms;
+	return (int)((worker->host_due_ns - now + 999999u) / 1000000u);
+}
+
 /* One pass over the clients. Returns the work found (requests taken, answers written). */
 static unsigned int serve_clients(struct pmd_worker *worker, uint8_t *packet, bool take)
 {
@@ -816,7 +853,7 @@ static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struc
 	armed = count;
 	if (!ready) {
 		/* A backlog waits for the client to read: look again soon (no signal tells us). */
-		timeout = backlog ? 1 : PMD_SLEEP_MS;
+		timeout = inline_host_timeout(worker, backlog ? 1 : PMD_SLEEP_MS);
 		pmd_count(&worker->stats.sleeps, 1);
 		pmd_grace_release(worker->pmd);
 		rcu_thread_offline();
@@ -872,6 +909,7 @@ static void *worker_main(void *argument)
 		if (!stopping)
 			send_probe(worker, pass_start);
 		submit(worker);
+		work += serve_inline_host(worker);
 		work += reap(worker);
 		flush_clients(worker);
 		pmd_grace_release(pmd);
