@@ -132,13 +132,17 @@ struct ring_pair {
 	struct vmbus_ring to_a;   /* b writes, a reads */
 };
 
+/*
+ * Aligned to a cache line: the two sides sit next to each other on the caller's stack, and
+ * cursors one side writes on every packet must not share a line with the other's.
+ */
 struct ring_side {
 	struct vmbus_ring tx;     /* this side's private cursors over the shared memory */
 	struct vmbus_ring rx;
 	int cpu;
 	uint64_t rounds;
 	int rc;
-};
+} __attribute__((aligned(64)));
 
 /* Send one packet, then wait for one (spinning) and release it. */
 static int ring_send(struct vmbus_ring *tx, uint64_t trans_id)
@@ -245,14 +249,18 @@ out_free:
 #define RING_BURST 32u
 #define RING_RATE_MAX_PACKET 512u
 
+/*
+ * The pong side's cursors change on every packet and are its own; the two words both sides
+ * touch have a cache line apart from them, or every packet would move that line too.
+ */
 struct rate_pong {
 	struct vmbus_ring rx;       /* requests from the ping side */
 	struct vmbus_ring tx;       /* completions to it */
 	int cpu;
 	uint32_t payload_size;
-	int stop;                   /* set by the ping side when it has counted enough */
+	int stop __attribute__((aligned(64))); /* set by the ping side when it has counted enough */
 	int rc;                     /* atomic: the ping side gives up waiting when it is set */
-};
+} __attribute__((aligned(64)));
 
 static int rate_answer(struct rate_pong *pong, const uint8_t *packet, const struct vmbus_ring_packet_info *info)
 {
@@ -330,8 +338,8 @@ static int rate_submit(struct vmbus_ring *tx, unsigned int batch, uint32_t paylo
  * most, then release them with one publication, as a reap for at least a batch does. The ring
  * keeps order, so each completion must carry the next id sent.
  */
-static int rate_reap(struct vmbus_ring *rx, struct rate_pong *pong, unsigned int least, unsigned int most,
-		     uint64_t *expected_id, unsigned int *taken)
+static int rate_reap(struct vmbus_ring *rx, int *pong_rc, uint32_t payload_size, unsigned int least,
+		     unsigned int most, uint64_t *expected_id, unsigned int *taken)
 {
 	uint8_t packet[RING_RATE_MAX_PACKET];
 	struct vmbus_ring_packet_info info;
@@ -345,7 +353,7 @@ static int rate_reap(struct vmbus_ring *rx, struct rate_pong *pong, unsigned int
 			rc = 0;
 			if (count >= least)
 				break;
-			rc = __atomic_load_n(&pong->rc, __ATOMIC_ACQUIRE);
+			rc = __atomic_load_n(pong_rc, __ATOMIC_ACQUIRE);
 			if (rc != 0)
 				break;
 			cpu_relax();
@@ -354,7 +362,7 @@ static int rate_reap(struct vmbus_ring *rx, struct rate_pong *pong, unsigned int
 		if (rc != 0)
 			break;
 		if (info.type != VMBUS_PACKET_COMPLETION || info.trans_id != *expected_id ||
-		    info.packet_size - info.header_size < pong->payload_size) {
+		    info.packet_size - info.header_size < payload_size) {
 			rc = -EPROTO;
 			break;
 		}
@@ -407,7 +415,7 @@ int floor_ring_rate(int cpu_a, int cpu_b, unsigned int batch, uint32_t payload_s
 			inflight += batch;
 		}
 		if (rc == 0)
-			rc = rate_reap(&rx, &pong, batch, inflight, &expected_id, &taken);
+			rc = rate_reap(&rx, &pong.rc, payload_size, batch, inflight, &expected_id, &taken);
 		if (rc != 0)
 			break;
 		inflight -= taken;
