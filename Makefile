@@ -192,7 +192,7 @@ windows: $(WINDOWS)/winapi-hostd.exe $(WINDOWS)/winapi-hcs.exe
 # winapi-bench links liblowlat statically: its numbers should not pay for PLT calls the
 # library's own hot path does not make.
 BENCH_SOURCES := apps/winapi-bench/main.c apps/winapi-bench/measure.c apps/winapi-bench/report.c \
-	apps/winapi-bench/floor.c apps/winapi-bench/histogram.c apps/winapi-bench/baseline.c
+	apps/winapi-bench/floor.c apps/winapi-bench/histogram.c apps/winapi-bench/baseline.c apps/winapi-bench/pmd.c
 $(BIN)/winapi-bench: $(call objects,$(BENCH_SOURCES)) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lnuma -lm $(LIBS_PROTOCOL)

@@ -10,13 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <winapi/lowlat.h>
+
 #include "histogram.h"
 
 #define BENCH_ECHO_SIZES 3
 #define BENCH_BATCH_SIZES 3
 #define BENCH_BUFFER_SIZES 3
-#define BENCH_TARGETS 10
+#define BENCH_TARGETS 12
 #define BENCH_COLD_CALLS 1000 /* round trips of each fresh attach in the cold-start figure */
+/*
+ * How long a polled side spins before it sleeps: far longer than any round trip, so both
+ * sides poll throughout a slice, and short enough that the emulator stops spinning on the
+ * host CPU while the baseline has its turn there.
+ */
+#define BENCH_POLLED_SPIN_NS "1000000"
 
 extern const size_t bench_echo_sizes[BENCH_ECHO_SIZES];        /* 0, 64, 3072 bytes */
 extern const unsigned int bench_batch_sizes[BENCH_BATCH_SIZES]; /* 1, 8, 32 */
@@ -71,6 +79,9 @@ struct bench_results {
 	struct throughput hvsock_rate[BENCH_BATCH_SIZES];
 	struct throughput hvsock_verify[BENCH_BUFFER_SIZES];
 	uint32_t hvsock_verify_checksum[BENCH_BUFFER_SIZES];
+	/* liblowlat through winapi-pmd --backend inline, its worker on the host CPU (pmd.c) */
+	struct latency pmd_echo;                   /* 64 bytes, polled */
+	struct throughput pmd_rate;                /* batches of 32 */
 };
 
 struct bench_target {
@@ -85,6 +96,9 @@ struct bench_target {
 /* measure.c: every measurement, in options->rounds interleaved rounds. 0 or negative errno. */
 void bench_results_init(struct bench_results *results);
 int bench_measure(const struct bench_options *options, struct bench_results *results);
+/* The slices every liblowlat path shares: the same warm-up, samples and checks of each reply. */
+int bench_echo_slice(winapi_handle_t handle, size_t size, uint64_t samples, struct histogram *histogram);
+int bench_rate_slice(winapi_handle_t handle, unsigned int batch, double seconds, struct throughput *throughput);
 
 /* report.c */
 double bench_rate(const struct throughput *throughput);

@@ -24,6 +24,7 @@
 #include "baseline.h"
 #include "bench.h"
 #include "floor.h"
+#include "pmd.h"
 
 #define BENCH_PATTERN 0xa5c3f00fu
 /*
@@ -35,13 +36,6 @@
 #define RATE_WARMUP 10000u         /* requests before each slice's clock starts */
 #define RATE_PAYLOAD 64u
 #define MAX_BATCH 32u
-
-/*
- * How long a polled side spins before it sleeps: far longer than any round trip, so both
- * sides poll throughout a slice, and short enough that the emulator stops spinning on the
- * host CPU while the baseline has its turn there.
- */
-#define POLLED_SPIN_NS "1000000"
 
 const size_t bench_echo_sizes[BENCH_ECHO_SIZES] = { 0, 64, 3072 };
 const unsigned int bench_batch_sizes[BENCH_BATCH_SIZES] = { 1, 8, 32 };
@@ -69,6 +63,7 @@ struct emulator_child {
 	char socket_path[128];
 	char log_path[128];
 	bool keep_serving;  /* no --once: guests attach and leave one after another */
+	bool pmd;           /* winapi-pmd --backend inline (pmd.c), its clients liblowlat's pmd transport */
 };
 
 /* A program of this build: @explicit_path, else $WINAPI_BIN_DIR/@name, else next to this one. */
@@ -125,7 +120,8 @@ static int emulator_start(const struct bench_options *options, bool interrupt_mo
 	int rc, i;
 
 	child->pid = -1;
-	rc = hostd ? find_program(options->hostd_path, "winapi-hostd", "--hostd", binary, sizeof(binary)) :
+	rc = child->pmd ? find_program(NULL, "winapi-pmd", "WINAPI_BIN_DIR", binary, sizeof(binary)) :
+	     hostd ? find_program(options->hostd_path, "winapi-hostd", "--hostd", binary, sizeof(binary)) :
 		     find_program(options->emulator_path, "winapi-host-sim", "--emulator", binary, sizeof(binary));
 	if (rc != 0)
 		return rc;
@@ -149,8 +145,10 @@ static int emulator_start(const struct bench_options *options, bool interrupt_mo
 			dup2(log, STDOUT_FILENO);
 		}
 		pin_to_cpu(options->host_cpu);
-		setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
-		if (hostd || child->keep_serving)
+		setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : BENCH_POLLED_SPIN_NS, 1);
+		if (child->pmd)
+			bench_pmd_exec(options, binary, child->socket_path);
+		else if (hostd || child->keep_serving)
 			execl(binary, binary, "--socket", child->socket_path, (char *)NULL);
 		else
 			execl(binary, binary, "--socket", child->socket_path, "--once",
@@ -203,9 +201,9 @@ static winapi_handle_t attach_guest(const struct emulator_child *child, bool int
 {
 	winapi_handle_t handle;
 
-	setenv("WINAPI_TRANSPORT", hostd ? "hvsock" : "sim", 1);
-	setenv(hostd ? "WINAPI_SOCKET_PATH" : "WINAPI_SIM_SOCKET", child->socket_path, 1);
-	setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : POLLED_SPIN_NS, 1);
+	setenv("WINAPI_TRANSPORT", child->pmd ? "pmd" : hostd ? "hvsock" : "sim", 1);
+	setenv(child->pmd ? "WINAPI_PMD_SOCKET" : hostd ? "WINAPI_SOCKET_PATH" : "WINAPI_SIM_SOCKET", child->socket_path, 1);
+	setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : BENCH_POLLED_SPIN_NS, 1);
 	handle = winapi_init();
 	if (handle == NULL) {
 		int error = errno;
@@ -223,9 +221,11 @@ struct session {
 	struct emulator_child polled_host;
 	struct emulator_child interrupt_host;
 	struct emulator_child hvsock_host;             /* winapi-hostd, the WSL2 transport's host */
+	struct emulator_child pmd_daemon;              /* winapi-pmd with the emulator's host inside */
 	winapi_handle_t polled;
 	winapi_handle_t interrupt;
 	winapi_handle_t hvsock;
+	winapi_handle_t pmd;
 	winapi_buffer_t hvsock_buffers[BENCH_BUFFER_SIZES]; /* this process's memory: bytes on the socket */
 	struct baseline_client baseline;
 	pid_t baseline_host;
@@ -322,8 +322,20 @@ static int prepare_buffers(struct session *session, struct bench_results *result
 	return 0;
 }
 
+/* Start @child's host and attach liblowlat to it: 0 or negative errno. */
+static int open_host(const struct bench_options *options, bool interrupt_mode, bool hostd,
+		     struct emulator_child *child, winapi_handle_t *handle)
+{
+	int rc = emulator_start(options, interrupt_mode, hostd, child);
+
+	if (rc != 0)
+		return rc;
+	*handle = attach_guest(child, interrupt_mode, hostd);
+	return *handle != NULL ? 0 : -ENOTCONN;
+}
+
 /*
- * The interrupt-mode and hvsock handles first: liblowlat allocates buffers from the
+ * The interrupt-mode, hvsock and pmd handles first: liblowlat allocates buffers from the
  * attachment opened last, so each handle's buffers are allocated before the next one opens.
  */
 static int session_open(const struct bench_options *options, struct session *session,
@@ -332,30 +344,21 @@ static int session_open(const struct bench_options *options, struct session *ses
 	int rc;
 
 	memset(session, 0, sizeof(*session));
-	session->polled_host.pid = session->interrupt_host.pid = session->hvsock_host.pid = -1;
+	session->polled_host.pid = session->interrupt_host.pid = session->hvsock_host.pid = session->pmd_daemon.pid = -1;
 	session->baseline_host = -1;
 	session->baseline.fd = -1;
-	rc = emulator_start(options, true, false, &session->interrupt_host);
+	session->pmd_daemon.pmd = true;
+	rc = open_host(options, true, false, &session->interrupt_host, &session->interrupt);
+	if (rc == 0)
+		rc = open_host(options, false, true, &session->hvsock_host, &session->hvsock);
+	if (rc == 0)
+		rc = write_buffers(session->hvsock, session->hvsock_buffers, results->hvsock_verify_checksum);
+	if (rc == 0)
+		rc = open_host(options, false, false, &session->pmd_daemon, &session->pmd);
+	if (rc == 0)
+		rc = open_host(options, false, false, &session->polled_host, &session->polled);
 	if (rc != 0)
 		return rc;
-	session->interrupt = attach_guest(&session->interrupt_host, true, false);
-	if (session->interrupt == NULL)
-		return -ENOTCONN;
-	rc = emulator_start(options, false, true, &session->hvsock_host);
-	if (rc != 0)
-		return rc;
-	session->hvsock = attach_guest(&session->hvsock_host, false, true);
-	if (session->hvsock == NULL)
-		return -ENOTCONN;
-	rc = write_buffers(session->hvsock, session->hvsock_buffers, results->hvsock_verify_checksum);
-	if (rc != 0)
-		return rc;
-	rc = emulator_start(options, false, false, &session->polled_host);
-	if (rc != 0)
-		return rc;
-	session->polled = attach_guest(&session->polled_host, false, false);
-	if (session->polled == NULL)
-		return -ENOTCONN;
 	rc = start_baseline(options, session);
 	if (rc != 0)
 		return rc;
@@ -375,6 +378,7 @@ static int session_close(struct session *session)
 	winapi_cleanup(session->polled);
 	winapi_cleanup(session->interrupt);
 	winapi_cleanup(session->hvsock);
+	winapi_cleanup(session->pmd);
 	rc = stop_baseline(session);
 	if (session->polled_host.pid > 0 || session->polled_host.directory[0] != '\0')
 		emulator_stop(&session->polled_host);
@@ -382,6 +386,8 @@ static int session_close(struct session *session)
 		emulator_stop(&session->interrupt_host);
 	if (session->hvsock_host.pid > 0 || session->hvsock_host.directory[0] != '\0')
 		emulator_stop(&session->hvsock_host);
+	if (session->pmd_daemon.pid > 0 || session->pmd_daemon.directory[0] != '\0')
+		emulator_stop(&session->pmd_daemon);
 	return rc;
 }
 
@@ -445,6 +451,11 @@ static int echo_slice(echo_call call, void *target, size_t size, uint64_t sample
 	return 0;
 }
 
+int bench_echo_slice(winapi_handle_t handle, size_t size, uint64_t samples, struct histogram *histogram)
+{
+	return echo_slice(liblowlat_echo, handle, size, samples, histogram);
+}
+
 /*
  * Collect whatever @queue still has in flight, so that destroying it cancels nothing: the
  * host's answers would come after it and be counted stale. Each round takes at least one
@@ -461,7 +472,7 @@ static void drain_queue(winapi_queue_t queue, winapi_completion_t *completions, 
  * Echoes of RATE_PAYLOAD bytes in batches of @batch, two batches in flight so that the host
  * always has the next one, for @seconds after a warm-up.
  */
-static int rate_slice(winapi_handle_t handle, unsigned int batch, double seconds, struct throughput *throughput)
+int bench_rate_slice(winapi_handle_t handle, unsigned int batch, double seconds, struct throughput *throughput)
 {
 	static uint8_t input[RATE_PAYLOAD], outputs[2 * MAX_BATCH][RATE_PAYLOAD];
 	winapi_completion_t completions[2 * MAX_BATCH];
@@ -744,16 +755,19 @@ static int round_slices(const struct bench_options *options, struct session *ses
 			return bench_fail("echo (hvsock)", rc);
 	}
 	for (i = 0; i < BENCH_BATCH_SIZES; i++) {
-		rc = rate_slice(session->polled, bench_batch_sizes[i], seconds, &results->rate[i]);
+		rc = bench_rate_slice(session->polled, bench_batch_sizes[i], seconds, &results->rate[i]);
 		if (rc != 0)
 			return bench_fail("request rate", rc);
 		rc = baseline_rate_slice(&session->baseline, bench_batch_sizes[i], seconds, &results->baseline_rate[i]);
 		if (rc != 0)
 			return bench_fail("baseline request rate", rc);
-		rc = rate_slice(session->hvsock, bench_batch_sizes[i], seconds, &results->hvsock_rate[i]);
+		rc = bench_rate_slice(session->hvsock, bench_batch_sizes[i], seconds, &results->hvsock_rate[i]);
 		if (rc != 0)
 			return bench_fail("request rate (hvsock)", rc);
 	}
+	rc = bench_pmd_slice(options, session->pmd, results);
+	if (rc != 0)
+		return rc;
 	for (i = 0; i < BENCH_BUFFER_SIZES; i++) {
 		rc = verify_slice(session->polled, &session->buffers[i], results->verify_checksum[i], seconds,
 				  &results->verify[i]);
@@ -786,6 +800,8 @@ void bench_results_init(struct bench_results *results)
 	histogram_init(&results->cache_line.histogram);
 	histogram_init(&results->ring.histogram);
 	histogram_init(&results->echo_interrupt.histogram);
+	results->pmd_echo = (struct latency){ .name = "pmd echo polled", .size = 64 };
+	histogram_init(&results->pmd_echo.histogram);
 	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
 		results->echo_polled[i] = (struct latency){ .name = "echo polled", .size = bench_echo_sizes[i] };
 		results->baseline_echo[i] = (struct latency){ .name = "baseline echo", .size = bench_echo_sizes[i] };
@@ -803,15 +819,15 @@ int bench_measure(const struct bench_options *options, struct bench_results *res
 	unsigned int round;
 	int rc, close_rc;
 
-	bench_progress("starting the host emulators (polled, interrupt mode), winapi-hostd (hvsock) and the "
-		       "baseline host on CPU %d",
+	bench_progress("starting the host emulators (polled, interrupt mode), winapi-hostd (hvsock), winapi-pmd "
+		       "(its host inline) and the baseline host on CPU %d",
 		       options->host_cpu);
 	rc = session_open(options, &session, results);
 	if (rc == 0)
 		rc = cold_host_start(options, &cold_host);
 	for (round = 0; rc == 0 && round < options->rounds; round++) {
 		bench_progress("round %u of %u: floor, echo, request rate, verify; each for liblowlat over VMBus, "
-			       "over hvsock, and the baseline; a fresh attach's first calls",
+			       "over hvsock, through winapi-pmd, and the baseline; a fresh attach's first calls",
 			       round + 1, options->rounds);
 		rc = round_slices(options, &session, results);
 		if (rc == 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What winapi-bench prints and writes: the table with its ratios, the targets of issues 6 and
- * 19, JSON (jansson) and the plot (gnuplot).
+ * What winapi-bench prints and writes: the table with its ratios (the winapi-pmd path's to the
+ * direct one), the targets of issues 6 and 19, JSON (jansson) and the plot (gnuplot).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -91,6 +91,35 @@ static void print_latency(const struct latency *latency, const char *label, cons
 	       to_us(histogram->max), vs_floor, vs_baseline);
 }
 
+/* The pmd path against the direct one, both in the same rounds: what the daemon adds. */
+static double pmd_p50_added_us(const struct bench_results *results)
+{
+	return to_us(p50(&results->pmd_echo)) - to_us(p50(&results->echo_polled[1]));
+}
+
+static double pmd_rate_of_direct(const struct bench_results *results)
+{
+	return bench_rate(&results->pmd_rate) / bench_rate(&results->rate[BENCH_BATCH_SIZES - 1]);
+}
+
+static void print_pmd(const struct bench_results *results)
+{
+	const struct histogram *pmd = &results->pmd_echo.histogram, *direct = &results->echo_polled[1].histogram;
+	double pmd_rate = bench_rate(&results->pmd_rate), direct_rate = bench_rate(&results->rate[BENCH_BATCH_SIZES - 1]);
+
+	printf("\nThrough winapi-pmd --backend inline (its worker,              pmd      direct  pmd - direct  pmd / direct\n"
+	       "with the host, on the host CPU) beside the direct path\n");
+	printf("  echo polled, 64 B, p50 (us)      %30.3f %10.3f %+13.3f %12.2fx\n", to_us(p50(&results->pmd_echo)),
+	       to_us(p50(&results->echo_polled[1])), pmd_p50_added_us(results),
+	       (double)p50(&results->pmd_echo) / (double)p50(&results->echo_polled[1]));
+	printf("  echo polled, 64 B, p99 (us)      %30.3f %10.3f %+13.3f %12.2fx\n",
+	       to_us(histogram_percentile(pmd, 0.99)), to_us(histogram_percentile(direct, 0.99)),
+	       to_us(histogram_percentile(pmd, 0.99)) - to_us(histogram_percentile(direct, 0.99)),
+	       (double)histogram_percentile(pmd, 0.99) / (double)histogram_percentile(direct, 0.99));
+	printf("  requests/s, batches of 32        %30.0f %10.0f %+13.0f %12.2fx\n", pmd_rate, direct_rate,
+	       pmd_rate - direct_rate, pmd_rate_of_direct(results));
+}
+
 static void print_table(const struct bench_options *options, const struct bench_results *results, const char *machine)
 {
 	char label[64];
@@ -141,6 +170,7 @@ static void print_table(const struct bench_options *options, const struct bench_
 		       results->crc32c_gbps[i], verify_of_read(results, i),
 		       verify_gbps(results, i) / baseline_verify_gbps(results, i),
 		       hvsock_verify_gbps(results, i) / baseline_verify_gbps(results, i));
+	print_pmd(results);
 }
 
 void bench_evaluate_targets(const struct bench_results *results, struct bench_target targets[BENCH_TARGETS])
@@ -170,6 +200,10 @@ void bench_evaluate_targets(const struct bench_results *results, struct bench_ta
 				      bench_rate(&results->rate[batch32]) / 1e6, 10.0, false, "M/s" };
 	targets[9] = (struct bench_target){ 19, "16 MiB verify >= 0.8x read of 16 MiB, same state",
 				      verify_of_read(results, largest), 0.8, false, "x" };
+	targets[10] = (struct bench_target){ 19, "pmd echo p50 <= direct p50 + 0.3 us", pmd_p50_added_us(results),
+				       0.3, true, "us" };
+	targets[11] = (struct bench_target){ 19, "pmd batches of 32 >= 0.8x direct", pmd_rate_of_direct(results),
+				       0.8, false, "x" };
 }
 
 static bool target_met(const struct bench_target *target)
@@ -202,7 +236,7 @@ static json_t *latency_json(const struct latency *latency)
 int bench_write_json(const char *path, const struct bench_options *options, const struct bench_results *results,
 		     const char *machine, const struct bench_target targets[BENCH_TARGETS])
 {
-	json_t *root, *echo_polled, *baseline_echo, *hvsock_echo, *rate, *bandwidth, *goals, *cold_start;
+	json_t *root, *echo_polled, *baseline_echo, *hvsock_echo, *rate, *bandwidth, *goals, *cold_start, *pmd;
 	struct utsname system;
 	unsigned int i;
 	int rc;
@@ -243,14 +277,25 @@ int bench_write_json(const char *path, const struct bench_options *options, cons
 	cold_start = json_pack("{s:i, s:o, s:o, s:f}", "calls_per_attach", BENCH_COLD_CALLS, "echo",
 			       latency_json(&results->echo_cold), "attach", latency_json(&results->attach),
 			       "p50_of_steady_state", (double)p50(&results->echo_cold) / (double)p50(&results->echo_polled[1]));
-	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:i}, s:{s:o, s:o, s:f}, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	pmd = json_pack("{s:s, s:o, s:f, s:f, s:f, s:f, s:i, s:f, s:f}", "backend", "inline", "echo",
+			latency_json(&results->pmd_echo), "echo_p50_minus_direct_us", pmd_p50_added_us(results),
+			"echo_p50_of_direct", (double)p50(&results->pmd_echo) / (double)p50(&results->echo_polled[1]),
+			"echo_p99_minus_direct_us",
+			to_us(histogram_percentile(&results->pmd_echo.histogram, 0.99)) -
+				to_us(histogram_percentile(&results->echo_polled[1].histogram, 0.99)),
+			"echo_p99_of_direct",
+			(double)histogram_percentile(&results->pmd_echo.histogram, 0.99) /
+				(double)histogram_percentile(&results->echo_polled[1].histogram, 0.99),
+			"batch", bench_batch_sizes[BENCH_BATCH_SIZES - 1], "requests_per_s", bench_rate(&results->pmd_rate),
+			"rate_of_direct", pmd_rate_of_direct(results));
+	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:i}, s:{s:o, s:o, s:f}, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "machine", "description", machine, "kernel", system.release, "guest_cpu", options->guest_cpu,
 			 "host_cpu", options->host_cpu, "quick", options->quick, "rounds", options->rounds, "floor", "cache_line_round_trip", latency_json(&results->cache_line), "ring_round_trip",
 			 latency_json(&results->ring),
 			 "memory_read_gbps", results->memory_read_gbps, "echo_polled", echo_polled,
 			 "echo_interrupt", latency_json(&results->echo_interrupt), "hvsock_echo", hvsock_echo,
 			 "baseline_echo", baseline_echo, "cold_start", cold_start,
-			 "request_rate", rate, "bandwidth", bandwidth, "targets", goals);
+			 "request_rate", rate, "bandwidth", bandwidth, "pmd", pmd, "targets", goals);
 	if (root == NULL)
 		return bench_fail("building the JSON", -ENOMEM);
 	rc = json_dump_file(root, path, JSON_INDENT(2)) == 0 ? 0 : -EIO;
