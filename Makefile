@@ -351,7 +351,7 @@ check-load: all $(TESTS)
 # The concurrency tests under ThreadSanitizer, in their own build tree. gcc warns that TSan
 # does not model atomic_thread_fence (the ring's full barrier before a signal decision); the
 # suppressions (tests/tsan.supp) say what is not ours to fix, and why.
-TSAN_TESTS := channel_ut echo_e2e async_e2e channels_e2e pmd_e2e hvsock_e2e api_e2e
+TSAN_TESTS := channel_ut echo_e2e async_e2e channels_e2e pmd_e2e hvsock_e2e api_e2e pmd_inline_e2e
 tsan-check:
 	$(MAKE) BUILD=$(BUILD)/tsan SANITIZE=thread CFLAGS="-O1 -g -Wno-error=tsan" all \
 		$(addprefix $(BUILD)/tsan/tests/,$(TSAN_TESTS))
