@@ -235,10 +235,22 @@ static int listen_unix(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&address, sizeof(address)) != 0 || listen(fd, 64) != 0) {
+	/*
+	 * Bound under a name of its own and renamed once it listens, as the emulator does
+	 * (vmbus_sim_host_listen()): whoever waits for the file is never refused in between.
+	 */
+	if ((size_t)snprintf(address.sun_path, sizeof(address.sun_path), "%s.%d", path, (int)getpid()) >=
+	    sizeof(address.sun_path))
+		memcpy(address.sun_path, path, strlen(path) + 1);
+	else
+		unlink(address.sun_path);
+	if (bind(fd, (struct sockaddr *)&address, sizeof(address)) != 0 || listen(fd, 64) != 0 ||
+	    (strcmp(address.sun_path, path) != 0 && rename(address.sun_path, path) != 0)) {
 		int rc = -errno;
 
 		winapi_log(WINAPI_LOG_ERR, "hostd", "cannot listen on %s: %s", path, strerror(-rc));
+		if (strcmp(address.sun_path, path) != 0)
+			unlink(address.sun_path);
 		close(fd);
 		return rc;
 	}

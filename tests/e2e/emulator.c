@@ -51,25 +51,29 @@ int emulator_prepare(struct emulator *emulator, const char *name)
 }
 
 /*
- * Whether a unix socket listens at @path. The file exists from bind(), a moment before
- * listen(); a probe connect() would count as a client (and hold the emulator's accept loop),
- * so ask the kernel: /proc/net/unix flags 00010000 (__SO_ACCEPTCON) mark a listener.
+ * Whether a unix socket listens at @path. A daemon that binds its path directly creates the
+ * file a moment before listen(); a probe connect() would count as a client (and hold the
+ * emulator's accept loop), so ask the kernel: /proc/net/unix flags 00010000 (__SO_ACCEPTCON)
+ * mark a listener. The emulator binds another name and renames it to @path once it listens
+ * (the kernel's table keeps the name it was bound to): a path no socket was bound to is one
+ * of those.
  */
 static bool listening(const char *path)
 {
 	char line[512], name[256];
 	unsigned int flags;
-	bool found = false;
+	bool bound = false, found = false;
 	FILE *table = fopen("/proc/net/unix", "r");
 
 	if (table == NULL)
 		return true; /* no way to tell: the socket file will do */
 	while (!found && fgets(line, sizeof(line), table) != NULL)
-		if (sscanf(line, "%*s %*s %*s %x %*s %*s %*s %255s", &flags, name) == 2 &&
-		    strcmp(name, path) == 0 && (flags & 0x10000u))
-			found = true;
+		if (sscanf(line, "%*s %*s %*s %x %*s %*s %*s %255s", &flags, name) == 2 && strcmp(name, path) == 0) {
+			bound = true;
+			found = (flags & 0x10000u) != 0;
+		}
 	fclose(table);
-	return found;
+	return found || !bound;
 }
 
 int emulator_start(struct emulator *emulator, const char *const *arguments)

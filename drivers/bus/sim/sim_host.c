@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -637,15 +638,31 @@ int vmbus_sim_host_listen(const struct vmbus_sim_host_config *config, struct vmb
 		rc = -errno;
 		goto err_free_host;
 	}
-	memcpy(address.sun_path, host->path, strlen(host->path) + 1);
-	if (bind(host->listen_fd, (struct sockaddr *)&address, sizeof(address)) != 0 ||
-	    listen(host->listen_fd, 8) != 0) {
+	/*
+	 * The path appears only once the socket listens: bound under a name of its own, then
+	 * renamed. Whoever waits for the file (a script, the bench) would otherwise connect in the
+	 * moment between bind() and listen() and be refused. A path too long for the extra name
+	 * is bound as it is.
+	 */
+	if ((size_t)snprintf(address.sun_path, sizeof(address.sun_path), "%s.%d", host->path, (int)getpid()) >=
+	    sizeof(address.sun_path))
+		memcpy(address.sun_path, host->path, strlen(host->path) + 1);
+	else
+		unlink(address.sun_path);
+	if (bind(host->listen_fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
 		rc = -errno;
 		goto err_close_socket;
+	}
+	if (listen(host->listen_fd, 8) != 0 ||
+	    (strcmp(address.sun_path, host->path) != 0 && rename(address.sun_path, host->path) != 0)) {
+		rc = -errno;
+		goto err_unlink_bound;
 	}
 	*host_out = host;
 	return 0;
 
+err_unlink_bound:
+	unlink(address.sun_path);
 err_close_socket:
 	close(host->listen_fd);
 err_free_host:
