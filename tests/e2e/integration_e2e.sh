@@ -24,13 +24,17 @@ stop_emulator() {
 trap 'stop_emulator; rm -rf "$work"' EXIT INT TERM
 
 # Wait (30 s at most: a loaded machine may start a daemon slowly) until a unix socket listens
-# at $1. The file exists from bind(), a moment before listen(); the kernel's table says when a
-# socket accepts (flags 00010000, __SO_ACCEPTCON), without connecting to it.
+# at $1, without connecting to it. The emulator and winapi-hostd bind another name and rename it
+# to $1 once they listen (the kernel's table keeps the bound name): a socket file no socket was
+# bound to is one of those. A daemon that binds $1 itself creates the file a moment before
+# listen(): the table says when it accepts (flags 00010000, __SO_ACCEPTCON).
 wait_listening() {
 	i=0
 	while [ $i -lt 300 ]; do
-		awk -v path="$1" '$8 == path && $4 == "00010000" { found = 1 } END { exit !found }' \
-			/proc/net/unix && return 0
+		if [ -S "$1" ]; then
+			awk -v path="$1" '$8 == path { bound = 1; if ($4 == "00010000") found = 1 }
+				END { exit !(found || !bound) }' /proc/net/unix && return 0
+		fi
 		sleep 0.1
 		i=$((i + 1))
 	done
