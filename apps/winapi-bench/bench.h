@@ -17,7 +17,7 @@
 #define BENCH_ECHO_SIZES 3
 #define BENCH_BATCH_SIZES 3
 #define BENCH_BUFFER_SIZES 3
-#define BENCH_TARGETS 12
+#define BENCH_TARGETS 14
 #define BENCH_COLD_CALLS 1000 /* round trips of each fresh attach in the cold-start figure */
 /*
  * How long a polled side spins before it sleeps: far longer than any round trip, so both
@@ -58,11 +58,13 @@ struct throughput {
 
 struct bench_results {
 	struct latency cache_line;                 /* the floor: one line between two cores */
-	struct latency ring;                       /* the floor of the wire format */
+	struct latency ring;                       /* the floor of the wire format, 64 B packets */
+	struct latency ring_large;                 /* the same with the largest echo's payload */
 	struct throughput ring_rate[BENCH_BATCH_SIZES]; /* the floor of the request rate: bare rings */
 	double memory_read_gbps;                   /* best of the rounds; a buffer larger than the caches */
 	double buffer_read_gbps[BENCH_BUFFER_SIZES]; /* best of the rounds; in VERIFY's state */
 	double crc32c_gbps[BENCH_BUFFER_SIZES];    /* best of the rounds */
+	double copy_gbps;                          /* memcpy of the largest echo's payload, in cache */
 	struct latency echo_polled[BENCH_ECHO_SIZES];
 	struct latency echo_interrupt;             /* 64 bytes */
 	struct latency echo_cold;                  /* 64 bytes: the first calls of a fresh attach */

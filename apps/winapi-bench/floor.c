@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <vmbus/channel.h>
 #include <vmbus/ring.h>
 #include <winapi/protocol.h>
 #include <winapi_internal/clock.h>
@@ -60,14 +61,6 @@ int pin_to_cpu(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
 
 /* The line both cores write: aligned so that nothing else shares it. */
 struct ping_line {
@@ -90,7 +83,7 @@ static void *pong(void *argument)
 		uint64_t expected = 2 * round + 1;
 
 		while (__atomic_load_n(&job->line->value, __ATOMIC_ACQUIRE) != expected)
-			cpu_relax();
+			vmbus_cpu_relax();
 		__atomic_store_n(&job->line->value, expected + 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
@@ -116,7 +109,7 @@ int floor_ping_pong(int cpu_a, int cpu_b, uint64_t samples, struct histogram *la
 
 		__atomic_store_n(&line.value, 2 * round + 1, __ATOMIC_RELEASE);
 		while (__atomic_load_n(&line.value, __ATOMIC_ACQUIRE) != 2 * round + 2)
-			cpu_relax();
+			vmbus_cpu_relax();
 		if (round >= 10000) /* after warm-up */
 			histogram_add(latency, clock_ns(clock_ticks() - start));
 	}
@@ -125,7 +118,7 @@ int floor_ping_pong(int cpu_a, int cpu_b, uint64_t samples, struct histogram *la
 }
 
 #define RING_SIZE (VMBUS_RING_HEADER_MIN_SIZE + (64u << 10))
-#define RING_PAYLOAD 64u
+#define RING_PAYLOAD_MAX 4096u
 
 struct ring_pair {
 	struct vmbus_ring to_b;   /* a writes, b reads */
@@ -140,15 +133,16 @@ struct ring_side {
 	struct vmbus_ring tx;     /* this side's private cursors over the shared memory */
 	struct vmbus_ring rx;
 	int cpu;
+	uint32_t payload_size;
 	uint64_t rounds;
 	int rc;
 } __attribute__((aligned(64)));
 
 /* Send one packet, then wait for one (spinning) and release it. */
-static int ring_send(struct vmbus_ring *tx, uint64_t trans_id)
+static int ring_send(struct vmbus_ring *tx, uint32_t payload_size, uint64_t trans_id)
 {
-	static const uint8_t payload[RING_PAYLOAD];
-	const struct iovec vector = { .iov_base = (void *)payload, .iov_len = sizeof(payload) };
+	static const uint8_t payload[RING_PAYLOAD_MAX];
+	const struct iovec vector = { .iov_base = (void *)payload, .iov_len = payload_size };
 	const struct vmbus_ring_packet packet = {
 		.type = VMBUS_PACKET_DATA_INBAND, .trans_id = trans_id, .payload = &vector, .payload_count = 1,
 	};
@@ -160,16 +154,16 @@ static int ring_send(struct vmbus_ring *tx, uint64_t trans_id)
 	return rc;
 }
 
-static int ring_receive(struct vmbus_ring *rx, uint64_t trans_id)
+static int ring_receive(struct vmbus_ring *rx, uint32_t payload_size, uint64_t trans_id)
 {
-	uint8_t buffer[256];
+	uint8_t buffer[RING_PAYLOAD_MAX + 64];
 	struct vmbus_ring_packet_info info;
 	bool signal;
 	int rc;
 
 	while ((rc = vmbus_ring_read(rx, buffer, sizeof(buffer), &info)) == -EAGAIN)
-		cpu_relax();
-	if (rc == 0 && info.trans_id != trans_id)
+		vmbus_cpu_relax();
+	if (rc == 0 && (info.trans_id != trans_id || info.packet_size - info.header_size < payload_size))
 		rc = -EPROTO;
 	vmbus_ring_read_publish(rx, &signal);
 	return rc;
@@ -182,21 +176,26 @@ static void *ring_echo(void *argument)
 
 	pin_to_cpu(side->cpu);
 	for (round = 0; round < side->rounds && side->rc == 0; round++) {
-		side->rc = ring_receive(&side->rx, round);
+		side->rc = ring_receive(&side->rx, side->payload_size, round);
 		if (side->rc == 0)
-			side->rc = ring_send(&side->tx, round);
+			side->rc = ring_send(&side->tx, side->payload_size, round);
 	}
 	return NULL;
 }
 
-int floor_ring_round_trip(int cpu_a, int cpu_b, uint64_t samples, struct histogram *latency)
+int floor_ring_round_trip(int cpu_a, int cpu_b, uint32_t payload_size, uint64_t samples, struct histogram *latency)
 {
-	struct ring_side a = { .cpu = cpu_a, .rounds = samples + 10000 }, b = { .cpu = cpu_b, .rounds = a.rounds };
+	struct ring_side a = { .cpu = cpu_a, .payload_size = payload_size, .rounds = samples + 10000 };
+	struct ring_side b = { .cpu = cpu_b, .payload_size = payload_size, .rounds = a.rounds };
 	uint8_t *memory = aligned_alloc(4096, 2 * RING_SIZE);
 	pthread_t thread;
 	uint64_t round;
 	int rc;
 
+	if (payload_size > RING_PAYLOAD_MAX) {
+		free(memory);
+		return -EINVAL;
+	}
 	if (memory == NULL)
 		return -ENOMEM;
 	vmbus_ring_header_init(memory, VMBUS_RING_HEADER_MIN_SIZE);
@@ -218,9 +217,9 @@ int floor_ring_round_trip(int cpu_a, int cpu_b, uint64_t samples, struct histogr
 	for (round = 0; round < a.rounds && rc == 0; round++) {
 		uint64_t start = clock_ticks();
 
-		rc = ring_send(&a.tx, round);
+		rc = ring_send(&a.tx, payload_size, round);
 		if (rc == 0)
-			rc = ring_receive(&a.rx, round);
+			rc = ring_receive(&a.rx, payload_size, round);
 		if (round >= 10000)
 			histogram_add(latency, clock_ns(clock_ticks() - start));
 	}
@@ -299,7 +298,7 @@ static void *rate_pong_run(void *argument)
 		if (rc == -EAGAIN)
 			rc = 0;
 		if (burst == 0) {
-			cpu_relax();
+			vmbus_cpu_relax();
 			continue;
 		}
 		/* The host's order: release the requests, then publish the completions. */
@@ -356,7 +355,7 @@ static int rate_reap(struct vmbus_ring *rx, int *pong_rc, uint32_t payload_size,
 			rc = __atomic_load_n(pong_rc, __ATOMIC_ACQUIRE);
 			if (rc != 0)
 				break;
-			cpu_relax();
+			vmbus_cpu_relax();
 			continue;
 		}
 		if (rc != 0)
@@ -558,5 +557,28 @@ double floor_crc32c(size_t size, uint64_t total)
 	elapsed = clock_ns(clock_ticks() - start);
 	__asm__ __volatile__("" : : "r"(crc) : "memory");
 	free(buffer);
+	return elapsed != 0 ? (double)done / (double)elapsed : 0;
+}
+
+double floor_copy(size_t size, uint64_t total)
+{
+	uint8_t *source = malloc(size), *destination = malloc(size);
+	uint64_t start, elapsed = 0, done = 0;
+
+	if (source == NULL || destination == NULL)
+		goto out_free;
+	memset(source, 0x5a, size);
+	memset(destination, 0, size);
+	start = clock_ticks();
+	while (done < total) {
+		memcpy(destination, source, size);
+		/* Each copy must happen: the compiler may not fold them into one. */
+		__asm__ __volatile__("" : : "r"(destination) : "memory");
+		done += size;
+	}
+	elapsed = clock_ns(clock_ticks() - start);
+out_free:
+	free(destination);
+	free(source);
 	return elapsed != 0 ? (double)done / (double)elapsed : 0;
 }

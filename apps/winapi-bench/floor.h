@@ -25,10 +25,11 @@ int pin_to_cpu(int cpu);
 int floor_ping_pong(int cpu_a, int cpu_b, uint64_t samples, struct histogram *latency);
 
 /*
- * Round trips of a 64-byte inband packet over a pair of VMBus rings (64 KiB each) between
- * @cpu_a and @cpu_b, both polling: the wire format's own floor, with no protocol above it.
+ * Round trips of an inband packet with @payload_size bytes (4096 at most) over a pair of
+ * VMBus rings (64 KiB each) between @cpu_a and @cpu_b, both polling, each side copying the
+ * packet out as it reads it: the wire format's own floor, with no protocol above it.
  */
-int floor_ring_round_trip(int cpu_a, int cpu_b, uint64_t samples, struct histogram *latency);
+int floor_ring_round_trip(int cpu_a, int cpu_b, uint32_t payload_size, uint64_t samples, struct histogram *latency);
 
 /*
  * Requests of @payload_size bytes over the same pair of rings, in batches of @batch with two
@@ -49,6 +50,9 @@ double floor_memory_read(size_t bytes);
  * then reads them pass after pass). GB/s, 0 on failure.
  */
 double floor_buffer_read(int cpu, size_t size, uint64_t total);
+
+/* memcpy() of a @size buffer into another, both in cache, again and again, @total bytes: GB/s. */
+double floor_copy(size_t size, uint64_t total);
 
 /* CRC32C (the project's, isa-l) over a @size buffer again and again, @total bytes: GB/s. */
 double floor_crc32c(size_t size, uint64_t total);

@@ -698,9 +698,18 @@ static int floor_slice(const struct bench_options *options, uint64_t samples, st
 	rc = floor_ping_pong(options->guest_cpu, options->host_cpu, samples, &results->cache_line.histogram);
 	if (rc != 0)
 		return bench_fail("cache-line round trip", rc);
-	rc = floor_ring_round_trip(options->guest_cpu, options->host_cpu, samples, &results->ring.histogram);
+	rc = floor_ring_round_trip(options->guest_cpu, options->host_cpu, 64, samples, &results->ring.histogram);
 	if (rc != 0)
 		return bench_fail("ring round trip", rc);
+	rc = floor_ring_round_trip(options->guest_cpu, options->host_cpu, (uint32_t)results->ring_large.size, samples,
+				   &results->ring_large.histogram);
+	if (rc != 0)
+		return bench_fail("ring round trip (largest echo)", rc);
+	gbps = floor_copy(results->ring_large.size, options->quick ? 64u << 20 : 512u << 20);
+	if (gbps <= 0)
+		return bench_fail("memory copy", -ENOMEM);
+	if (gbps > results->copy_gbps)
+		results->copy_gbps = gbps;
 	/* The floor is what the machine can do: the best round counts. */
 	gbps = floor_memory_read(options->quick ? 64u << 20 : 256u << 20);
 	if (gbps <= 0)
@@ -792,6 +801,8 @@ void bench_results_init(struct bench_results *results)
 	memset(results, 0, sizeof(*results));
 	results->cache_line = (struct latency){ .name = "cache-line round trip", .size = 64 };
 	results->ring = (struct latency){ .name = "VMBus ring round trip", .size = 64 };
+	results->ring_large = (struct latency){ .name = "VMBus ring round trip",
+						.size = bench_echo_sizes[BENCH_ECHO_SIZES - 1] };
 	results->echo_interrupt = (struct latency){ .name = "echo interrupt mode", .size = 64 };
 	results->echo_cold = (struct latency){ .name = "echo polled, first calls of a fresh attach", .size = RATE_PAYLOAD };
 	results->attach = (struct latency){ .name = "winapi_init", .size = 0 };
@@ -799,6 +810,7 @@ void bench_results_init(struct bench_results *results)
 	histogram_init(&results->attach.histogram);
 	histogram_init(&results->cache_line.histogram);
 	histogram_init(&results->ring.histogram);
+	histogram_init(&results->ring_large.histogram);
 	histogram_init(&results->echo_interrupt.histogram);
 	results->pmd_echo = (struct latency){ .name = "pmd echo polled", .size = 64 };
 	histogram_init(&results->pmd_echo.histogram);
