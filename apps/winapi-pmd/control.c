@@ -196,7 +196,7 @@ static void release_quarantined(struct pmd *pmd, uid_t uid, size_t pool_size)
 static void refuse_client(struct pmd *pmd, int connection_fd, int error)
 {
 	if (vmbus_sim_host_refuse(pmd->listener, connection_fd, error) == 0)
-		pmd_count(&pmd->totals.clients_refused, 1);
+		winapi_counter_add_shared(&pmd->totals.clients_refused, 1);
 }
 
 /*
@@ -290,8 +290,8 @@ static void attach_client(struct pmd *pmd, int connection_fd)
 	cds_list_add_tail_rcu(&client->node, &pmd->clients);
 	pmd->client_count++;
 	pthread_mutex_unlock(&pmd->table_lock);
-	pmd_count(&pmd->totals.clients_attached, 1);
-	pmd_count(&pmd->totals.pool_bytes_in_use, pool_size);
+	winapi_counter_add_shared(&pmd->totals.clients_attached, 1);
+	winapi_counter_add_shared(&pmd->totals.pool_bytes_in_use, pool_size);
 	pmd_kick(pmd->workers[client->worker].kick_fd);
 	winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu attached: pid %d, uid %u, worker %u, %u MiB pool",
 		   (unsigned long long)client->id, (int)client->pid, (unsigned int)client->uid, client->worker,
@@ -362,7 +362,7 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 	vmbus_device_close(client->device);
 	__atomic_fetch_sub(&pmd->totals.pool_bytes_in_use, client->pool_size, __ATOMIC_RELAXED);
 	if (quarantine) {
-		pmd_count(&pmd->totals.pool_bytes_quarantined, client->pool_size);
+		winapi_counter_add_shared(&pmd->totals.pool_bytes_quarantined, client->pool_size);
 		winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu: its %zu-byte pool is kept out of use (%s)",
 			   (unsigned long long)client->id, client->pool_size,
 			   client->pool_mapped ? (client->pidfd >= 0 ? "the client still maps it, till it exits" :
@@ -370,10 +370,10 @@ static void free_client(struct pmd *pmd, struct pmd_client *client)
 						 "the host may still write it, till it answers");
 	} else {
 		vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
-		pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
+		winapi_counter_add_shared(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
 	}
 	release_user(pmd, client->uid, client->pool_size, quarantine);
-	pmd_count(&pmd->totals.clients_reclaimed, 1);
+	winapi_counter_add_shared(&pmd->totals.clients_reclaimed, 1);
 	winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu (pid %d) reclaimed: %s; %llu requests, %llu answered, "
 		   "%llu dropped", (unsigned long long)client->id, (int)client->pid,
 		   __atomic_load_n(&client->leave_reason, __ATOMIC_ACQUIRE) != NULL ?
@@ -410,7 +410,7 @@ static void free_answered(struct pmd *pmd)
 		if (!client->pool_mapped || exited) {
 			vmbus_device_dma_free(pmd->device, client->pool, client->pool_size);
 			__atomic_fetch_sub(&pmd->totals.pool_bytes_quarantined, client->pool_size, __ATOMIC_RELAXED);
-			pmd_count(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
+			winapi_counter_add_shared(&pmd->totals.pool_bytes_reclaimed, client->pool_size);
 			release_quarantined(pmd, client->uid, client->pool_size);
 			winapi_log(WINAPI_LOG_INFO, "pmd", "client %llu: %s; its %zu-byte pool is freed",
 				   (unsigned long long)client->id,

@@ -41,6 +41,7 @@
 #include <winapi/protocol.h>
 #include <winapi_internal/api_table.h>
 #include <winapi_internal/clock.h>
+#include <winapi_internal/counter.h>
 #include <winapi_internal/winapi_driver.h>
 
 #include "policy.h"
@@ -64,7 +65,7 @@ enum pmd_client_state {
 	PMD_CLIENT_RECLAIMABLE, /* nothing in flight: the control thread may free it */
 };
 
-/* Counters, written by one thread with relaxed atomics, read by telemetry. */
+/* Counters, written by the client's worker (winapi_counter_add), read by telemetry. */
 struct pmd_client_stats {
 	uint64_t requests;       /* taken from the client's ring */
 	uint64_t completions;    /* answered into its ring */
@@ -306,16 +307,6 @@ void pmd_client_leave(struct pmd_client *client, const char *reason);
 struct pmd_telemetry;
 int pmd_stats_register(struct pmd *pmd, struct pmd_telemetry *telemetry);
 int pmd_stats_print(const char *telemetry_path, bool json);
-
-static inline void pmd_count(uint64_t *counter, uint64_t value)
-{
-	__atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
-}
-
-static inline uint64_t pmd_read(const uint64_t *counter)
-{
-	return __atomic_load_n(counter, __ATOMIC_RELAXED);
-}
 
 /* A counter one thread writes and telemetry reads. */
 static inline void pmd_set(unsigned int *counter, unsigned int value)

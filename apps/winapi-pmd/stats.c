@@ -48,13 +48,13 @@ static int stats_totals(const char *command, const char *params, void *context, 
 			   "channels", (int)vmbus_device_channel_count(pmd->device),
 			   "workers", (int)pmd->worker_count,
 			   "clients", (int)clients,
-			   "clients_attached", (json_int_t)pmd_read(&totals->clients_attached),
-			   "clients_refused", (json_int_t)pmd_read(&totals->clients_refused),
-			   "clients_reclaimed", (json_int_t)pmd_read(&totals->clients_reclaimed),
-			   "pool_bytes_in_use", (json_int_t)pmd_read(&totals->pool_bytes_in_use),
-			   "pool_bytes_reclaimed", (json_int_t)pmd_read(&totals->pool_bytes_reclaimed),
-			   "pool_bytes_quarantined", (json_int_t)pmd_read(&totals->pool_bytes_quarantined),
-			   "requests_dropped", (json_int_t)pmd_read(&totals->requests_dropped));
+			   "clients_attached", (json_int_t)winapi_counter_read(&totals->clients_attached),
+			   "clients_refused", (json_int_t)winapi_counter_read(&totals->clients_refused),
+			   "clients_reclaimed", (json_int_t)winapi_counter_read(&totals->clients_reclaimed),
+			   "pool_bytes_in_use", (json_int_t)winapi_counter_read(&totals->pool_bytes_in_use),
+			   "pool_bytes_reclaimed", (json_int_t)winapi_counter_read(&totals->pool_bytes_reclaimed),
+			   "pool_bytes_quarantined", (json_int_t)winapi_counter_read(&totals->pool_bytes_quarantined),
+			   "requests_dropped", (json_int_t)winapi_counter_read(&totals->requests_dropped));
 	return *value != NULL ? 0 : -ENOMEM;
 }
 
@@ -72,15 +72,15 @@ static json_t *worker_json(struct pmd *pmd, const struct pmd_worker *worker)
 			 "lcore", worker->cpu,
 			 "clients", (int)clients,
 			 "in_flight", (json_int_t)__atomic_load_n(&worker->in_flight, __ATOMIC_RELAXED),
-			 "requests", (json_int_t)pmd_read(&stats->requests),
-			 "completions", (json_int_t)pmd_read(&stats->completions),
-			 "batches", (json_int_t)pmd_read(&stats->batches),
-			 "busy_ns", (json_int_t)pmd_read(&stats->busy_ns),
-			 "idle_ns", (json_int_t)pmd_read(&stats->idle_ns),
-			 "sleeps", (json_int_t)pmd_read(&stats->sleeps),
-			 "parked", (json_int_t)pmd_read(&stats->parked),
-			 "ring_full", (json_int_t)pmd_read(&stats->ring_full),
-			 "client_ring_full", (json_int_t)pmd_read(&stats->client_ring_full));
+			 "requests", (json_int_t)winapi_counter_read(&stats->requests),
+			 "completions", (json_int_t)winapi_counter_read(&stats->completions),
+			 "batches", (json_int_t)winapi_counter_read(&stats->batches),
+			 "busy_ns", (json_int_t)winapi_counter_read(&stats->busy_ns),
+			 "idle_ns", (json_int_t)winapi_counter_read(&stats->idle_ns),
+			 "sleeps", (json_int_t)winapi_counter_read(&stats->sleeps),
+			 "parked", (json_int_t)winapi_counter_read(&stats->parked),
+			 "ring_full", (json_int_t)winapi_counter_read(&stats->ring_full),
+			 "client_ring_full", (json_int_t)winapi_counter_read(&stats->client_ring_full));
 }
 
 static int stats_workers(const char *command, const char *params, void *context, json_t **value)
@@ -145,13 +145,13 @@ static int stats_client(const char *command, const char *params, void *context, 
 				   "in_flight", (json_int_t)__atomic_load_n(&client->in_flight, __ATOMIC_RELAXED),
 				   "bytes_in_flight", (json_int_t)__atomic_load_n(&client->bytes_in_flight,
 										  __ATOMIC_RELAXED),
-				   "requests", (json_int_t)pmd_read(&client->stats.requests),
-				   "completions", (json_int_t)pmd_read(&client->stats.completions),
-				   "rejected", (json_int_t)pmd_read(&client->stats.rejected),
-				   "bad_buffers", (json_int_t)pmd_read(&client->stats.bad_buffers),
-				   "denied", (json_int_t)pmd_read(&client->stats.denied),
-				   "dropped", (json_int_t)pmd_read(&client->stats.dropped),
-				   "timeouts", (json_int_t)pmd_read(&client->stats.timeouts));
+				   "requests", (json_int_t)winapi_counter_read(&client->stats.requests),
+				   "completions", (json_int_t)winapi_counter_read(&client->stats.completions),
+				   "rejected", (json_int_t)winapi_counter_read(&client->stats.rejected),
+				   "bad_buffers", (json_int_t)winapi_counter_read(&client->stats.bad_buffers),
+				   "denied", (json_int_t)winapi_counter_read(&client->stats.denied),
+				   "dropped", (json_int_t)winapi_counter_read(&client->stats.dropped),
+				   "timeouts", (json_int_t)winapi_counter_read(&client->stats.timeouts));
 		if (*value != NULL && pmd_telemetry_requester_may_see(client->uid) &&
 		    json_object_update_new(*value, json_pack("{s:i, s:i}", "pid", (int)client->pid, "uid",
 							      (int)client->uid)) != 0) {

@@ -190,8 +190,8 @@ static int write_answer(struct pmd_request *request)
 static void drop_answer(struct pmd_worker *worker, struct pmd_request *request)
 {
 	if (request->client != NULL)
-		pmd_count(&request->client->stats.dropped, 1);
-	pmd_count(&worker->pmd->totals.requests_dropped, 1);
+		winapi_counter_add(&request->client->stats.dropped, 1);
+	winapi_counter_add_shared(&worker->pmd->totals.requests_dropped, 1);
 	request_put(worker, request);
 }
 
@@ -201,7 +201,7 @@ static void answer(struct pmd_worker *worker, struct pmd_request *request)
 	struct pmd_client *client = request->client;
 	int rc;
 
-	pmd_count(&worker->stats.completions, 1);
+	winapi_counter_add(&worker->stats.completions, 1);
 	if (client == NULL) {
 		request_put(worker, request); /* a probe: its answer was all it was for */
 		return;
@@ -219,7 +219,7 @@ static void answer(struct pmd_worker *worker, struct pmd_request *request)
 		else
 			client->backlog_head = request;
 		client->backlog_tail = request;
-		pmd_count(&worker->stats.client_ring_full, 1);
+		winapi_counter_add(&worker->stats.client_ring_full, 1);
 		return;
 	}
 	if (rc != 0) {
@@ -227,7 +227,7 @@ static void answer(struct pmd_worker *worker, struct pmd_request *request)
 		drop_answer(worker, request);
 		return;
 	}
-	pmd_count(&client->stats.completions, 1);
+	winapi_counter_add(&client->stats.completions, 1);
 	client->tx_dirty = true;
 	request_put(worker, request);
 }
@@ -235,7 +235,7 @@ static void answer(struct pmd_worker *worker, struct pmd_request *request)
 static void reject(struct pmd_worker *worker, struct pmd_request *request, uint32_t status)
 {
 	request->status = status;
-	pmd_count(&request->client->stats.rejected, 1);
+	winapi_counter_add(&request->client->stats.rejected, 1);
 	answer(worker, request);
 }
 
@@ -249,7 +249,7 @@ static void audit_denial(struct pmd_worker *worker, struct pmd_client *client, u
 	const struct winapi_api_entry *entry = winapi_api_table_find(&pmd->apis, api_id);
 	unsigned int line;
 
-	pmd_count(&client->stats.denied, 1);
+	winapi_counter_add(&client->stats.denied, 1);
 	if (pmd_api_allowed(client->audited, api_id))
 		return;
 	pmd_api_allow(client->audited, api_id);
@@ -312,7 +312,7 @@ static bool end_subscription(struct pmd_worker *worker, struct pmd_client *clien
 		request_put(worker, request);
 		return false;
 	}
-	pmd_count(&worker->stats.requests, 1);
+	winapi_counter_add(&worker->stats.requests, 1);
 	return true;
 }
 
@@ -384,7 +384,7 @@ static int forward(struct pmd_worker *worker, struct pmd_request *request)
 		return rc;
 	}
 	charge(request->client, (int64_t)request->cost);
-	pmd_count(&worker->stats.requests, 1);
+	winapi_counter_add(&worker->stats.requests, 1);
 	return 0;
 }
 
@@ -410,18 +410,18 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 	request->trans_id = info->trans_id;
 	request->reply_length = 0;
 	pmd_set(&client->in_flight, client->in_flight + 1);
-	pmd_count(&client->stats.requests, 1);
+	winapi_counter_add(&client->stats.requests, 1);
 
 	verdict = pmd_request_check(packet, info, &pool, &apis, &message, &status, &bad_buffer);
 	request->api_id = message.api_id;
 	if (verdict == PMD_REQUEST_DROP) {
-		pmd_count(&client->stats.rejected, 1);
+		winapi_counter_add(&client->stats.rejected, 1);
 		request_put(worker, request);
 		return;
 	}
 	if (verdict == PMD_REQUEST_ANSWER) {
 		if (bad_buffer) {
-			pmd_count(&client->stats.bad_buffers, 1);
+			winapi_counter_add(&client->stats.bad_buffers, 1);
 			winapi_log(WINAPI_LOG_WARNING, "pmd", "client %llu: request %#llx names memory outside its pool",
 				   (unsigned long long)client->id, (unsigned long long)info->trans_id);
 		}
@@ -467,7 +467,7 @@ static void take_request(struct pmd_worker *worker, struct pmd_client *client, s
 			memcpy(client->parked_data, message.inline_data, message.inline_length);
 		request->call.request_data = client->parked_data;
 		client->parked = request;
-		pmd_count(&worker->stats.parked, 1);
+		winapi_counter_add(&worker->stats.parked, 1);
 		return;
 	}
 	if (forward(worker, request) != 0)
@@ -526,7 +526,7 @@ static unsigned int take_requests(struct pmd_worker *worker, struct pmd_client *
 			break;
 		if (rc == -EBADMSG) {
 			/* Dropped, but counted in the burst: a stream of them must not hold the worker. */
-			pmd_count(&client->stats.rejected, 1);
+			winapi_counter_add(&client->stats.rejected, 1);
 			taken++;
 			continue;
 		}
@@ -568,7 +568,7 @@ static unsigned int drain_backlog(struct pmd_worker *worker, struct pmd_client *
 			drop_answer(worker, request);
 			continue;
 		}
-		pmd_count(&client->stats.completions, 1);
+		winapi_counter_add(&client->stats.completions, 1);
 		client->tx_dirty = true;
 		request_put(worker, request);
 		written++;
@@ -624,7 +624,7 @@ static unsigned int reap(struct pmd_worker *worker)
 			}
 			/* Unanswered is not finished: pool_late() counted it, till its late answer. */
 			if (completions[i].status == -ETIMEDOUT && request->client != NULL)
-				pmd_count(&request->client->stats.timeouts, 1);
+				winapi_counter_add(&request->client->stats.timeouts, 1);
 			if (completions[i].status == -ENOTCONN) {
 				/*
 				 * The device went. No status says so on the wire (one would read as an
@@ -721,9 +721,9 @@ static void submit(struct pmd_worker *worker)
 	int rc = winapi_driver_queue_submit(worker->queue);
 
 	if (rc > 0)
-		pmd_count(&worker->stats.batches, 1);
+		winapi_counter_add(&worker->stats.batches, 1);
 	else if (rc == -EAGAIN)
-		pmd_count(&worker->stats.ring_full, 1);
+		winapi_counter_add(&worker->stats.ring_full, 1);
 	else if (rc == -ENOTCONN)
 		lose_device(worker); /* every request in flight fails with it */
 }
@@ -862,7 +862,7 @@ static bool sleep_on_events(struct pmd_worker *worker, struct pollfd *fds, struc
 	if (!ready) {
 		/* A backlog waits for the client to read: look again soon (no signal tells us). */
 		timeout = inline_host_timeout(worker, backlog ? 1 : PMD_SLEEP_MS);
-		pmd_count(&worker->stats.sleeps, 1);
+		winapi_counter_add(&worker->stats.sleeps, 1);
 		pmd_grace_release(worker->pmd);
 		rcu_thread_offline();
 		rc = poll(fds, count, timeout);
@@ -924,7 +924,7 @@ static void *worker_main(void *argument)
 		rcu_quiescent_state();
 		look_at_device(worker, pass_start, &device_look_at);
 		if (work != 0) {
-			pmd_count(&worker->stats.busy_ns, winapi_clock_now_ns() - pass_start);
+			winapi_counter_add(&worker->stats.busy_ns, winapi_clock_now_ns() - pass_start);
 			idle_since = 0;
 			continue;
 		}
@@ -934,7 +934,7 @@ static void *worker_main(void *argument)
 		}
 		/* Spin first: under load the next request is microseconds away. */
 		if (pmd->options.spin_ns == UINT32_MAX || pass_start - idle_since < pmd->options.spin_ns) {
-			pmd_count(&worker->stats.idle_ns, winapi_clock_now_ns() - pass_start);
+			winapi_counter_add(&worker->stats.idle_ns, winapi_clock_now_ns() - pass_start);
 			if (pass_start >= yield_at) {
 				sched_yield();
 				yield_at = pass_start + PMD_SPIN_YIELD_NS;
@@ -944,7 +944,7 @@ static void *worker_main(void *argument)
 			continue;
 		}
 		sleep_on_events(worker, fds, owners, max_fds, stopping);
-		pmd_count(&worker->stats.idle_ns, winapi_clock_now_ns() - pass_start);
+		winapi_counter_add(&worker->stats.idle_ns, winapi_clock_now_ns() - pass_start);
 	}
 	/* Answers still owed to clients that left go nowhere; count them. */
 	serve_clients(worker, packet, false);

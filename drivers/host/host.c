@@ -13,6 +13,7 @@
 #include <vmbus/channel.h>
 #include <winapi/log.h>
 #include <winapi_internal/clock.h>
+#include <winapi_internal/counter.h>
 
 #include "host_private.h"
 
@@ -106,16 +107,11 @@ static void sleep_ns(uint64_t ns)
 	nanosleep(&delay, NULL);
 }
 
-static void count(uint64_t *counter)
-{
-	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-}
-
 void winapi_host_get_stats(const struct winapi_host *host, struct winapi_host_stats *stats)
 {
-	stats->requests = __atomic_load_n(&host->stats.requests, __ATOMIC_RELAXED);
-	stats->bad_requests = __atomic_load_n(&host->stats.bad_requests, __ATOMIC_RELAXED);
-	stats->batches = __atomic_load_n(&host->stats.batches, __ATOMIC_RELAXED);
+	stats->requests = winapi_counter_read(&host->stats.requests);
+	stats->bad_requests = winapi_counter_read(&host->stats.bad_requests);
+	stats->batches = winapi_counter_read(&host->stats.batches);
 }
 
 /* Publish the completions written so far and release the requests read so far. */
@@ -241,11 +237,11 @@ static int send_answer(struct winapi_host *host, uint64_t trans_id, struct winap
 			   (unsigned long long)host->served, (unsigned long long)(faults->delay_ns / 1000000u));
 	}
 	if (host->served == faults->drop_request) {
-		count(&host->stats.bad_requests);
+		winapi_counter_add(&host->stats.bad_requests, 1);
 		return 0;
 	}
 	if (host->served == faults->corrupt_request && faults->corrupt_kind != 0) {
-		count(&host->stats.bad_requests);
+		winapi_counter_add(&host->stats.bad_requests, 1);
 		return write_corrupt(host, trans_id, response, size);
 	}
 	if (host->served == faults->unknown_request) {
@@ -268,7 +264,7 @@ static int send_answer(struct winapi_host *host, uint64_t trans_id, struct winap
 		sleep_ns(faults->stall_ns);
 	}
 	if (rc == 0)
-		count(&host->stats.requests);
+		winapi_counter_add(&host->stats.requests, 1);
 	return rc;
 }
 
@@ -300,7 +296,7 @@ static int serve_request(struct winapi_host *host, const struct vmbus_ring_packe
 	if (size == 0)
 		return 0; /* an event wait: answered by pump_events() */
 	if (response.status != WINAPI_STATUS_OK) {
-		count(&host->stats.bad_requests);
+		winapi_counter_add(&host->stats.bad_requests, 1);
 		winapi_log(WINAPI_LOG_DEBUG, "host", "request %llu: %s", (unsigned long long)info->trans_id,
 			   winapi_status_name(response.status));
 	}
@@ -318,7 +314,7 @@ static int emit_answer(void *context, const struct winapi_message *response)
 		return size;
 	rc = write_completion(host, response->request_id, host->reply_buffer, (size_t)size);
 	if (rc == 0)
-		count(&host->stats.requests);
+		winapi_counter_add(&host->stats.requests, 1);
 	return rc == -ETIMEDOUT ? 0 : rc; /* a guest that stopped reading loses this answer only */
 }
 
@@ -348,7 +344,7 @@ int winapi_host_poll_next(struct winapi_host *host, uint64_t *next_ns)
 			if (rc == -EAGAIN)
 				break;
 			if (rc == -EBADMSG) {
-				count(&host->stats.bad_requests);
+				winapi_counter_add(&host->stats.bad_requests, 1);
 				continue;
 			}
 			if (rc != 0)
@@ -357,13 +353,13 @@ int winapi_host_poll_next(struct winapi_host *host, uint64_t *next_ns)
 			if ((info.type != VMBUS_PACKET_DATA_INBAND &&
 			     info.type != VMBUS_PACKET_DATA_USING_GPA_DIRECT) ||
 			    !(info.flags & VMBUS_PACKET_FLAG_COMPLETION_REQUESTED)) {
-				count(&host->stats.bad_requests);
+				winapi_counter_add(&host->stats.bad_requests, 1);
 				continue;
 			}
 			rc = serve_request(host, &info);
 			if (rc == -ETIMEDOUT) {
 				/* The guest stopped reading its ring; the answer is dropped, the host goes on. */
-				count(&host->stats.bad_requests);
+				winapi_counter_add(&host->stats.bad_requests, 1);
 				continue;
 			}
 			if (rc != 0)
@@ -377,7 +373,7 @@ int winapi_host_poll_next(struct winapi_host *host, uint64_t *next_ns)
 		if (rc != 0)
 			return rc;
 		if (burst != 0)
-			count(&host->stats.batches);
+			winapi_counter_add(&host->stats.batches, 1);
 		answered += burst;
 	} while (burst == HOST_BURST);
 	return answered;

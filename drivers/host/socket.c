@@ -16,6 +16,7 @@
 #include <winapi_internal/host_socket.h>
 #include <winapi/log.h>
 #include <winapi_internal/clock.h>
+#include <winapi_internal/counter.h>
 
 #include "host_private.h"
 
@@ -51,11 +52,6 @@ static void *payload_span(void *opaque, uint32_t gpadl, uint64_t offset, uint64_
 	    length > connection->payload_length - offset)
 		return NULL;
 	return connection->payload + offset;
-}
-
-static void count(uint64_t *counter, uint64_t amount)
-{
-	__atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
 }
 
 /* Room for @size bytes of buffers; the buffer stays for the next request (see shrink_payload()). */
@@ -162,10 +158,10 @@ static int answer_spans(struct connection *connection, struct winapi_hvsock_head
 				      text, (size_t)size, spans, span_count);
 	if (rc == 0) {
 		connection->idle_ns = after_ms(winapi_clock_now_ns(), connection->limits.idle_timeout_ms);
-		count(&connection->stats->requests, 1);
-		count(&connection->stats->bytes_out, length);
+		winapi_counter_add_shared(&connection->stats->requests, 1);
+		winapi_counter_add_shared(&connection->stats->bytes_out, length);
 		if (reply->status != WINAPI_STATUS_OK)
-			count(&connection->stats->bad_requests, 1);
+			winapi_counter_add_shared(&connection->stats->bad_requests, 1);
 	}
 	return rc;
 }
@@ -236,7 +232,7 @@ static int receive_generic(struct connection *connection, const struct winapi_hv
 		offset += request->buffer_lengths[i];
 	}
 	if (rc == 0)
-		count(&connection->stats->bytes_in, request->payload_size);
+		winapi_counter_add_shared(&connection->stats->bytes_in, request->payload_size);
 	connection->payload_length = offset;
 	return rc;
 }
@@ -270,7 +266,7 @@ static int serve_generic(struct connection *connection, const struct winapi_hvso
 		rc = winapi_hvsock_receive(&connection->reader, NULL, request->payload_size);
 		if (rc != 0)
 			return rc;
-		count(&connection->stats->bytes_in, request->payload_size);
+		winapi_counter_add_shared(&connection->stats->bytes_in, request->payload_size);
 		if (entry != NULL)
 			memcpy(reply.api_name, request->api_name, sizeof(reply.api_name));
 		winapi_log(WINAPI_LOG_DEBUG, "host-socket", "request %llu (%s): %s",
@@ -328,7 +324,7 @@ static int serve_request(struct connection *connection, const struct winapi_hvso
 				   request->payload_size);
 	if (rc != 0)
 		return rc;
-	count(&connection->stats->bytes_in, request->payload_size);
+	winapi_counter_add_shared(&connection->stats->bytes_in, request->payload_size);
 	if (decoded != 0) {
 		reply.status = decoded == -EPROTONOSUPPORT ? WINAPI_STATUS_UNSUPPORTED_API : WINAPI_STATUS_BAD_MESSAGE;
 		winapi_log(WINAPI_LOG_DEBUG, "host-socket", "request %llu: %s", (unsigned long long)request->request_id,
@@ -429,7 +425,7 @@ int winapi_host_socket_serve_limited(winapi_socket_t socket, struct winapi_host_
 	rc = winapi_host_subscriptions_create(&connection.context.subscriptions);
 	if (rc != 0)
 		goto out_free_payload;
-	count(&connection.stats->connections, 1);
+	winapi_counter_add_shared(&connection.stats->connections, 1);
 	connection.idle_ns = after_ms(winapi_clock_now_ns(), connection.limits.idle_timeout_ms);
 	for (;;) {
 		/* Events due, and the waits they or their deadlines answer, before the next frame. */

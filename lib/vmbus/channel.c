@@ -125,7 +125,7 @@ static int signal_peer(struct vmbus_channel *channel)
 	struct vmbus_device *device = channel->device;
 	int rc;
 
-	vmbus_count(&channel->stats.signals_sent);
+	winapi_counter_add_shared(&channel->stats.signals_sent, 1);
 	rc = device->params.ops->signal(device, channel->index);
 	if (rc == -ENOTCONN)
 		vmbus_device_set_gone(device, rc);
@@ -145,7 +145,7 @@ int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_pack
 		return -ENOTCONN;
 	rc = vmbus_ring_write(&channel->tx, packet);
 	if (rc == 0)
-		vmbus_count(&channel->stats.packets_sent);
+		winapi_counter_add(&channel->stats.packets_sent, 1);
 	return rc;
 }
 
@@ -227,15 +227,15 @@ int vmbus_chan_recv(struct vmbus_channel *channel, void *buffer, size_t buffer_s
 	if (rc == -EIO) {
 		/* Corruption does not heal: stop reading the peer's indices altogether. */
 		channel->rx_broken = true;
-		vmbus_count(&channel->stats.bad_packets);
+		winapi_counter_add(&channel->stats.bad_packets, 1);
 	}
 	if (rc != 0)
 		return rc;
 	if (!packet_allowed(info)) {
-		vmbus_count(&channel->stats.bad_packets);
+		winapi_counter_add(&channel->stats.bad_packets, 1);
 		return -EBADMSG;
 	}
-	vmbus_count(&channel->stats.packets_received);
+	winapi_counter_add(&channel->stats.packets_received, 1);
 	return 0;
 }
 
@@ -286,7 +286,7 @@ int vmbus_chan_wait_interrupt(struct vmbus_channel *channel, int timeout_ms)
 	deadline = timeout_ms < 0 ? UINT64_MAX : winapi_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	generation = vmbus_device_wake_generation(device);
 	rx_arm(channel, 0, true);
-	vmbus_count(&channel->stats.sleeps);
+	winapi_counter_add_shared(&channel->stats.sleeps, 1);
 	rc = vmbus_device_wait(device, generation, deadline);
 	rx_arm(channel, 0, false);
 	return rc;
@@ -296,11 +296,11 @@ void vmbus_chan_get_stats(const struct vmbus_channel *channel, struct vmbus_chan
 {
 	const struct vmbus_chan_stats *counters = &channel->stats;
 
-	stats->packets_sent = __atomic_load_n(&counters->packets_sent, __ATOMIC_RELAXED);
-	stats->packets_received = __atomic_load_n(&counters->packets_received, __ATOMIC_RELAXED);
-	stats->signals_sent = __atomic_load_n(&counters->signals_sent, __ATOMIC_RELAXED);
-	stats->sleeps = __atomic_load_n(&counters->sleeps, __ATOMIC_RELAXED);
-	stats->bad_packets = __atomic_load_n(&counters->bad_packets, __ATOMIC_RELAXED);
+	stats->packets_sent = winapi_counter_read(&counters->packets_sent);
+	stats->packets_received = winapi_counter_read(&counters->packets_received);
+	stats->signals_sent = winapi_counter_read(&counters->signals_sent);
+	stats->sleeps = winapi_counter_read(&counters->sleeps);
+	stats->bad_packets = winapi_counter_read(&counters->bad_packets);
 }
 
 /*
@@ -428,7 +428,7 @@ static int wait_backoff(struct vmbus_channel *channel, const struct wait_conditi
 		rc = condition->ready(channel, condition->need);
 		if (rc != 0)
 			break;
-		vmbus_count(&channel->stats.sleeps);
+		winapi_counter_add_shared(&channel->stats.sleeps, 1);
 		rc = vmbus_device_wait(device, generation, deadline);
 		if (rc != 0)
 			break;
@@ -457,7 +457,7 @@ int vmbus_chan_arm(struct vmbus_channel *channel)
 		rx_arm(channel, 0, false);
 		return -EAGAIN;
 	}
-	vmbus_count(&channel->stats.sleeps);
+	winapi_counter_add_shared(&channel->stats.sleeps, 1);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <vmbus/channel.h>
 #include <vmbus/ring.h>
 #include <winapi_internal/clock.h>
+#include <winapi_internal/counter.h>
 
 struct vmbus_channel {
 	struct vmbus_device *device;
@@ -62,10 +63,5 @@ uint64_t vmbus_device_wake_generation(struct vmbus_device *device);
  * sticky error (-ENOTCONN: the peer is gone).
  */
 int vmbus_device_wait(struct vmbus_device *device, uint64_t seen, uint64_t deadline_ns);
-
-static inline void vmbus_count(uint64_t *counter)
-{
-	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-}
 
 #endif /* LIB_VMBUS_PRIVATE_H */
