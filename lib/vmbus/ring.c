@@ -13,6 +13,9 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <vmbus/ring.h>
 
@@ -72,6 +75,50 @@ static uint32_t copy_to_ring(struct vmbus_ring *ring, uint32_t offset, const voi
 	}
 	return ring_advance(ring, offset, length);
 }
+
+/*
+ * Ask for ownership of the ring lines the next packets will be written to. They were last
+ * read by the consumer's CPU, so each store into them waits for that line to come over; x86
+ * commits stores in order, so one such store holds up every later one and the store buffer
+ * fills (issue 19: the writer then stalls on unrelated work). Fetched ahead, the lines come
+ * in parallel while the writer encodes the next request. Only free space is touched: the
+ * consumer is done with those lines.
+ */
+#define RING_PREFETCH_BYTES 256u
+
+#if defined(__x86_64__) || defined(__i386__)
+/* PREFETCHW (every AMD64 CPU, Intel since Broadwell); CPUID 0x80000001 ECX bit 8. */
+static bool prefetchw_supported;
+
+__attribute__((constructor)) static void detect_prefetchw(void)
+{
+	unsigned int eax, ebx, ecx, edx;
+
+	prefetchw_supported = __get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 8)) != 0;
+}
+
+__attribute__((target("prfchw"))) static void prefetch_for_write(const struct vmbus_ring *ring, uint32_t offset,
+								   uint32_t length)
+{
+	uint32_t done;
+
+	if (!prefetchw_supported)
+		return;
+	if (length > RING_PREFETCH_BYTES)
+		length = RING_PREFETCH_BYTES;
+	for (done = 0; done < length; done += 64) {
+		__builtin_prefetch(ring->data + offset, 1, 3);
+		offset = ring_advance(ring, offset, 64);
+	}
+}
+#else
+static void prefetch_for_write(const struct vmbus_ring *ring, uint32_t offset, uint32_t length)
+{
+	(void)ring;
+	(void)offset;
+	(void)length;
+}
+#endif
 
 static uint32_t copy_from_ring(const struct vmbus_ring *ring, uint32_t offset, void *destination,
 			       uint32_t length)
@@ -207,6 +254,8 @@ int vmbus_ring_write(struct vmbus_ring *ring, const struct vmbus_ring_packet *pa
 
 	trailer = htole64((uint64_t)start << 32);
 	ring->write_cursor = copy_to_ring(ring, offset, &trailer, sizeof(trailer));
+	prefetch_for_write(ring, ring->write_cursor,
+			   free_bytes - (uint32_t)packet_size - VMBUS_PACKET_TRAILER_SIZE - 8u);
 	return 0;
 }
 
