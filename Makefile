@@ -112,11 +112,6 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
-# The Windows build's CRC32C, under another name, for protocol_ut to compare with isa-l's.
-$(BUILD)/obj/lib/winapi/crc32c_sse42_linux.o: lib/winapi/crc32c_sse42.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DWINAPI_CRC32C_FUNCTION=winapi_crc32c_sse42 -c $< -o $@
-
 # Static archives.
 $(LIB)/libvmbus.a: $(VMBUS_OBJECTS)
 $(LIB)/liblowlat.a: $(LOWLAT_OBJECTS)
@@ -222,8 +217,7 @@ $(TESTBIN)/channel_ut: $(call objects,tests/unit/channel_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
 # uio_ut includes drivers/bus/uio/*.c itself (fake open/mmap), so the archive's copies stay out.
 $(TESTBIN)/uio_ut: $(call objects,tests/unit/uio_ut.c) $(LIB)/libvmbus.a
-$(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS) \
-	$(BUILD)/obj/lib/winapi/crc32c_sse42_linux.o
+$(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS)
 $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SOURCES))
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 # host_answer_ut: the answer step the QEMU device (drivers/host/qemu) runs, on fake guest pages.
