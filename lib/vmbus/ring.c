@@ -81,10 +81,12 @@ static uint32_t copy_to_ring(struct vmbus_ring *ring, uint32_t offset, const voi
  * read by the consumer's CPU, so each store into them waits for that line to come over; x86
  * commits stores in order, so one such store holds up every later one and the store buffer
  * fills (issue 19: the writer then stalls on unrelated work). Fetched ahead, the lines come
- * in parallel while the writer encodes the next request. Only free space is touched: the
- * consumer is done with those lines.
+ * in parallel while the writer encodes the next requests. 512 bytes is three or four small
+ * packets: a batch written in a loop runs ahead of a cross-core transfer (~0.2 us here);
+ * 256 bytes did 5.6 M requests/s at batches of 32, 512 bytes 6.9, 1024 bytes no more.
+ * Only free space is touched: the consumer is done with those lines.
  */
-#define RING_PREFETCH_BYTES 256u
+#define RING_PREFETCH_BYTES 512u
 
 #if defined(__x86_64__) || defined(__i386__)
 /* PREFETCHW (every AMD64 CPU, Intel since Broadwell); CPUID 0x80000001 ECX bit 8. */
