@@ -108,6 +108,7 @@ struct request_queue {
 	struct request_list added;   /* owner only */
 	struct request_list done;    /* under lock */
 	uint32_t in_flight;          /* SENT or RECEIVING: under lock */
+	uint64_t deadline_bound_ns;  /* under lock: no SENT request of it times out before this */
 	uint32_t done_count;         /* __atomic: read unlocked by a reaper that spins */
 	unsigned int waiters;        /* under lock: reapers asleep on done_cond */
 	pthread_cond_t done_cond;    /* a request of this queue finished, or the table changed */

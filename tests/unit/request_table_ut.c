@@ -502,6 +502,29 @@ static void test_reap_expires_past_deadlines(void **state)
 	assert_int_equal(f->queue->in_flight, 1);
 }
 
+/* The slots are walked only once the earliest deadline may have passed: every send lowers it. */
+static void test_reap_expires_requests_sent_after_a_later_one(void **state)
+{
+	struct fixture *f = *state;
+	struct winapi_call_completion completions[2];
+	uint32_t waiting, expired, i;
+
+	waiting = send_one(f->queue, (void *)1, winapi_clock_now_ns()); /* due in an hour */
+	assert_int_equal(request_queue_reap(f->queue, completions, 2, 1, 0), 0);
+	for (i = 0; i < 2; i++) {
+		expired = request_queue_take(f->queue, 0, (void *)2);
+		assert_int_equal(request_queue_next_added(f->queue), expired);
+		pthread_mutex_lock(&f->table.lock);
+		request_mark_sent(f->queue, expired, 0); /* deadline 0: long past */
+		pthread_mutex_unlock(&f->table.lock);
+		assert_int_equal(request_queue_reap(f->queue, completions, 2, 1, 0), 1);
+		assert_ptr_equal(completions[0].user_data, (void *)2);
+		assert_int_equal(completions[0].status, -ETIMEDOUT);
+		assert_int_equal(f->queue->slots[waiting].state, REQUEST_SENT);
+	}
+	assert_int_equal(f->table.stats.timeouts, 2);
+}
+
 /* ---- reaping ---- */
 
 static void test_reap_waits_through_the_transport(void **state)
@@ -639,6 +662,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_ids_after_destroy_are_never_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_after_deadline_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_expires_past_deadlines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reap_expires_requests_sent_after_a_later_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_waits_through_the_transport, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_respects_min_and_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depth_bounds_outstanding_requests, setup, teardown),
