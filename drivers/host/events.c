@@ -47,6 +47,7 @@ struct winapi_host_subscriptions {
 	struct winapi_host_events slots[HOST_MAX_SUBSCRIPTIONS];
 	struct pending_wait waits[HOST_MAX_WAITS]; /* oldest first */
 	unsigned int wait_count;
+	unsigned int active;      /* slots with an id */
 	uint64_t id_state;
 	uint8_t reply[WINAPI_MAX_INLINE_DATA];
 };
@@ -63,11 +64,12 @@ int winapi_host_subscriptions_create(struct winapi_host_subscriptions **subscrip
 	return 0;
 }
 
-static void end_subscription(struct winapi_host_events *subscription)
+static void end_subscription(struct winapi_host_subscriptions *subscriptions, struct winapi_host_events *subscription)
 {
 	subscription->api->events->unsubscribe(subscription->state);
 	free(subscription->ring);
 	memset(subscription, 0, sizeof(*subscription));
+	subscriptions->active--;
 }
 
 void winapi_host_subscriptions_destroy(struct winapi_host_subscriptions *subscriptions)
@@ -78,7 +80,7 @@ void winapi_host_subscriptions_destroy(struct winapi_host_subscriptions *subscri
 		return;
 	for (i = 0; i < HOST_MAX_SUBSCRIPTIONS; i++)
 		if (subscriptions->slots[i].id != 0)
-			end_subscription(&subscriptions->slots[i]);
+			end_subscription(subscriptions, &subscriptions->slots[i]);
 	free(subscriptions);
 }
 
@@ -199,6 +201,7 @@ static void subscribe(struct winapi_host_subscriptions *subscriptions, const str
 	}
 	slot->api = api;
 	slot->id = next_id(subscriptions);
+	subscriptions->active++;
 	winapi_subscription_encode(&(struct winapi_subscription){ .id = slot->id }, out);
 	reply->data = out;
 	reply->length = sizeof(struct winapi_subscription);
@@ -234,7 +237,7 @@ void winapi_host_events_request(struct winapi_host_context *host, const struct w
 		/* Unknown ids too: ending what has ended is not an error. Its waits end at the next pump. */
 		slot = find(subscriptions, subscription.id);
 		if (slot != NULL)
-			end_subscription(slot);
+			end_subscription(subscriptions, slot);
 		return;
 	default: /* WINAPI_API_EVENT_WAIT */
 		if (winapi_event_wait_request_decode(message->inline_data, message->inline_length, &wait) != 0 ||
@@ -266,6 +269,11 @@ void winapi_host_events_request(struct winapi_host_context *host, const struct w
 		reply->status = WINAPI_HOST_STATUS_DEFERRED;
 		return;
 	}
+}
+
+bool winapi_host_events_idle(const struct winapi_host_subscriptions *subscriptions)
+{
+	return subscriptions == NULL || (subscriptions->active == 0 && subscriptions->wait_count == 0);
 }
 
 int winapi_host_events_pump(struct winapi_host_subscriptions *subscriptions, uint64_t now_ns,

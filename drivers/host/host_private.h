@@ -40,6 +40,9 @@ void winapi_host_events_request(struct winapi_host_context *host, const struct w
 /* How a host sends a deferred answer (a response message, request_id set): 0 or its error. */
 typedef int winapi_host_emit(void *context, const struct winapi_message *response);
 
+/* No subscription and no wait: a pump would do nothing (a poller then skips the clock read). */
+bool winapi_host_events_idle(const struct winapi_host_subscriptions *subscriptions);
+
 /*
  * Let the sources post what is due at @now_ns, then answer the waits that have events, whose
  * subscription ended or whose wait_ms passed, oldest first, through @emit. *@next_ns: when
