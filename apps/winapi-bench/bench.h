@@ -58,8 +58,8 @@ struct throughput {
 
 struct bench_results {
 	struct latency cache_line;                 /* the floor: one line between two cores */
-	struct latency ring;                       /* the floor of the wire format, 64 B packets */
-	struct latency ring_large;                 /* the same with the largest echo's payload */
+	struct latency ring;                       /* the floor of the wire format: the 64 B echo's packet */
+	struct latency ring_large;                 /* the same with the largest echo's packet */
 	struct throughput ring_rate[BENCH_BATCH_SIZES]; /* the floor of the request rate: bare rings */
 	double memory_read_gbps;                   /* best of the rounds; a buffer larger than the caches */
 	double buffer_read_gbps[BENCH_BUFFER_SIZES]; /* best of the rounds; in VERIFY's state */

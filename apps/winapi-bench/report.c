@@ -135,7 +135,8 @@ static void print_table(const struct bench_options *options, const struct bench_
 	       options->host_cpu, machine, options->rounds);
 	printf("\nLatency (us)                            p50       p99     p99.9        max    p50/floor  p50 vs baseline\n");
 	print_latency(&results->cache_line, "floor: cache-line round trip", NULL, NULL);
-	print_latency(&results->ring, "floor: VMBus ring round trip, 64 B", &results->cache_line, NULL);
+	snprintf(label, sizeof(label), "floor: VMBus ring round trip, %zu B", results->ring.size);
+	print_latency(&results->ring, label, &results->cache_line, NULL);
 	snprintf(label, sizeof(label), "floor: VMBus ring round trip, %zu B", results->ring_large.size);
 	print_latency(&results->ring_large, label, &results->cache_line, NULL);
 	for (i = 0; i < BENCH_ECHO_SIZES; i++) {
@@ -393,7 +394,7 @@ int bench_write_plot(const char *path, const struct bench_results *results)
 		"set grid\n"
 		"d = '%s'\n"
 		"plot d index 0 with lines lw 2 title 'cache-line round trip (floor)', \\\n"
-		"     d index 1 with lines lw 2 title 'VMBus ring round trip (floor)', \\\n"
+		"     d index 1 with lines lw 2 title 'VMBus ring round trip 128 B (floor)', \\\n"
 		"     d index 2 with lines lw 2 title 'echo polled 0 B', \\\n"
 		"     d index 3 with lines lw 2 title 'echo polled 64 B', \\\n"
 		"     d index 4 with lines lw 2 title 'echo polled 3072 B', \\\n"
@@ -405,7 +406,7 @@ int bench_write_plot(const char *path, const struct bench_results *results)
 		"     d index 12 with lines dt 4 title 'hvsock 64 B', \\\n"
 		"     d index 13 with lines dt 4 title 'hvsock 3072 B', \\\n"
 		"     d index 14 with lines lw 2 title 'echo polled 64 B, a fresh attach''s first calls', \\\n"
-		"     d index 15 with lines lw 2 title 'VMBus ring round trip 3072 B (floor)', \\\n"
+		"     d index 15 with lines lw 2 title 'VMBus ring round trip 3136 B (floor)', \\\n"
 		"     d index 16 with lines lw 2 dt 5 title 'echo polled 64 B through winapi-pmd (inline host)'\n"
 		"set title 'Verify bandwidth by buffer size'\n"
 		"unset logscale y\nset logscale x 2\nset ylabel 'GB/s'\nset xlabel 'buffer KiB'\n"
