@@ -23,8 +23,9 @@ struct options {
 	unsigned long count;
 	bool integration;
 	bool stress;
-	const char *benchmark;    /* latency, throughput */
+	const char *benchmark;    /* latency, throughput, rate */
 	uint64_t iterations;
+	unsigned int batch;       /* --batch: requests per submission (benchmark rate) */
 	uint64_t size;            /* --size: buffer bytes (buffer test) or bytes to move (benchmark) */
 	unsigned int buffers;
 	bool list_apis;
@@ -45,8 +46,12 @@ static void usage(FILE *out)
 		"      --integration       echo, every buffer operation over 4 KiB..64 MiB buffers (with\n"
 		"                          --size: up to that size), and performance runs, each checked\n"
 		"      --stress            random echoes and buffer operations, every result checked\n"
-		"  -i, --iterations N      stress rounds, or benchmark round trips (default 1000)\n"
-		"      --benchmark KIND    latency or throughput: measured round trips, printed\n"
+		"  -i, --iterations N      stress rounds, or benchmark round trips or requests\n"
+		"                          (default 1000)\n"
+		"      --benchmark KIND    latency or throughput: measured round trips, printed;\n"
+		"                          rate: 64-byte echoes through a queue, in batches, two\n"
+		"                          batches in flight, every answer checked\n"
+		"      --batch N           benchmark rate: requests per submission, 1..64 (default 32)\n"
 		"      --list-apis         the host's protocol versions and API table: name, id,\n"
 		"                          version, inline limits, what the host does with each buffer\n"
 		"  -s, --socket PATH       the host emulator's socket (sets WINAPI_SIM_SOCKET)\n"
@@ -333,11 +338,76 @@ static int test_performance(winapi_handle_t handle, uint64_t iterations)
 	return 0;
 }
 
+/* Requests per second through winapi_queue_*: what winapi-bench's rate rows measure. */
+#define RATE_PAYLOAD 64u
+#define RATE_MAX_BATCH 64u
+
+static int run_rate(winapi_handle_t handle, uint64_t requests, unsigned int batch)
+{
+	static uint8_t input[RATE_PAYLOAD], outputs[2 * RATE_MAX_BATCH][RATE_PAYLOAD];
+	winapi_completion_t completions[2 * RATE_MAX_BATCH];
+	unsigned int depth = 2 * batch, in_flight = 0, next = 0, i;
+	uint64_t added = 0, done = 0, start;
+	winapi_queue_t queue;
+	int rc = 0, count;
+
+	queue = winapi_queue_create(handle, depth, -1);
+	if (queue == NULL)
+		return fail("benchmark rate: queue", -errno);
+	for (i = 0; i < RATE_PAYLOAD; i++)
+		input[i] = (uint8_t)(i * 7 + 1);
+	start = winapi_clock_now_ns();
+	while (done < requests) {
+		while (in_flight + batch <= depth && added < requests) {
+			unsigned int this_batch = requests - added < batch ? (unsigned int)(requests - added) : batch;
+
+			for (i = 0; i < this_batch; i++, next = (next + 1) % depth) {
+				rc = winapi_queue_echo(queue, input, sizeof(input), outputs[next], RATE_PAYLOAD,
+						       outputs[next]);
+				if (rc != 0)
+					goto out_destroy;
+			}
+			rc = winapi_queue_submit(queue);
+			if (rc < 0)
+				goto out_destroy;
+			in_flight += this_batch;
+			added += this_batch;
+		}
+		count = winapi_queue_reap(queue, completions, depth, 1, -1);
+		if (count < 0) {
+			rc = count;
+			goto out_destroy;
+		}
+		for (i = 0; i < (unsigned int)count; i++) {
+			rc = completions[i].status;
+			if (rc == 0 && (completions[i].length != RATE_PAYLOAD ||
+					memcmp(completions[i].user_data, input, RATE_PAYLOAD) != 0))
+				rc = -EBADMSG;
+			if (rc != 0)
+				goto out_destroy;
+			memset(completions[i].user_data, 0, RATE_PAYLOAD);
+		}
+		in_flight -= (unsigned int)count;
+		done += (uint64_t)count;
+	}
+	printf("rate: %" PRIu64 " requests of %u bytes in batches of %u in %.1f ms; %.0f requests/s\n", done,
+	       RATE_PAYLOAD, batch, (double)(winapi_clock_now_ns() - start) / 1e6,
+	       (double)done * 1e9 / (double)(winapi_clock_now_ns() - start));
+out_destroy:
+	/* Collect what is still out before the queue goes (its buffers are ours). */
+	while (in_flight != 0 && (count = winapi_queue_reap(queue, completions, depth, in_flight, -1)) > 0)
+		in_flight -= (unsigned int)count;
+	winapi_queue_destroy(queue);
+	return rc != 0 ? fail("benchmark rate", rc) : 0;
+}
+
 static int run_benchmark(winapi_handle_t handle, const struct options *options)
 {
 	winapi_perf_test_result_t result;
 	int rc;
 
+	if (strcmp(options->benchmark, "rate") == 0)
+		return run_rate(handle, options->iterations, options->batch);
 	if (strcmp(options->benchmark, "latency") == 0) {
 		rc = run_perf(handle, WINAPI_PERF_LATENCY, options->iterations, 0, 0, 0, &result);
 		if (rc != 0)
@@ -472,7 +542,7 @@ static int stress(winapi_handle_t handle, uint64_t rounds)
 
 int main(int argc, char **argv)
 {
-	enum { OPTION_INTEGRATION = 256, OPTION_STRESS, OPTION_BENCHMARK, OPTION_LIST_APIS };
+	enum { OPTION_INTEGRATION = 256, OPTION_STRESS, OPTION_BENCHMARK, OPTION_LIST_APIS, OPTION_BATCH };
 	static const struct option long_options[] = {
 		{ "test", required_argument, NULL, 't' },
 		{ "message", required_argument, NULL, 'm' },
@@ -483,13 +553,14 @@ int main(int argc, char **argv)
 		{ "stress", no_argument, NULL, OPTION_STRESS },
 		{ "iterations", required_argument, NULL, 'i' },
 		{ "benchmark", required_argument, NULL, OPTION_BENCHMARK },
+		{ "batch", required_argument, NULL, OPTION_BATCH },
 		{ "list-apis", no_argument, NULL, OPTION_LIST_APIS },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options options = { .test = "echo", .message = "Hello Windows!", .count = 1, .iterations = 1000,
-				   .buffers = 4 };
+				   .buffers = 4, .batch = 32 };
 	bool size_given = false;
 	winapi_handle_t handle;
 	unsigned long value;
@@ -536,10 +607,21 @@ int main(int argc, char **argv)
 			break;
 		case OPTION_BENCHMARK:
 			options.benchmark = optarg;
-			if (strcmp(optarg, "latency") != 0 && strcmp(optarg, "throughput") != 0) {
-				fprintf(stderr, "winapi-test: unknown --benchmark '%s' (latency or throughput)\n", optarg);
+			if (strcmp(optarg, "latency") != 0 && strcmp(optarg, "throughput") != 0 &&
+			    strcmp(optarg, "rate") != 0) {
+				fprintf(stderr, "winapi-test: unknown --benchmark '%s' (latency, throughput or rate)\n",
+					optarg);
 				return 2;
 			}
+			break;
+		case OPTION_BATCH:
+			errno = 0;
+			value = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || value == 0 || value > RATE_MAX_BATCH) {
+				fprintf(stderr, "winapi-test: bad --batch '%s' (1..%u)\n", optarg, RATE_MAX_BATCH);
+				return 2;
+			}
+			options.batch = (unsigned int)value;
 			break;
 		case OPTION_LIST_APIS:
 			options.list_apis = true;
