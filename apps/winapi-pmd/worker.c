@@ -620,6 +620,12 @@ static unsigned int reap(struct pmd_worker *worker)
 	unsigned int total = 0;
 	int count, i;
 
+	/*
+	 * Nothing of ours at the host (a probe would be, for late answers): the queue has nothing
+	 * to give, and asking takes its lock on every idle pass.
+	 */
+	if (worker->in_flight == 0)
+		return 0;
 	do {
 		count = winapi_driver_queue_reap(worker->queue, completions, 64, 1, 0);
 		for (i = 0; i < count; i++) {
