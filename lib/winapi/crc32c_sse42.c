@@ -25,6 +25,15 @@ __attribute__((target("sse4.2"))) uint32_t WINAPI_CRC32C_FUNCTION(uint32_t crc, 
 		memcpy(&word, bytes, sizeof(word));
 		state = _mm_crc32_u64(state, word);
 	}
+	/* A message header's checksum covers 60 bytes: one 4-byte step, not four 1-byte ones. */
+	if (length >= 4) {
+		uint32_t half;
+
+		memcpy(&half, bytes, sizeof(half));
+		state = _mm_crc32_u32((uint32_t)state, half);
+		bytes += 4;
+		length -= 4;
+	}
 	for (; length > 0; bytes++, length--)
 		state = _mm_crc32_u8((uint32_t)state, *bytes);
 	return ~(uint32_t)state;
