@@ -331,7 +331,14 @@ static int write_request(struct winapi_driver_queue *queue, uint32_t index)
 	struct iovec payload;
 	int gpa_size, size;
 
-	memset(&message, 0, sizeof(message));
+	/*
+	 * Each field winapi_message_encode() reads, set one by one: zeroing the whole message
+	 * (its eight descriptors, of which only buffer_count are read) was a `rep stos` that
+	 * cost 8 ns a request (issue 19).
+	 */
+	message.version = 0;
+	message.flags = 0;
+	message.status = 0;
 	message.api_id = request->api_id;
 	message.api_version = request->api_version;
 	message.request_id = request_id(queue->requests, index);
