@@ -108,7 +108,8 @@ __attribute__((target("prfchw"))) static void prefetch_for_write(const struct vm
 		return;
 	if (length > RING_PREFETCH_BYTES)
 		length = RING_PREFETCH_BYTES;
-	for (done = 0; done < length; done += 64) {
+	/* Whole lines within the free space: the line of offset + done ends before offset + done + 64. */
+	for (done = 0; done + 64 <= length; done += 64) {
 		__builtin_prefetch(ring->data + offset, 1, 3);
 		offset = ring_advance(ring, offset, 64);
 	}
