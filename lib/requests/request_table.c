@@ -339,7 +339,8 @@ void request_mark_sent(struct request_queue *queue, uint32_t index, uint64_t now
 
 	slot->state = REQUEST_SENT;
 	slot->deadline_ns = winapi_clock_deadline_after(now_ns, slot->timeout_ms);
-	if (slot->deadline_ns < queue->deadline_bound_ns)
+	/* Nothing else in flight: an old bound (a reap that found none may not have walked) goes. */
+	if (queue->in_flight == 0 || slot->deadline_ns < queue->deadline_bound_ns)
 		queue->deadline_bound_ns = slot->deadline_ns;
 	queue->in_flight++;
 }
