@@ -34,13 +34,17 @@ while [ $# -gt 0 ]; do
 	*) echo "bench-profile: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	esac
 done
-case "$lcores" in
-[0-9]*,[0-9]*) cpu_a=${lcores%,*}; cpu_b=${lcores#*,} ;;
-*) echo "bench-profile: --lcores wants A,B (got '$lcores')" >&2; exit 2 ;;
-esac
-case "$requests" in
-''|*[!0-9]*|0) echo "bench-profile: --requests wants a positive number (got '$requests')" >&2; exit 2 ;;
-esac
+if [[ ! "$lcores" =~ ^[0-9]+,[0-9]+$ ]]; then
+	echo "bench-profile: --lcores wants A,B, two CPU numbers (got '$lcores')" >&2
+	exit 2
+fi
+cpu_a=${lcores%,*}
+cpu_b=${lcores#*,}
+# winapi-test takes at most 100,000,000 calls, and the rate runs make five times as many.
+if [[ ! "$requests" =~ ^[0-9]+$ ]] || [ "$requests" -eq 0 ] || [ "$requests" -gt 20000000 ]; then
+	echo "bench-profile: --requests wants 1..20000000 (got '$requests')" >&2
+	exit 2
+fi
 bin=$build/bin
 for program in winapi-host-sim winapi-pmd winapi-test; do
 	if [ ! -x "$bin/$program" ]; then
@@ -150,15 +154,26 @@ table() {
 
 # profile NAME SERVER_PID ARGS...: the client under perf, the server (daemon) under perf -p.
 profile() {
-	local name=$1 server=$2
+	local name=$1 server=$2 status=0
 	shift 2
-	perf record -q -e cpu-clock -c $period -p "$server" -o "$work/$name-server.data" >/dev/null 2>&1 &
+	perf record -q -e cpu-clock -c $period -p "$server" -o "$work/$name-server.data" \
+		> "$work/$name-server.err" 2>&1 &
 	local recorder=$!
 	sleep 0.5
+	if ! kill -0 "$recorder" 2>/dev/null; then
+		echo "bench-profile: perf cannot record the daemon:" >&2
+		cat "$work/$name-server.err" >&2
+		return 1
+	fi
 	taskset -c "$cpu_a" perf record -q -e cpu-clock -c $period -o "$work/$name-client.data" "$@" \
-		> "$work/$name.out"
-	kill -INT $recorder
-	wait $recorder || true
+		> "$work/$name.out" 2> "$work/$name.err" || status=$?
+	kill -INT "$recorder" 2>/dev/null || true
+	wait "$recorder" 2>/dev/null || true
+	if [ "$status" -ne 0 ]; then
+		echo "bench-profile: $* failed (exit $status):" >&2
+		cat "$work/$name.err" >&2
+		return 1
+	fi
 }
 
 rate_requests=$((requests * 5))
@@ -176,6 +191,7 @@ table "Direct (winapi-host-sim): request rate, batches of 32" "$rate_requests" "
 	"$work/rate-server.data" "host" "$work/rate.out"
 kill "$daemon"
 wait "$daemon" 2>/dev/null || true
+daemon=""
 
 export WINAPI_TRANSPORT=pmd WINAPI_PMD_SOCKET=$work/pmd.sock
 unset WINAPI_SIM_SOCKET

@@ -91,12 +91,13 @@ static void print_latency(const struct latency *latency, const char *label, cons
 	       to_us(histogram->max), vs_floor, vs_baseline);
 }
 
-/* The pmd path against the direct one, both in the same rounds: what the daemon adds. */
 /* One memcpy() of the largest echo's payload at the measured copy bandwidth, in ns. */
 static double largest_copy_ns(const struct bench_results *results)
 {
 	return (double)bench_echo_sizes[BENCH_ECHO_SIZES - 1] / results->copy_gbps;
 }
+
+/* The pmd path against the direct one, both in the same rounds: what the daemon adds. */
 
 static double pmd_p50_added_us(const struct bench_results *results)
 {
@@ -218,7 +219,7 @@ void bench_evaluate_targets(const struct bench_results *results, struct bench_ta
 				       (double)p50(echo64) / (double)p50(&results->ring), 1.3, true, "x" };
 	/* What the largest echo costs beyond the 64-byte one, in copies of its payload: at most 2. */
 	targets[13] = (struct bench_target){ 19, "3072 B - 64 B echo p50 <= 2x a 3 KiB memcpy",
-				       (double)(p50(largest_echo) - p50(echo64)) / largest_copy_ns(results), 2.0, true,
+				       ((double)p50(largest_echo) - (double)p50(echo64)) / largest_copy_ns(results), 2.0, true,
 				       "x" };
 }
 

@@ -368,11 +368,19 @@ static int run_rate(winapi_handle_t handle, uint64_t requests, unsigned int batc
 					goto out_destroy;
 			}
 			rc = winapi_queue_submit(queue);
-			if (rc < 0)
+			if (rc < 0 && rc != -EAGAIN)
 				goto out_destroy;
 			in_flight += this_batch;
 			added += this_batch;
 		}
+		/*
+		 * A full ring (-EAGAIN) sends part of a batch: the rest goes before the reap, which
+		 * nothing else would end if nothing were sent.
+		 */
+		rc = winapi_queue_submit(queue);
+		if (rc < 0 && rc != -EAGAIN)
+			goto out_destroy;
+		rc = 0;
 		count = winapi_queue_reap(queue, completions, depth, 1, -1);
 		if (count < 0) {
 			rc = count;

@@ -55,8 +55,10 @@ static void test_crc32c(void **state)
 			 reference_crc32c(data, sizeof(data)));
 }
 
+#if defined(__x86_64__)
 /* The Windows build's CRC32C (lib/winapi/crc32c_sse42.c; crc32c.c compiles it under this name). */
 uint32_t winapi_crc32c_sse42(uint32_t crc, const void *data, size_t length);
+#endif
 
 static void test_crc32c_windows_build(void **state)
 {
@@ -64,14 +66,16 @@ static void test_crc32c_windows_build(void **state)
 	unsigned int seed = 11;
 
 	(void)state;
-	assert_int_equal(winapi_crc32c_sse42(0, "123456789", 9), 0xe3069283u);
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)rand_r(&seed);
+#if defined(__x86_64__)
+	assert_int_equal(winapi_crc32c_sse42(0, "123456789", 9), 0xe3069283u);
 	/* Every alignment and tail length, and a continued CRC. */
 	for (size_t start = 0; start < 16; start++)
 		for (size_t length = 0; length + start < sizeof(data); length += 131)
 			assert_int_equal(winapi_crc32c_sse42(5, data + start, length),
 					 winapi_crc32c(5, data + start, length));
+#endif
 	/* winapi_crc32c() takes the crc32 instruction's loop below 192 bytes: isa-l must agree. */
 	for (size_t start = 0; start < 16; start++)
 		for (size_t length = 0; length < 256; length++)
