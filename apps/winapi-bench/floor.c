@@ -187,15 +187,14 @@ int floor_ring_round_trip(int cpu_a, int cpu_b, uint32_t payload_size, uint64_t 
 {
 	struct ring_side a = { .cpu = cpu_a, .payload_size = payload_size, .rounds = samples + 10000 };
 	struct ring_side b = { .cpu = cpu_b, .payload_size = payload_size, .rounds = a.rounds };
-	uint8_t *memory = aligned_alloc(4096, 2 * RING_SIZE);
+	uint8_t *memory;
 	pthread_t thread;
 	uint64_t round;
 	int rc;
 
-	if (payload_size > RING_PAYLOAD_MAX) {
-		free(memory);
+	if (payload_size > RING_PAYLOAD_MAX)
 		return -EINVAL;
-	}
+	memory = aligned_alloc(4096, 2 * RING_SIZE);
 	if (memory == NULL)
 		return -ENOMEM;
 	vmbus_ring_header_init(memory, VMBUS_RING_HEADER_MIN_SIZE);

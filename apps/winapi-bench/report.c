@@ -98,7 +98,6 @@ static double largest_copy_ns(const struct bench_results *results)
 }
 
 /* The pmd path against the direct one, both in the same rounds: what the daemon adds. */
-
 static double pmd_p50_added_us(const struct bench_results *results)
 {
 	return to_us(p50(&results->pmd_echo)) - to_us(p50(&results->echo_polled[1]));

@@ -347,7 +347,7 @@ static int run_rate(winapi_handle_t handle, uint64_t requests, unsigned int batc
 	static uint8_t input[RATE_PAYLOAD], outputs[2 * RATE_MAX_BATCH][RATE_PAYLOAD];
 	winapi_completion_t completions[2 * RATE_MAX_BATCH];
 	unsigned int depth = 2 * batch, in_flight = 0, next = 0, i;
-	uint64_t added = 0, done = 0, start;
+	uint64_t added = 0, done = 0, start, elapsed_ns;
 	winapi_queue_t queue;
 	int rc = 0, count;
 
@@ -398,9 +398,9 @@ static int run_rate(winapi_handle_t handle, uint64_t requests, unsigned int batc
 		in_flight -= (unsigned int)count;
 		done += (uint64_t)count;
 	}
+	elapsed_ns = winapi_clock_now_ns() - start;
 	printf("rate: %" PRIu64 " requests of %u bytes in batches of %u in %.1f ms; %.0f requests/s\n", done,
-	       RATE_PAYLOAD, batch, (double)(winapi_clock_now_ns() - start) / 1e6,
-	       (double)done * 1e9 / (double)(winapi_clock_now_ns() - start));
+	       RATE_PAYLOAD, batch, (double)elapsed_ns / 1e6, (double)done * 1e9 / (double)elapsed_ns);
 out_destroy:
 	/* Collect what is still out before the queue goes (its buffers are ours). */
 	while (in_flight != 0 && (count = winapi_queue_reap(queue, completions, depth, in_flight, -1)) > 0)

@@ -513,10 +513,8 @@ static uint64_t expire(struct request_queue *queue, uint64_t now_ns)
 	uint64_t next = UINT64_MAX;
 	uint32_t i;
 
-	if (queue->in_flight == 0) {
-		queue->deadline_bound_ns = UINT64_MAX;
+	if (queue->in_flight == 0)
 		return next;
-	}
 	if (now_ns < queue->deadline_bound_ns)
 		return queue->deadline_bound_ns;
 	for (i = 0; i < queue->depth; i++) {
