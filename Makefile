@@ -49,7 +49,7 @@ VMBUS_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/
 	drivers/bus/sim/sim_wire.c drivers/bus/sim/sim_guest.c drivers/bus/sim/sim_host.c \
 	drivers/bus/uio/uio_bus.c drivers/bus/uio/uio_scan.c drivers/bus/uio/uio_map.c drivers/bus/uio/uio_dma.c
 # The wire formats both sides speak: the VMBus protocol, and the Hyper-V socket's frames.
-PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/crc32c.c lib/log/log.c drivers/hvsock/hvsock_wire.c
+PROTOCOL_SOURCES := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/crc32c_page.c lib/log/log.c drivers/hvsock/hvsock_wire.c
 # The request table every transport keeps its requests in.
 REQUESTS_SOURCES := lib/requests/request_table.c lib/requests/api_table.c
 # Transports: the winapi driver on VMBus (uio, emulator, winapi-pmd), the Hyper-V socket.
@@ -161,7 +161,7 @@ WINDOWS_JANSSON := $(WINDOWS)/jansson
 WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
 	drivers/host/events.c drivers/host/tick.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/gpa.c \
-	lib/winapi/protocol.c drivers/hvsock/hvsock_wire.c lib/winapi/crc32c_sse42.c lib/log/log.c
+	lib/winapi/protocol.c drivers/hvsock/hvsock_wire.c lib/winapi/crc32c_sse42.c lib/winapi/crc32c_page.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))
 WINDOWS_CFLAGS := -std=c11 $(WARNINGS) -O2 -g -Iinclude -Iinclude/compat/mingw \
 	-include include/compat/mingw/compat.h -I$(WINDOWS_JANSSON)/include -DJANSSON_STATIC

@@ -52,7 +52,7 @@ cache=${WINAPI_QEMU_CACHE:-/var/cache/winapi-qemu}
 # The project's BSD-3-Clause files built into the device, by their path in the project.
 BSD_FILES=(drivers/host/answer.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/events.c drivers/host/echo.c drivers/host/buffer_test.c
 	drivers/host/perf_test.c drivers/host/host_private.h drivers/host/host_answer.h
-	lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/crc32c_sse42.c lib/vmbus/gpa.c)
+	lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/crc32c_sse42.c lib/winapi/crc32c_page.c lib/vmbus/gpa.c)
 
 for f in "${BSD_FILES[@]}" drivers/host/qemu/winapi-vmbus.c drivers/host/qemu/meson.build; do
 	[ -f "$root/$f" ] || die "$root/$f is missing (incomplete checkout?)"

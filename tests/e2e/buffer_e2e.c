@@ -184,6 +184,8 @@ static void check_buffers(unsigned int count, size_t size, uint32_t pattern)
 	assert_int_equal(result.status, -EILSEQ);
 	assert_int_equal(result.mismatches, 1);
 	assert_int_equal(result.first_mismatch, (uint64_t)(count - 1) * size + size - 3);
+	/* The changed page is checksummed from its bytes, the others from the pattern's. */
+	assert_int_equal(result.checksum, buffers_crc(buffers, count));
 
 	/* READ our own bytes: a different byte per page, so every page counts. */
 	for (i = 0; i < count; i++)

@@ -25,7 +25,7 @@ fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 # What each target links besides its own file. telemetry_fuzz includes telemetry.c itself
 # (its parsers are static), as SPDK's unit tests include the file they test.
 FUZZ_VMBUS := lib/vmbus/ring.c lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c
-FUZZ_PROTOCOL := lib/winapi/protocol.c lib/winapi/crc32c.c drivers/hvsock/hvsock_wire.c
+FUZZ_PROTOCOL := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/crc32c_page.c drivers/hvsock/hvsock_wire.c
 ring_fuzz_SOURCES := lib/vmbus/ring.c
 packet_fuzz_SOURCES := $(FUZZ_VMBUS) $(FUZZ_PROTOCOL)
 protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)

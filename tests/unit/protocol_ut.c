@@ -18,6 +18,7 @@
 #include "le_bytes.h"
 
 #include <winapi/protocol.h>
+#include <winapi_internal/crc32c.h>
 
 /* Reference CRC32C: reflected polynomial 0x82f63b78, init and final XOR ~0. */
 static uint32_t reference_crc32c(const uint8_t *data, size_t length)
@@ -56,6 +57,33 @@ static void test_crc32c(void **state)
 }
 
 #if defined(__x86_64__)
+/* A page's CRC32C carried onto a running CRC without its bytes equals the CRC over them. */
+static void test_crc32c_extend_page(void **state)
+{
+	static uint8_t page[WINAPI_CRC32C_PAGE_SIZE];
+	uint32_t crc = 0, reference = 0;
+	unsigned int round, i;
+
+	(void)state;
+	srand(19);
+	for (round = 0; round < 64; round++) {
+		for (i = 0; i < sizeof(page); i++)
+			page[i] = (uint8_t)rand();
+		/* Every bit of the running CRC, and a random one, before each page. */
+		crc = round < 32 ? 1u << round : (uint32_t)rand() ^ ((uint32_t)rand() << 16);
+		reference = winapi_crc32c(crc, page, sizeof(page));
+		assert_int_equal(winapi_crc32c_extend_page(crc, winapi_crc32c(0, page, sizeof(page))), reference);
+	}
+	/* Chained, as BUFFER_TEST does page after page from a seed. */
+	crc = reference = 0x12345678u;
+	for (round = 0; round < 8; round++) {
+		page[round * 100] ^= 0x5a;
+		reference = winapi_crc32c(reference, page, sizeof(page));
+		crc = winapi_crc32c_extend_page(crc, winapi_crc32c(0, page, sizeof(page)));
+	}
+	assert_int_equal(crc, reference);
+}
+
 /* The Windows build's CRC32C (lib/winapi/crc32c_sse42.c; crc32c.c compiles it under this name). */
 uint32_t winapi_crc32c_sse42(uint32_t crc, const void *data, size_t length);
 #endif
@@ -338,6 +366,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_crc32c_windows_build),
+		cmocka_unit_test(test_crc32c_extend_page),
 		cmocka_unit_test(test_encode_layout),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_encode_rejects),
