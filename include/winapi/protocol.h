@@ -178,6 +178,7 @@ int winapi_message_encode(const struct winapi_message *message, void *out, size_
 /**
  * Validate @p length bytes received from the peer and decode them into @p message.
  * @p bytes must stay valid while message->inline_data is used (it points into them).
+ * Descriptors past message->buffer_count are left as they were.
  * @return 0; -EBADMSG (too short, wrong magic, checksum mismatch, counts or lengths beyond the
  *         limits or beyond @p length, more than 7 bytes of trailing padding, a bad descriptor);
  *         -EPROTONOSUPPORT (another major version; message->version and request_id are

@@ -129,7 +129,8 @@ static void check_round_trip(const uint8_t *bytes, size_t length, const struct w
 		   again.flags == message->flags && again.status == message->status &&
 		   again.request_id == message->request_id && again.reply_capacity == message->reply_capacity &&
 		   again.buffer_count == message->buffer_count && again.inline_length == message->inline_length);
-	FUZZ_CHECK(memcmp(again.buffers, message->buffers, sizeof(again.buffers)) == 0);
+	/* Descriptors past buffer_count are not written by the decoder: only the sent ones compare. */
+	FUZZ_CHECK(memcmp(again.buffers, message->buffers, again.buffer_count * sizeof(again.buffers[0])) == 0);
 	free(encoded);
 }
 
