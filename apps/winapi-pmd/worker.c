@@ -171,14 +171,7 @@ static void charge(struct pmd_client *client, int64_t cost)
 static int write_answer(struct pmd_request *request)
 {
 	uint8_t message[sizeof(struct winapi_message_header) + WINAPI_MAX_INLINE_DATA];
-	struct winapi_message response = {
-		.api_id = request->api_id,
-		.flags = WINAPI_MESSAGE_FLAG_RESPONSE,
-		.status = request->status,
-		.request_id = request->trans_id,
-		.inline_length = request->status == WINAPI_STATUS_OK ? request->reply_length : 0,
-		.inline_data = request->reply,
-	};
+	struct winapi_message response;
 	struct iovec payload;
 	struct vmbus_ring_packet packet = {
 		.type = VMBUS_PACKET_COMPLETION,
@@ -186,8 +179,20 @@ static int write_answer(struct pmd_request *request)
 		.payload = &payload,
 		.payload_count = 1,
 	};
-	int length = winapi_message_encode(&response, message, sizeof(message));
+	int length;
 
+	/* Field by field: an initializer zeroes the eight unused descriptors too (a `rep stos`). */
+	response.version = 0;
+	response.api_id = request->api_id;
+	response.flags = WINAPI_MESSAGE_FLAG_RESPONSE;
+	response.status = request->status;
+	response.request_id = request->trans_id;
+	response.reply_capacity = 0;
+	response.buffer_count = 0;
+	response.api_version = 0;
+	response.inline_length = request->status == WINAPI_STATUS_OK ? request->reply_length : 0;
+	response.inline_data = request->reply;
+	length = winapi_message_encode(&response, message, sizeof(message));
 	if (length < 0)
 		return length;
 	payload = (struct iovec){ .iov_base = message, .iov_len = (size_t)length };
