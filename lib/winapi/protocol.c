@@ -31,9 +31,25 @@ size_t winapi_message_size(const struct winapi_message *message)
 }
 
 /*
- * The payloads are sequences of little-endian u32 and u64 fields; each pair below walks its
+ * The payloads are sequences of little-endian u16, u32 and u64 fields; each pair below walks its
  * struct's fields in order with these cursors.
  */
+static void put_16(uint8_t **cursor, uint16_t value)
+{
+	value = htole16(value);
+	memcpy(*cursor, &value, 2);
+	*cursor += 2;
+}
+
+static uint16_t get_16(const uint8_t **cursor)
+{
+	uint16_t value;
+
+	memcpy(&value, *cursor, 2);
+	*cursor += 2;
+	return le16toh(value);
+}
+
 static void put_32(uint8_t **cursor, uint32_t value)
 {
 	value = htole32(value);
@@ -433,22 +449,6 @@ int winapi_api_list_request_decode(const void *in, size_t length, struct winapi_
 	request->first = get_32(&cursor);
 	request->reserved = get_32(&cursor);
 	return request->reserved == 0 ? 0 : -EBADMSG;
-}
-
-static void put_16(uint8_t **cursor, uint16_t value)
-{
-	value = htole16(value);
-	memcpy(*cursor, &value, 2);
-	*cursor += 2;
-}
-
-static uint16_t get_16(const uint8_t **cursor)
-{
-	uint16_t value;
-
-	memcpy(&value, *cursor, 2);
-	*cursor += 2;
-	return le16toh(value);
 }
 
 int winapi_api_list_reply_encode(const struct winapi_api_list_reply *reply, const struct winapi_api_entry *entries,
