@@ -28,6 +28,7 @@
 #include <vmbus/memory.h>
 #include <vmbus/packet.h>
 #include <winapi/log.h>
+#include <winapi_internal/message.h>
 #include <winapi_internal/request_table.h>
 
 #include "pmd.h"
@@ -181,17 +182,8 @@ static int write_answer(struct pmd_request *request)
 	};
 	int length;
 
-	/* Field by field: an initializer zeroes the eight unused descriptors too (a `rep stos`). */
-	response.version = 0;
-	response.api_id = request->api_id;
-	response.flags = WINAPI_MESSAGE_FLAG_RESPONSE;
-	response.status = request->status;
-	response.request_id = request->trans_id;
-	response.reply_capacity = 0;
-	response.buffer_count = 0;
-	response.api_version = 0;
-	response.inline_length = request->status == WINAPI_STATUS_OK ? request->reply_length : 0;
-	response.inline_data = request->reply;
+	winapi_message_set_response(&response, request->api_id, request->status, request->trans_id, request->reply,
+				    request->status == WINAPI_STATUS_OK ? request->reply_length : 0);
 	length = winapi_message_encode(&response, message, sizeof(message));
 	if (length < 0)
 		return length;

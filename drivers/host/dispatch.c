@@ -10,6 +10,7 @@
 
 #include <vmbus/memory.h>
 #include <vmbus/packet.h>
+#include <winapi_internal/message.h>
 
 #include "host_private.h"
 
@@ -226,20 +227,8 @@ int winapi_host_answer(struct winapi_host_context *host, const struct winapi_hos
 	if (reply.status == WINAPI_HOST_STATUS_DEFERRED)
 		return 0; /* answered later, by the events pump */
 
-	/*
-	 * Every field the encoder reads, set one by one: no descriptors, so zeroing the whole
-	 * struct (eight of them, 304 bytes) was a `rep stos` an answer (issue 19).
-	 */
-	response->version = 0;
 	/* A request of another major version decodes far enough to say which api it was for. */
-	response->api_id = rc == 0 || rc == -EPROTONOSUPPORT ? request.api_id : 0;
-	response->flags = WINAPI_MESSAGE_FLAG_RESPONSE;
-	response->status = reply.status;
-	response->request_id = packet->trans_id;
-	response->reply_capacity = 0;
-	response->buffer_count = 0;
-	response->api_version = 0;
-	response->inline_length = reply.length;
-	response->inline_data = reply.data;
+	winapi_message_set_response(response, rc == 0 || rc == -EPROTONOSUPPORT ? request.api_id : 0, reply.status,
+				    packet->trans_id, reply.data, reply.length);
 	return winapi_message_encode(response, answer, answer_size);
 }

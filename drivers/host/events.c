@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <winapi_internal/clock.h>
+#include <winapi_internal/message.h>
 
 #include "host_private.h"
 
@@ -306,14 +307,9 @@ int winapi_host_events_pump(struct winapi_host_subscriptions *subscriptions, uin
 		}
 		length = fill_wait_reply(slot, wait->subscription, wait->max_events, wait->reply_capacity,
 					 subscriptions->reply);
-		response = (struct winapi_message){
-			.api_id = WINAPI_API_EVENT_WAIT,
-			.flags = WINAPI_MESSAGE_FLAG_RESPONSE,
-			.status = length >= 0 ? WINAPI_STATUS_OK : WINAPI_STATUS_INTERNAL,
-			.request_id = wait->request_id,
-			.inline_length = length >= 0 ? (uint32_t)length : 0,
-			.inline_data = subscriptions->reply,
-		};
+		winapi_message_set_response(&response, WINAPI_API_EVENT_WAIT,
+					    length >= 0 ? WINAPI_STATUS_OK : WINAPI_STATUS_INTERNAL, wait->request_id,
+					    subscriptions->reply, length >= 0 ? (uint32_t)length : 0);
 		rc = emit(context, &response);
 	}
 	subscriptions->wait_count = kept;
