@@ -365,22 +365,14 @@ static int write_request(struct winapi_driver_queue *queue, uint32_t index)
 	return vmbus_chan_write(driver->channel, &packet);
 }
 
-int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
+/* The added requests, their deadlines counted from @now (read before the first byte goes out). */
+static int submit_added(struct winapi_driver_queue *queue, uint64_t now)
 {
-	struct winapi_driver *driver;
-	struct request_table *table;
+	struct winapi_driver *driver = queue->driver;
+	struct request_table *table = &driver->table;
 	int written = 0, rc = 0, failed = 0, flush_rc;
 	uint32_t index;
-	uint64_t now;
 
-	if (queue == NULL)
-		return -EINVAL;
-	driver = queue->driver;
-	table = &driver->table;
-	if (request_queue_peek_added(queue->requests) == REQUEST_NO_SLOT)
-		return 0;
-	/* One clock read for the whole batch, before the first byte goes out. */
-	now = winapi_clock_now_ns();
 	pthread_mutex_lock(&driver->tx_lock);
 	while ((index = request_queue_peek_added(queue->requests)) != REQUEST_NO_SLOT) {
 		rc = failed = __atomic_load_n(&table->broken, __ATOMIC_RELAXED);
@@ -416,6 +408,25 @@ int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
 	if (written == 0 && failed != 0)
 		return failed; /* the channel broke earlier: the batch ended with its error */
 	return written;
+}
+
+int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
+{
+	if (queue == NULL)
+		return -EINVAL;
+	if (request_queue_peek_added(queue->requests) == REQUEST_NO_SLOT)
+		return 0;
+	/* One clock read for the whole batch. */
+	return submit_added(queue, winapi_clock_now_ns());
+}
+
+int winapi_driver_queue_submit_at(struct winapi_driver_queue *queue, uint64_t now_ns)
+{
+	if (queue == NULL)
+		return -EINVAL;
+	if (request_queue_peek_added(queue->requests) == REQUEST_NO_SLOT)
+		return 0;
+	return submit_added(queue, now_ns);
 }
 
 /* ---- reaping ---- */
@@ -462,20 +473,19 @@ static int accept_reply(struct request_queue *requests, uint32_t index, uint64_t
 
 /*
  * The leader drains the RX ring without the lock, taking it per completion to hand it over.
- * Returns how many packets it took, or a negative errno when the channel broke.
+ * Answers are judged against deadlines by @now_ns, the time the drain starts. Returns how
+ * many packets it took, or a negative errno when the channel broke.
+ *
+ * Once a drain, not once an answer: a clock read per packet cost a tenth of the request rate
+ * (winapi-bench, batches of 32: 3.1 against 3.6 M/s). A reaper that slept past a deadline
+ * reads the clock after it woke, so the answer it finds is late; only one that lands during
+ * this same drain is judged by its start.
  */
-static int drain(struct winapi_driver *driver)
+static int drain(struct winapi_driver *driver, uint64_t now)
 {
 	struct request_table *table = &driver->table;
 	struct vmbus_ring_packet_info info;
 	struct request_queue *requests;
-	/*
-	 * Once a drain, not once an answer: a clock read per packet cost a tenth of the request
-	 * rate (winapi-bench, batches of 32: 3.1 against 3.6 M/s). A reaper that slept past a
-	 * deadline reads the clock after it woke, so the answer it finds is late; only one that
-	 * lands during this same drain is judged by its start.
-	 */
-	uint64_t now = winapi_clock_now_ns();
 	uint32_t index;
 	int taken = 0, rc;
 
@@ -519,13 +529,17 @@ static void wait_for_completions(struct request_table *table, void *context, str
 	}
 	driver->reaping = true;
 	pthread_mutex_unlock(&table->lock);
-	rc = drain(driver);
+	/*
+	 * The reap read the clock just before calling: a second read here cost a winapi-pmd
+	 * worker's echo 29 ns (kvm-clock) on its critical path, and a reaper's too.
+	 */
+	rc = drain(driver, now_ns);
 	if (rc == 0) {
 		rc = vmbus_chan_wait(driver->channel, wake_ns == UINT64_MAX ? -1 :
 				     (int)((wake_ns - now_ns + 999999u) / 1000000u));
 		/* Take what woke us before taking the lock again. */
 		if (rc == 0)
-			rc = drain(driver);
+			rc = drain(driver, winapi_clock_now_ns());
 	}
 	if (rc == -ETIMEDOUT)
 		rc = 0;
@@ -566,7 +580,7 @@ static void take_queue_events(struct winapi_driver_queue *queue)
 	pthread_mutex_unlock(&table->lock);
 	rc = vmbus_device_take_events(driver->device);
 	while (rc == 0) {
-		rc = drain(driver);
+		rc = drain(driver, winapi_clock_now_ns());
 		if (rc < 0)
 			break;
 		rc = vmbus_chan_arm(driver->channel);
@@ -591,6 +605,16 @@ int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_ca
 	if (queue->event_fd >= 0 && timeout_ms == 0)
 		take_queue_events(queue);
 	return request_queue_reap(queue->requests, completions, max, min, timeout_ms);
+}
+
+int winapi_driver_queue_poll(struct winapi_driver_queue *queue, struct winapi_call_completion *completions,
+			     unsigned int max, uint64_t now_ns)
+{
+	if (queue == NULL)
+		return -EINVAL;
+	if (queue->event_fd >= 0)
+		take_queue_events(queue);
+	return request_queue_poll(queue->requests, completions, max, now_ns);
 }
 
 /* ---- one synchronous call ---- */

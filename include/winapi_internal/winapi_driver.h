@@ -16,7 +16,7 @@
  *   call                             | may run concurrently with
  *   ---------------------------------+-------------------------------------------------
  *   winapi_driver_queue_add, _submit, | any call on another queue of the same driver;
- *     _reap                          |   nothing else on the same queue
+ *     _submit_at, _reap, _poll       |   nothing else on the same queue
  *   winapi_driver_queue_create       | anything but winapi_driver_close
  *   winapi_driver_queue_destroy      | calls on other queues (its own requests in flight
  *                                    |   are forgotten: their completions are dropped)
@@ -67,6 +67,14 @@ int winapi_driver_queue_add(struct winapi_driver_queue *queue, const struct wina
 int winapi_driver_queue_submit(struct winapi_driver_queue *queue);
 
 /**
+ * winapi_driver_queue_submit() with the requests' deadlines counted from @p now_ns, a
+ * CLOCK_MONOTONIC time the caller read before calling (a poller's once a pass, shared with
+ * its winapi_driver_queue_poll()), instead of a clock read of its own.
+ * @return as winapi_driver_queue_submit().
+ */
+int winapi_driver_queue_submit_at(struct winapi_driver_queue *queue, uint64_t now_ns);
+
+/**
  * Collect finished requests into @p completions: at least @p min unless @p timeout_ms
  * (-1: none) passes or nothing is in flight any more, at most @p max. Requests past their own
  * deadline end here with -ETIMEDOUT; their late completions are dropped when they come.
@@ -74,6 +82,16 @@ int winapi_driver_queue_submit(struct winapi_driver_queue *queue);
  */
 int winapi_driver_queue_reap(struct winapi_driver_queue *queue, struct winapi_call_completion *completions,
 			     unsigned int max, unsigned int min, int timeout_ms);
+
+/**
+ * What winapi_driver_queue_reap(@p queue, @p completions, @p max, 1, 0) collects, with
+ * deadlines (and the answers drained now) judged at @p now_ns, a CLOCK_MONOTONIC time the
+ * caller read this pass, instead of the clock: a kvm-clock read is 29 ns here, and a
+ * winapi-pmd worker's echo paid three on its critical path (issue 19).
+ * @return the number collected; -EINVAL.
+ */
+int winapi_driver_queue_poll(struct winapi_driver_queue *queue, struct winapi_call_completion *completions,
+			     unsigned int max, uint64_t now_ns);
 
 /**
  * A descriptor that poll() or epoll reports readable when the queue may have completions: an

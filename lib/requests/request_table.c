@@ -548,8 +548,9 @@ static unsigned int take_done(struct request_queue *queue, struct winapi_call_co
 	return count;
 }
 
-int request_queue_reap(struct request_queue *queue, struct winapi_call_completion *completions, unsigned int max,
-		       unsigned int min, int timeout_ms)
+/* The reap, with the clock read per round, or @given_ns (non-NULL) for every round. */
+static int reap(struct request_queue *queue, struct winapi_call_completion *completions, unsigned int max,
+		unsigned int min, int timeout_ms, const uint64_t *given_ns)
 {
 	struct request_table *table;
 	uint64_t deadline = 0, next, now;
@@ -564,7 +565,7 @@ int request_queue_reap(struct request_queue *queue, struct winapi_call_completio
 		/* Usually the answers are in: then the clock is not read at all. */
 		if (count >= min || count == max || queue->in_flight == 0)
 			break;
-		now = winapi_clock_now_ns();
+		now = given_ns != NULL ? *given_ns : winapi_clock_now_ns();
 		if (deadline == 0)
 			deadline = winapi_clock_deadline_after(now, timeout_ms);
 		next = expire(queue, now);
@@ -582,6 +583,18 @@ int request_queue_reap(struct request_queue *queue, struct winapi_call_completio
 	}
 	pthread_mutex_unlock(&table->lock);
 	return (int)count;
+}
+
+int request_queue_reap(struct request_queue *queue, struct winapi_call_completion *completions, unsigned int max,
+		       unsigned int min, int timeout_ms)
+{
+	return reap(queue, completions, max, min, timeout_ms, NULL);
+}
+
+int request_queue_poll(struct request_queue *queue, struct winapi_call_completion *completions, unsigned int max,
+		       uint64_t now_ns)
+{
+	return reap(queue, completions, max, 1, 0, &now_ns);
 }
 
 void request_table_get_stats(struct request_table *table, struct winapi_transport_stats *stats)

@@ -25,6 +25,7 @@
 struct waiter {
 	unsigned int calls;
 	unsigned int last_round;
+	uint64_t last_now_ns, last_wake_ns;
 	struct request_queue *finish_queue; /* non-NULL: finish this request on the first call */
 	uint32_t finish_index;
 	int finish_status;
@@ -37,10 +38,10 @@ static void test_wait(struct request_table *table, void *context, struct request
 
 	(void)table;
 	(void)queue;
-	(void)now_ns;
-	(void)wake_ns;
 	waiter->calls++;
 	waiter->last_round = round;
+	waiter->last_now_ns = now_ns;
+	waiter->last_wake_ns = wake_ns;
 	if (waiter->finish_queue != NULL) {
 		request_finish(waiter->finish_queue, waiter->finish_index, waiter->finish_status);
 		waiter->finish_queue = NULL;
@@ -525,6 +526,31 @@ static void test_reap_expires_requests_sent_after_a_later_one(void **state)
 	assert_int_equal(f->table.stats.timeouts, 2);
 }
 
+/* A poll judges deadlines by the time it is given, not the clock, and never waits past it. */
+static void test_poll_judges_deadlines_at_the_given_time(void **state)
+{
+	struct fixture *f = *state;
+	struct winapi_call_completion completion;
+	uint32_t index;
+
+	index = request_queue_take(f->queue, 1, (void *)7); /* 1 ms */
+	assert_int_equal(request_queue_next_added(f->queue), index);
+	pthread_mutex_lock(&f->table.lock);
+	request_mark_sent(f->queue, index, 1000);
+	pthread_mutex_unlock(&f->table.lock);
+	/* The clock is long past 1 ms after boot: only the given time keeps the request alive. */
+	assert_int_equal(request_queue_poll(f->queue, &completion, 1, 1000 + 999999), 0);
+	assert_int_equal(f->waiter.calls, 1);
+	assert_int_equal(f->waiter.last_now_ns, 1000 + 999999);
+	assert_int_equal(f->waiter.last_wake_ns, 1000 + 999999);
+	assert_int_equal(f->queue->slots[index].state, REQUEST_SENT);
+	assert_int_equal(request_queue_poll(f->queue, &completion, 1, 1000 + 1000000), 1);
+	assert_ptr_equal(completion.user_data, (void *)7);
+	assert_int_equal(completion.status, -ETIMEDOUT);
+	assert_int_equal(request_queue_poll(f->queue, NULL, 0, 0), -EINVAL);
+	assert_int_equal(request_queue_poll(NULL, &completion, 1, 0), -EINVAL);
+}
+
 /* ---- reaping ---- */
 
 static void test_reap_waits_through_the_transport(void **state)
@@ -664,6 +690,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reap_expires_past_deadlines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_expires_requests_sent_after_a_later_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_waits_through_the_transport, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_judges_deadlines_at_the_given_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_respects_min_and_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depth_bounds_outstanding_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_all_ends_sent_not_receiving, setup, teardown),
