@@ -328,8 +328,9 @@ static int write_request(struct winapi_driver_queue *queue, uint32_t index)
 	struct winapi_driver *driver = queue->driver;
 	const struct driver_request *request = request_payload(queue->requests, index);
 	struct winapi_message message;
-	struct iovec payload;
-	int gpa_size, size;
+	int gpa_size, rc;
+	size_t size;
+	void *out;
 
 	/*
 	 * Each field winapi_message_encode() reads, set one by one: zeroing the whole message
@@ -349,20 +350,30 @@ static int write_request(struct winapi_driver_queue *queue, uint32_t index)
 	gpa_size = prepare_buffers(driver, request, message.buffers);
 	if (gpa_size < 0)
 		return gpa_size;
-	size = winapi_message_encode(&message, driver->message, sizeof(driver->message));
-	if (size < 0)
-		return size;
-	payload = (struct iovec){ .iov_base = driver->message, .iov_len = (size_t)size };
+	size = winapi_message_size(&message);
+	if (size > sizeof(driver->message))
+		return -EINVAL; /* what the encoder says of a message over the limits */
 	const struct vmbus_ring_packet packet = {
 		.type = gpa_size != 0 ? VMBUS_PACKET_DATA_USING_GPA_DIRECT : VMBUS_PACKET_DATA_INBAND,
 		.flags = VMBUS_PACKET_FLAG_COMPLETION_REQUESTED,
 		.trans_id = message.request_id,
 		.header_extension = gpa_size != 0 ? driver->gpa_header : NULL,
 		.header_extension_size = (uint32_t)gpa_size,
-		.payload = &payload,
-		.payload_count = 1,
 	};
-	return vmbus_chan_write(driver->channel, &packet);
+	/*
+	 * Encoded straight into the ring: encoded aside and copied in, the copy's wide loads of
+	 * the header's fresh 8-byte stores stalled on store forwarding, and the bytes were
+	 * written twice (issue 19). driver->message is the aside for a message the ring's end
+	 * would split.
+	 */
+	rc = vmbus_chan_write_begin(driver->channel, &packet, (uint32_t)size, driver->message, &out);
+	if (rc != 0)
+		return rc;
+	rc = winapi_message_encode(&message, out, size);
+	if (rc < 0)
+		return rc; /* not ended: the ring is as it was */
+	vmbus_chan_write_end(driver->channel, out);
+	return 0;
 }
 
 /* The added requests, their deadlines counted from @now (read before the first byte goes out). */

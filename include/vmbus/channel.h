@@ -37,7 +37,7 @@
  *
  *   call                                      | may run concurrently with
  *   ------------------------------------------+-------------------------------------------
- *   vmbus_chan_send*, vmbus_chan_write,       | the receive calls of the same channel;
+ *   vmbus_chan_send*, vmbus_chan_write*,      | the receive calls of the same channel;
  *     vmbus_chan_flush, vmbus_chan_wait_writable | not with each other on the same channel
  *   vmbus_chan_recv, vmbus_chan_recv_done,    | the send calls of the same channel;
  *     vmbus_chan_wait, vmbus_chan_rx_empty      | not with each other on the same channel
@@ -120,6 +120,16 @@ uint32_t vmbus_chan_max_packet_size(const struct vmbus_channel *channel);
  * @return 0, -EAGAIN, -EMSGSIZE, -EINVAL, -EIO (see <vmbus/ring.h>).
  */
 int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_packet *packet);
+
+/**
+ * vmbus_chan_write() for a payload built in place in the TX ring (vmbus_ring_write_begin()):
+ * begin, fill the @p payload_size bytes at *@p payload, end. No other write on the channel
+ * between the two.
+ * @return 0, -EAGAIN, -EMSGSIZE, -EINVAL, -EIO (see <vmbus/ring.h>); -ENOTCONN (device gone).
+ */
+int vmbus_chan_write_begin(struct vmbus_channel *channel, const struct vmbus_ring_packet *packet,
+			   uint32_t payload_size, void *bounce, void **payload);
+void vmbus_chan_write_end(struct vmbus_channel *channel, const void *payload);
 
 /**
  * Publish the batch with one write_index store and make one signal decision for it,

@@ -34,8 +34,9 @@
  *
  *   call                              | may run concurrently with
  *   ----------------------------------+-------------------------------------------------
- *   producer calls (write, publish,   | any consumer call on the same ring (by design);
- *     set_pending_send_size)          | never with another producer call on the same ring
+ *   producer calls (write, write_begin| any consumer call on the same ring (by design);
+ *     and _end, publish,              | never with another producer call on the same ring
+ *     set_pending_send_size)          |
  *   consumer calls (peek, read,       | any producer call on the same ring;
  *     read_publish, set_interrupt_mask)| never with another consumer call on the same ring
  *   bytes_free, max_packet_size       | what a producer call may (it reads the producer's cursor)
@@ -100,6 +101,11 @@ struct vmbus_ring {
 	 * keeps a read of the shared header line out of every write.
 	 */
 	uint32_t peer_read_index;
+	/* Producer, between vmbus_ring_write_begin() and _end(): the packet being built. */
+	uint32_t building_payload_offset; /* where its payload starts in the data area */
+	uint32_t building_payload_size;
+	uint32_t building_packet_size;    /* descriptor + header + payload + padding */
+	uint32_t building_free_bytes;     /* free space before it, for the prefetch after it */
 };
 
 /** Description of one packet to write. */
@@ -154,6 +160,26 @@ void vmbus_ring_header_init(void *base, size_t header_size);
  *         peer's read_index is invalid.
  */
 int vmbus_ring_write(struct vmbus_ring *ring, const struct vmbus_ring_packet *packet);
+
+/**
+ * Write a packet whose payload the caller builds in place, with no copy of it: begin checks
+ * for room as vmbus_ring_write() does (the same full rule and errors), writes the descriptor
+ * and the header extension of @p packet (whose payload_count must be 0), and sets *@p payload
+ * to where the @p payload_size bytes go: into the ring when they lie before the end of its
+ * data area, else @p bounce (@p payload_size bytes of the caller's), which
+ * vmbus_ring_write_end() copies in, split at the end. The caller fills them, then calls end
+ * with the same pointer; only end moves the write cursor, so a begin that is not followed by
+ * end (the payload could not be built) leaves the ring as it was. Nothing is visible to the
+ * consumer until vmbus_ring_write_publish(). Every byte in place is written by the caller
+ * (and never read back by the ring): it is the peer's to read once published.
+ *
+ * @return 0; -EAGAIN when full; -EMSGSIZE; -EINVAL (bad arguments, a payload_count); -EIO.
+ */
+int vmbus_ring_write_begin(struct vmbus_ring *ring, const struct vmbus_ring_packet *packet, uint32_t payload_size,
+			   void *bounce, void **payload);
+
+/** Finish the packet vmbus_ring_write_begin() began; @p payload: the pointer begin gave. */
+void vmbus_ring_write_end(struct vmbus_ring *ring, const void *payload);
 
 /**
  * Publish everything written since the last publication with one store-release of

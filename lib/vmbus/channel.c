@@ -149,6 +149,22 @@ int vmbus_chan_write(struct vmbus_channel *channel, const struct vmbus_ring_pack
 	return rc;
 }
 
+int vmbus_chan_write_begin(struct vmbus_channel *channel, const struct vmbus_ring_packet *packet,
+			   uint32_t payload_size, void *bounce, void **payload)
+{
+	if (channel == NULL)
+		return -EINVAL;
+	if (device_gone(channel->device))
+		return -ENOTCONN;
+	return vmbus_ring_write_begin(&channel->tx, packet, payload_size, bounce, payload);
+}
+
+void vmbus_chan_write_end(struct vmbus_channel *channel, const void *payload)
+{
+	vmbus_ring_write_end(&channel->tx, payload);
+	winapi_counter_add(&channel->stats.packets_sent, 1);
+}
+
 int vmbus_chan_flush(struct vmbus_channel *channel)
 {
 	bool need_signal;

@@ -199,18 +199,80 @@ uint32_t vmbus_ring_bytes_available(const struct vmbus_ring *ring)
 	return ring_distance(ring, ring->read_cursor, write_index);
 }
 
-int vmbus_ring_write(struct vmbus_ring *ring, const struct vmbus_ring_packet *packet)
+/*
+ * Room for a packet of @header_size + @payload_size bytes (with padding: *@packet_size) under
+ * the full rule; *@free_bytes: the free space before it. -EMSGSIZE, -EAGAIN, -EIO.
+ */
+static int make_room(struct vmbus_ring *ring, uint64_t header_size, uint64_t payload_size, uint64_t *packet_size,
+		     uint32_t *free_bytes)
+{
+	uint32_t read_index, free;
+
+	*packet_size = (header_size + payload_size + 7u) & ~(uint64_t)7u;
+	if (header_size / 8 > UINT16_MAX || *packet_size > vmbus_ring_max_packet_size(ring))
+		return -EMSGSIZE;
+
+	free = ring->data_size - ring_distance(ring, ring->peer_read_index, ring->write_cursor);
+	/* hv_ringbuffer_write: "If there is only room for the packet, assume it is full." */
+	if (free <= *packet_size + VMBUS_PACKET_TRAILER_SIZE) {
+		read_index = load_acquire(&ring->header->read_index);
+		if (!index_valid(ring, read_index))
+			return -EIO;
+		ring->peer_read_index = read_index;
+		free = ring->data_size - ring_distance(ring, read_index, ring->write_cursor);
+		if (free <= *packet_size + VMBUS_PACKET_TRAILER_SIZE)
+			return -EAGAIN;
+	}
+	*free_bytes = free;
+	return 0;
+}
+
+/* The descriptor and header extension at the write cursor; returns where the payload goes. */
+static uint32_t write_head(struct vmbus_ring *ring, const struct vmbus_ring_packet *packet, uint64_t header_size,
+			   uint64_t packet_size)
 {
 	struct vmbus_packet_descriptor descriptor;
-	uint64_t payload_size = 0, packet_size, header_size;
-	uint32_t read_index, free_bytes, offset, start = ring->write_cursor;
-	static const uint8_t zero_padding[8];
-	uint64_t trailer;
-	unsigned int i;
+	uint32_t offset;
 
-	if (packet->header_extension_size % 8 != 0 ||
-	    (packet->header_extension_size != 0 && packet->header_extension == NULL) ||
-	    (packet->payload_count != 0 && packet->payload == NULL))
+	descriptor.type = htole16(packet->type);
+	descriptor.offset8 = htole16((uint16_t)(header_size / 8));
+	descriptor.len8 = htole16((uint16_t)(packet_size / 8));
+	descriptor.flags = htole16(packet->flags);
+	descriptor.trans_id = htole64(packet->trans_id);
+
+	offset = copy_to_ring(ring, ring->write_cursor, &descriptor, sizeof(descriptor));
+	if (packet->header_extension_size != 0)
+		offset = copy_to_ring(ring, offset, packet->header_extension, packet->header_extension_size);
+	return offset;
+}
+
+/* Padding of @padding zero bytes at @offset, the trailer, and the cursor past the packet. */
+static void write_tail(struct vmbus_ring *ring, uint32_t offset, uint32_t padding, uint64_t packet_size,
+		       uint32_t free_bytes)
+{
+	static const uint8_t zero_padding[8];
+	uint64_t trailer = htole64((uint64_t)ring->write_cursor << 32);
+
+	offset = copy_to_ring(ring, offset, zero_padding, padding);
+	ring->write_cursor = copy_to_ring(ring, offset, &trailer, sizeof(trailer));
+	prefetch_for_write(ring, ring->write_cursor,
+			   free_bytes - (uint32_t)packet_size - VMBUS_PACKET_TRAILER_SIZE - 8u);
+}
+
+static bool extension_valid(const struct vmbus_ring_packet *packet)
+{
+	return packet->header_extension_size % 8 == 0 &&
+	       (packet->header_extension_size == 0 || packet->header_extension != NULL);
+}
+
+int vmbus_ring_write(struct vmbus_ring *ring, const struct vmbus_ring_packet *packet)
+{
+	uint64_t payload_size = 0, packet_size, header_size;
+	uint32_t free_bytes, offset;
+	unsigned int i;
+	int rc;
+
+	if (!extension_valid(packet) || (packet->payload_count != 0 && packet->payload == NULL))
 		return -EINVAL;
 	for (i = 0; i < packet->payload_count; i++) {
 		if (packet->payload[i].iov_len != 0 && packet->payload[i].iov_base == NULL)
@@ -221,45 +283,54 @@ int vmbus_ring_write(struct vmbus_ring *ring, const struct vmbus_ring_packet *pa
 		payload_size += packet->payload[i].iov_len;
 	}
 
-	header_size = sizeof(descriptor) + (uint64_t)packet->header_extension_size;
-	packet_size = (header_size + payload_size + 7u) & ~(uint64_t)7u;
-	if (header_size / 8 > UINT16_MAX || packet_size > vmbus_ring_max_packet_size(ring))
-		return -EMSGSIZE;
-
-	free_bytes = ring->data_size - ring_distance(ring, ring->peer_read_index, ring->write_cursor);
-	/* hv_ringbuffer_write: "If there is only room for the packet, assume it is full." */
-	if (free_bytes <= packet_size + VMBUS_PACKET_TRAILER_SIZE) {
-		read_index = load_acquire(&ring->header->read_index);
-		if (!index_valid(ring, read_index))
-			return -EIO;
-		ring->peer_read_index = read_index;
-		free_bytes = ring->data_size - ring_distance(ring, read_index, ring->write_cursor);
-		if (free_bytes <= packet_size + VMBUS_PACKET_TRAILER_SIZE)
-			return -EAGAIN;
-	}
-
-	descriptor.type = htole16(packet->type);
-	descriptor.offset8 = htole16((uint16_t)(header_size / 8));
-	descriptor.len8 = htole16((uint16_t)(packet_size / 8));
-	descriptor.flags = htole16(packet->flags);
-	descriptor.trans_id = htole64(packet->trans_id);
-
-	offset = copy_to_ring(ring, start, &descriptor, sizeof(descriptor));
-	if (packet->header_extension_size != 0)
-		offset = copy_to_ring(ring, offset, packet->header_extension,
-				      packet->header_extension_size);
+	header_size = sizeof(struct vmbus_packet_descriptor) + (uint64_t)packet->header_extension_size;
+	rc = make_room(ring, header_size, payload_size, &packet_size, &free_bytes);
+	if (rc != 0)
+		return rc;
+	offset = write_head(ring, packet, header_size, packet_size);
 	for (i = 0; i < packet->payload_count; i++)
 		if (packet->payload[i].iov_len != 0)
 			offset = copy_to_ring(ring, offset, packet->payload[i].iov_base,
 					      (uint32_t)packet->payload[i].iov_len);
-	offset = copy_to_ring(ring, offset, zero_padding,
-			      (uint32_t)(packet_size - header_size - payload_size));
-
-	trailer = htole64((uint64_t)start << 32);
-	ring->write_cursor = copy_to_ring(ring, offset, &trailer, sizeof(trailer));
-	prefetch_for_write(ring, ring->write_cursor,
-			   free_bytes - (uint32_t)packet_size - VMBUS_PACKET_TRAILER_SIZE - 8u);
+	write_tail(ring, offset, (uint32_t)(packet_size - header_size - payload_size), packet_size, free_bytes);
 	return 0;
+}
+
+int vmbus_ring_write_begin(struct vmbus_ring *ring, const struct vmbus_ring_packet *packet, uint32_t payload_size,
+			   void *bounce, void **payload)
+{
+	uint64_t packet_size, header_size;
+	uint32_t free_bytes, offset;
+	int rc;
+
+	if (ring == NULL || packet == NULL || payload == NULL || !extension_valid(packet) ||
+	    packet->payload_count != 0 || (payload_size != 0 && bounce == NULL))
+		return -EINVAL;
+	header_size = sizeof(struct vmbus_packet_descriptor) + (uint64_t)packet->header_extension_size;
+	rc = make_room(ring, header_size, payload_size, &packet_size, &free_bytes);
+	if (rc != 0)
+		return rc;
+	offset = write_head(ring, packet, header_size, packet_size);
+	ring->building_payload_offset = offset;
+	ring->building_payload_size = payload_size;
+	ring->building_packet_size = (uint32_t)packet_size;
+	ring->building_free_bytes = free_bytes;
+	/* Split by the end of the data area: built aside, copied in two pieces by end. */
+	*payload = payload_size <= ring->data_size - offset ? (void *)(ring->data + offset) : bounce;
+	return 0;
+}
+
+void vmbus_ring_write_end(struct vmbus_ring *ring, const void *payload)
+{
+	uint32_t offset = ring->building_payload_offset, size = ring->building_payload_size;
+	uint32_t header_size = ring_distance(ring, ring->write_cursor, offset);
+
+	if (payload != ring->data + offset)
+		offset = copy_to_ring(ring, offset, payload, size);
+	else
+		offset = ring_advance(ring, offset, size);
+	write_tail(ring, offset, ring->building_packet_size - header_size - size, ring->building_packet_size,
+		   ring->building_free_bytes);
 }
 
 void vmbus_ring_write_publish(struct vmbus_ring *ring, bool *need_signal)

@@ -367,6 +367,99 @@ static void test_wrap_at_padding_and_trailer(void **state)
 	check_wrap_at(*state, DATA_SIZE - 32, 16);
 }
 
+/* The same packet as write_inband(), its payload built in place (vmbus_ring_write_begin). */
+static int write_inband_in_place(struct vmbus_ring *ring, uint64_t trans_id, const void *payload, size_t length,
+				 void **where)
+{
+	static uint8_t bounce[DATA_SIZE];
+	struct vmbus_ring_packet packet = { .type = 6, .flags = 1, .trans_id = trans_id };
+	int rc;
+
+	memset(bounce, 0xbb, sizeof(bounce));
+	rc = vmbus_ring_write_begin(ring, &packet, (uint32_t)length, bounce, where);
+	if (rc != 0)
+		return rc;
+	memcpy(*where, payload, length);
+	vmbus_ring_write_end(ring, *where);
+	return 0;
+}
+
+/*
+ * In place, at every start that puts the descriptor, the payload, the padding or the trailer
+ * across the end: the same bytes as vmbus_ring_write(), the payload in the ring when it is
+ * whole there and in the bounce buffer when the end would split it.
+ */
+static void test_write_in_place_matches_copy(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t payload[64], expected[128], actual[128];
+	uint32_t start, length, total, offset;
+	void *where;
+	bool signal;
+
+	for (unsigned i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(0x40 + i);
+	for (length = 0; length <= 41; length += 13) {
+		total = (16 + length + 7) / 8 * 8 + 8;
+		for (start = DATA_SIZE - 96; start < DATA_SIZE; start += 8) {
+			reset_ring(f, start);
+			memset(f->data, 0xee, DATA_SIZE);
+			assert_int_equal(write_inband(&f->producer, 0x1122334455667788ull, payload, length), 0);
+			get_ring_bytes(f, start, expected, total);
+
+			reset_ring(f, start);
+			memset(f->data, 0xee, DATA_SIZE);
+			assert_int_equal(write_inband_in_place(&f->producer, 0x1122334455667788ull, payload, length,
+							       &where), 0);
+			offset = (start + 16) % DATA_SIZE;
+			if (length != 0 && offset + length > DATA_SIZE)
+				assert_true((uint8_t *)where < f->data || (uint8_t *)where >= f->data + DATA_SIZE);
+			else
+				assert_ptr_equal(where, f->data + offset);
+			vmbus_ring_write_publish(&f->producer, &signal);
+			get_ring_bytes(f, start, actual, total);
+			assert_memory_equal(actual, expected, total);
+			assert_int_equal(get_le32(f->memory + OFF_WRITE_INDEX), (start + total) % DATA_SIZE);
+		}
+	}
+}
+
+/* A begin with no end moves nothing: the next packet goes where it would have. */
+static void test_write_begin_without_end_leaves_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct vmbus_ring_packet packet = { .type = 6, .flags = 1, .trans_id = 7 };
+	struct vmbus_ring_packet_info info;
+	uint8_t bounce[32], buffer[64], payload[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct iovec iov = { .iov_base = payload, .iov_len = 8 };
+	void *where;
+	bool signal;
+
+	assert_int_equal(vmbus_ring_write_begin(&f->producer, &packet, 24, bounce, &where), 0);
+	assert_int_equal(f->producer.write_cursor, 0);
+	assert_int_equal(write_inband(&f->producer, 9, payload, 8), 0);
+	vmbus_ring_write_publish(&f->producer, &signal);
+	assert_int_equal(get_le32(f->memory + OFF_WRITE_INDEX), 32);
+	assert_int_equal(vmbus_ring_read(&f->consumer, buffer, sizeof(buffer), &info), 0);
+	assert_true(info.trans_id == 9);
+	assert_int_equal(info.packet_size, 24);
+	assert_memory_equal(buffer + 16, payload, 8);
+
+	/* Checks: no gathered payload, a bounce for a payload, the ring's limits and its room. */
+	packet.payload = &iov;
+	packet.payload_count = 1;
+	assert_int_equal(vmbus_ring_write_begin(&f->producer, &packet, 8, bounce, &where), -EINVAL);
+	packet.payload_count = 0;
+	assert_int_equal(vmbus_ring_write_begin(&f->producer, &packet, 8, NULL, &where), -EINVAL);
+	assert_int_equal(vmbus_ring_write_begin(&f->producer, &packet, 8, bounce, NULL), -EINVAL);
+	assert_int_equal(vmbus_ring_write_begin(&f->producer, &packet, DATA_SIZE, bounce, &where), -EMSGSIZE);
+	reset_ring(f, 0);
+	put_le32(f->memory + OFF_READ_INDEX, 48);
+	assert_int_equal(vmbus_ring_attach(&f->producer, f->memory, RING_SIZE, HEADER_SIZE), 0);
+	assert_int_equal(vmbus_ring_write_begin(&f->producer, &packet, 24, bounce, &where), -EAGAIN);
+	assert_int_equal(vmbus_ring_write_begin(&f->producer, &packet, 16, bounce, &where), 0);
+}
+
 static void test_full_by_one_gap(void **state)
 {
 	struct fixture *f = *state;
@@ -790,6 +883,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrap_inside_descriptor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_inside_payload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_at_padding_and_trailer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_in_place_matches_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_begin_without_end_leaves_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_by_one_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exact_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_short_buffer_consumes_nothing, setup, teardown),
