@@ -444,10 +444,13 @@ static bool requests_taken(const struct fuzz_client *fc)
 /* One pass of the worker's loop, the host's answers, then (@read) the client's reading. */
 static void pass(struct fuzz_client *fc, bool take, bool read, bool answer_all)
 {
+	uint64_t now;
+
 	serve_clients(worker, packet_buffer, take);
-	submit(worker);
+	now = winapi_clock_now_ns(); /* the worker's one read a pass, for its submission and reap */
+	submit(worker, now);
 	host_pass(answer_all);
-	reap(worker);
+	reap(worker, now);
 	flush_clients(worker);
 	if (read)
 		client_read_answers(fc);
