@@ -179,30 +179,24 @@ static void charge(struct pmd_client *client, int64_t cost)
 /* Write the answer into the client's ring (published later, by flush_clients()). */
 static int write_answer(struct pmd_request *request)
 {
-	uint8_t aside[sizeof(struct winapi_message_header) + WINAPI_MAX_INLINE_DATA];
-	const struct vmbus_ring_packet packet = {
+	uint8_t message[sizeof(struct winapi_message_header) + WINAPI_MAX_INLINE_DATA];
+	struct winapi_message response;
+	struct iovec payload;
+	struct vmbus_ring_packet packet = {
 		.type = VMBUS_PACKET_COMPLETION,
 		.trans_id = request->trans_id,
+		.payload = &payload,
+		.payload_count = 1,
 	};
-	struct winapi_message response;
-	size_t size;
-	void *out;
-	int rc;
+	int length;
 
 	winapi_message_set_response(&response, request->api_id, request->status, request->trans_id, request->reply,
 				    request->status == WINAPI_STATUS_OK ? request->reply_length : 0);
-	size = winapi_message_size(&response);
-	if (size > sizeof(aside))
-		return -EINVAL;
-	/* Encoded in place, as the driver's requests are (winapi_driver.c, write_request()). */
-	rc = vmbus_chan_write_begin(request->client->channel, &packet, (uint32_t)size, aside, &out);
-	if (rc != 0)
-		return rc;
-	rc = winapi_message_encode(&response, out, size);
-	if (rc < 0)
-		return rc;
-	vmbus_chan_write_end(request->client->channel, out);
-	return 0;
+	length = winapi_message_encode(&response, message, sizeof(message));
+	if (length < 0)
+		return length;
+	payload = (struct iovec){ .iov_base = message, .iov_len = (size_t)length };
+	return vmbus_chan_write(request->client->channel, &packet);
 }
 
 static void drop_answer(struct pmd_worker *worker, struct pmd_request *request)
