@@ -320,8 +320,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vmbus_device_close(device);
 	} else {
 		FUZZ_CHECK(rc < 0);
+		/*
+		 * A refusal the emulator sent as it should is the guest's error. Not so with one
+		 * descriptor more or fewer than the layout names (job.harmful): more than a message
+		 * may carry is cut off by the kernel, and the guest refuses the truncated message
+		 * with -EPROTO before it reads the status.
+		 */
 		if (size - 2 == sizeof(offer) && offer.magic == SIM_WIRE_MAGIC && offer.version == SIM_WIRE_VERSION &&
-		    offer.status < 0 && offer.status > -4096 && (data[0] & 0x38) == 0)
+		    offer.status < 0 && offer.status > -4096 && (data[0] & 0x38) == 0 && !job.harmful)
 			FUZZ_CHECK(rc == offer.status);
 	}
 	for (i = 0; i < job.kept_count; i++)
