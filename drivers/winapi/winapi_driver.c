@@ -421,23 +421,24 @@ static int submit_added(struct winapi_driver_queue *queue, uint64_t now)
 	return written;
 }
 
-int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
+/* A submission at @given_ns, or (NULL) at one clock read for the whole batch, if there is one. */
+static int submit(struct winapi_driver_queue *queue, const uint64_t *given_ns)
 {
 	if (queue == NULL)
 		return -EINVAL;
 	if (request_queue_peek_added(queue->requests) == REQUEST_NO_SLOT)
 		return 0;
-	/* One clock read for the whole batch. */
-	return submit_added(queue, winapi_clock_now_ns());
+	return submit_added(queue, given_ns != NULL ? *given_ns : winapi_clock_now_ns());
+}
+
+int winapi_driver_queue_submit(struct winapi_driver_queue *queue)
+{
+	return submit(queue, NULL);
 }
 
 int winapi_driver_queue_submit_at(struct winapi_driver_queue *queue, uint64_t now_ns)
 {
-	if (queue == NULL)
-		return -EINVAL;
-	if (request_queue_peek_added(queue->requests) == REQUEST_NO_SLOT)
-		return 0;
-	return submit_added(queue, now_ns);
+	return submit(queue, &now_ns);
 }
 
 /* ---- reaping ---- */
