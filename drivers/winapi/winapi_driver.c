@@ -376,14 +376,57 @@ static int write_request(struct winapi_driver_queue *queue, uint32_t index)
 	return 0;
 }
 
+/*
+ * Requests written, or ended unwritten, whose slots submit_added() updates under one taking of
+ * the table's lock. Taken once a request, the lock was 12 of the client's ~260 ns of CPU a
+ * request in batches of 32 (scripts/bench-profile.sh, issue 19). Until the flush publishes
+ * them, the host cannot answer any of them.
+ */
+#define SUBMIT_SETTLE_MAX 32
+
+struct submit_settle {
+	unsigned int count;
+	uint32_t index[SUBMIT_SETTLE_MAX];
+	int status[SUBMIT_SETTLE_MAX];
+};
+
+/*
+ * Under tx_lock: @settle's requests sent at @now, or ended with their error. Returns how many
+ * were sent. A channel that broke since they were written (request_table_fail_all(), under
+ * the same lock) ends them too: they would otherwise wait for their deadline.
+ */
+static int settle_submitted(struct winapi_driver_queue *queue, struct submit_settle *settle, uint64_t now)
+{
+	struct request_table *table = &queue->driver->table;
+	unsigned int i;
+	int sent = 0;
+
+	pthread_mutex_lock(&table->lock);
+	for (i = 0; i < settle->count; i++) {
+		int status = settle->status[i] != 0 ? settle->status[i] : table->broken;
+
+		if (status == 0) {
+			request_mark_sent(queue->requests, settle->index[i], now);
+			sent++;
+		} else { /* it cannot be sent (too large, bad buffer, channel gone): it ends */
+			request_finish(queue->requests, settle->index[i], status);
+		}
+	}
+	pthread_mutex_unlock(&table->lock);
+	settle->count = 0;
+	return sent;
+}
+
 /* The added requests, their deadlines counted from @now (read before the first byte goes out). */
 static int submit_added(struct winapi_driver_queue *queue, uint64_t now)
 {
 	struct winapi_driver *driver = queue->driver;
 	struct request_table *table = &driver->table;
 	int written = 0, rc = 0, failed = 0, flush_rc;
+	struct submit_settle settle;
 	uint32_t index;
 
+	settle.count = 0;
 	pthread_mutex_lock(&driver->tx_lock);
 	while ((index = request_queue_peek_added(queue->requests)) != REQUEST_NO_SLOT) {
 		rc = failed = __atomic_load_n(&table->broken, __ATOMIC_RELAXED);
@@ -392,16 +435,13 @@ static int submit_added(struct winapi_driver_queue *queue, uint64_t now)
 		if (rc == -EAGAIN)
 			break; /* ring full: what is written goes out, the rest waits for room */
 		request_queue_next_added(queue->requests);
-		pthread_mutex_lock(&table->lock);
-		if (rc == 0) {
-			request_mark_sent(queue->requests, index, now);
-			written++;
-		} else {
-			/* This request cannot be sent (too large, bad buffer, channel gone): it ends. */
-			request_finish(queue->requests, index, rc);
-		}
-		pthread_mutex_unlock(&table->lock);
+		settle.index[settle.count] = index;
+		settle.status[settle.count++] = rc;
+		if (settle.count == SUBMIT_SETTLE_MAX)
+			written += settle_submitted(queue, &settle, now);
 	}
+	if (settle.count != 0)
+		written += settle_submitted(queue, &settle, now);
 	/* The whole batch: one write_index publication, one signal decision. */
 	flush_rc = vmbus_chan_flush(driver->channel);
 	if (flush_rc != 0) {
@@ -484,7 +524,14 @@ static int accept_reply(struct request_queue *requests, uint32_t index, uint64_t
 }
 
 /*
- * The leader drains the RX ring without the lock, taking it per completion to hand it over.
+ * The leader drains the RX ring under the table's lock (it held the lock when it became the
+ * leader, and each answer is handed over under it), letting go of it every DRAIN_HOLD_MAX
+ * packets so that a submitter or another queue's reaper waits for no more than that.
+ * driver->reaping keeps other reapers from draining while it is let go. Let go around the
+ * drain and taken again for each answer, it was two more lock pairs on a winapi-pmd worker's
+ * echo: the worker's locks went from 114 to 53 ns an echo with this and the submission's
+ * (scripts/bench-profile.sh, issue 19).
+ *
  * Answers are judged against deadlines by @now_ns, the time the drain starts. Returns how
  * many packets it took, or a negative errno when the channel broke.
  *
@@ -493,6 +540,8 @@ static int accept_reply(struct request_queue *requests, uint32_t index, uint64_t
  * reads the clock after it woke, so the answer it finds is late; only one that lands during
  * this same drain is judged by its start.
  */
+#define DRAIN_HOLD_MAX 32
+
 static int drain(struct winapi_driver *driver, uint64_t now)
 {
 	struct request_table *table = &driver->table;
@@ -505,7 +554,6 @@ static int drain(struct winapi_driver *driver, uint64_t now)
 		rc = vmbus_chan_recv(driver->channel, driver->receive_buffer, driver->receive_size, &info);
 		if (rc == -EAGAIN)
 			break;
-		pthread_mutex_lock(&table->lock);
 		if (rc == -EBADMSG)
 			request_table_drop_unexpected(table, "a malformed packet", 0);
 		else if (rc == 0 && info.type != VMBUS_PACKET_COMPLETION)
@@ -514,10 +562,12 @@ static int drain(struct winapi_driver *driver, uint64_t now)
 			request_finish(requests, index,
 				       accept_reply(requests, index, info.trans_id, driver->receive_buffer + info.header_size,
 						    info.packet_size - info.header_size));
-		pthread_mutex_unlock(&table->lock);
 		if (rc != 0 && rc != -EBADMSG)
 			return rc;
-		taken++;
+		if (++taken % DRAIN_HOLD_MAX == 0) {
+			pthread_mutex_unlock(&table->lock);
+			pthread_mutex_lock(&table->lock);
+		}
 	}
 	rc = vmbus_chan_recv_done(driver->channel);
 	return rc != 0 ? rc : taken;
@@ -540,22 +590,22 @@ static void wait_for_completions(struct request_table *table, void *context, str
 		return;
 	}
 	driver->reaping = true;
-	pthread_mutex_unlock(&table->lock);
 	/*
 	 * The reap read the clock just before calling: a second read here cost a winapi-pmd
 	 * worker's echo 29 ns (kvm-clock) on its critical path, and a reaper's too.
 	 */
 	rc = drain(driver, now_ns);
 	if (rc == 0) {
+		pthread_mutex_unlock(&table->lock);
 		rc = vmbus_chan_wait(driver->channel, wake_ns == UINT64_MAX ? -1 :
 				     (int)((wake_ns - now_ns + 999999u) / 1000000u));
-		/* Take what woke us before taking the lock again. */
+		pthread_mutex_lock(&table->lock);
+		/* Take what woke us. */
 		if (rc == 0)
 			rc = drain(driver, winapi_clock_now_ns());
 	}
 	if (rc == -ETIMEDOUT)
 		rc = 0;
-	pthread_mutex_lock(&table->lock);
 	driver->reaping = false;
 	if (rc < 0 && table->broken == 0) {
 		if (rc == -ENOTCONN)
@@ -591,6 +641,7 @@ static void take_queue_events(struct winapi_driver_queue *queue)
 	driver->reaping = true;
 	pthread_mutex_unlock(&table->lock);
 	rc = vmbus_device_take_events(driver->device);
+	pthread_mutex_lock(&table->lock);
 	while (rc == 0) {
 		rc = drain(driver, winapi_clock_now_ns());
 		if (rc < 0)
@@ -601,7 +652,6 @@ static void take_queue_events(struct winapi_driver_queue *queue)
 		if (rc == -EAGAIN)
 			rc = 0; /* one came meanwhile: drain again */
 	}
-	pthread_mutex_lock(&table->lock);
 	driver->reaping = false;
 	if (rc < 0 && table->broken == 0)
 		request_table_fail_all(table, rc);
