@@ -925,7 +925,7 @@ static void *worker_main(void *argument)
 	struct pmd_client **owners;
 	struct pollfd *fds;
 	uint8_t *packet;
-	bool stopping;
+	bool stopping, waiting;
 
 	fds = calloc(max_fds, sizeof(*fds));
 	owners = calloc(max_fds, sizeof(*owners));
@@ -945,15 +945,18 @@ static void *worker_main(void *argument)
 		if (stopping && (worker->in_flight == 0 || worker->error != 0 || now >= drain_deadline))
 			break;
 		pass_start = now;
+		waiting = worker->in_flight != 0;
 		work = serve_clients(worker, packet, !stopping);
 		if (!stopping)
 			send_probe(worker, pass_start);
 		/*
 		 * One clock read for the pass's submission and its reap, where each read its own:
-		 * three kvm-clock reads (29 ns each) were on a pmd echo's critical path. Nothing at
-		 * the host, nothing new: neither needs the time.
+		 * three kvm-clock reads (29 ns each) were on a pmd echo's critical path. Only for
+		 * requests that were already on their way: those taken by an idle worker count
+		 * their deadlines from its last read, at most PMD_IDLE_CLOCK_PASSES idle passes
+		 * (microseconds) ago, so that the read is off the echo's path too (issue 19).
 		 */
-		if (worker->in_flight != 0)
+		if (waiting)
 			now = winapi_clock_now_ns();
 		submit(worker, now);
 		work += serve_inline_host(worker);
@@ -982,6 +985,8 @@ static void *worker_main(void *argument)
 		if (pmd->options.spin_ns == UINT32_MAX || now - idle_since < pmd->options.spin_ns) {
 			if (now >= yield_at) {
 				sched_yield();
+				/* Another thread may have run for a while: the next request's deadline counts from here. */
+				now = winapi_clock_now_ns();
 				yield_at = now + PMD_SPIN_YIELD_NS;
 			} else if (worker->in_flight == 0) {
 				/* Nothing can come from the host: only a client's request is news. */
