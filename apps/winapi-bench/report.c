@@ -222,9 +222,15 @@ void bench_evaluate_targets(const struct bench_results *results, struct bench_ta
 				       "x" };
 }
 
+/*
+ * Judged at a millionth of the unit: a gap of whole nanoseconds converted to microseconds
+ * came out as 0.30000000000000004 and missed a bound of 0.3 that it met.
+ */
 static bool target_met(const struct bench_target *target)
 {
-	return target->at_most ? target->measured <= target->bound : target->measured >= target->bound;
+	double measured = round(target->measured * 1e6) / 1e6;
+
+	return target->at_most ? measured <= target->bound : measured >= target->bound;
 }
 
 static void print_targets(const struct bench_target targets[BENCH_TARGETS])
