@@ -55,9 +55,9 @@ REQUESTS_SOURCES := lib/requests/request_table.c lib/requests/api_table.c
 # Transports: the winapi driver on VMBus (uio, emulator, winapi-pmd), the Hyper-V socket.
 DRIVER_SOURCES := drivers/winapi/winapi_driver.c drivers/winapi/winapi_transport.c drivers/winapi/pmd_client.c \
 	drivers/winapi/pmd_path.c drivers/hvsock/hvsock_transport.c drivers/transports.c
-LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/apis.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
+LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/apis.c lib/lowlat/host_apis.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
 HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/events.c drivers/host/tick.c drivers/host/sim_memory.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
-	drivers/host/buffer_test.c drivers/host/perf_test.c
+	drivers/host/buffer_test.c drivers/host/perf_test.c drivers/host/system_apis.c drivers/host/system_posix.c
 # DPDK telemetry v2 server and client: winapi-pmd serves with it, its --stats and tests query.
 TELEMETRY_SOURCES := lib/telemetry/telemetry.c
 
@@ -159,7 +159,7 @@ MINGW_CC := x86_64-w64-mingw32-gcc
 WINDOWS := $(BUILD)/windows
 WINDOWS_JANSSON := $(WINDOWS)/jansson
 WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
-	drivers/host/events.c drivers/host/tick.c \
+	drivers/host/events.c drivers/host/tick.c drivers/host/system_apis.c drivers/host/system_windows.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/gpa.c \
 	lib/winapi/protocol.c drivers/hvsock/hvsock_wire.c lib/winapi/crc32c_sse42.c lib/winapi/crc32c_page.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))
@@ -218,7 +218,7 @@ $(TESTBIN)/sim_ut: $(call objects,tests/unit/sim_ut.c) $(LIB)/libvmbus.a
 # uio_ut includes drivers/bus/uio/*.c itself (fake open/mmap), so the archive's copies stay out.
 $(TESTBIN)/uio_ut: $(call objects,tests/unit/uio_ut.c) $(LIB)/libvmbus.a
 $(TESTBIN)/protocol_ut: $(call objects,tests/unit/protocol_ut.c) $(PROTOCOL_OBJECTS)
-$(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SOURCES))
+$(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SOURCES)) $(PROTOCOL_OBJECTS)
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 # host_answer_ut: the answer step the QEMU device (drivers/host/qemu) runs, on fake guest pages.
 $(TESTBIN)/host_answer_ut: $(call objects,tests/unit/host_answer_ut.c) $(LIB)/libwinapi-host.a

@@ -468,10 +468,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &action, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* The emulator posts events: its guests may subscribe to the tick. */
-	rc = winapi_host_api_register(&winapi_host_tick_api);
+	/* The emulator posts events (winapi.tick) and serves the host APIs. */
+	rc = winapi_host_register_apis();
 	if (rc != 0) {
-		fprintf(stderr, "winapi-host-sim: cannot register winapi.tick: %s\n", strerror(-rc));
+		fprintf(stderr, "winapi-host-sim: cannot register the host APIs: %s\n", strerror(-rc));
 		return 1;
 	}
 	rc = vmbus_sim_host_listen(&config, &listener);

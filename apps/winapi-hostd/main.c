@@ -446,10 +446,10 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &action, NULL);
 	sigaction(SIGTERM, &action, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* The service posts events: its guests may subscribe to the tick. */
-	rc = winapi_host_api_register(&winapi_host_tick_api);
+	/* The service posts events (winapi.tick) and serves the host APIs. */
+	rc = winapi_host_register_apis();
 	if (rc != 0) {
-		fprintf(stderr, "winapi-hostd: cannot register winapi.tick: %s\n", strerror(-rc));
+		fprintf(stderr, "winapi-hostd: cannot register the host APIs: %s\n", strerror(-rc));
 		return 1;
 	}
 

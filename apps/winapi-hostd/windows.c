@@ -393,9 +393,9 @@ int main(int argc, char **argv)
 		printf("%s\n", service_id);
 		return 0;
 	}
-	/* The service posts events: its guests may subscribe to the tick. */
-	if (winapi_host_api_register(&winapi_host_tick_api) != 0) {
-		fprintf(stderr, "winapi-hostd: cannot register winapi.tick\n");
+	/* The service posts events (winapi.tick) and serves the host APIs. */
+	if (winapi_host_register_apis() != 0) {
+		fprintf(stderr, "winapi-hostd: cannot register the host APIs\n");
 		return 1;
 	}
 	connections = malloc(options.max_connections * sizeof(*connections));

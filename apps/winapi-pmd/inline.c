@@ -45,9 +45,9 @@ int pmd_inline_open(struct pmd *pmd, const struct vmbus_guid *class_id, const st
 		return -EINVAL;
 	}
 	/* What winapi-host-sim serves, so that clients see the same API table. */
-	rc = winapi_host_api_register(&winapi_host_tick_api);
+	rc = winapi_host_register_apis();
 	if (rc != 0) {
-		winapi_log(WINAPI_LOG_ERR, "pmd", "cannot register winapi.tick: %s", winapi_strerror(rc));
+		winapi_log(WINAPI_LOG_ERR, "pmd", "cannot register the host APIs: %s", winapi_strerror(rc));
 		return rc;
 	}
 	/* winapi-host-sim's default profile; rings sized for the inline host (above). */

@@ -29,6 +29,8 @@ struct options {
 	uint64_t size;            /* --size: buffer bytes (buffer test) or bytes to move (benchmark) */
 	unsigned int buffers;
 	bool list_apis;
+	bool clock;
+	bool info;
 };
 
 static void usage(FILE *out)
@@ -54,6 +56,10 @@ static void usage(FILE *out)
 		"      --batch N           benchmark rate: requests per submission, 1..64 (default 32)\n"
 		"      --list-apis         the host's protocol versions and API table: name, id,\n"
 		"                          version, inline limits, what the host does with each buffer\n"
+		"      --clock             the host's clocks against this machine's (host.time): offsets\n"
+		"                          of the wall and monotonic clocks and their error bound, from\n"
+		"                          the tightest of --iterations round trips (default 1000)\n"
+		"      --info              what the host is (host.info): system, name, processors, memory\n"
 		"  -s, --socket PATH       the host emulator's socket (sets WINAPI_SIM_SOCKET)\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -524,6 +530,40 @@ static int list_apis(winapi_handle_t handle)
 	return 0;
 }
 
+/* ---- host APIs ---- */
+
+static int show_clock(winapi_handle_t handle, uint64_t round_trips)
+{
+	winapi_clock_offset_t offset;
+	int rc;
+
+	rc = winapi_clock_offset(handle, round_trips > 100000 ? 100000 : (unsigned int)round_trips, &offset);
+	if (rc != 0)
+		return fail("clock offset (host.time)", rc);
+	printf("clock: host minus this machine: wall clock %+.3f us, monotonic clock %+.3f us\n",
+	       (double)offset.realtime_offset_ns / 1e3, (double)offset.monotonic_offset_ns / 1e3);
+	printf("clock: error bound +/- %.3f us (the tightest of %u round trips: %.3f us)\n",
+	       (double)offset.error_bound_ns / 1e3, offset.round_trips, (double)offset.round_trip_ns / 1e3);
+	return 0;
+}
+
+static int show_info(winapi_handle_t handle)
+{
+	winapi_host_info_t info;
+	int rc;
+
+	rc = winapi_host_info(handle, &info);
+	if (rc != 0)
+		return fail("host info (host.info)", rc);
+	printf("host: %s\n", info.host_name[0] != '\0' ? info.host_name : "(no name)");
+	printf("system: %s %s (%u.%u.%u)\n", info.os_name, info.os_version, info.os_major, info.os_minor,
+	       info.os_build);
+	printf("processors: %u%s%s\n", info.processor_count, info.processor[0] != '\0' ? " x " : "", info.processor);
+	printf("memory: %.1f GiB, %.1f GiB available\n", (double)info.memory_total / (1u << 30),
+	       (double)info.memory_available / (1u << 30));
+	return 0;
+}
+
 static int stress(winapi_handle_t handle, uint64_t rounds)
 {
 	char text[WINAPI_MAX_INLINE_DATA + 1];
@@ -550,7 +590,8 @@ static int stress(winapi_handle_t handle, uint64_t rounds)
 
 int main(int argc, char **argv)
 {
-	enum { OPTION_INTEGRATION = 256, OPTION_STRESS, OPTION_BENCHMARK, OPTION_LIST_APIS, OPTION_BATCH };
+	enum { OPTION_INTEGRATION = 256, OPTION_STRESS, OPTION_BENCHMARK, OPTION_LIST_APIS, OPTION_BATCH, OPTION_CLOCK,
+	       OPTION_INFO };
 	static const struct option long_options[] = {
 		{ "test", required_argument, NULL, 't' },
 		{ "message", required_argument, NULL, 'm' },
@@ -563,6 +604,8 @@ int main(int argc, char **argv)
 		{ "benchmark", required_argument, NULL, OPTION_BENCHMARK },
 		{ "batch", required_argument, NULL, OPTION_BATCH },
 		{ "list-apis", no_argument, NULL, OPTION_LIST_APIS },
+		{ "clock", no_argument, NULL, OPTION_CLOCK },
+		{ "info", no_argument, NULL, OPTION_INFO },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -634,6 +677,12 @@ int main(int argc, char **argv)
 		case OPTION_LIST_APIS:
 			options.list_apis = true;
 			break;
+		case OPTION_CLOCK:
+			options.clock = true;
+			break;
+		case OPTION_INFO:
+			options.info = true;
+			break;
 		case 's':
 			setenv("WINAPI_SIM_SOCKET", optarg, 1);
 			break;
@@ -672,6 +721,8 @@ int main(int argc, char **argv)
 	}
 	if (options.list_apis)
 		status = list_apis(handle);
+	else if (options.clock || options.info)
+		status = (options.info ? show_info(handle) : 0) | (options.clock ? show_clock(handle, options.iterations) : 0);
 	else if (options.integration)
 		status = integration(handle, size_given ? options.size : WINAPI_MAX_BUFFER_SIZE);
 	else if (options.stress)

@@ -61,6 +61,8 @@
  *   winapi_subscribe, winapi_unsubscribe | as winapi_echo
  *   winapi_queue_receive_events, | as winapi_queue_echo
  *     winapi_queue_event_fd |
+ *   winapi_host_time, _info, | as winapi_echo
+ *     winapi_clock_offset |
  *   winapi_api_list, _lookup, | anything but winapi_cleanup of that handle (the first
  *     winapi_protocol_versions |   asks the host; the others wait for its answer)
  *
@@ -75,6 +77,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <winapi/host_apis.h>
 #include <winapi/protocol.h>
 
 #ifdef __cplusplus
@@ -384,6 +387,48 @@ int winapi_queue_receive_events(winapi_queue_t queue, uint64_t subscription, win
  * @return the descriptor; -EINVAL; -EOPNOTSUPP (this transport has none); -ENOMEM; -EMFILE.
  */
 int winapi_queue_event_fd(winapi_queue_t queue);
+
+/* ---- Host APIs (<winapi/host_apis.h>): calls of host.time and host.info ---- */
+
+/** The host's clocks (host.time), in host byte order. */
+typedef struct winapi_host_time winapi_host_time_t;
+/** What the host is (host.info): texts NUL-terminated UTF-8. */
+typedef struct winapi_host_info winapi_host_info_t;
+
+/**
+ * Read the host's clocks (host.time 1.x): one call.
+ * @return 0; -EINVAL (NULL); -EOPNOTSUPP (the host serves no host.time); -EPROTONOSUPPORT
+ *         (another major of it); -EBADMSG (the answer failed winapi_host_time_decode()); and
+ *         winapi_call_api()'s errors.
+ */
+int winapi_host_time(winapi_handle_t handle, winapi_host_time_t *time);
+
+/**
+ * Ask the host what it is (host.info 1.x). @return as winapi_host_time().
+ */
+int winapi_host_info(winapi_handle_t handle, winapi_host_info_t *info);
+
+/** The host's clocks against this machine's, as winapi_clock_offset() estimates them. */
+typedef struct winapi_clock_offset {
+	int64_t realtime_offset_ns;  /**< host wall clock minus this machine's CLOCK_REALTIME */
+	int64_t monotonic_offset_ns; /**< host monotonic clock minus this machine's CLOCK_MONOTONIC */
+	uint64_t error_bound_ns;     /**< both offsets are right to within +/- this */
+	uint64_t round_trip_ns;      /**< the round trip of the call they come from (the tightest) */
+	unsigned int round_trips;    /**< calls made */
+} winapi_clock_offset_t;
+
+/**
+ * Estimate the host's clocks against this machine's as NTP does: @p round_trips calls of
+ * host.time (1..100000), each between two reads of this machine's clocks; the host read its
+ * clocks somewhere between them, so the offset is the host's reading minus the midpoint, wrong
+ * by at most half the round trip plus the host clock's resolution. The call with the tightest
+ * round trip wins. With the polled VMBus path a round trip is about a microsecond, and so is
+ * the bound; through a socket it is tens of microseconds.
+ * @return 0; -EINVAL (NULL, round_trips out of range); -ERANGE (an offset does not fit 63
+ *         bits); -EAGAIN (this machine's wall clock stepped back across every call); and
+ *         winapi_host_time()'s errors.
+ */
+int winapi_clock_offset(winapi_handle_t handle, unsigned int round_trips, winapi_clock_offset_t *offset);
 
 /** Counters of one handle. */
 struct winapi_stats {

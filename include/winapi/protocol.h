@@ -38,6 +38,7 @@
 #define WINAPI_PROTOCOL_H
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -329,6 +330,12 @@ static_assert(sizeof(struct winapi_api_list_reply) == 16, "list reply head is 16
 
 /** The seeds' three APIs as a 1.0 host serves them (winapi.echo, winapi.buffer_test, winapi.perf_test). */
 extern const struct winapi_api_entry winapi_seed_apis[3];
+
+/**
+ * Whether the @p length bytes at @p text are strict UTF-8: no overlong forms, surrogates or
+ * code points past U+10FFFF (what JSON and the host APIs' texts carry).
+ */
+bool winapi_utf8_valid(const void *text, size_t length);
 
 /** Whether @p name is a valid API name (see WINAPI_API_NAME_SIZE). */
 int winapi_api_name_check(const char *name);

@@ -105,6 +105,21 @@ struct winapi_host_api {
  */
 extern const struct winapi_host_api winapi_host_tick_api;
 
+/**
+ * "host.time" 1.0 and "host.info" 1.0 (<winapi/host_apis.h>): this machine's clocks and what
+ * it is, read with POSIX calls in the Linux build and Win32 calls in the Windows build.
+ */
+extern const struct winapi_host_api winapi_host_time_api;
+extern const struct winapi_host_api winapi_host_info_api;
+
+/**
+ * Register what every host that runs as a program serves besides the seeds: winapi.tick,
+ * host.time, host.info (winapi-host-sim, winapi-hostd on Linux and Windows, winapi-pmd's
+ * inline host). Registering them again is not an error.
+ * @return 0, or winapi_host_api_register()'s error (-EEXIST: another API has one's id or name).
+ */
+int winapi_host_register_apis(void);
+
 /** APIs one process may register, the seeds' included. */
 #define WINAPI_HOST_MAX_APIS 256u
 

@@ -16,8 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <winapi_internal/telemetry.h>
+#include <winapi/protocol.h>
 #include <winapi_internal/clock.h>
+#include <winapi_internal/telemetry.h>
 
 /* "/", "/help" and "/info" live in the same sorted table as the daemon's commands. */
 #define BUILTIN_COMMANDS 3
@@ -64,49 +65,6 @@ struct pmd_telemetry {
 	char input[PMD_TELEMETRY_MAX_INPUT_LEN + 1];
 	char output[PMD_TELEMETRY_MAX_OUTPUT_LEN];
 };
-
-/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as jansson wants it. */
-static bool utf8_valid(const char *text, size_t length)
-{
-	const unsigned char *bytes = (const unsigned char *)text;
-	size_t i = 0;
-
-	while (i < length) {
-		uint32_t code_point, smallest;
-		size_t extra, k;
-
-		if (bytes[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((bytes[i] & 0xe0) == 0xc0) {
-			extra = 1;
-			code_point = bytes[i] & 0x1f;
-			smallest = 0x80;
-		} else if ((bytes[i] & 0xf0) == 0xe0) {
-			extra = 2;
-			code_point = bytes[i] & 0x0f;
-			smallest = 0x800;
-		} else if ((bytes[i] & 0xf8) == 0xf0) {
-			extra = 3;
-			code_point = bytes[i] & 0x07;
-			smallest = 0x10000;
-		} else {
-			return false;
-		}
-		if (length - i <= extra)
-			return false;
-		for (k = 1; k <= extra; k++) {
-			if ((bytes[i + k] & 0xc0) != 0x80)
-				return false;
-			code_point = code_point << 6 | (bytes[i + k] & 0x3f);
-		}
-		if (code_point < smallest || code_point > 0x10ffff || (code_point >= 0xd800 && code_point <= 0xdfff))
-			return false;
-		i += extra + 1;
-	}
-	return true;
-}
 
 static bool command_name_valid(const char *name)
 {
@@ -218,7 +176,7 @@ int pmd_telemetry_create(const char *socket_path, const char *version, struct pm
 	if (socket_path == NULL || socket_path[0] == '\0' || version == NULL)
 		return -EINVAL;
 	version_length = strnlen(version, PMD_TELEMETRY_MAX_STRING_LEN + 1);
-	if (version_length > PMD_TELEMETRY_MAX_STRING_LEN || !utf8_valid(version, version_length))
+	if (version_length > PMD_TELEMETRY_MAX_STRING_LEN || !winapi_utf8_valid(version, version_length))
 		return -EINVAL;
 	if (strlen(socket_path) >= sizeof(telemetry->path))
 		return -ENAMETOOLONG;
@@ -248,7 +206,7 @@ int pmd_telemetry_register(struct pmd_telemetry *telemetry, const char *command,
 	if (command == NULL || !command_name_valid(command) || handler == NULL || help == NULL)
 		return -EINVAL;
 	help_length = strnlen(help, PMD_TELEMETRY_MAX_STRING_LEN + 1);
-	if (help_length > PMD_TELEMETRY_MAX_STRING_LEN || !utf8_valid(help, help_length))
+	if (help_length > PMD_TELEMETRY_MAX_STRING_LEN || !winapi_utf8_valid(help, help_length))
 		return -EINVAL;
 	return add_command(telemetry, command, handler, context, help);
 }
@@ -464,13 +422,13 @@ static int answer_message(struct pmd_telemetry *telemetry, int fd, size_t length
 		while (key_length > 0 && ((unsigned char)text[key_length] & 0xc0) == 0x80)
 			key_length--;
 	}
-	if (!utf8_valid(text, key_length))
+	if (!winapi_utf8_valid(text, key_length))
 		return -EPROTO; /* no JSON key can name this: not a telemetry client */
 	text[length] = '\0';
 	text[command_length] = '\0';
 	params = comma != NULL ? text + command_length + 1 : text + length;
 	if (!truncated && !has_nul && command_length <= PMD_TELEMETRY_MAX_COMMAND_LEN &&
-	    utf8_valid(params, strlen(params)))
+	    winapi_utf8_valid(params, strlen(params)))
 		command = find_command(telemetry, text);
 	if (command != NULL && command->handler(command->name, params, command->context, &value) != 0) {
 		json_decref(value);

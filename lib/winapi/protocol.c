@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <winapi/host_apis.h>
 #include <winapi/protocol.h>
 
 static uint32_t header_checksum(const struct winapi_message_header *header)
@@ -655,4 +656,143 @@ int winapi_event_wait_reply_decode(const void *in, size_t length, struct winapi_
 		cursor += padded;
 	}
 	return cursor == end ? 0 : -EBADMSG;
+}
+
+/* ---- text ---- */
+
+bool winapi_utf8_valid(const void *text, size_t length)
+{
+	const unsigned char *bytes = text;
+	size_t i = 0;
+
+	while (i < length) {
+		uint32_t code_point, smallest;
+		size_t extra, k;
+
+		if (bytes[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((bytes[i] & 0xe0) == 0xc0) {
+			extra = 1;
+			code_point = bytes[i] & 0x1f;
+			smallest = 0x80;
+		} else if ((bytes[i] & 0xf0) == 0xe0) {
+			extra = 2;
+			code_point = bytes[i] & 0x0f;
+			smallest = 0x800;
+		} else if ((bytes[i] & 0xf8) == 0xf0) {
+			extra = 3;
+			code_point = bytes[i] & 0x07;
+			smallest = 0x10000;
+		} else {
+			return false;
+		}
+		if (length - i <= extra)
+			return false;
+		for (k = 1; k <= extra; k++) {
+			if ((bytes[i + k] & 0xc0) != 0x80)
+				return false;
+			code_point = code_point << 6 | (bytes[i + k] & 0x3f);
+		}
+		if (code_point < smallest || code_point > 0x10ffff || (code_point >= 0xd800 && code_point <= 0xdfff))
+			return false;
+		i += extra + 1;
+	}
+	return true;
+}
+
+/* ---- host APIs: host.time, host.info ---- */
+
+void winapi_host_time_encode(const struct winapi_host_time *time, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_64(&cursor, time->realtime_ns);
+	put_64(&cursor, time->monotonic_ns);
+	put_32(&cursor, time->resolution_ns);
+	put_32(&cursor, 0);
+}
+
+int winapi_host_time_decode(const void *in, size_t length, struct winapi_host_time *time)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || time == NULL || length < WINAPI_HOST_TIME_SIZE)
+		return -EBADMSG;
+	time->realtime_ns = get_64(&cursor);
+	time->monotonic_ns = get_64(&cursor);
+	time->resolution_ns = get_32(&cursor);
+	time->reserved = get_32(&cursor);
+	if (time->realtime_ns == 0 || time->resolution_ns == 0 || time->resolution_ns > 1000000000u)
+		return -EBADMSG;
+	return 0;
+}
+
+/* @text cut to @size - 1 bytes at most, never inside a UTF-8 character, then NULs to @size. */
+static void put_text(uint8_t **cursor, const char *text, size_t size)
+{
+	size_t length = strnlen(text, size);
+
+	if (length == size) {
+		length = size - 1;
+		while (length > 0 && ((unsigned char)text[length] & 0xc0) == 0x80)
+			length--;
+	}
+	memcpy(*cursor, text, length);
+	memset(*cursor + length, 0, size - length);
+	*cursor += size;
+}
+
+/* A text field from the peer: NUL-terminated within @size, NUL-padded, UTF-8. */
+static int get_text(const uint8_t **cursor, char *text, size_t size)
+{
+	size_t length = strnlen((const char *)*cursor, size), i;
+
+	if (length == size || !winapi_utf8_valid(*cursor, length))
+		return -EBADMSG;
+	for (i = length; i < size; i++)
+		if ((*cursor)[i] != 0)
+			return -EBADMSG;
+	memcpy(text, *cursor, size);
+	*cursor += size;
+	return 0;
+}
+
+void winapi_host_info_encode(const struct winapi_host_info *info, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_32(&cursor, info->processor_count);
+	put_32(&cursor, info->os_major);
+	put_32(&cursor, info->os_minor);
+	put_32(&cursor, info->os_build);
+	put_64(&cursor, info->memory_total);
+	put_64(&cursor, info->memory_available);
+	put_text(&cursor, info->os_name, sizeof(info->os_name));
+	put_text(&cursor, info->os_version, sizeof(info->os_version));
+	put_text(&cursor, info->host_name, sizeof(info->host_name));
+	put_text(&cursor, info->processor, sizeof(info->processor));
+}
+
+int winapi_host_info_decode(const void *in, size_t length, struct winapi_host_info *info)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || info == NULL || length < WINAPI_HOST_INFO_SIZE)
+		return -EBADMSG;
+	info->processor_count = get_32(&cursor);
+	info->os_major = get_32(&cursor);
+	info->os_minor = get_32(&cursor);
+	info->os_build = get_32(&cursor);
+	info->memory_total = get_64(&cursor);
+	info->memory_available = get_64(&cursor);
+	if (info->processor_count == 0 || info->memory_available > info->memory_total)
+		return -EBADMSG;
+	if (get_text(&cursor, info->os_name, sizeof(info->os_name)) != 0 ||
+	    get_text(&cursor, info->os_version, sizeof(info->os_version)) != 0 ||
+	    get_text(&cursor, info->host_name, sizeof(info->host_name)) != 0 ||
+	    get_text(&cursor, info->processor, sizeof(info->processor)) != 0)
+		return -EBADMSG;
+	return 0;
 }

@@ -34,7 +34,7 @@ host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vm
 	$(filter-out drivers/host/sim_memory.c,$(HOST_SOURCES))
 pmd_request_fuzz_SOURCES := apps/winapi-pmd/request.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
 policy_fuzz_SOURCES := apps/winapi-pmd/policy.c lib/requests/api_table.c $(FUZZ_PROTOCOL)
-telemetry_fuzz_SOURCES :=
+telemetry_fuzz_SOURCES := $(FUZZ_PROTOCOL)
 baseline_fuzz_SOURCES := apps/winapi-bench/baseline.c $(FUZZ_PROTOCOL)
 hvsock_fuzz_SOURCES := $(FUZZ_PROTOCOL) lib/log/log.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
 	drivers/host/events.c \
