@@ -84,12 +84,12 @@ STATIC_PROBE := $(BUILD)/static/vmbus-probe
 UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(TESTBIN)/sim_ut \
 	$(TESTBIN)/uio_ut $(TESTBIN)/telemetry_ut $(TESTBIN)/hvsock_ut $(TESTBIN)/hcs_ut \
 	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut \
-	$(TESTBIN)/api_table_ut $(TESTBIN)/policy_ut
+	$(TESTBIN)/api_table_ut $(TESTBIN)/policy_ut $(TESTBIN)/host_system_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
 	$(TESTBIN)/headers_test $(TESTBIN)/systemd_unit_test $(TESTBIN)/secure_env_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
-	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e $(TESTBIN)/pmd_inline_e2e
+	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e $(TESTBIN)/pmd_inline_e2e $(TESTBIN)/host_apis_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -222,6 +222,8 @@ $(TESTBIN)/telemetry_ut: $(call objects,tests/unit/telemetry_ut.c $(TELEMETRY_SO
 $(TESTBIN)/hvsock_ut: $(call objects,tests/unit/hvsock_ut.c) $(PROTOCOL_OBJECTS)
 # host_answer_ut: the answer step the QEMU device (drivers/host/qemu) runs, on fake guest pages.
 $(TESTBIN)/host_answer_ut: $(call objects,tests/unit/host_answer_ut.c) $(LIB)/libwinapi-host.a
+# host_system_ut: host.info's texts as the host copies them from the machine.
+$(TESTBIN)/host_system_ut: $(call objects,tests/unit/host_system_ut.c) $(LIB)/libwinapi-host.a
 $(TESTBIN)/request_table_ut: $(call objects,tests/unit/request_table_ut.c lib/requests/request_table.c lib/log/log.c)
 $(TESTBIN)/api_table_ut: $(call objects,tests/unit/api_table_ut.c lib/requests/api_table.c) $(PROTOCOL_OBJECTS)
 # policy_ut: winapi-pmd's access policy, with the system's own user and groups.
@@ -320,6 +322,12 @@ $(TESTBIN)/hvsock_e2e: $(call objects,tests/e2e/hvsock_e2e.c) $(E2E_HELPER) $(LI
 # api_e2e registers APIs of its own on a host it runs in-process (drivers/host over the
 # emulator's bus) and calls them through liblowlat, directly and through winapi-pmd.
 $(TESTBIN)/api_e2e: $(call objects,tests/e2e/api_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a $(LIB)/libwinapi-host.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
+
+# host_apis_e2e: host.time and host.info as the programs serve them (winapi-host-sim,
+# winapi-pmd with both backends, winapi-hostd), checked against this machine.
+$(TESTBIN)/host_apis_e2e: $(call objects,tests/e2e/host_apis_e2e.c) $(E2E_HELPER) $(LIB)/liblowlat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_PROTOCOL)
 

@@ -14,6 +14,7 @@
 #include <vmbus/channel.h>
 #include <vmbus/memory.h>
 #include <vmbus/ring.h>
+#include <winapi/host_apis.h>
 #include <winapi/protocol.h>
 
 #include "../../drivers/bus/sim/sim_wire.h"
@@ -443,6 +444,24 @@ static void protocol_seeds(void)
 			reply, sizeof(reply));
 		size = reply_message(6, WINAPI_API_EVENT_WAIT, reply, (uint32_t)length, message, sizeof(message));
 		protocol_seed("event-wait-reply", message, size);
+	}
+
+	/* The host APIs' replies (host.time, host.info), as every host sends them. */
+	{
+		struct winapi_host_info info = { .processor_count = 2, .os_major = 10, .os_build = 26100,
+						 .memory_total = 1u << 30, .memory_available = 1u << 29,
+						 .os_name = "Windows", .os_version = "10.0.26100 (Wine 8.0)",
+						 .host_name = "h\xc3\xb4te", .processor = "AMD EPYC" };
+		uint8_t reply[WINAPI_HOST_INFO_SIZE];
+
+		winapi_host_time_encode(&(struct winapi_host_time){ .realtime_ns = 1765000000000000000ull,
+								    .monotonic_ns = 123456789, .resolution_ns = 100 },
+					reply);
+		size = reply_message(7, WINAPI_HOST_TIME_ID, reply, WINAPI_HOST_TIME_SIZE, message, sizeof(message));
+		protocol_seed("host-time-reply", message, size);
+		winapi_host_info_encode(&info, reply);
+		size = reply_message(8, WINAPI_HOST_INFO_ID, reply, WINAPI_HOST_INFO_SIZE, message, sizeof(message));
+		protocol_seed("host-info-reply", message, size);
 	}
 
 	/* Another major version: decoded far enough to be answered. */

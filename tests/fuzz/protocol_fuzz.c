@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <winapi/host_apis.h>
 #include <winapi/protocol.h>
 
 #include "../unit/le_bytes.h"
@@ -65,6 +66,8 @@ static void check_control_payloads(const uint8_t *bytes, size_t length)
 	struct winapi_subscribe_request subscribe;
 	struct winapi_api_list_reply list;
 	struct winapi_event_wait_reply reply;
+	struct winapi_host_info info;
+	struct winapi_host_time time;
 	uint32_t i;
 
 	if (winapi_api_list_reply_decode(bytes, length, &list, entries, WINAPI_API_LIST_PAGE) == 0) {
@@ -88,6 +91,21 @@ static void check_control_payloads(const uint8_t *bytes, size_t length)
 	if (winapi_subscribe_request_decode(bytes, length, &subscribe) == 0) {
 		winapi_subscribe_request_encode(&subscribe, encoded);
 		FUZZ_CHECK(subscribe.depth <= WINAPI_EVENT_MAX_DEPTH && memcmp(encoded, bytes, 8) == 0);
+	}
+	/* The host APIs' replies: what decodes re-encodes to the same bytes, reserved aside. */
+	if (winapi_host_time_decode(bytes, length, &time) == 0) {
+		FUZZ_CHECK(length >= WINAPI_HOST_TIME_SIZE && time.realtime_ns != 0 && time.resolution_ns != 0 &&
+			   time.resolution_ns <= 1000000000u);
+		winapi_host_time_encode(&time, encoded);
+		FUZZ_CHECK(memcmp(encoded, bytes, 20) == 0);
+	}
+	if (winapi_host_info_decode(bytes, length, &info) == 0) {
+		FUZZ_CHECK(length >= WINAPI_HOST_INFO_SIZE && info.processor_count != 0 &&
+			   info.memory_available <= info.memory_total);
+		FUZZ_CHECK(strlen(info.host_name) < sizeof(info.host_name) &&
+			   winapi_utf8_valid(info.host_name, strlen(info.host_name)));
+		winapi_host_info_encode(&info, encoded);
+		FUZZ_CHECK(memcmp(encoded, bytes, WINAPI_HOST_INFO_SIZE) == 0);
 	}
 }
 

@@ -28,7 +28,7 @@ static int echo_params(const char *command, const char *params, void *context, j
 	(void)command;
 	(void)context;
 	handler_calls++;
-	FUZZ_CHECK(utf8_valid(params, strlen(params)));
+	FUZZ_CHECK(winapi_utf8_valid(params, strlen(params)));
 	*value = json_string(params);
 	FUZZ_CHECK(*value != NULL);
 	return 0;

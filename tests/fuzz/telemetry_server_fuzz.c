@@ -253,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *params = comma != NULL ? text + command_length + 1 : "";
 
 		text[command_length] = '\0';
-		check_value(daemon, text, params, utf8_valid(params, strlen(params)), connection.uid,
+		check_value(daemon, text, params, winapi_utf8_valid(params, strlen(params)), connection.uid,
 			    json_object_iter_value(json_object_iter(parsed)));
 	}
 	json_decref(parsed);

@@ -17,6 +17,7 @@
 
 #include "le_bytes.h"
 
+#include <winapi/host_apis.h>
 #include <winapi/protocol.h>
 #include <winapi_internal/crc32c.h>
 
@@ -361,6 +362,154 @@ static void test_status_mapping(void **state)
 	assert_string_equal(winapi_status_name(WINAPI_STATUS_UNSUPPORTED_API), "unsupported api");
 }
 
+/* ---- host APIs: host.time and host.info replies ---- */
+
+static void test_host_time_layout(void **state)
+{
+	const struct winapi_host_time time = { .realtime_ns = 0x1122334455667788ull, .monotonic_ns = 42,
+					       .resolution_ns = 100, .reserved = 7 };
+	struct winapi_host_time decoded;
+	uint8_t bytes[WINAPI_HOST_TIME_SIZE + 8];
+
+	(void)state;
+	memset(bytes, 0xee, sizeof(bytes));
+	winapi_host_time_encode(&time, bytes);
+	assert_int_equal(get_le64(bytes), 0x1122334455667788ull);
+	assert_int_equal(get_le64(bytes + 8), 42);
+	assert_int_equal(get_le32(bytes + 16), 100);
+	assert_int_equal(get_le32(bytes + 20), 0); /* reserved goes as zero */
+	assert_int_equal(bytes[24], 0xee);         /* nothing past the reply */
+	assert_int_equal(winapi_host_time_decode(bytes, WINAPI_HOST_TIME_SIZE, &decoded), 0);
+	assert_int_equal(decoded.realtime_ns, time.realtime_ns);
+	assert_int_equal(decoded.monotonic_ns, 42);
+	assert_int_equal(decoded.resolution_ns, 100);
+	/* A later minor may append fields. */
+	assert_int_equal(winapi_host_time_decode(bytes, sizeof(bytes), &decoded), 0);
+}
+
+static void test_host_time_rejects(void **state)
+{
+	struct winapi_host_time decoded;
+	uint8_t bytes[WINAPI_HOST_TIME_SIZE];
+
+	(void)state;
+	winapi_host_time_encode(&(struct winapi_host_time){ .realtime_ns = 1, .resolution_ns = 1 }, bytes);
+	assert_int_equal(winapi_host_time_decode(bytes, sizeof(bytes) - 1, &decoded), -EBADMSG);
+	assert_int_equal(winapi_host_time_decode(NULL, sizeof(bytes), &decoded), -EBADMSG);
+	put_le64(bytes, 0);
+	assert_int_equal(winapi_host_time_decode(bytes, sizeof(bytes), &decoded), -EBADMSG);
+	put_le64(bytes, 1);
+	put_le32(bytes + 16, 0);
+	assert_int_equal(winapi_host_time_decode(bytes, sizeof(bytes), &decoded), -EBADMSG);
+	put_le32(bytes + 16, 1000000001u);
+	assert_int_equal(winapi_host_time_decode(bytes, sizeof(bytes), &decoded), -EBADMSG);
+	put_le32(bytes + 16, 1000000000u);
+	assert_int_equal(winapi_host_time_decode(bytes, sizeof(bytes), &decoded), 0);
+}
+
+static void example_info(struct winapi_host_info *info)
+{
+	*info = (struct winapi_host_info){ .processor_count = 8, .os_major = 10, .os_minor = 0, .os_build = 26100,
+					   .memory_total = 64ull << 30, .memory_available = 40ull << 30,
+					   .os_name = "Windows", .os_version = "10.0.26100",
+					   .host_name = "h\xc3\xb4te-1", .processor = "AMD EPYC 9654" };
+}
+
+static void test_host_info_layout(void **state)
+{
+	struct winapi_host_info info, decoded;
+	uint8_t bytes[WINAPI_HOST_INFO_SIZE];
+
+	(void)state;
+	example_info(&info);
+	memset(bytes, 0xee, sizeof(bytes));
+	winapi_host_info_encode(&info, bytes);
+	assert_int_equal(get_le32(bytes), 8);
+	assert_int_equal(get_le32(bytes + 12), 26100);
+	assert_int_equal(get_le64(bytes + 16), 64ull << 30);
+	assert_int_equal(get_le64(bytes + 24), 40ull << 30);
+	assert_string_equal((const char *)bytes + 32, "Windows");
+	assert_int_equal(bytes[32 + 7], 0);
+	assert_int_equal(bytes[32 + 63], 0); /* NUL-padded to the field's end */
+	assert_string_equal((const char *)bytes + 96, "10.0.26100");
+	assert_string_equal((const char *)bytes + 160, "h\xc3\xb4te-1");
+	assert_string_equal((const char *)bytes + 416, "AMD EPYC 9654");
+	assert_int_equal(bytes[479], 0);
+	assert_int_equal(winapi_host_info_decode(bytes, sizeof(bytes), &decoded), 0);
+	assert_memory_equal(&decoded, &info, sizeof(info));
+}
+
+/* A text longer than its field is cut at a character's start, never inside one. */
+static void test_host_info_cuts_text(void **state)
+{
+	struct winapi_host_info info, decoded;
+	uint8_t bytes[WINAPI_HOST_INFO_SIZE];
+
+	(void)state;
+	example_info(&info);
+	/* 62 ASCII bytes, then a two-byte character that would end past byte 62. */
+	memset(info.os_name, 'a', 62);
+	info.os_name[62] = (char)0xc3;
+	info.os_name[63] = (char)0xa9;
+	winapi_host_info_encode(&info, bytes);
+	assert_int_equal(bytes[32 + 61], 'a');
+	assert_int_equal(bytes[32 + 62], 0);
+	assert_int_equal(bytes[32 + 63], 0);
+	assert_int_equal(winapi_host_info_decode(bytes, sizeof(bytes), &decoded), 0);
+	assert_int_equal(strlen(decoded.os_name), 62);
+}
+
+static void test_host_info_rejects(void **state)
+{
+	struct winapi_host_info info, decoded;
+	uint8_t good[WINAPI_HOST_INFO_SIZE], bytes[WINAPI_HOST_INFO_SIZE];
+	static const struct {
+		size_t offset;
+		uint8_t value;
+	} corruptions[] = {
+		{ 32 + 63, 'x' },   /* os_name not NUL-terminated in its field */
+		{ 32 + 20, 'x' },   /* a byte after os_name's NUL */
+		{ 96 + 63, 'x' },   /* os_version */
+		{ 160 + 255, 'x' }, /* host_name */
+		{ 160 + 1, 0x80 },  /* host_name: a continuation byte where a character starts */
+		{ 160 + 1, 0xc0 },  /* host_name: an overlong form's lead */
+		{ 416 + 63, 'x' },  /* processor */
+		{ 416 + 0, 0xff },  /* processor: not UTF-8 at all */
+	};
+	unsigned int i;
+
+	(void)state;
+	example_info(&info);
+	winapi_host_info_encode(&info, good);
+	for (i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++) {
+		memcpy(bytes, good, sizeof(bytes));
+		bytes[corruptions[i].offset] = corruptions[i].value;
+		if (winapi_host_info_decode(bytes, sizeof(bytes), &decoded) != -EBADMSG)
+			fail_msg("corruption %u (byte %zu = %#x) was accepted", i, corruptions[i].offset,
+				 corruptions[i].value);
+	}
+	assert_int_equal(winapi_host_info_decode(good, sizeof(good) - 1, &decoded), -EBADMSG);
+	memcpy(bytes, good, sizeof(bytes));
+	put_le32(bytes, 0); /* no processor */
+	assert_int_equal(winapi_host_info_decode(bytes, sizeof(bytes), &decoded), -EBADMSG);
+	memcpy(bytes, good, sizeof(bytes));
+	put_le64(bytes + 24, (64ull << 30) + 1); /* more available than there is */
+	assert_int_equal(winapi_host_info_decode(bytes, sizeof(bytes), &decoded), -EBADMSG);
+}
+
+static void test_utf8_valid(void **state)
+{
+	(void)state;
+	assert_true(winapi_utf8_valid("", 0));
+	assert_true(winapi_utf8_valid("plain", 5));
+	assert_true(winapi_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9)); /* 2, 3 and 4 bytes */
+	assert_false(winapi_utf8_valid("\xc3", 1));                 /* cut */
+	assert_false(winapi_utf8_valid("\xc0\xaf", 2));             /* overlong '/' */
+	assert_false(winapi_utf8_valid("\xed\xa0\x80", 3));         /* a surrogate */
+	assert_false(winapi_utf8_valid("\xf4\x90\x80\x80", 4));     /* past U+10FFFF */
+	assert_false(winapi_utf8_valid("\xff", 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +523,12 @@ int main(void)
 		cmocka_unit_test(test_decode_version_rules),
 		cmocka_unit_test(test_decode_rejects_descriptors),
 		cmocka_unit_test(test_status_mapping),
+		cmocka_unit_test(test_host_time_layout),
+		cmocka_unit_test(test_host_time_rejects),
+		cmocka_unit_test(test_host_info_layout),
+		cmocka_unit_test(test_host_info_cuts_text),
+		cmocka_unit_test(test_host_info_rejects),
+		cmocka_unit_test(test_utf8_valid),
 	};
 
 	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
