@@ -69,8 +69,9 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: winapi-hostd [options]\n"
-		"Serves the winapi APIs (echo, buffer test, performance test) over the Hyper-V socket\n"
-		"wire: length-prefixed JSON headers, bulk data on the socket.\n"
+		"Serves the winapi APIs (echo, buffer test, performance test, winapi.tick, host.time,\n"
+		"host.info) over the Hyper-V socket wire: length-prefixed JSON headers, bulk data on\n"
+		"the socket.\n"
 		"\n"
 		"  -p, --port PORT          AF_VSOCK port (default: $WINAPI_SOCKET_PORT, else 0x1234)\n"
 		"      --cid CID            AF_VSOCK address to listen on (default: any)\n"
