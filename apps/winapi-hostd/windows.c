@@ -36,6 +36,9 @@ struct options {
 	unsigned int idle_timeout_s; /* between frames; 0: none */
 	int console;
 	int print_service_id;
+	const char *tcp;       /* --tcp: loopback TCP instead of AF_HYPERV (tests, Wine) */
+	uint32_t tcp_address;  /* host byte order, in 127.0.0.0/8 */
+	uint16_t tcp_port;     /* 0: any free one, logged */
 };
 
 static struct options options;
@@ -66,6 +69,9 @@ static void usage(FILE *out)
 		"                        that misses it is dropped (default 30)\n"
 		"  --idle-timeout SECONDS  close a connection with no frame either way for this long\n"
 		"                        (default 300; 0: never)\n"
+		"  --tcp ADDR:PORT       listen on loopback TCP instead (127.0.0.0/8 or localhost; PORT\n"
+		"                        0: a free one, logged): for tests and hosts without Hyper-V;\n"
+		"                        the wire has no authentication, so nothing else is accepted\n"
 		"  --console             run in this console instead of as a Windows service\n"
 		"  --service-id          print the service id for the port and exit\n"
 		"  --help                this text\n");
@@ -172,6 +178,18 @@ static int parse_options(int argc, char **argv)
 				return 2;
 			}
 			i++;
+		} else if (strcmp(argv[i], "--tcp") == 0 && value != NULL) {
+			int rc = winapi_hvsock_parse_loopback(value, true, &options.tcp_address, &options.tcp_port);
+
+			if (rc != 0) {
+				fprintf(stderr, "winapi-hostd: --tcp %s: %s\n", value,
+					rc == -EADDRNOTAVAIL ? "loopback only (127.0.0.0/8 or localhost): the wire has no "
+							       "authentication" :
+							       "want ADDR:PORT, as 127.0.0.1:5000");
+				return 2;
+			}
+			options.tcp = value;
+			i++;
 		} else if ((count = find_count(argv[i])) != NULL && value != NULL) {
 			if (parse_count(argv[i], value, count->min, count->max, count->value) != 0)
 				return 2;
@@ -181,6 +199,10 @@ static int parse_options(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (options.tcp != NULL && !IsEqualGUID(&options.vm_id, &HV_GUID_WILDCARD)) {
+		fprintf(stderr, "winapi-hostd: --vm-id names a Hyper-V partition; --tcp has none\n");
+		return 2;
 	}
 	if (options.max_per_peer == 0)
 		options.max_per_peer = options.max_connections / 4 != 0 ? options.max_connections / 4 : 1;
@@ -252,10 +274,46 @@ static void end_connections(void)
 	}
 }
 
+/* --tcp: loopback only (parse_options() checked the address). 0 or a WSA error (logged). */
+static int open_tcp_listener(void)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(options.tcp_port),
+				       .sin_addr.s_addr = htonl(options.tcp_address) };
+	int length = sizeof(address);
+	BOOL exclusive = TRUE;
+
+	listener = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	if (listener == INVALID_SOCKET) {
+		int error = WSAGetLastError();
+
+		winapi_log(WINAPI_LOG_ERR, "hostd", "no TCP socket (WSA error %d)", error);
+		return error;
+	}
+	/* No other program may bind the same port beside us and take our guests' connections. */
+	setsockopt(listener, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&exclusive, sizeof(exclusive));
+	if (bind(listener, (struct sockaddr *)&address, sizeof(address)) == SOCKET_ERROR ||
+	    listen(listener, 64) == SOCKET_ERROR ||
+	    getsockname(listener, (struct sockaddr *)&address, &length) == SOCKET_ERROR) {
+		int error = WSAGetLastError();
+
+		winapi_log(WINAPI_LOG_ERR, "hostd", "cannot listen on %s (WSA error %d)", options.tcp, error);
+		closesocket(listener);
+		listener = INVALID_SOCKET;
+		return error;
+	}
+	winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving TCP %u.%u.%u.%u:%u (loopback)", options.tcp_address >> 24,
+		   options.tcp_address >> 16 & 0xff, options.tcp_address >> 8 & 0xff, options.tcp_address & 0xff,
+		   ntohs(address.sin_port));
+	return 0;
+}
+
 /* 0, or the WSA error that kept the service from listening (logged). */
 static int open_listener(void)
 {
 	SOCKADDR_HV address;
+
+	if (options.tcp != NULL)
+		return open_tcp_listener();
 
 	memset(&address, 0, sizeof(address));
 	address.Family = AF_HYPERV;
@@ -284,10 +342,16 @@ static int open_listener(void)
 /* Until the listener is closed (service stop) or fails. */
 static void accept_loop(void)
 {
+	/* Every loopback TCP peer is one for --max-per-peer: all are this machine. */
+	static const GUID tcp_peers;
 	const DWORD send_timeout = options.timeout_s * 1000u; /* ms */
 
 	for (;;) {
-		SOCKADDR_HV peer;
+		/* Big enough for SOCKADDR_HV and sockaddr_in: a TCP peer's VM reads as GUID_NULL. */
+		union {
+			SOCKADDR_HV hyperv;
+			struct sockaddr_storage any;
+		} peer;
 		int peer_length = sizeof(peer);
 		SOCKET connection;
 		HANDLE thread;
@@ -309,7 +373,7 @@ static void accept_loop(void)
 			closesocket(connection);
 			continue;
 		}
-		if (track(connection, &peer.VmId) != 0) {
+		if (track(connection, options.tcp != NULL ? &tcp_peers : &peer.hyperv.VmId) != 0) {
 			winapi_log(WINAPI_LOG_WARNING, "hostd", "refusing a connection: its VM has %u already "
 				   "(--max-per-peer)", options.max_per_peer);
 			closesocket(connection);
@@ -317,6 +381,9 @@ static void accept_loop(void)
 		}
 		/* A backstop under the service's own absolute deadlines: no send() blocks longer. */
 		setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, (const char *)&send_timeout, sizeof(send_timeout));
+		/* A frame goes as a header and a payload: Nagle would hold the second for the peer's ACK. */
+		if (options.tcp != NULL)
+			setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, (const char *)&(BOOL){ TRUE }, sizeof(BOOL));
 		InterlockedIncrement(&connections_open);
 		thread = CreateThread(NULL, 0, serve_connection, (LPVOID)(ULONG_PTR)connection, 0, NULL);
 		if (thread == NULL) {
@@ -419,7 +486,8 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 	} else if (open_listener() == 0) {
-		winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving Hyper-V service id %s", service_id);
+		if (options.tcp == NULL)
+			winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving Hyper-V service id %s", service_id);
 		accept_loop();
 	} else {
 		rc = 1;

@@ -27,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -656,14 +659,17 @@ static const struct winapi_transport_ops hvsock_ops = {
 static int connect_socket(int *fd_out, char *where, size_t where_size)
 {
 	const char *path = secure_getenv("WINAPI_SOCKET_PATH");
+	const char *tcp = secure_getenv("WINAPI_SOCKET_TCP");
 	const char *cid_text = secure_getenv("WINAPI_SOCKET_CID");
 	struct sockaddr_un unix_address = { .sun_family = AF_UNIX };
+	struct sockaddr_in tcp_address = { .sin_family = AF_INET };
 	struct sockaddr_vm vsock_address = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST };
 	struct sockaddr *address;
 	socklen_t address_length;
 	int timeout_ms = request_default_timeout_ms();
 	const struct timeval peer_timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
-	uint32_t port;
+	uint32_t port, loopback;
+	uint16_t tcp_port;
 	char *end;
 	int fd, rc;
 
@@ -674,6 +680,15 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 		address = (struct sockaddr *)&unix_address;
 		address_length = sizeof(unix_address);
 		snprintf(where, where_size, "%s", path);
+	} else if (tcp != NULL && *tcp != '\0') {
+		snprintf(where, where_size, "WINAPI_SOCKET_TCP=%s", tcp);
+		rc = winapi_hvsock_parse_loopback(tcp, false, &loopback, &tcp_port);
+		if (rc != 0)
+			return rc;
+		tcp_address.sin_addr.s_addr = htonl(loopback);
+		tcp_address.sin_port = htons(tcp_port);
+		address = (struct sockaddr *)&tcp_address;
+		address_length = sizeof(tcp_address);
 	} else {
 		if (winapi_hvsock_port_from_environment(&port) != 0) {
 			snprintf(where, where_size, "WINAPI_SOCKET_PORT=%s", secure_getenv("WINAPI_SOCKET_PORT"));
@@ -708,13 +723,16 @@ static int connect_socket(int *fd_out, char *where, size_t where_size)
 		close(fd);
 		return rc;
 	}
+	/* A frame goes as a header and a payload: Nagle would hold the second for the peer's ACK. */
+	if (address->sa_family == AF_INET)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	*fd_out = fd;
 	return 0;
 }
 
 /*
- * Connect ($WINAPI_SOCKET_PATH, else AF_VSOCK to $WINAPI_SOCKET_CID or the host, port
- * $WINAPI_SOCKET_PORT). Never chosen automatically: a guest with both a VMBus device and a
+ * Connect ($WINAPI_SOCKET_PATH, else loopback TCP to $WINAPI_SOCKET_TCP, else AF_VSOCK to
+ * $WINAPI_SOCKET_CID or the host, port $WINAPI_SOCKET_PORT). Never chosen automatically: a guest with both a VMBus device and a
  * Hyper-V socket takes VMBus unless told otherwise.
  */
 static int hvsock_open(bool automatic, struct winapi_transport_instance *instance)

@@ -873,3 +873,48 @@ bool winapi_hvsock_cid_allowed(const uint32_t *cids, unsigned int count, uint32_
 			return true;
 	return false;
 }
+
+/* A decimal number of 1..@digits digits at *@text, at most @max; the cursor moves past it. */
+static int parse_decimal(const char **text, unsigned int digits, unsigned long max, unsigned long *value)
+{
+	unsigned int count = 0;
+
+	*value = 0;
+	while (**text >= '0' && **text <= '9') {
+		if (++count > digits)
+			return -EINVAL;
+		*value = *value * 10 + (unsigned long)(**text - '0');
+		(*text)++;
+	}
+	return count == 0 || *value > max ? -EINVAL : 0;
+}
+
+int winapi_hvsock_parse_loopback(const char *text, bool any_port, uint32_t *address, uint16_t *port)
+{
+	unsigned long octet, number;
+	uint32_t host = 0;
+	unsigned int i;
+
+	if (text == NULL)
+		return -EINVAL;
+	if (strncmp(text, "localhost:", 10) == 0) {
+		host = 0x7f000001u;
+		text += 9;
+	} else {
+		for (i = 0; i < 4; i++) {
+			if (parse_decimal(&text, 3, 255, &octet) != 0 || *text != (i == 3 ? ':' : '.'))
+				return -EINVAL;
+			host = host << 8 | (uint32_t)octet;
+			if (i < 3)
+				text++;
+		}
+	}
+	text++; /* the ':' */
+	if (parse_decimal(&text, 5, 65535, &number) != 0 || *text != '\0' || (number == 0 && !any_port))
+		return -EINVAL;
+	if (host >> 24 != 127)
+		return -EADDRNOTAVAIL;
+	*address = host;
+	*port = (uint16_t)number;
+	return 0;
+}

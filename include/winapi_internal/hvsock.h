@@ -270,6 +270,16 @@ int winapi_hvsock_parse_cids(const char *text, uint32_t *cids, unsigned int max,
 /** Whether the peer @p cid may be served: it is one of @p cids, or the list is empty (@p count 0). */
 bool winapi_hvsock_cid_allowed(const uint32_t *cids, unsigned int count, uint32_t cid);
 
+/**
+ * The loopback TCP form of the wire (winapi-hostd --tcp, $WINAPI_SOCKET_TCP): "HOST:PORT",
+ * HOST an IPv4 address of 127.0.0.0/8 or "localhost", PORT decimal 1..65535 (or 0 when
+ * @p any_port: a listener's "pick a free one"). Loopback only: the wire carries no
+ * authentication, so its TCP form must not reach past this machine.
+ * @return 0 with *@p address (host byte order: 0x7f000001 for 127.0.0.1) and *@p port;
+ *         -EINVAL (not that form); -EADDRNOTAVAIL (an address outside 127.0.0.0/8).
+ */
+int winapi_hvsock_parse_loopback(const char *text, bool any_port, uint32_t *address, uint16_t *port);
+
 #ifdef __cplusplus
 }
 #endif
