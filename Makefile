@@ -177,10 +177,11 @@ $(WINDOWS)/obj/%.o: %.c $(WINDOWS_JANSSON)/lib/libjansson.a
 $(WINDOWS)/winapi-hostd.exe: $(WINDOWS_OBJECTS) $(WINDOWS_JANSSON)/lib/libjansson.a
 	$(MINGW_CC) -static -o $@ $^ -lws2_32 -ladvapi32 -lpthread
 
-# winapi-hcs.exe: the HCS tool (lib/hcs, apps/winapi-hcs) over computecore.dll.
+# winapi-hcs.exe: the HCS tool (lib/hcs, apps/winapi-hcs) over computecore.dll, which it loads
+# at run time (lib/hcs/hcs_windows.c: a Windows without HCS gets a message, not a loader error).
 WINDOWS_HCS_SOURCES := apps/winapi-hcs/main.c apps/winapi-hcs/cli.c lib/hcs/hcs_json.c lib/hcs/hcs_windows.c
 $(WINDOWS)/winapi-hcs.exe: $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_HCS_SOURCES)) $(WINDOWS_JANSSON)/lib/libjansson.a
-	$(MINGW_CC) -static -o $@ $^ -lcomputecore -lshell32
+	$(MINGW_CC) -static -o $@ $^ -lshell32
 
 windows: $(WINDOWS)/winapi-hostd.exe $(WINDOWS)/winapi-hcs.exe
 

@@ -17,6 +17,56 @@
 /* Long enough for HCS on a busy host, short enough that a hung vmcompute is reported. */
 #define HCS_TIMEOUT_MS 30000u
 
+/*
+ * computecore.dll is loaded when first needed, not imported: on a Windows without the Host
+ * Compute Service (Home editions, Hyper-V and Containers off, older than 1809, Wine) an
+ * import stops the loader before main() with nothing said (STATUS_DLL_NOT_FOUND). Its calls
+ * go through this table; the library's callers get -ENOSYS and a sentence instead.
+ */
+static struct {
+	__typeof__(&HcsCreateOperation) create_operation;
+	__typeof__(&HcsCloseOperation) close_operation;
+	__typeof__(&HcsWaitForOperationResult) wait_for_operation_result;
+	__typeof__(&HcsEnumerateComputeSystems) enumerate_compute_systems;
+	__typeof__(&HcsOpenComputeSystem) open_compute_system;
+	__typeof__(&HcsCloseComputeSystem) close_compute_system;
+	__typeof__(&HcsGetComputeSystemProperties) get_compute_system_properties;
+} hcs;
+static INIT_ONCE hcs_once = INIT_ONCE_STATIC_INIT;
+static int hcs_error; /* 0, or -ENOSYS: no computecore.dll, or one without a call we need */
+
+/* GetProcAddress()'s type is not the callee's: through a generic function pointer. */
+#define HCS_BIND(module, field, name) (hcs.field = (__typeof__(hcs.field))(void (*)(void))GetProcAddress(module, name))
+
+static BOOL CALLBACK load_hcs(PINIT_ONCE once, PVOID parameter, PVOID *context)
+{
+	HMODULE module = LoadLibraryExW(L"computecore.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
+
+	(void)once;
+	(void)parameter;
+	(void)context;
+	if (module == NULL || !HCS_BIND(module, create_operation, "HcsCreateOperation") ||
+	    !HCS_BIND(module, close_operation, "HcsCloseOperation") ||
+	    !HCS_BIND(module, wait_for_operation_result, "HcsWaitForOperationResult") ||
+	    !HCS_BIND(module, enumerate_compute_systems, "HcsEnumerateComputeSystems") ||
+	    !HCS_BIND(module, open_compute_system, "HcsOpenComputeSystem") ||
+	    !HCS_BIND(module, close_compute_system, "HcsCloseComputeSystem") ||
+	    !HCS_BIND(module, get_compute_system_properties, "HcsGetComputeSystemProperties"))
+		hcs_error = -ENOSYS;
+	return TRUE;
+}
+
+/* 0, or -ENOSYS with the reason in @error. */
+static int bind_hcs(char *error, size_t error_size)
+{
+	InitOnceExecuteOnce(&hcs_once, load_hcs, NULL, NULL);
+	if (hcs_error != 0 && error != NULL && error_size != 0)
+		snprintf(error, error_size, "the Host Compute Service is not on this machine (no computecore.dll "
+			 "with the calls winapi-hcs makes: Windows 10 1809 or Server 2019 and later, with Hyper-V or "
+			 "Containers enabled)");
+	return hcs_error;
+}
+
 static wchar_t *to_utf16(const char *text)
 {
 	int length;
@@ -66,7 +116,7 @@ static int fail(HRESULT result, const char *what, const char *document, char *er
 static HRESULT wait_result(HCS_OPERATION operation, char **document)
 {
 	PWSTR result_document = NULL;
-	HRESULT result = HcsWaitForOperationResult(operation, HCS_TIMEOUT_MS, &result_document);
+	HRESULT result = hcs.wait_for_operation_result(operation, HCS_TIMEOUT_MS, &result_document);
 
 	*document = NULL;
 	if (result_document != NULL) {
@@ -87,6 +137,9 @@ int winapi_hcs_enumerate(const struct winapi_hcs_query *query, char **document, 
 	int rc;
 
 	*document = NULL;
+	rc = bind_hcs(error, error_size);
+	if (rc != 0)
+		return rc;
 	rc = winapi_hcs_query_build(query, &query_json);
 	if (rc != 0)
 		return rc;
@@ -94,15 +147,15 @@ int winapi_hcs_enumerate(const struct winapi_hcs_query *query, char **document, 
 	free(query_json);
 	if (wide_query == NULL)
 		return -ENOMEM;
-	operation = HcsCreateOperation(NULL, NULL);
+	operation = hcs.create_operation(NULL, NULL);
 	if (operation == NULL) {
 		free(wide_query);
 		return fail(E_OUTOFMEMORY, "HcsCreateOperation", NULL, error, error_size);
 	}
-	result = HcsEnumerateComputeSystems(wide_query, operation);
+	result = hcs.enumerate_compute_systems(wide_query, operation);
 	if (SUCCEEDED(result))
 		result = wait_result(operation, document);
-	HcsCloseOperation(operation);
+	hcs.close_operation(operation);
 	free(wide_query);
 	if (FAILED(result)) {
 		rc = fail(result, "HcsEnumerateComputeSystems", *document, error, error_size);
@@ -124,6 +177,9 @@ int winapi_hcs_properties(const char *id, const char *const *property_types, cha
 	int rc;
 
 	*document = NULL;
+	rc = bind_hcs(error, error_size);
+	if (rc != 0)
+		return rc;
 	rc = winapi_hcs_property_query_build(property_types, &query_json);
 	if (rc != 0)
 		return rc;
@@ -135,17 +191,17 @@ int winapi_hcs_properties(const char *id, const char *const *property_types, cha
 		rc = -ENOMEM;
 		goto out_free_strings;
 	}
-	result = HcsOpenComputeSystem(wide_id, GENERIC_ALL, &system);
+	result = hcs.open_compute_system(wide_id, GENERIC_ALL, &system);
 	if (FAILED(result)) {
 		rc = fail(result, "HcsOpenComputeSystem", NULL, error, error_size);
 		goto out_free_strings;
 	}
-	operation = HcsCreateOperation(NULL, NULL);
+	operation = hcs.create_operation(NULL, NULL);
 	if (operation == NULL) {
 		rc = fail(E_OUTOFMEMORY, "HcsCreateOperation", NULL, error, error_size);
 		goto out_close_system;
 	}
-	result = HcsGetComputeSystemProperties(system, operation, wide_query);
+	result = hcs.get_compute_system_properties(system, operation, wide_query);
 	if (SUCCEEDED(result))
 		result = wait_result(operation, document);
 	rc = 0;
@@ -156,9 +212,9 @@ int winapi_hcs_properties(const char *id, const char *const *property_types, cha
 	} else if (*document == NULL) {
 		rc = -EBADMSG;
 	}
-	HcsCloseOperation(operation);
+	hcs.close_operation(operation);
 out_close_system:
-	HcsCloseComputeSystem(system);
+	hcs.close_compute_system(system);
 out_free_strings:
 	free(wide_query);
 	free(wide_id);

@@ -1,9 +1,11 @@
 #!/bin/sh
-# The Windows builds (make windows), checked as files since they cannot run here (no Hyper-V,
-# no HCS, and wine has neither AF_HYPERV nor computecore.dll):
+# The Windows builds (make windows), checked as files (make wine-test runs them under Wine,
+# which has neither AF_HYPERV nor computecore.dll):
 # - winapi-hostd.exe, the host service: imports Winsock (ws2_32: AF_HYPERV sockets) and the
 #   service control manager (advapi32);
-# - winapi-hcs.exe, the HCS tool: imports computecore.dll, the Host Compute Service;
+# - winapi-hcs.exe, the HCS tool: loads computecore.dll, the Host Compute Service, at run time
+#   and asks it for each call by name, so that a Windows without HCS gets its message, not a
+#   loader error: it must not import the DLL, and must name every call it binds;
 # each a PE32+ x86-64 executable importing nothing Windows does not ship (linked statically:
 # jansson and winpthreads are inside).
 set -u
@@ -50,10 +52,20 @@ check_executable() {
 check_executable "$windows/winapi-hostd.exe" ws2_32.dll:socket ws2_32.dll:bind ws2_32.dll:listen \
 	ws2_32.dll:accept ws2_32.dll:recv ws2_32.dll:send advapi32.dll:StartServiceCtrlDispatcherA \
 	advapi32.dll:RegisterServiceCtrlHandlerExA
-check_executable "$windows/winapi-hcs.exe" computecore.dll:HcsEnumerateComputeSystems \
-	computecore.dll:HcsOpenComputeSystem computecore.dll:HcsGetComputeSystemProperties \
-	computecore.dll:HcsCreateOperation computecore.dll:HcsWaitForOperationResult \
-	computecore.dll:HcsCloseOperation computecore.dll:HcsCloseComputeSystem
+check_executable "$windows/winapi-hcs.exe" kernel32.dll:LoadLibraryExW kernel32.dll:GetProcAddress
+hcs=$windows/winapi-hcs.exe
+if [ -f "$hcs" ]; then
+	! $objdump -p "$hcs" | grep -qi 'DLL Name: computecore.dll'
+	check $? "winapi-hcs.exe: does not import computecore.dll (loaded at run time)"
+	# The DLL's name is UTF-16 (LoadLibraryExW); the calls' names ASCII (GetProcAddress).
+	grep -qaP 'c\x00o\x00m\x00p\x00u\x00t\x00e\x00c\x00o\x00r\x00e\x00\.\x00d\x00l\x00l\x00' "$hcs"
+	check $? "winapi-hcs.exe: names computecore.dll"
+	for call in HcsEnumerateComputeSystems HcsOpenComputeSystem HcsGetComputeSystemProperties \
+		HcsCreateOperation HcsWaitForOperationResult HcsCloseOperation HcsCloseComputeSystem; do
+		grep -qa "$call" "$hcs"
+		check $? "winapi-hcs.exe: binds $call"
+	done
+fi
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "windows builds: all checks passed"
