@@ -94,7 +94,7 @@ TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
 DEPS_STAMP := $(BUILD)/.deps-installed
 
-.PHONY: all deps windows test check check-load sanitize-check tsan-check soak demo bench vm-test install clean
+.PHONY: all deps windows test check check-load sanitize-check tsan-check soak demo bench vm-test wine-test install clean
 .DEFAULT_GOAL := all
 
 all: $(LIBRARIES) $(APPS)
@@ -387,6 +387,12 @@ bench: all
 vm-test: $(STATIC_PROBE) all
 	tests/vm/run.sh $(STATIC_PROBE) scripts/vmbus-bind $(BIN)
 
+# The Windows build's own code under Wine (Debian's wine64, installed when missing): the host
+# service on loopback TCP, called from Linux (scripts/wine-test.sh; the prefix is cached).
+wine-test: all windows $(TESTBIN)/host_apis_e2e
+	scripts/install-deps.sh wine
+	scripts/wine-test.sh $(BIN) $(WINDOWS) $(TESTBIN)
+
 install: all
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/winapi $(DESTDIR)$(includedir)/vmbus \
 		$(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/pkgconfig
@@ -397,7 +403,7 @@ install: all
 	ln -sf liblowlat.so.$(LOWLAT_VERSION_MAJOR) $(DESTDIR)$(libdir)/liblowlat.so
 	ln -sf libvmbus.so.$(VMBUS_VERSION) $(DESTDIR)$(libdir)/libvmbus.so.$(VMBUS_VERSION_MAJOR)
 	ln -sf libvmbus.so.$(VMBUS_VERSION_MAJOR) $(DESTDIR)$(libdir)/libvmbus.so
-	install -m 644 include/winapi/lowlat.h include/winapi/protocol.h include/winapi/log.h \
+	install -m 644 include/winapi/lowlat.h include/winapi/protocol.h include/winapi/log.h include/winapi/host_apis.h \
 		$(DESTDIR)$(includedir)/winapi
 	install -m 644 include/vmbus/*.h $(DESTDIR)$(includedir)/vmbus
 	install -m 755 $(APPS) $(DESTDIR)$(bindir)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages the build and the tests need, only when one is missing.
 # Called by the Makefile before building; safe to run by hand (idempotent).
-# Usage: scripts/install-deps.sh [--check]   (--check: list what is missing, install nothing)
+# Usage: scripts/install-deps.sh [--check] [wine]
+#   --check  list what is missing, install nothing
+#   wine     also Wine (Debian's wine64), which make wine-test runs the Windows build under
 set -eu
 
 # build-essential and pkg-config: the toolchain; the -dev packages: see README;
@@ -16,6 +18,15 @@ PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libis
 	libjansson-dev gnuplot-nox python3 clang gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 cmake
 	systemd"
 
+check_only=false
+for argument in "$@"; do
+	case "$argument" in
+	--check) check_only=true ;;
+	wine) PACKAGES="$PACKAGES wine64" ;;
+	*) echo "install-deps: unknown argument '$argument' (--check, wine)" >&2; exit 2 ;;
+	esac
+done
+
 missing=""
 for package in $PACKAGES; do
 	if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -26,7 +37,7 @@ done
 if [ -z "$missing" ]; then
 	exit 0
 fi
-if [ "${1:-}" = "--check" ]; then
+if [ "$check_only" = true ]; then
 	echo "missing packages:$missing"
 	exit 1
 fi

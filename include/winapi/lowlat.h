@@ -21,10 +21,12 @@
  * "hvsock" (WSL2, where no VMBus device can be bound) talks to the host service over a Hyper-V
  * socket: AF_VSOCK to CID $WINAPI_SOCKET_CID (default 2, the host) and port
  * $WINAPI_SOCKET_PORT (default 0x1234), or the AF_UNIX socket $WINAPI_SOCKET_PATH (a host
- * service on this machine, tests), framed as docs/SECURITY.md's hvsock rows say. There, buffers
- * are this process's memory and their bytes travel on the socket: the Windows host cannot map guest
- * memory through a socket, so nothing is zero-copy. Unset: uio when this machine has a VMBus
- * with a winapi device, the emulator otherwise.
+ * service on this machine, tests), or loopback TCP at $WINAPI_SOCKET_TCP ("127.0.0.1:PORT":
+ * winapi-hostd.exe --tcp, for tests under Wine and hosts without Hyper-V sockets), framed
+ * as docs/SECURITY.md's hvsock rows say. There, buffers are this process's memory and their
+ * bytes travel on the socket: the Windows host cannot map guest memory through a socket, so
+ * nothing is zero-copy. Unset: uio when this machine has a VMBus with a winapi device, the
+ * emulator otherwise.
  *
  * Environment: WINAPI_TIMEOUT_MS (time a call may take, default 5000), WINAPI_LOG_LEVEL or
  * WINAPI_DEBUG (see <winapi/log.h>), VMBUS_SPIN_NS (how long a waiting call polls before it
@@ -93,8 +95,9 @@ typedef struct winapi_handle *winapi_handle_t;
  *         host service at the socket); EBUSY (another process owns the device); ENODEV (the
  *         device offered is not a winapi device); EPROTO (the host's offer is malformed);
  *         EAFNOSUPPORT (hvsock: no AF_VSOCK in this kernel); EINVAL (WINAPI_TRANSPORT,
- *         WINAPI_SOCKET_PORT or WINAPI_SOCKET_CID that does not parse; WINAPI_SHARED_MEM under
- *         /mnt); EOPNOTSUPP (WINAPI_SHARED_MEM set elsewhere); ETIMEDOUT; ENOMEM.
+ *         WINAPI_SOCKET_PORT, WINAPI_SOCKET_CID or WINAPI_SOCKET_TCP that does not parse;
+ *         WINAPI_SHARED_MEM under /mnt); EADDRNOTAVAIL (WINAPI_SOCKET_TCP off this machine);
+ *         EOPNOTSUPP (WINAPI_SHARED_MEM set elsewhere); ETIMEDOUT; ENOMEM.
  */
 winapi_handle_t winapi_init(void);
 
