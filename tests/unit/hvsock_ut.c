@@ -539,6 +539,43 @@ static void test_frame_deadlines(void **state)
 	close(fds[1]);
 }
 
+/* The wire's loopback TCP form (winapi-hostd.exe --tcp, WINAPI_SOCKET_TCP): this machine only. */
+static void test_loopback_addresses(void **state)
+{
+	uint32_t address;
+	uint16_t port;
+
+	(void)state;
+	assert_int_equal(winapi_hvsock_parse_loopback("127.0.0.1:5000", false, &address, &port), 0);
+	assert_int_equal(address, 0x7f000001u);
+	assert_int_equal(port, 5000);
+	assert_int_equal(winapi_hvsock_parse_loopback("localhost:1", false, &address, &port), 0);
+	assert_int_equal(address, 0x7f000001u);
+	assert_int_equal(winapi_hvsock_parse_loopback("127.255.255.254:65535", false, &address, &port), 0);
+	assert_int_equal(address, 0x7ffffffeu);
+	assert_int_equal(port, 65535);
+	/* Port 0 is a listener's "any free one", never a place to connect to. */
+	assert_int_equal(winapi_hvsock_parse_loopback("127.0.0.1:0", true, &address, &port), 0);
+	assert_int_equal(port, 0);
+	assert_int_equal(winapi_hvsock_parse_loopback("127.0.0.1:0", false, &address, &port), -EINVAL);
+	/* Off this machine: refused, with its own error. */
+	for (const char *const *far = (const char *const[]){ "10.0.0.1:5000", "0.0.0.0:5000", "128.0.0.1:1",
+							     "192.168.1.1:80", "255.255.255.255:1", NULL };
+	     *far; far++)
+		if (winapi_hvsock_parse_loopback(*far, true, &address, &port) != -EADDRNOTAVAIL)
+			fail_msg("--tcp '%s' not refused as off this machine", *far);
+	for (const char *const *bad = (const char *const[]){ "", "127.0.0.1", "127.0.0.1:", ":5000", "127.0.0:5",
+							     "127.0.0.1.1:5", "1270.0.0.1:5", "127.0.0.256:5",
+							     " 127.0.0.1:5", "127.0.0.1:5 ", "127.0.0.1:+5",
+							     "127.0.0.1:-5", "127.0.0.1:65536", "127.0.0.1:999999",
+							     "127.0.0.1:0x10", "localhost", "localhost:", "::1:5",
+							     "[::1]:5", "example.org:5", NULL };
+	     *bad; bad++)
+		if (winapi_hvsock_parse_loopback(*bad, true, &address, &port) != -EINVAL)
+			fail_msg("--tcp '%s' accepted", *bad);
+	assert_int_equal(winapi_hvsock_parse_loopback(NULL, true, &address, &port), -EINVAL);
+}
+
 static void test_allow_cids(void **state)
 {
 	uint32_t cids[WINAPI_HVSOCK_MAX_ALLOWED_CIDS + 1];
@@ -615,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_frames_on_a_socket),
 		cmocka_unit_test(test_frame_deadlines),
 		cmocka_unit_test(test_allow_cids),
+		cmocka_unit_test(test_loopback_addresses),
 		cmocka_unit_test(test_service_id_and_port),
 	};
 
