@@ -57,7 +57,8 @@ DRIVER_SOURCES := drivers/winapi/winapi_driver.c drivers/winapi/winapi_transport
 	drivers/winapi/pmd_path.c drivers/hvsock/hvsock_transport.c drivers/transports.c
 LOWLAT_SOURCES := lib/lowlat/lowlat.c lib/lowlat/apis.c lib/lowlat/host_apis.c lib/lowlat/buffers.c lib/lowlat/perf.c lib/lowlat/async.c
 HOST_SOURCES := drivers/host/host.c drivers/host/dispatch.c drivers/host/registry.c drivers/host/events.c drivers/host/tick.c drivers/host/sim_memory.c drivers/host/answer.c drivers/host/socket.c drivers/host/echo.c \
-	drivers/host/buffer_test.c drivers/host/perf_test.c drivers/host/system_apis.c drivers/host/system_posix.c
+	drivers/host/buffer_test.c drivers/host/perf_test.c drivers/host/system_apis.c drivers/host/system_posix.c \
+	drivers/host/files.c drivers/host/files_posix.c
 # DPDK telemetry v2 server and client: winapi-pmd serves with it, its --stats and tests query.
 TELEMETRY_SOURCES := lib/telemetry/telemetry.c
 

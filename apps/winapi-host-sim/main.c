@@ -62,6 +62,8 @@ static void usage(FILE *out)
 		"  -g, --guest-ram BYTES  shared guest RAM for GPA-direct buffers (default 1G; 0: none)\n"
 		"  -d, --delay-us US      answer every request US microseconds late (a slow host)\n"
 		"      --interrupt-mode   never poll: sleep between requests, woken by the guest\n"
+		"      --export NAME=DIR[:ro|rw]  serve DIR to host.file.* as NAME, read-only unless :rw\n"
+		"                         (repeatable; nothing exported, nothing reachable)\n"
 		"      --drop-request N   never answer the Nth request of each guest (a fault; faults\n"
 		"                         count requests per channel, and may be combined)\n"
 		"      --delay-request N:MS  answer the Nth request MS milliseconds late (a fault)\n"
@@ -298,6 +300,7 @@ int main(int argc, char **argv)
 		{ "guest-ram", required_argument, NULL, 'g' },
 		{ "delay-us", required_argument, NULL, 'd' },
 		{ "interrupt-mode", no_argument, NULL, 'I' },
+		{ "export", required_argument, NULL, 'E' },
 		{ "drop-request", required_argument, NULL, 'D' },
 		{ "delay-request", required_argument, NULL, 'L' },
 		{ "duplicate-request", required_argument, NULL, 'U' },
@@ -431,6 +434,10 @@ int main(int argc, char **argv)
 			break;
 		case '1':
 			once = true;
+			break;
+		case 'E':
+			if (winapi_host_file_export(optarg) != 0)
+				return 2;
 			break;
 		case 'v':
 			verbose++;

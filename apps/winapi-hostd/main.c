@@ -88,6 +88,8 @@ static void usage(FILE *out)
 		"                           a guest that misses it is dropped (default 30)\n"
 		"      --idle-timeout SECONDS  close a connection with no frame either way for this\n"
 		"                           long (default 300; 0: never)\n"
+		"      --export NAME=DIR[:ro|rw]  serve DIR to host.file.* as NAME, read-only unless\n"
+		"                           :rw (repeatable; nothing exported, nothing reachable)\n"
 		"      --log-level LEVEL    err, warning, notice, info, debug (default: $WINAPI_LOG_LEVEL\n"
 		"                           or notice)\n"
 		"  -h, --help               this text\n"
@@ -129,6 +131,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "export", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -177,6 +180,10 @@ static int parse_options(int argc, char **argv, struct options *options)
 			break;
 		case 'I':
 			if (parse_count("idle-timeout", optarg, 0, 86400, &options->idle_timeout_s) != 0)
+				return 2;
+			break;
+		case 'E':
+			if (winapi_host_file_export(optarg) != 0)
 				return 2;
 			break;
 		case 't':

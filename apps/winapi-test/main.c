@@ -31,6 +31,7 @@ struct options {
 	bool list_apis;
 	bool clock;
 	bool info;
+	const char *cat;          /* --cat EXPORT:PATH */
 };
 
 static void usage(FILE *out)
@@ -60,6 +61,8 @@ static void usage(FILE *out)
 		"                          of the wall and monotonic clocks and their error bound, from\n"
 		"                          the tightest of --iterations round trips (default 1000)\n"
 		"      --info              what the host is (host.info): system, name, processors, memory\n"
+		"      --cat EXPORT:PATH   a file the host exports (host.file.read) to stdout, read\n"
+		"                          straight into zero-copy buffers, 4 MiB a call\n"
 		"  -s, --socket PATH       the host emulator's socket (sets WINAPI_SIM_SOCKET)\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -564,6 +567,47 @@ static int show_info(winapi_handle_t handle)
 	return 0;
 }
 
+#define CAT_CHUNK (4u << 20)
+
+static int cat_file(winapi_handle_t handle, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	char export_name[WINAPI_FILE_EXPORT_NAME_MAX + 1];
+	uint64_t offset = 0, bytes;
+	winapi_buffer_t buffer;
+	bool eof = false;
+	int rc, status = 0;
+
+	if (colon == NULL || colon == spec || (size_t)(colon - spec) > WINAPI_FILE_EXPORT_NAME_MAX) {
+		fprintf(stderr, "winapi-test: --cat wants EXPORT:PATH (got '%s')\n", spec);
+		return 2;
+	}
+	snprintf(export_name, sizeof(export_name), "%.*s", (int)(colon - spec), spec);
+	rc = winapi_alloc_buffer(&buffer, CAT_CHUNK);
+	if (rc != 0)
+		return fail("winapi_alloc_buffer", rc);
+	while (!eof) {
+		rc = winapi_file_read(handle, export_name, colon + 1, offset, CAT_CHUNK, &buffer, 1, &bytes, &eof);
+		if (rc != 0) {
+			fprintf(stderr, "winapi-test: %s: %s\n", spec, winapi_strerror(rc));
+			status = 1;
+			break;
+		}
+		if (fwrite(buffer.data, 1, bytes, stdout) != bytes) {
+			fprintf(stderr, "winapi-test: writing stdout: %s\n", strerror(errno));
+			status = 1;
+			break;
+		}
+		offset += bytes;
+		if (bytes == 0)
+			break; /* the host read nothing and did not say why: do not ask for ever */
+	}
+	if (fflush(stdout) != 0)
+		status = 1;
+	winapi_free_buffer(&buffer);
+	return status;
+}
+
 static int stress(winapi_handle_t handle, uint64_t rounds)
 {
 	char text[WINAPI_MAX_INLINE_DATA + 1];
@@ -591,7 +635,7 @@ static int stress(winapi_handle_t handle, uint64_t rounds)
 int main(int argc, char **argv)
 {
 	enum { OPTION_INTEGRATION = 256, OPTION_STRESS, OPTION_BENCHMARK, OPTION_LIST_APIS, OPTION_BATCH, OPTION_CLOCK,
-	       OPTION_INFO };
+	       OPTION_INFO, OPTION_CAT };
 	static const struct option long_options[] = {
 		{ "test", required_argument, NULL, 't' },
 		{ "message", required_argument, NULL, 'm' },
@@ -606,6 +650,7 @@ int main(int argc, char **argv)
 		{ "list-apis", no_argument, NULL, OPTION_LIST_APIS },
 		{ "clock", no_argument, NULL, OPTION_CLOCK },
 		{ "info", no_argument, NULL, OPTION_INFO },
+		{ "cat", required_argument, NULL, OPTION_CAT },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -683,6 +728,9 @@ int main(int argc, char **argv)
 		case OPTION_INFO:
 			options.info = true;
 			break;
+		case OPTION_CAT:
+			options.cat = optarg;
+			break;
 		case 's':
 			setenv("WINAPI_SIM_SOCKET", optarg, 1);
 			break;
@@ -721,6 +769,8 @@ int main(int argc, char **argv)
 	}
 	if (options.list_apis)
 		status = list_apis(handle);
+	else if (options.cat != NULL)
+		status = cat_file(handle, options.cat);
 	else if (options.clock || options.info)
 		status = (options.info ? show_info(handle) : 0) | (options.clock ? show_clock(handle, options.iterations) : 0);
 	else if (options.integration)

@@ -96,7 +96,9 @@ const struct winapi_host_api winapi_host_info_api = {
 int winapi_host_register_apis(void)
 {
 	static const struct winapi_host_api *const apis[] = { &winapi_host_tick_api, &winapi_host_time_api,
-							      &winapi_host_info_api };
+							      &winapi_host_info_api,   &winapi_host_file_apis[0],
+							      &winapi_host_file_apis[1], &winapi_host_file_apis[2],
+							      &winapi_host_file_apis[3] };
 	unsigned int i;
 	int rc;
 

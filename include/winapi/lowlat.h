@@ -64,7 +64,9 @@
  *   winapi_queue_receive_events, | as winapi_queue_echo
  *     winapi_queue_event_fd |
  *   winapi_host_time, _info, | as winapi_echo
- *     winapi_clock_offset |
+ *     winapi_clock_offset, |
+ *     winapi_file_stat, _list, |
+ *     _read, _write     |
  *   winapi_api_list, _lookup, | anything but winapi_cleanup of that handle (the first
  *     winapi_protocol_versions |   asks the host; the others wait for its answer)
  *
@@ -76,6 +78,7 @@
 #ifndef WINAPI_LOWLAT_H
 #define WINAPI_LOWLAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -432,6 +435,55 @@ typedef struct winapi_clock_offset {
  *         winapi_host_time()'s errors.
  */
 int winapi_clock_offset(winapi_handle_t handle, unsigned int round_trips, winapi_clock_offset_t *offset);
+
+/* ---- Host APIs: files the host exports (host.file.*) ---- */
+
+/** What a path names (host.file.stat): type, size, mtime_ns, flags (WINAPI_FILE_WRITABLE). */
+typedef struct winapi_file_stat winapi_file_stat_t;
+/** One entry of a directory (host.file.list): name, type, size, mtime_ns. */
+typedef struct winapi_file_entry winapi_file_entry_t;
+
+/*
+ * The file calls name an export of the host (winapi-hostd --export NAME=DIR) and a path in it:
+ * relative, '/' between components, "" for the export's directory, by the rules of
+ * winapi_file_path_check() (<winapi/host_apis.h>), which the library applies before a request
+ * leaves and every host applies again. Their errors: -EINVAL (NULL, a bad export name or path,
+ * a length over the buffers); what the host's file system said, as errno (-ENOENT: no such
+ * export or file; -EACCES: out of the export, a symbolic link that leads out, not a regular
+ * file; -EROFS: a read-only export; -EISDIR, -ENOTDIR, -ENOSPC, ...); -EOPNOTSUPP (a host
+ * without host.file.*); and winapi_call_api()'s errors.
+ */
+
+/** What @p path of @p export_name is. @return 0 or an error (above). */
+int winapi_file_stat(winapi_handle_t handle, const char *export_name, const char *path, winapi_file_stat_t *stat);
+
+/**
+ * Up to @p max entries of the directory @p path, in byte order of their names, from the
+ * @p first-th; *@p more (may be NULL) says whether entries follow. A reply holds what fits in
+ * 3 KiB (about 60 entries): call again from first + count.
+ * @return the number of entries filled (>= 0), or an error (above; -ENOTDIR).
+ */
+int winapi_file_list(winapi_handle_t handle, const char *export_name, const char *path, uint64_t first,
+		     winapi_file_entry_t *entries, size_t max, bool *more);
+
+/**
+ * Read up to @p length bytes of the file from @p offset straight into @p buffers (from
+ * winapi_alloc_buffer(), in order: on VMBus the host writes them in place, no copy), at most
+ * 8 and at most their total size. *@p bytes gets the bytes read and *@p eof (may be NULL)
+ * whether the file ended first.
+ * @return 0 or an error (above; -EISDIR). A read past the end is 0 with *bytes 0 and *eof.
+ */
+int winapi_file_read(winapi_handle_t handle, const char *export_name, const char *path, uint64_t offset,
+		     uint64_t length, winapi_buffer_t *buffers, size_t count, uint64_t *bytes, bool *eof);
+
+/**
+ * Write @p length bytes from @p buffers (in order, at most their total) into the file at
+ * @p offset; @p flags: WINAPI_FILE_CREATE (make it if missing), WINAPI_FILE_TRUNCATE (cut it
+ * after the write). *@p bytes gets the bytes written.
+ * @return 0 or an error (above; -EROFS, -ENOSPC, -EFBIG).
+ */
+int winapi_file_write(winapi_handle_t handle, const char *export_name, const char *path, uint64_t offset,
+		      uint64_t length, unsigned int flags, winapi_buffer_t *buffers, size_t count, uint64_t *bytes);
 
 /** Counters of one handle. */
 struct winapi_stats {

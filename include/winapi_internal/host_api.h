@@ -112,10 +112,23 @@ extern const struct winapi_host_api winapi_host_tick_api;
 extern const struct winapi_host_api winapi_host_time_api;
 extern const struct winapi_host_api winapi_host_info_api;
 
+/** host.file.stat, .list, .read and .write 1.0 (<winapi/host_apis.h>), over the exports below. */
+extern const struct winapi_host_api winapi_host_file_apis[4];
+
+/**
+ * Export a directory to host.file.* as @p spec says: "NAME=DIR", "NAME=DIR:ro" (read-only, the
+ * default) or "NAME=DIR:rw". DIR is opened now and held; what it holds is reached only beneath
+ * it. Call before serving (programs: --export); exports are never removed. An error is logged.
+ * @return 0; -EINVAL (no '=', a name that breaks winapi_file_export_name_check(), no DIR);
+ *         -EEXIST (the name is taken); -ENOSPC (16 exports already); or opening DIR's error
+ *         (-ENOENT, -ENOTDIR, -EACCES, ...).
+ */
+int winapi_host_file_export(const char *spec);
+
 /**
  * Register what every host that runs as a program serves besides the seeds: winapi.tick,
- * host.time, host.info (winapi-host-sim, winapi-hostd on Linux and Windows, winapi-pmd's
- * inline host). Registering them again is not an error.
+ * host.time, host.info and host.file.* (winapi-host-sim, winapi-hostd on Linux and Windows,
+ * winapi-pmd's inline host). Registering them again is not an error.
  * @return 0, or winapi_host_api_register()'s error (-EEXIST: another API has one's id or name).
  */
 int winapi_host_register_apis(void);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The host APIs' calls (<winapi/host_apis.h>): host.time, host.info and the clock offset. */
+/* The host APIs' calls (<winapi/host_apis.h>): host.time, host.info, the clock offset, host.file.*. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <winapi/host_apis.h>
@@ -9,9 +10,10 @@
 
 #define CLOCK_OFFSET_MAX_ROUND_TRIPS 100000u
 
-/* Call the API named @name (major 1) with no input; its answer into @reply. */
-static int call_host_api(winapi_handle_t handle, const char *name, void *reply, size_t reply_size,
-			 size_t *reply_length)
+/* Call the API named @name (major 1) with @input and @buffers; its answer into @reply. */
+static int call_host_api_with(winapi_handle_t handle, const char *name, const void *input, size_t input_length,
+			      winapi_buffer_t *buffers, size_t buffer_count, void *reply, size_t reply_size,
+			      size_t *reply_length)
 {
 	winapi_api_info_t info;
 	winapi_api_call_t call;
@@ -20,8 +22,16 @@ static int call_host_api(winapi_handle_t handle, const char *name, void *reply, 
 	rc = winapi_api_lookup(handle, name, 1, &info);
 	if (rc != 0)
 		return rc == -ENOENT ? -EOPNOTSUPP : rc;
-	call = (winapi_api_call_t){ .api = info.api_id, .version_major = 1, .output = reply, .output_size = reply_size };
+	call = (winapi_api_call_t){ .api = info.api_id, .version_major = 1, .input = input,
+				    .input_length = input_length, .output = reply, .output_size = reply_size,
+				    .buffers = buffers, .buffer_count = buffer_count };
 	return winapi_call_api(handle, &call, reply_length);
+}
+
+static int call_host_api(winapi_handle_t handle, const char *name, void *reply, size_t reply_size,
+			 size_t *reply_length)
+{
+	return call_host_api_with(handle, name, NULL, 0, NULL, 0, reply, reply_size, reply_length);
 }
 
 int winapi_host_time(winapi_handle_t handle, winapi_host_time_t *time)
@@ -114,4 +124,124 @@ int winapi_clock_offset(winapi_handle_t handle, unsigned int round_trips, winapi
 		return -EAGAIN; /* the wall clock stepped back across every call */
 	offset->round_trips = round_trips;
 	return 0;
+}
+
+/* ---- files ---- */
+
+/* The request's bytes into @out, once export and path pass the rules every host applies. */
+static int file_request(const char *export_name, const char *path, uint64_t offset, uint64_t length,
+			uint32_t flags, uint8_t out[WINAPI_FILE_REQUEST_MAX])
+{
+	struct winapi_file_request request = { .offset = offset, .length = length, .flags = flags };
+
+	if (export_name == NULL || path == NULL)
+		return -EINVAL;
+	request.export_name = export_name;
+	request.path = path;
+	if (strnlen(export_name, WINAPI_FILE_EXPORT_NAME_MAX + 1) > WINAPI_FILE_EXPORT_NAME_MAX ||
+	    strnlen(path, WINAPI_FILE_PATH_MAX + 1) > WINAPI_FILE_PATH_MAX)
+		return -EINVAL;
+	request.export_length = (uint16_t)strlen(export_name);
+	request.path_length = (uint16_t)strlen(path);
+	if (winapi_file_export_name_check(export_name, request.export_length) != 0 ||
+	    winapi_file_path_check(path, request.path_length) != 0)
+		return -EINVAL;
+	return winapi_file_request_encode(&request, out, WINAPI_FILE_REQUEST_MAX);
+}
+
+int winapi_file_stat(winapi_handle_t handle, const char *export_name, const char *path, winapi_file_stat_t *stat)
+{
+	uint8_t request[WINAPI_FILE_REQUEST_MAX], reply[WINAPI_FILE_STAT_SIZE];
+	size_t length;
+	int size, rc;
+
+	if (handle == NULL || stat == NULL)
+		return -EINVAL;
+	size = file_request(export_name, path, 0, 0, 0, request);
+	if (size < 0)
+		return size;
+	rc = call_host_api_with(handle, WINAPI_HOST_FILE_STAT_NAME, request, (size_t)size, NULL, 0, reply,
+				sizeof(reply), &length);
+	if (rc == 0)
+		rc = winapi_file_stat_decode(reply, length, stat);
+	return rc != 0 ? rc : -(int)stat->error;
+}
+
+int winapi_file_list(winapi_handle_t handle, const char *export_name, const char *path, uint64_t first,
+		     winapi_file_entry_t *entries, size_t max, bool *more)
+{
+	uint8_t request[WINAPI_FILE_REQUEST_MAX], reply[WINAPI_MAX_INLINE_DATA];
+	uint32_t error, count, flags;
+	size_t length;
+	int size, rc;
+
+	if (handle == NULL || (entries == NULL && max != 0))
+		return -EINVAL;
+	size = file_request(export_name, path, first, 0, 0, request);
+	if (size < 0)
+		return size;
+	/* No more entries asked for than the caller has room for: a reply of one entry is 32+ bytes. */
+	rc = call_host_api_with(handle, WINAPI_HOST_FILE_LIST_NAME, request, (size_t)size, NULL, 0, reply,
+				max * 32 + WINAPI_FILE_LIST_HEAD < sizeof(reply) ? max * 32 + WINAPI_FILE_LIST_HEAD :
+										     sizeof(reply),
+				&length);
+	if (rc == 0)
+		rc = winapi_file_list_decode(reply, length, &error, entries, max, &count, &flags);
+	if (rc != 0)
+		return rc;
+	if (error != 0)
+		return -(int)error;
+	if (more != NULL)
+		*more = (flags & WINAPI_FILE_MORE) != 0;
+	return (int)count;
+}
+
+static int file_transfer(winapi_handle_t handle, const char *name, const char *export_name, const char *path,
+			 uint64_t offset, uint64_t length, uint32_t flags, winapi_buffer_t *buffers, size_t count,
+			 uint64_t *bytes, bool *eof)
+{
+	uint8_t request[WINAPI_FILE_REQUEST_MAX], reply[WINAPI_FILE_IO_SIZE];
+	struct winapi_file_io io;
+	uint64_t room = 0;
+	size_t reply_length, i;
+	int size, rc;
+
+	if (handle == NULL || buffers == NULL || count == 0 || count > WINAPI_MAX_BUFFERS || bytes == NULL)
+		return -EINVAL;
+	for (i = 0; i < count; i++)
+		room += buffers[i].size;
+	if (length > room)
+		return -EINVAL;
+	size = file_request(export_name, path, offset, length, flags, request);
+	if (size < 0)
+		return size;
+	rc = call_host_api_with(handle, name, request, (size_t)size, buffers, count, reply, sizeof(reply),
+				&reply_length);
+	if (rc == 0)
+		rc = winapi_file_io_decode(reply, reply_length, &io);
+	if (rc != 0)
+		return rc;
+	/* The host cannot have moved more than was asked: a reply that says so is not believed. */
+	if (io.bytes > length)
+		return -EBADMSG;
+	*bytes = io.bytes;
+	if (eof != NULL)
+		*eof = (io.flags & WINAPI_FILE_EOF) != 0;
+	return -(int)io.error;
+}
+
+int winapi_file_read(winapi_handle_t handle, const char *export_name, const char *path, uint64_t offset,
+		     uint64_t length, winapi_buffer_t *buffers, size_t count, uint64_t *bytes, bool *eof)
+{
+	return file_transfer(handle, WINAPI_HOST_FILE_READ_NAME, export_name, path, offset, length, 0, buffers,
+			     count, bytes, eof);
+}
+
+int winapi_file_write(winapi_handle_t handle, const char *export_name, const char *path, uint64_t offset,
+		      uint64_t length, unsigned int flags, winapi_buffer_t *buffers, size_t count, uint64_t *bytes)
+{
+	if ((flags & ~WINAPI_FILE_WRITE_FLAGS) != 0)
+		return -EINVAL;
+	return file_transfer(handle, WINAPI_HOST_FILE_WRITE_NAME, export_name, path, offset, length, flags, buffers,
+			     count, bytes, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <winapi/host_apis.h>
@@ -795,4 +796,273 @@ int winapi_host_info_decode(const void *in, size_t length, struct winapi_host_in
 	    get_text(&cursor, info->processor, sizeof(info->processor)) != 0)
 		return -EBADMSG;
 	return 0;
+}
+
+/* ---- host APIs: host.file.* ---- */
+
+/* An errno number a reply may carry: Linux's are below 4096. */
+#define FILE_ERROR_MAX 4095u
+
+int winapi_file_export_name_check(const char *name, size_t length)
+{
+	size_t i;
+
+	if (name == NULL || length == 0 || length > WINAPI_FILE_EXPORT_NAME_MAX)
+		return -EINVAL;
+	for (i = 0; i < length; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Whether @name (@length bytes, upper or lower case) is @word, alone or before an extension. */
+static bool names_device(const char *name, size_t length, const char *word)
+{
+	size_t i, word_length = strlen(word);
+
+	if (length < word_length || (length > word_length && name[word_length] != '.'))
+		return false;
+	for (i = 0; i < word_length; i++)
+		if ((name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]) != word[i])
+			return false;
+	return true;
+}
+
+int winapi_file_name_check(const char *name, size_t length)
+{
+	static const char *const devices[] = { "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$" };
+	char numbered[5];
+	size_t i;
+
+	if (name == NULL || length == 0 || length > WINAPI_FILE_NAME_MAX || !winapi_utf8_valid(name, length))
+		return -EINVAL;
+	if ((length == 1 && name[0] == '.') || (length == 2 && name[0] == '.' && name[1] == '.'))
+		return -EINVAL;
+	for (i = 0; i < length; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		/* Windows refuses these in names; ':' would name an alternate data stream there. */
+		if (c < 0x20 || c == '/' || c == '\\' || c == ':' || c == '*' || c == '?' || c == '"' || c == '<' ||
+		    c == '>' || c == '|')
+			return -EINVAL;
+	}
+	/* Windows drops a trailing dot or space: "a." would be "a" there and not here. */
+	if (name[length - 1] == '.' || name[length - 1] == ' ')
+		return -EINVAL;
+	for (i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+		if (names_device(name, length, devices[i]))
+			return -EINVAL;
+	for (i = 0; i < 10; i++) {
+		snprintf(numbered, sizeof(numbered), "COM%zu", i);
+		if (names_device(name, length, numbered))
+			return -EINVAL;
+		snprintf(numbered, sizeof(numbered), "LPT%zu", i);
+		if (names_device(name, length, numbered))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int winapi_file_path_check(const char *path, size_t length)
+{
+	size_t start = 0, end;
+
+	if (path == NULL || length > WINAPI_FILE_PATH_MAX)
+		return -EINVAL;
+	if (length == 0)
+		return 0;
+	for (;;) {
+		const char *slash = memchr(path + start, '/', length - start);
+
+		end = slash != NULL ? (size_t)(slash - path) : length;
+		if (winapi_file_name_check(path + start, end - start) != 0)
+			return -EINVAL;
+		if (end == length)
+			return 0;
+		start = end + 1; /* a trailing '/' leaves an empty last component: refused above */
+		if (start == length)
+			return -EINVAL;
+	}
+}
+
+int winapi_file_request_encode(const struct winapi_file_request *request, void *out, size_t out_size)
+{
+	uint8_t *cursor = out;
+	size_t size;
+
+	if (request == NULL || out == NULL || request->export_length > WINAPI_FILE_EXPORT_NAME_MAX ||
+	    request->path_length > WINAPI_FILE_PATH_MAX || (request->flags & ~WINAPI_FILE_WRITE_FLAGS) != 0 ||
+	    (request->export_length != 0 && request->export_name == NULL) ||
+	    (request->path_length != 0 && request->path == NULL))
+		return -EINVAL;
+	size = WINAPI_FILE_REQUEST_HEAD + (size_t)request->export_length + request->path_length;
+	if (out_size < size)
+		return -ENOBUFS;
+	put_64(&cursor, request->offset);
+	put_64(&cursor, request->length);
+	put_32(&cursor, request->flags);
+	put_16(&cursor, request->export_length);
+	put_16(&cursor, request->path_length);
+	if (request->export_length != 0)
+		memcpy(cursor, request->export_name, request->export_length);
+	if (request->path_length != 0)
+		memcpy(cursor + request->export_length, request->path, request->path_length);
+	return (int)size;
+}
+
+int winapi_file_request_decode(const void *in, size_t length, struct winapi_file_request *request)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || request == NULL || length < WINAPI_FILE_REQUEST_HEAD)
+		return -EBADMSG;
+	request->offset = get_64(&cursor);
+	request->length = get_64(&cursor);
+	request->flags = get_32(&cursor);
+	request->export_length = get_16(&cursor);
+	request->path_length = get_16(&cursor);
+	if ((request->flags & ~WINAPI_FILE_WRITE_FLAGS) != 0 || request->export_length == 0 ||
+	    request->export_length > WINAPI_FILE_EXPORT_NAME_MAX || request->path_length > WINAPI_FILE_PATH_MAX ||
+	    length != WINAPI_FILE_REQUEST_HEAD + (size_t)request->export_length + request->path_length)
+		return -EBADMSG;
+	request->export_name = (const char *)cursor;
+	request->path = (const char *)cursor + request->export_length;
+	return 0;
+}
+
+void winapi_file_stat_encode(const struct winapi_file_stat *stat, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_32(&cursor, stat->error);
+	put_32(&cursor, stat->type);
+	put_64(&cursor, stat->size);
+	put_64(&cursor, stat->mtime_ns);
+	put_32(&cursor, stat->flags);
+	put_32(&cursor, 0);
+}
+
+int winapi_file_stat_decode(const void *in, size_t length, struct winapi_file_stat *stat)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || stat == NULL || length < WINAPI_FILE_STAT_SIZE)
+		return -EBADMSG;
+	stat->error = get_32(&cursor);
+	stat->type = get_32(&cursor);
+	stat->size = get_64(&cursor);
+	stat->mtime_ns = get_64(&cursor);
+	stat->flags = get_32(&cursor);
+	stat->reserved = get_32(&cursor);
+	if (stat->error > FILE_ERROR_MAX || stat->reserved != 0 || (stat->flags & ~WINAPI_FILE_WRITABLE) != 0 ||
+	    stat->type > WINAPI_FILE_TYPE_OTHER || (stat->error == 0) != (stat->type != 0))
+		return -EBADMSG;
+	return 0;
+}
+
+void winapi_file_io_encode(const struct winapi_file_io *io, void *out)
+{
+	uint8_t *cursor = out;
+
+	put_32(&cursor, io->error);
+	put_32(&cursor, io->flags);
+	put_64(&cursor, io->bytes);
+}
+
+int winapi_file_io_decode(const void *in, size_t length, struct winapi_file_io *io)
+{
+	const uint8_t *cursor = in;
+
+	if (in == NULL || io == NULL || length < WINAPI_FILE_IO_SIZE)
+		return -EBADMSG;
+	io->error = get_32(&cursor);
+	io->flags = get_32(&cursor);
+	io->bytes = get_64(&cursor);
+	if (io->error > FILE_ERROR_MAX || (io->flags & ~WINAPI_FILE_EOF) != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+static size_t file_entry_size(size_t name_length)
+{
+	return WINAPI_FILE_ENTRY_HEAD + ((name_length + 7) & ~(size_t)7);
+}
+
+int winapi_file_list_add(void *out, size_t out_size, size_t *used, const struct winapi_file_entry *entry)
+{
+	size_t name_length = strnlen(entry->name, sizeof(entry->name)), size = file_entry_size(name_length);
+	uint8_t *cursor;
+
+	if (name_length == sizeof(entry->name) || winapi_file_name_check(entry->name, name_length) != 0 ||
+	    entry->type == 0 || entry->type > WINAPI_FILE_TYPE_OTHER)
+		return -EINVAL;
+	if (*used > out_size || out_size - *used < size)
+		return -ENOBUFS;
+	cursor = (uint8_t *)out + *used;
+	put_64(&cursor, entry->size);
+	put_64(&cursor, entry->mtime_ns);
+	put_32(&cursor, entry->type);
+	put_16(&cursor, (uint16_t)name_length);
+	put_16(&cursor, 0);
+	memcpy(cursor, entry->name, name_length);
+	memset(cursor + name_length, 0, size - WINAPI_FILE_ENTRY_HEAD - name_length);
+	*used += size;
+	return 0;
+}
+
+void winapi_file_list_finish(void *out, uint32_t error, uint32_t entry_count, uint32_t flags)
+{
+	uint8_t *cursor = out;
+
+	put_32(&cursor, error);
+	put_32(&cursor, entry_count);
+	put_32(&cursor, flags);
+	put_32(&cursor, 0);
+}
+
+int winapi_file_list_decode(const void *in, size_t length, uint32_t *error, struct winapi_file_entry *entries,
+			    size_t max, uint32_t *count, uint32_t *flags)
+{
+	const uint8_t *cursor = in, *end;
+	uint32_t i, reserved, type;
+	size_t name_length, k;
+	uint16_t zero;
+
+	if (in == NULL || error == NULL || count == NULL || flags == NULL || length < WINAPI_FILE_LIST_HEAD)
+		return -EBADMSG;
+	end = cursor + length;
+	*error = get_32(&cursor);
+	*count = get_32(&cursor);
+	*flags = get_32(&cursor);
+	reserved = get_32(&cursor);
+	if (*error > FILE_ERROR_MAX || reserved != 0 || (*flags & ~WINAPI_FILE_MORE) != 0 ||
+	    (*error != 0 && (*count != 0 || *flags != 0)) ||
+	    *count > (length - WINAPI_FILE_LIST_HEAD) / file_entry_size(1))
+		return -EBADMSG;
+	if (*count > max)
+		return -ENOBUFS;
+	for (i = 0; i < *count; i++) {
+		if ((size_t)(end - cursor) < WINAPI_FILE_ENTRY_HEAD)
+			return -EBADMSG;
+		entries[i].size = get_64(&cursor);
+		entries[i].mtime_ns = get_64(&cursor);
+		type = get_32(&cursor);
+		name_length = get_16(&cursor);
+		zero = get_16(&cursor);
+		if (zero != 0 || type == 0 || type > WINAPI_FILE_TYPE_OTHER || name_length > WINAPI_FILE_NAME_MAX ||
+		    (size_t)(end - cursor) < file_entry_size(name_length) - WINAPI_FILE_ENTRY_HEAD ||
+		    winapi_file_name_check((const char *)cursor, name_length) != 0)
+			return -EBADMSG;
+		for (k = name_length; k < file_entry_size(name_length) - WINAPI_FILE_ENTRY_HEAD; k++)
+			if (cursor[k] != 0)
+				return -EBADMSG;
+		entries[i].type = type;
+		memcpy(entries[i].name, cursor, name_length);
+		entries[i].name[name_length] = '\0';
+		cursor += file_entry_size(name_length) - WINAPI_FILE_ENTRY_HEAD;
+	}
+	return cursor == end ? 0 : -EBADMSG;
 }
