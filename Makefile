@@ -161,6 +161,7 @@ WINDOWS := $(BUILD)/windows
 WINDOWS_JANSSON := $(WINDOWS)/jansson
 WINDOWS_SOURCES := apps/winapi-hostd/windows.c drivers/host/socket.c drivers/host/dispatch.c drivers/host/registry.c \
 	drivers/host/events.c drivers/host/tick.c drivers/host/system_apis.c drivers/host/system_windows.c \
+	drivers/host/files.c drivers/host/files_windows.c \
 	drivers/host/echo.c drivers/host/buffer_test.c drivers/host/perf_test.c lib/vmbus/gpa.c \
 	lib/winapi/protocol.c drivers/hvsock/hvsock_wire.c lib/winapi/crc32c_sse42.c lib/winapi/crc32c_page.c lib/log/log.c
 WINDOWS_OBJECTS := $(patsubst %.c,$(WINDOWS)/obj/%.o,$(WINDOWS_SOURCES))
@@ -176,7 +177,7 @@ $(WINDOWS)/obj/%.o: %.c $(WINDOWS_JANSSON)/lib/libjansson.a
 
 # Static: the service runs from one file, without mingw's DLLs beside it.
 $(WINDOWS)/winapi-hostd.exe: $(WINDOWS_OBJECTS) $(WINDOWS_JANSSON)/lib/libjansson.a
-	$(MINGW_CC) -static -o $@ $^ -lws2_32 -ladvapi32 -lpthread
+	$(MINGW_CC) -static -o $@ $^ -lws2_32 -ladvapi32 -lntdll -lpthread
 
 # winapi-hcs.exe: the HCS tool (lib/hcs, apps/winapi-hcs) over computecore.dll, which it loads
 # at run time (lib/hcs/hcs_windows.c: a Windows without HCS gets a message, not a loader error).

@@ -72,6 +72,8 @@ static void usage(FILE *out)
 		"  --tcp ADDR:PORT       listen on loopback TCP instead (127.0.0.0/8 or localhost; PORT\n"
 		"                        0: a free one, logged): for tests and hosts without Hyper-V;\n"
 		"                        the wire has no authentication, so nothing else is accepted\n"
+		"  --export NAME=DIR[:ro|rw]  serve DIR to host.file.* as NAME, read-only unless :rw\n"
+		"                        (repeatable; nothing exported, nothing reachable)\n"
 		"  --console             run in this console instead of as a Windows service\n"
 		"  --service-id          print the service id for the port and exit\n"
 		"  --help                this text\n");
@@ -189,6 +191,10 @@ static int parse_options(int argc, char **argv)
 				return 2;
 			}
 			options.tcp = value;
+			i++;
+		} else if (strcmp(argv[i], "--export") == 0 && value != NULL) {
+			if (winapi_host_file_export(value) != 0)
+				return 2;
 			i++;
 		} else if ((count = find_count(argv[i])) != NULL && value != NULL) {
 			if (parse_count(argv[i], value, count->min, count->max, count->value) != 0)

@@ -57,9 +57,11 @@ static int export_directory(const char *spec)
 	}
 	if (directory_length == 0)
 		return -EINVAL;
-	directory = strndup(equals + 1, directory_length);
+	directory = malloc(directory_length + 1); /* no strndup() in Windows' C runtime */
 	if (directory == NULL)
 		return -ENOMEM;
+	memcpy(directory, equals + 1, directory_length);
+	directory[directory_length] = '\0';
 	rc = winapi_host_files_open_root(directory, &root);
 	free(directory);
 	if (rc != 0)
