@@ -4,8 +4,9 @@
 # The Windows build's own code, run under Wine (Debian's wine64): winapi-hostd.exe serves the
 # wire on loopback TCP, and the Linux side calls it through liblowlat's hvsock transport.
 #   - winapi-test --integration: echo, every buffer operation up to 64 MiB, performance runs;
-#   - host_apis_e2e: host.time and host.info answered by the Win32 implementation
-#     (drivers/host/system_windows.c), checked against this machine and its clock;
+#   - host_apis_e2e: host.time, host.info and host.file.* answered by the Win32 implementations
+#     (drivers/host/system_windows.c, files_windows.c), checked against this machine, its clock
+#     and two exported directories (Wine's Z: is /), hostile paths and links out included;
 #   - winapi-hcs.exe without computecore.dll: its own message and exit status 1, no loader error;
 # then the service is stopped by its PID, and Wine's server with it: nothing is left running.
 #
@@ -66,12 +67,20 @@ else
 	say "Wine prefix for $version: cached in $WINEPREFIX"
 fi
 
+# Two exports, made empty here (the service opens them at start; the test fills them).
+exports=$log_dir/exports
+mkdir -p "$exports/data" "$exports/ro"
+windows_path() { echo "Z:$1" | tr / '\\'; }
+
 # The service on a free loopback port, which it logs.
-"$wine" "$windows/winapi-hostd.exe" --console --tcp 127.0.0.1:0 > "$log_dir/hostd.log" 2>&1 &
+"$wine" "$windows/winapi-hostd.exe" --console --tcp 127.0.0.1:0 --export "data=$(windows_path "$exports/data"):rw" \
+	--export "ro=$(windows_path "$exports/ro")" > "$log_dir/hostd.log" 2>&1 &
 hostd_pid=$!
 port=""
 for _ in $(seq 600); do
-	port=$(sed -n 's/.*serving TCP 127\.0\.0\.1:\([0-9]*\) (loopback).*/\1/p' "$log_dir/hostd.log")
+	# The background shell may not have opened its log yet.
+	port=$(sed -n 's/.*serving TCP 127\.0\.0\.1:\([0-9]*\) (loopback).*/\1/p' "$log_dir/hostd.log" 2>/dev/null ||
+		true)
 	[ -n "$port" ] && break
 	kill -0 "$hostd_pid" 2>/dev/null || break
 	sleep 0.1
@@ -89,10 +98,10 @@ timeout 600 "$bin/winapi-test" --integration > "$log_dir/integration.log" 2>&1 |
 check "$status" "winapi-test --integration against winapi-hostd.exe under Wine"
 
 status=0
-timeout 300 env WINAPI_E2E_WINE_TCP=127.0.0.1:$port "$tests/host_apis_e2e" > "$log_dir/host_apis.log" 2>&1 ||
-	status=$?
+timeout 300 env WINAPI_E2E_WINE_TCP=127.0.0.1:$port WINAPI_E2E_WINE_EXPORTS="$exports" "$tests/host_apis_e2e" \
+	> "$log_dir/host_apis.log" 2>&1 || status=$?
 [ "$status" -eq 0 ] || cat "$log_dir/host_apis.log"
-check "$status" "host.time and host.info from the Win32 implementation (host_apis_e2e)"
+check "$status" "host.time, host.info and host.file.* from the Win32 implementations (host_apis_e2e)"
 "$bin/winapi-test" --info --clock | sed 's/^/# /' || true
 
 # winapi-hcs.exe: Wine has no computecore.dll.

@@ -201,6 +201,11 @@ static int open_beneath(struct winapi_host_files_root *root, const char *path, A
 			CloseHandle(parent);
 		if (rc != 0)
 			return rc;
+		/* Before anything is opened, let alone created, in it (Wine: a linked directory). */
+		if (!beneath_root(root, next)) {
+			CloseHandle(next);
+			return -WINAPI_FILE_EACCES;
+		}
 		parent = next;
 		start = slash + 1;
 	}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -166,6 +167,241 @@ static void check_clock_offset(winapi_handle_t handle)
 	assert_int_equal(winapi_clock_offset(handle, 1, NULL), -EINVAL);
 }
 
+/* ---- files: the exports the test made (make_exports()) ---- */
+
+#define BIG_SIZE (5u << 20) /* more than one buffer, and not a multiple of a page */
+#define BUFFER_SIZE (2u << 20)
+
+static char export_rw[256], export_ro[256]; /* "data" (rw) and "ro" (read-only) */
+static uint8_t *big;                         /* big.bin's bytes */
+static bool files_exported;                  /* false: the host under test exports nothing */
+
+static void write_file(const char *directory, const char *name, const void *data, size_t length)
+{
+	char path[512];
+	FILE *file;
+
+	snprintf(path, sizeof(path), "%s/%s", directory, name);
+	file = fopen(path, "wb");
+	assert_non_null(file);
+	assert_int_equal(fwrite(data, 1, length, file), length);
+	assert_int_equal(fclose(file), 0);
+}
+
+/*
+ * data/ holds big.bin, sub/a.txt, a symbolic link to /etc/passwd (escape), one to a directory
+ * outside (outside/), one within (inside -> sub/a.txt); ro/ holds one file.
+ */
+static void make_exports(const char *root)
+{
+	char path[512];
+	unsigned int i, seed = 7;
+
+	snprintf(export_rw, sizeof(export_rw), "%s/data", root);
+	snprintf(export_ro, sizeof(export_ro), "%s/ro", root);
+	/* They may be there already, empty: a host must find its export's directory at start. */
+	assert_true(mkdir(export_rw, 0750) == 0 || errno == EEXIST);
+	assert_true(mkdir(export_ro, 0750) == 0 || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/sub", export_rw);
+	assert_int_equal(mkdir(path, 0750), 0);
+	big = malloc(BIG_SIZE);
+	assert_non_null(big);
+	for (i = 0; i < BIG_SIZE; i++)
+		big[i] = (uint8_t)rand_r(&seed);
+	write_file(export_rw, "big.bin", big, BIG_SIZE);
+	write_file(export_rw, "sub/a.txt", "hello\n", 6);
+	write_file(export_ro, "kept.txt", "kept\n", 5);
+	snprintf(path, sizeof(path), "%s/escape", export_rw);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	snprintf(path, sizeof(path), "%s/outside", export_rw);
+	assert_int_equal(symlink("/etc", path), 0);
+	snprintf(path, sizeof(path), "%s/inside", export_rw);
+	assert_int_equal(symlink("sub/a.txt", path), 0);
+}
+
+/* A host.file.* request as a hostile guest sends it: no check of the library's in the way. */
+static int raw_file_call(winapi_handle_t handle, uint16_t api, const char *export_name, const char *path,
+			 size_t path_length, void *reply, size_t reply_size)
+{
+	struct winapi_file_request request = { .export_name = export_name, .path = path,
+					       .export_length = (uint16_t)strlen(export_name),
+					       .path_length = (uint16_t)path_length };
+	uint8_t bytes[WINAPI_FILE_REQUEST_MAX];
+	winapi_api_call_t call = { .api = api, .version_major = 1, .input = bytes, .output = reply,
+				   .output_size = reply_size };
+	size_t length;
+	int size = winapi_file_request_encode(&request, bytes, sizeof(bytes)), rc;
+
+	assert_true(size > 0);
+	call.input_length = (size_t)size;
+	rc = winapi_call_api(handle, &call, &length);
+	if (rc == 0 && length != reply_size)
+		rc = -EBADMSG;
+	return rc;
+}
+
+static uint32_t raw_stat_error(winapi_handle_t handle, const char *export_name, const char *path, size_t length)
+{
+	uint8_t reply[WINAPI_FILE_STAT_SIZE];
+	struct winapi_file_stat stat;
+
+	assert_int_equal(raw_file_call(handle, WINAPI_HOST_FILE_STAT_ID, export_name, path, length, reply, sizeof(reply)),
+			 0);
+	assert_int_equal(winapi_file_stat_decode(reply, sizeof(reply), &stat), 0);
+	return stat.error;
+}
+
+static void check_files_unexported(winapi_handle_t handle)
+{
+	winapi_file_stat_t stat;
+
+	/* Nothing exported, nothing reachable. */
+	assert_int_equal(winapi_file_stat(handle, "data", "", &stat), -ENOENT);
+	assert_int_equal(raw_stat_error(handle, "data", "../etc/passwd", 13), WINAPI_FILE_ENOENT);
+}
+
+static void check_file_reads(winapi_handle_t handle)
+{
+	winapi_buffer_t buffers[3];
+	winapi_file_stat_t stat;
+	uint64_t bytes;
+	bool eof;
+	unsigned int i;
+
+	assert_int_equal(winapi_file_stat(handle, "data", "", &stat), 0);
+	assert_int_equal(stat.type, WINAPI_FILE_TYPE_DIRECTORY);
+	assert_int_equal(stat.flags, WINAPI_FILE_WRITABLE);
+	assert_int_equal(winapi_file_stat(handle, "data", "big.bin", &stat), 0);
+	assert_int_equal(stat.type, WINAPI_FILE_TYPE_REGULAR);
+	assert_int_equal(stat.size, BIG_SIZE);
+	assert_true(stat.mtime_ns > 0);
+	assert_int_equal(winapi_file_stat(handle, "ro", "kept.txt", &stat), 0);
+	assert_int_equal(stat.flags, 0);
+	assert_int_equal(winapi_file_stat(handle, "data", "missing", &stat), -ENOENT);
+
+	/* The whole file into three buffers at once (6 MiB of room for 5 MiB), then its tail. */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(winapi_alloc_buffer(&buffers[i], BUFFER_SIZE), 0);
+	assert_int_equal(winapi_file_read(handle, "data", "big.bin", 0, 3 * BUFFER_SIZE, buffers, 3, &bytes, &eof), 0);
+	assert_int_equal(bytes, BIG_SIZE);
+	assert_true(eof);
+	assert_memory_equal(buffers[0].data, big, BUFFER_SIZE);
+	assert_memory_equal(buffers[1].data, big + BUFFER_SIZE, BUFFER_SIZE);
+	assert_memory_equal(buffers[2].data, big + 2 * BUFFER_SIZE, BIG_SIZE - 2 * BUFFER_SIZE);
+	assert_int_equal(winapi_file_read(handle, "data", "big.bin", 12345, 1000, buffers, 1, &bytes, &eof), 0);
+	assert_int_equal(bytes, 1000);
+	assert_false(eof);
+	assert_memory_equal(buffers[0].data, big + 12345, 1000);
+	assert_int_equal(winapi_file_read(handle, "data", "big.bin", BIG_SIZE, 10, buffers, 1, &bytes, &eof), 0);
+	assert_int_equal(bytes, 0);
+	assert_true(eof);
+	assert_int_equal(winapi_file_read(handle, "data", "inside", 0, 10, buffers, 1, &bytes, &eof), 0);
+	assert_int_equal(bytes, 6);
+	assert_memory_equal(buffers[0].data, "hello\n", 6);
+	assert_int_equal(winapi_file_read(handle, "data", "sub", 0, 10, buffers, 1, &bytes, &eof), -EISDIR);
+	/* More than the buffers hold never leaves the process. */
+	assert_int_equal(winapi_file_read(handle, "data", "big.bin", 0, BUFFER_SIZE + 1, buffers, 1, &bytes, &eof),
+			 -EINVAL);
+	for (i = 0; i < 3; i++)
+		winapi_free_buffer(&buffers[i]);
+}
+
+static void check_file_writes(winapi_handle_t handle)
+{
+	winapi_buffer_t buffer;
+	char path[512], text[16] = "";
+	uint64_t bytes;
+	FILE *file;
+
+	snprintf(path, sizeof(path), "%s/new.txt", export_rw);
+	unlink(path); /* a transport before this one wrote it */
+	assert_int_equal(winapi_alloc_buffer(&buffer, 4096), 0);
+	memcpy(buffer.data, "written by the guest", 20);
+	assert_int_equal(winapi_file_write(handle, "data", "new.txt", 0, 20, 0, &buffer, 1, &bytes), -ENOENT);
+	assert_int_equal(winapi_file_write(handle, "data", "new.txt", 0, 20, WINAPI_FILE_CREATE, &buffer, 1, &bytes), 0);
+	assert_int_equal(bytes, 20);
+	/* Over the start, cut after: the file is the 7 bytes written. */
+	assert_int_equal(winapi_file_write(handle, "data", "new.txt", 0, 7, WINAPI_FILE_TRUNCATE, &buffer, 1, &bytes),
+			 0);
+	file = fopen(path, "rb");
+	assert_non_null(file);
+	assert_int_equal(fread(text, 1, sizeof(text), file), 7);
+	fclose(file);
+	assert_memory_equal(text, "written", 7);
+	assert_int_equal(winapi_file_write(handle, "ro", "kept.txt", 0, 4, 0, &buffer, 1, &bytes), -EROFS);
+	assert_int_equal(winapi_file_write(handle, "ro", "new.txt", 0, 4, WINAPI_FILE_CREATE, &buffer, 1, &bytes),
+			 -EROFS);
+	/* Out of the export through a link: refused before a byte is written. */
+	assert_int_equal(winapi_file_write(handle, "data", "outside/winapi-e2e", 0, 4, WINAPI_FILE_CREATE, &buffer, 1,
+					   &bytes),
+			 -EACCES);
+	assert_int_equal(access("/etc/winapi-e2e", F_OK), -1);
+	winapi_free_buffer(&buffer);
+}
+
+static void check_file_list(winapi_handle_t handle)
+{
+	static const char *const expected[] = { "big.bin", "escape", "inside", "new.txt", "outside", "sub" };
+	winapi_file_entry_t entries[16];
+	unsigned int i;
+	bool more;
+	int count;
+
+	count = winapi_file_list(handle, "data", "", 0, entries, 16, &more);
+	assert_int_equal(count, 6);
+	assert_false(more);
+	for (i = 0; i < 6; i++)
+		assert_string_equal(entries[i].name, expected[i]);
+	assert_int_equal(entries[0].type, WINAPI_FILE_TYPE_REGULAR);
+	assert_int_equal(entries[0].size, BIG_SIZE);
+	assert_int_equal(entries[5].type, WINAPI_FILE_TYPE_DIRECTORY);
+	/* Page by page: two at a time, from where the last page ended. */
+	for (i = 0; i < 6; i += 2) {
+		assert_int_equal(winapi_file_list(handle, "data", "", i, entries, 2, &more), 2);
+		assert_string_equal(entries[0].name, expected[i]);
+		assert_int_equal(more, i + 2 < 6);
+	}
+	assert_int_equal(winapi_file_list(handle, "data", "sub", 0, entries, 16, &more), 1);
+	assert_string_equal(entries[0].name, "a.txt");
+	assert_int_equal(winapi_file_list(handle, "data", "big.bin", 0, entries, 16, &more), -ENOTDIR);
+	assert_int_equal(winapi_file_list(handle, "data", "outside", 0, entries, 16, &more), -EACCES);
+}
+
+/* What a hostile guest sends, refused by the host itself (the library would not send it). */
+static void check_file_confinement(winapi_handle_t handle)
+{
+	static const char *const refused[] = { "../etc/passwd", "/etc/passwd", "sub/../../etc/passwd", "..", ".",
+					       "sub/", "/", "a//b", "sub\\a.txt", "big.bin:stream", "C:/Windows",
+					       "CON", "nul.txt", "com1", "LPT9.log", "trailing.", "trailing ",
+					       "a*b", "a?b", "a|b", "\x01", "\xc0\xaf" };
+	winapi_file_stat_t stat;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if (raw_stat_error(handle, "data", refused[i], strlen(refused[i])) != WINAPI_FILE_EINVAL)
+			fail_msg("path '%s' not refused by the host", refused[i]);
+		assert_int_equal(winapi_file_stat(handle, "data", refused[i], &stat), -EINVAL);
+	}
+	assert_int_equal(raw_stat_error(handle, "data", "sub\0/a.txt", 10), WINAPI_FILE_EINVAL);
+	/* Symbolic links out of the export: refused by the kernel's (or Windows') walk. */
+	assert_int_equal(raw_stat_error(handle, "data", "escape", 6), WINAPI_FILE_EACCES);
+	assert_int_equal(raw_stat_error(handle, "data", "outside/passwd", 14), WINAPI_FILE_EACCES);
+	assert_int_equal(raw_stat_error(handle, "nope", "", 0), WINAPI_FILE_ENOENT);
+	assert_int_equal(raw_stat_error(handle, "Data", "", 0), WINAPI_FILE_ENOENT);
+}
+
+static void check_files(winapi_handle_t handle)
+{
+	if (!files_exported) {
+		check_files_unexported(handle);
+		return;
+	}
+	check_file_reads(handle);
+	check_file_writes(handle);
+	check_file_list(handle);
+	check_file_confinement(handle);
+}
+
 static void check_all(void)
 {
 	winapi_handle_t handle = winapi_init();
@@ -175,24 +411,45 @@ static void check_all(void)
 	check_info(handle);
 	check_time(handle);
 	check_clock_offset(handle);
+	check_files(handle);
 	winapi_cleanup(handle);
 }
 
 /* ---- the programs ---- */
 
+static char exports_root[64] = "/tmp/host_apis_e2e.XXXXXX";
+static char export_rw_spec[300], export_ro_spec[300];
+
 static int sim_setup(void **state)
 {
+	const char *arguments[] = { "--export", export_rw_spec, "--export", export_ro_spec, NULL };
+
 	(void)state;
-	if (emulator_prepare(&sim, "host_apis_e2e") != 0 || emulator_start(&sim, NULL) != 0)
+	if (mkdtemp(exports_root) == NULL)
+		return -1;
+	make_exports(exports_root);
+	snprintf(export_rw_spec, sizeof(export_rw_spec), "data=%s:rw", export_rw);
+	snprintf(export_ro_spec, sizeof(export_ro_spec), "ro=%s", export_ro);
+	if (emulator_prepare(&sim, "host_apis_e2e") != 0 || emulator_start(&sim, arguments) != 0)
 		return -1;
 	setenv("WINAPI_TRANSPORT", "sim", 1);
 	return 0;
+}
+
+static void remove_exports(void)
+{
+	char command[128];
+
+	snprintf(command, sizeof(command), "rm -rf '%s'", exports_root);
+	(void)!system(command);
+	free(big);
 }
 
 static int sim_teardown(void **state)
 {
 	(void)state;
 	emulator_cleanup(&sim);
+	remove_exports();
 	return 0;
 }
 
@@ -201,6 +458,7 @@ static void test_sim(void **state)
 	(void)state;
 	setenv("WINAPI_TRANSPORT", "sim", 1);
 	setenv("WINAPI_SIM_SOCKET", sim.socket_path, 1);
+	files_exported = true;
 	check_all();
 }
 
@@ -235,6 +493,7 @@ static void test_pmd(void **state)
 	assert_int_equal(start_pmd(&pmd, pmd_prefix, sizeof(pmd_prefix), "host-apis-e2e-pmd", backend), 0);
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
 	setenv("WINAPI_PMD_SOCKET", pmd.socket_path, 1);
+	files_exported = true; /* the emulator's, which winapi-pmd forwards to */
 	check_all();
 	stop_pmd(&pmd, pmd_prefix);
 }
@@ -248,17 +507,21 @@ static void test_pmd_inline(void **state)
 			 0);
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
 	setenv("WINAPI_PMD_SOCKET", inline_pmd.socket_path, 1);
+	files_exported = false; /* the inline host exports nothing */
 	check_all();
 	stop_pmd(&inline_pmd, inline_prefix);
 }
 
 static void test_hvsock(void **state)
 {
+	const char *arguments[] = { "--export", export_rw_spec, "--export", export_ro_spec, NULL };
+
 	(void)state;
 	assert_int_equal(emulator_prepare_program(&hostd, "host-apis-e2e-hostd", "winapi-hostd"), 0);
-	assert_int_equal(emulator_start(&hostd, NULL), 0);
+	assert_int_equal(emulator_start(&hostd, arguments), 0);
 	setenv("WINAPI_TRANSPORT", "hvsock", 1);
 	setenv("WINAPI_SOCKET_PATH", hostd.socket_path, 1);
+	files_exported = true;
 	check_all();
 	emulator_cleanup(&hostd);
 }
@@ -275,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_wine),
 	};
 	const char *wine_tcp = getenv("WINAPI_E2E_WINE_TCP");
+	const char *wine_exports = getenv("WINAPI_E2E_WINE_EXPORTS");
 
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim),
@@ -287,6 +551,13 @@ int main(void)
 	/* Every call must succeed on a loaded machine: a minute each, not the default 5 s. */
 	setenv("WINAPI_TIMEOUT_MS", "60000", 1);
 	if (wine_tcp != NULL) {
+		/* scripts/wine-test.sh made these directories and exported them to winapi-hostd.exe. */
+		if (wine_exports == NULL) {
+			fprintf(stderr, "host_apis_e2e: WINAPI_E2E_WINE_EXPORTS names the exports' directory\n");
+			return 1;
+		}
+		make_exports(wine_exports);
+		files_exported = true;
 		wine = true;
 		setenv("WINAPI_TRANSPORT", "hvsock", 1);
 		setenv("WINAPI_SOCKET_TCP", wine_tcp, 1);
