@@ -17,7 +17,7 @@ FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 FUZZ_CFLAGS := -std=c11 $(WARNINGS) -pthread -MMD -MP -g -O1 $(FUZZ_SANITIZE)
 FUZZ_TARGETS := ring_fuzz packet_fuzz protocol_fuzz host_fuzz pmd_request_fuzz telemetry_fuzz baseline_fuzz \
 	hvsock_fuzz policy_fuzz driver_fuzz hvsock_guest_fuzz \
-	sim_offer_fuzz uio_sysfs_fuzz pmd_worker_fuzz telemetry_server_fuzz
+	sim_offer_fuzz uio_sysfs_fuzz pmd_worker_fuzz telemetry_server_fuzz file_request_fuzz
 FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
 fuzz_objects = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -29,6 +29,7 @@ FUZZ_PROTOCOL := lib/winapi/protocol.c lib/winapi/crc32c.c lib/winapi/crc32c_pag
 ring_fuzz_SOURCES := lib/vmbus/ring.c
 packet_fuzz_SOURCES := $(FUZZ_VMBUS) $(FUZZ_PROTOCOL)
 protocol_fuzz_SOURCES := $(FUZZ_PROTOCOL)
+file_request_fuzz_SOURCES := $(FUZZ_PROTOCOL)
 host_fuzz_SOURCES := lib/vmbus/ring.c lib/vmbus/guid.c lib/vmbus/device.c lib/vmbus/channel.c \
 	lib/vmbus/memory.c lib/vmbus/gpa.c lib/vmbus/page_allocator.c $(FUZZ_PROTOCOL) lib/log/log.c \
 	$(filter-out drivers/host/sim_memory.c,$(HOST_SOURCES))
@@ -62,6 +63,7 @@ telemetry_server_fuzz_SOURCES := apps/winapi-pmd/stats.c apps/winapi-pmd/policy.
 ring_fuzz_LIBS :=
 packet_fuzz_LIBS := $(LIBS_PROTOCOL)
 protocol_fuzz_LIBS := $(LIBS_PROTOCOL)
+file_request_fuzz_LIBS := $(LIBS_PROTOCOL)
 host_fuzz_LIBS := $(LIBS_PROTOCOL)
 pmd_request_fuzz_LIBS := $(LIBS_PROTOCOL)
 policy_fuzz_LIBS := $(LIBS_PROTOCOL)

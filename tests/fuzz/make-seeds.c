@@ -471,6 +471,51 @@ static void protocol_seeds(void)
 	protocol_seed("version-2", message, size);
 }
 
+/* ---- file_request_fuzz ---- */
+
+static void file_seed(const char *name, const void *bytes, size_t size)
+{
+	struct bytes b = { .size = 0 };
+
+	add(&b, bytes, size);
+	write_seed("file_request_fuzz", name, &b);
+}
+
+static void file_request_seeds(void)
+{
+	static const struct winapi_file_entry entries[2] = {
+		{ .size = 5242880, .mtime_ns = 1765000000000000000ull, .type = WINAPI_FILE_TYPE_REGULAR, .name = "big.bin" },
+		{ .type = WINAPI_FILE_TYPE_DIRECTORY, .name = "sub" },
+	};
+	struct winapi_file_request request = { .offset = 4096, .length = 65536, .export_name = "data",
+					       .export_length = 4, .path = "sub/a.txt", .path_length = 9 };
+	uint8_t bytes[WINAPI_MAX_INLINE_DATA];
+	size_t used = WINAPI_FILE_LIST_HEAD;
+	int size;
+
+	size = winapi_file_request_encode(&request, bytes, sizeof(bytes));
+	file_seed("read-request", bytes, (size_t)size);
+	request = (struct winapi_file_request){ .flags = WINAPI_FILE_CREATE | WINAPI_FILE_TRUNCATE, .length = 7,
+						.export_name = "data", .export_length = 4, .path = "new.txt",
+						.path_length = 7 };
+	size = winapi_file_request_encode(&request, bytes, sizeof(bytes));
+	file_seed("write-request", bytes, (size_t)size);
+	request = (struct winapi_file_request){ .export_name = "data", .export_length = 4, .path = "../etc/passwd",
+						.path_length = 13 };
+	size = winapi_file_request_encode(&request, bytes, sizeof(bytes));
+	file_seed("stat-request-dotdot", bytes, (size_t)size);
+	winapi_file_stat_encode(&(struct winapi_file_stat){ .type = WINAPI_FILE_TYPE_REGULAR, .size = 6,
+							     .mtime_ns = 1765000000000000000ull, .flags = WINAPI_FILE_WRITABLE },
+				bytes);
+	file_seed("stat-reply", bytes, WINAPI_FILE_STAT_SIZE);
+	winapi_file_io_encode(&(struct winapi_file_io){ .bytes = 6, .flags = WINAPI_FILE_EOF }, bytes);
+	file_seed("io-reply", bytes, WINAPI_FILE_IO_SIZE);
+	winapi_file_list_add(bytes, sizeof(bytes), &used, &entries[0]);
+	winapi_file_list_add(bytes, sizeof(bytes), &used, &entries[1]);
+	winapi_file_list_finish(bytes, 0, 2, WINAPI_FILE_MORE);
+	file_seed("list-reply", bytes, used);
+}
+
 /* ---- host_fuzz ---- */
 
 static void host_seed(const char *name, uint8_t type, uint8_t flags, const uint8_t *extension, size_t extension_size,
@@ -1214,5 +1259,6 @@ int main(int argc, char **argv)
 	uio_sysfs_seeds();
 	pmd_worker_seeds();
 	telemetry_server_seeds();
+	file_request_seeds();
 	return 0;
 }

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The Windows builds (make windows), checked as files (make wine-test runs them under Wine,
 # which has neither AF_HYPERV nor computecore.dll):
-# - winapi-hostd.exe, the host service: imports Winsock (ws2_32: AF_HYPERV sockets) and the
-#   service control manager (advapi32);
+# - winapi-hostd.exe, the host service: imports Winsock (ws2_32: AF_HYPERV sockets), the
+#   service control manager (advapi32) and NtCreateFile (ntdll: host.file.*'s handle-relative
+#   opens);
 # - winapi-hcs.exe, the HCS tool: loads computecore.dll, the Host Compute Service, at run time
 #   and asks it for each call by name, so that a Windows without HCS gets its message, not a
 #   loader error: it must not import the DLL, and must name every call it binds;
@@ -36,7 +37,7 @@ check_executable() {
 
 	imports=$($objdump -p "$exe" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
 	unexpected=$(echo "$imports" | grep -vx -e 'ws2_32.dll' -e 'advapi32.dll' -e 'kernel32.dll' \
-		-e 'msvcrt.dll' -e 'computecore.dll' -e 'shell32.dll' || true)
+		-e 'msvcrt.dll' -e 'computecore.dll' -e 'shell32.dll' -e 'ntdll.dll' || true)
 	[ -z "$unexpected" ]
 	check $? "$name: no DLL that Windows does not ship${unexpected:+ (found: $unexpected)}"
 	functions=$($objdump -p "$exe" | awk '/DLL Name:/ { dll = tolower($3) }
@@ -51,7 +52,7 @@ check_executable() {
 
 check_executable "$windows/winapi-hostd.exe" ws2_32.dll:socket ws2_32.dll:bind ws2_32.dll:listen \
 	ws2_32.dll:accept ws2_32.dll:recv ws2_32.dll:send advapi32.dll:StartServiceCtrlDispatcherA \
-	advapi32.dll:RegisterServiceCtrlHandlerExA
+	advapi32.dll:RegisterServiceCtrlHandlerExA ntdll.dll:NtCreateFile
 check_executable "$windows/winapi-hcs.exe" kernel32.dll:LoadLibraryExW kernel32.dll:GetProcAddress
 hcs=$windows/winapi-hcs.exe
 if [ -f "$hcs" ]; then
