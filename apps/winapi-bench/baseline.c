@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <winapi_internal/hvsock.h>
 #include <winapi/protocol.h>
@@ -112,6 +114,47 @@ static int serve_buffer_test(struct winapi_hvsock_reader *reader, json_t *reques
 	return rc;
 }
 
+/*
+ * FILE_READ: @length bytes of the file at @path from @offset, read into the payload buffer and
+ * sent after the reply. The bench's own file: the baseline host is the bench's child, and the
+ * path is its own, so no export or confinement stands in for the host's work here.
+ */
+static int serve_file_read(int fd, json_t *request, json_int_t id, uint8_t **payload, size_t *capacity)
+{
+	json_int_t offset, length;
+	const char *path;
+	size_t done = 0;
+	ssize_t got;
+	json_t *reply;
+	int file, rc;
+
+	if (json_unpack(request, "{s:s, s:I, s:I}", "path", &path, "offset", &offset, "length", &length) != 0 ||
+	    offset < 0 || length <= 0 || length > BASELINE_MAX_PAYLOAD)
+		return -EPROTO;
+	if ((size_t)length > *capacity) {
+		uint8_t *grown = realloc(*payload, (size_t)length);
+
+		if (grown == NULL)
+			return -ENOMEM;
+		*payload = grown;
+		*capacity = (size_t)length;
+	}
+	file = open(path, O_RDONLY | O_CLOEXEC);
+	if (file < 0)
+		return -errno;
+	while (done < (size_t)length) {
+		got = pread(file, *payload + done, (size_t)length - done, (off_t)offset + (off_t)done);
+		if (got <= 0)
+			break;
+		done += (size_t)got;
+	}
+	close(file);
+	reply = json_pack("{s:I, s:i, s:I}", "request_id", id, "status", 0, "bytes", (json_int_t)done);
+	rc = reply != NULL ? send_json(fd, reply, *payload, done) : -ENOMEM;
+	json_decref(reply);
+	return rc;
+}
+
 int baseline_serve(int fd)
 {
 	struct winapi_hvsock_reader *reader = malloc(sizeof(*reader));
@@ -140,6 +183,8 @@ int baseline_serve(int fd)
 			rc = serve_echo(fd, request, id);
 		else if (strcmp(api, "buffer_test") == 0)
 			rc = serve_buffer_test(reader, request, id, &payload, &capacity);
+		else if (strcmp(api, "file_read") == 0)
+			rc = serve_file_read(fd, request, id, &payload, &capacity);
 		else
 			rc = -EPROTO;
 		json_decref(request);
@@ -249,4 +294,30 @@ int baseline_buffer_test(struct baseline_client *client, int operation, void *bu
 		.first_mismatch = first < 0 ? UINT64_MAX : (uint64_t)first,
 	};
 	return 0;
+}
+
+int baseline_file_read(struct baseline_client *client, const char *path, uint64_t offset, void *buffer, size_t length,
+		       size_t *bytes)
+{
+	json_int_t done;
+	json_t *request, *reply;
+	int status, rc;
+
+	request = json_pack("{s:I, s:s, s:s, s:I, s:I}", "request_id", (json_int_t)client->next_id++, "api",
+			    "file_read", "path", path, "offset", (json_int_t)offset, "length", (json_int_t)length);
+	rc = request != NULL ? send_json(client->fd, request, NULL, 0) : -ENOMEM;
+	json_decref(request);
+	if (rc == 0)
+		rc = receive_json(&client->reader, &reply);
+	if (rc != 0)
+		return rc;
+	if (json_unpack(reply, "{s:i, s:I}", "status", &status, "bytes", &done) != 0 || status != 0 || done < 0 ||
+	    (size_t)done > length)
+		rc = -EPROTO;
+	json_decref(reply);
+	if (rc == 0)
+		rc = winapi_hvsock_receive(&client->reader, buffer, (size_t)done);
+	if (rc == 0)
+		*bytes = (size_t)done;
+	return rc;
 }

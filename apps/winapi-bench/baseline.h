@@ -3,8 +3,8 @@
  * The baseline winapi-bench compares against: the design of the WSL2 proof of concept (seed
  * 002), built honestly. Each message is a 4-byte little-endian length and a JSON object
  * (jansson); bulk data follows its header on the same stream socket (AF_UNIX standing in for
- * the Hyper-V socket). The host side does the same work as ours: it echoes the text, and
- * writes, reads or verifies the buffer bytes with the same CRC32C.
+ * the Hyper-V socket). The host side does the same work as ours: it echoes the text,
+ * writes, reads or verifies the buffer bytes with the same CRC32C, and reads a file.
  */
 #ifndef APPS_WINAPI_BENCH_BASELINE_H
 #define APPS_WINAPI_BENCH_BASELINE_H
@@ -46,5 +46,13 @@ int baseline_echo_batch(struct baseline_client *client, const char *text, size_t
  */
 int baseline_buffer_test(struct baseline_client *client, int operation, void *buffer, size_t length,
 			 uint32_t pattern, winapi_buffer_test_result_t *result);
+
+/*
+ * Read @length bytes (at most 64 MiB) of the file at @path from @offset through the host into
+ * @buffer: the JSON request, the host's pread(), the bytes back on the socket. *@bytes gets
+ * what came (less at the file's end). Returns 0 or negative errno.
+ */
+int baseline_file_read(struct baseline_client *client, const char *path, uint64_t offset, void *buffer, size_t length,
+		       size_t *bytes);
 
 #endif /* APPS_WINAPI_BENCH_BASELINE_H */

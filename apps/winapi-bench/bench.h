@@ -42,6 +42,7 @@ struct bench_options {
 	uint64_t polled_samples;    /* per polled latency, over all rounds */
 	uint64_t blocking_samples;  /* interrupt mode and the baseline: each round trip sleeps */
 	double seconds;             /* each request-rate and bandwidth figure, over all rounds */
+	uint64_t file_size;         /* the file read figure's file: 256 MiB (quick: 32 MiB) */
 };
 
 struct latency {
@@ -84,6 +85,12 @@ struct bench_results {
 	/* liblowlat through winapi-pmd --backend inline, its worker on the host CPU (pmd.c) */
 	struct latency pmd_echo;                   /* 64 bytes, polled */
 	struct throughput pmd_rate;                /* batches of 32 */
+	/* A file of the host's (in its page cache) read whole, once a round on each path */
+	struct throughput file_read;               /* host.file.read into zero-copy buffers, VMBus */
+	struct throughput hvsock_file_read;        /* host.file.read over the hvsock transport */
+	struct throughput baseline_file_read;      /* the baseline's JSON request, the bytes on its socket */
+	double cat_gbps;                           /* the floor: cat of the file on the host CPU, best round */
+	uint32_t file_checksum;                    /* CRC32C of the file: every path's bytes checked */
 };
 
 struct bench_target {

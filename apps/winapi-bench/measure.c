@@ -36,6 +36,12 @@
 #define RATE_WARMUP 10000u         /* requests before each slice's clock starts */
 #define RATE_PAYLOAD 64u
 #define MAX_BATCH 32u
+/* The file read figure: each call fills FILE_BUFFERS buffers of FILE_BUFFER_SIZE. */
+#define FILE_BUFFERS 8u
+#define FILE_BUFFER_SIZE (4u << 20)
+#define FILE_CALL_SIZE (FILE_BUFFERS * FILE_BUFFER_SIZE)
+#define FILE_EXPORT "bench"
+#define FILE_NAME "read.bin"
 
 const size_t bench_echo_sizes[BENCH_ECHO_SIZES] = { 0, 64, 3072 };
 const unsigned int bench_batch_sizes[BENCH_BATCH_SIZES] = { 1, 8, 32 };
@@ -59,6 +65,7 @@ static void fill_text(char *text, size_t size)
 
 struct emulator_child {
 	pid_t pid;
+	const char *export_spec; /* --export for host.file.* ("bench=DIR"), or NULL */
 	char directory[64];
 	char socket_path[128];
 	char log_path[128];
@@ -146,13 +153,24 @@ static int emulator_start(const struct bench_options *options, bool interrupt_mo
 		}
 		pin_to_cpu(options->host_cpu);
 		setenv("VMBUS_SPIN_NS", interrupt_mode ? "0" : BENCH_POLLED_SPIN_NS, 1);
-		if (child->pmd)
+		if (child->pmd) {
 			bench_pmd_exec(options, binary, child->socket_path);
-		else if (hostd || child->keep_serving)
-			execl(binary, binary, "--socket", child->socket_path, (char *)NULL);
-		else
-			execl(binary, binary, "--socket", child->socket_path, "--once",
-			      interrupt_mode ? "--interrupt-mode" : (char *)NULL, (char *)NULL);
+		} else {
+			const char *arguments[8] = { binary, "--socket", child->socket_path };
+			unsigned int count = 3;
+
+			if (child->export_spec != NULL) {
+				arguments[count++] = "--export";
+				arguments[count++] = child->export_spec;
+			}
+			if (!hostd && !child->keep_serving) {
+				arguments[count++] = "--once";
+				if (interrupt_mode)
+					arguments[count++] = "--interrupt-mode";
+			}
+			arguments[count] = NULL;
+			execv(binary, (char *const *)arguments);
+		}
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
@@ -231,6 +249,13 @@ struct session {
 	pid_t baseline_host;
 	winapi_buffer_t buffers[BENCH_BUFFER_SIZES];   /* zero-copy, the polled host wrote them */
 	uint8_t *baseline_buffers[BENCH_BUFFER_SIZES]; /* the baseline host sent the same bytes */
+	/* The file read figure: the file, exported to the polled host and to winapi-hostd */
+	char file_directory[64];
+	char file_path[128];
+	char export_spec[96];
+	winapi_buffer_t file_buffers[FILE_BUFFERS];        /* zero-copy, of the polled handle */
+	winapi_buffer_t hvsock_file_buffers[FILE_BUFFERS]; /* this process's memory, on the socket */
+	uint8_t *baseline_file_buffer;
 };
 
 static int start_baseline(const struct bench_options *options, struct session *session)
@@ -322,6 +347,75 @@ static int prepare_buffers(struct session *session, struct bench_results *result
 	return 0;
 }
 
+/*
+ * The file the file read figure reads: options->file_size bytes that are not a pattern a
+ * compressing or deduplicating layer could shortcut, written once, so that every read finds
+ * it in the page cache; its CRC32C is what every path's bytes must add up to.
+ */
+static int make_file(const struct bench_options *options, struct session *session, struct bench_results *results)
+{
+	uint64_t state = 0x9e3779b97f4a7c15ull, written = 0, i;
+	uint64_t *chunk = malloc(1u << 20);
+	uint32_t crc = 0;
+	FILE *file;
+	int rc = 0;
+
+	snprintf(session->file_directory, sizeof(session->file_directory), "/tmp/winapi-bench-files.XXXXXX");
+	if (chunk == NULL || mkdtemp(session->file_directory) == NULL) {
+		free(chunk);
+		return bench_fail("the file read figure's directory", chunk == NULL ? -ENOMEM : -errno);
+	}
+	snprintf(session->file_path, sizeof(session->file_path), "%s/" FILE_NAME, session->file_directory);
+	snprintf(session->export_spec, sizeof(session->export_spec), FILE_EXPORT "=%s", session->file_directory);
+	file = fopen(session->file_path, "wb");
+	if (file == NULL) {
+		free(chunk);
+		return bench_fail(session->file_path, -errno);
+	}
+	while (rc == 0 && written < options->file_size) {
+		for (i = 0; i < (1u << 20) / sizeof(*chunk); i++) {
+			state ^= state << 13; /* xorshift64 */
+			state ^= state >> 7;
+			state ^= state << 17;
+			chunk[i] = state;
+		}
+		crc = winapi_crc32c(crc, chunk, 1u << 20);
+		if (fwrite(chunk, 1, 1u << 20, file) != 1u << 20)
+			rc = -EIO;
+		written += 1u << 20;
+	}
+	if (fclose(file) != 0 && rc == 0)
+		rc = -errno;
+	free(chunk);
+	results->file_checksum = crc;
+	return rc != 0 ? bench_fail(session->file_path, rc) : 0;
+}
+
+static void remove_file(struct session *session)
+{
+	if (session->file_path[0] != '\0')
+		unlink(session->file_path);
+	if (session->file_directory[0] != '\0')
+		rmdir(session->file_directory);
+}
+
+/* Buffers for the file read figure, of the handle opened last (liblowlat's rule, above). */
+static int alloc_file_buffers(winapi_buffer_t *buffers)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < FILE_BUFFERS; i++) {
+		rc = winapi_alloc_buffer(&buffers[i], FILE_BUFFER_SIZE);
+		if (rc != 0)
+			return bench_fail("winapi_alloc_buffer (file read)", rc);
+	}
+	return 0;
+}
+
+static int file_read_warm_up(const struct bench_options *options, struct session *session,
+			     const struct bench_results *results);
+
 /* Start @child's host and attach liblowlat to it: 0 or negative errno. */
 static int open_host(const struct bench_options *options, bool interrupt_mode, bool hostd,
 		     struct emulator_child *child, winapi_handle_t *handle)
@@ -348,21 +442,35 @@ static int session_open(const struct bench_options *options, struct session *ses
 	session->baseline_host = -1;
 	session->baseline.fd = -1;
 	session->pmd_daemon.pmd = true;
+	rc = make_file(options, session, results);
+	if (rc != 0)
+		return rc;
+	session->hvsock_host.export_spec = session->polled_host.export_spec = session->export_spec;
 	rc = open_host(options, true, false, &session->interrupt_host, &session->interrupt);
 	if (rc == 0)
 		rc = open_host(options, false, true, &session->hvsock_host, &session->hvsock);
 	if (rc == 0)
 		rc = write_buffers(session->hvsock, session->hvsock_buffers, results->hvsock_verify_checksum);
 	if (rc == 0)
+		rc = alloc_file_buffers(session->hvsock_file_buffers);
+	if (rc == 0)
 		rc = open_host(options, false, false, &session->pmd_daemon, &session->pmd);
 	if (rc == 0)
 		rc = open_host(options, false, false, &session->polled_host, &session->polled);
+	if (rc == 0)
+		rc = alloc_file_buffers(session->file_buffers);
 	if (rc != 0)
 		return rc;
+	session->baseline_file_buffer = malloc(FILE_CALL_SIZE);
+	if (session->baseline_file_buffer == NULL)
+		return bench_fail("malloc", -ENOMEM);
 	rc = start_baseline(options, session);
 	if (rc != 0)
 		return rc;
-	return prepare_buffers(session, results);
+	rc = prepare_buffers(session, results);
+	if (rc != 0)
+		return rc;
+	return file_read_warm_up(options, session, results);
 }
 
 static int session_close(struct session *session)
@@ -375,6 +483,11 @@ static int session_close(struct session *session)
 		winapi_free_buffer(&session->hvsock_buffers[i]);
 		free(session->baseline_buffers[i]);
 	}
+	for (i = 0; i < FILE_BUFFERS; i++) {
+		winapi_free_buffer(&session->file_buffers[i]);
+		winapi_free_buffer(&session->hvsock_file_buffers[i]);
+	}
+	free(session->baseline_file_buffer);
 	winapi_cleanup(session->polled);
 	winapi_cleanup(session->interrupt);
 	winapi_cleanup(session->hvsock);
@@ -388,6 +501,7 @@ static int session_close(struct session *session)
 		emulator_stop(&session->hvsock_host);
 	if (session->pmd_daemon.pid > 0 || session->pmd_daemon.directory[0] != '\0')
 		emulator_stop(&session->pmd_daemon);
+	remove_file(session);
 	return rc;
 }
 
@@ -601,6 +715,162 @@ static int baseline_verify_slice(struct baseline_client *client, uint8_t *buffer
 	return 0;
 }
 
+/* ---- the file read figure ---- */
+
+/*
+ * The whole file through host.file.read, FILE_CALL_SIZE a call into @buffers (zero-copy on
+ * VMBus: the host preads into the guest's pages; on hvsock the bytes come on the socket). Only
+ * the calls are timed; every call's bytes are then checked against the file's CRC32C. One
+ * untimed call first, as every slice warms up: winapi-hostd gives back a payload buffer over
+ * 1 MiB after a second without a frame, and the other slices took longer than that.
+ */
+static int file_read_slice(winapi_handle_t handle, winapi_buffer_t *buffers, const struct bench_options *options,
+			   uint32_t checksum, struct throughput *throughput)
+{
+	uint64_t offset = 0, bytes, want, elapsed = 0, start, left;
+	uint32_t crc = 0;
+	unsigned int i;
+	bool eof;
+	int rc;
+
+	rc = winapi_file_read(handle, FILE_EXPORT, FILE_NAME, 0, FILE_CALL_SIZE, buffers, FILE_BUFFERS, &bytes, &eof);
+	if (rc != 0)
+		return rc;
+	while (offset < options->file_size) {
+		want = options->file_size - offset < FILE_CALL_SIZE ? options->file_size - offset : FILE_CALL_SIZE;
+		start = clock_ticks();
+		rc = winapi_file_read(handle, FILE_EXPORT, FILE_NAME, offset, want, buffers, FILE_BUFFERS, &bytes, &eof);
+		elapsed += clock_ticks() - start;
+		if (rc != 0)
+			return rc;
+		if (bytes != want)
+			return -EIO;
+		for (i = 0, left = bytes; left != 0; i++) {
+			size_t length = left < FILE_BUFFER_SIZE ? (size_t)left : FILE_BUFFER_SIZE;
+
+			crc = winapi_crc32c(crc, buffers[i].data, length);
+			left -= length;
+		}
+		offset += bytes;
+	}
+	if (crc != checksum)
+		return -EBADMSG;
+	throughput->amount += (double)options->file_size;
+	throughput->seconds += (double)clock_ns(elapsed) / 1e9;
+	return 0;
+}
+
+/* The same through the baseline: its JSON request, the host's pread(), the bytes on its socket. */
+static int baseline_file_read_slice(struct session *session, const struct bench_options *options, uint32_t checksum,
+				    struct throughput *throughput)
+{
+	uint64_t offset = 0, elapsed = 0, start;
+	size_t want, bytes;
+	uint32_t crc = 0;
+	int rc;
+
+	rc = baseline_file_read(&session->baseline, session->file_path, 0, session->baseline_file_buffer, FILE_CALL_SIZE,
+				&bytes);
+	if (rc != 0)
+		return rc;
+	while (offset < options->file_size) {
+		want = options->file_size - offset < FILE_CALL_SIZE ? (size_t)(options->file_size - offset) : FILE_CALL_SIZE;
+		start = clock_ticks();
+		rc = baseline_file_read(&session->baseline, session->file_path, offset, session->baseline_file_buffer,
+					want, &bytes);
+		elapsed += clock_ticks() - start;
+		if (rc != 0)
+			return rc;
+		if (bytes != want)
+			return -EIO;
+		crc = winapi_crc32c(crc, session->baseline_file_buffer, bytes);
+		offset += bytes;
+	}
+	if (crc != checksum)
+		return -EBADMSG;
+	throughput->amount += (double)options->file_size;
+	throughput->seconds += (double)clock_ns(elapsed) / 1e9;
+	return 0;
+}
+
+/* cat @path > /dev/null on the host CPU; its wall time in ns, or 0 on failure. */
+static uint64_t time_cat(const struct bench_options *options, const char *path)
+{
+	uint64_t start = clock_ticks();
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		pin_to_cpu(options->host_cpu);
+		execlp("cat", "cat", path, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 0;
+	return clock_ns(clock_ticks() - start);
+}
+
+/*
+ * The floor: cat of the file to /dev/null on the host CPU, less what a cat of nothing takes
+ * (fork, exec, exit: about a millisecond, which a 32 MiB file would otherwise carry). Best round.
+ */
+static int cat_slice(const struct bench_options *options, const struct session *session, struct bench_results *results)
+{
+	uint64_t whole = time_cat(options, session->file_path), empty = time_cat(options, "/dev/null");
+	double gbps;
+
+	if (whole == 0 || empty == 0)
+		return bench_fail("cat of the file", -ECHILD);
+	gbps = (double)options->file_size / (double)(whole > empty ? whole - empty : whole);
+	if (gbps > results->cat_gbps)
+		results->cat_gbps = gbps;
+	return 0;
+}
+
+static int file_read_warm_up(const struct bench_options *options, struct session *session,
+			     const struct bench_results *results)
+{
+	struct throughput ignored = { 0 };
+	int rc;
+
+	rc = file_read_slice(session->polled, session->file_buffers, options, results->file_checksum, &ignored);
+	if (rc == 0)
+		rc = file_read_slice(session->hvsock, session->hvsock_file_buffers, options, results->file_checksum,
+				     &ignored);
+	if (rc == 0)
+		rc = baseline_file_read_slice(session, options, results->file_checksum, &ignored);
+	return rc != 0 ? bench_fail("file read (warm-up)", rc) : 0;
+}
+
+static int file_read_slices(const struct bench_options *options, struct session *session,
+			    struct bench_results *results)
+{
+	int rc;
+
+	rc = cat_slice(options, session, results);
+	if (rc != 0)
+		return rc;
+	rc = file_read_slice(session->polled, session->file_buffers, options, results->file_checksum,
+			     &results->file_read);
+	if (rc != 0)
+		return bench_fail("file read (VMBus)", rc);
+	rc = file_read_slice(session->hvsock, session->hvsock_file_buffers, options, results->file_checksum,
+			     &results->hvsock_file_read);
+	if (rc != 0)
+		return bench_fail("file read (hvsock)", rc);
+	rc = baseline_file_read_slice(session, options, results->file_checksum, &results->baseline_file_read);
+	if (rc != 0)
+		return bench_fail("baseline file read", rc);
+	return 0;
+}
+
 /* ---- one round: a slice of everything ---- */
 
 /*
@@ -792,7 +1062,7 @@ static int round_slices(const struct bench_options *options, struct session *ses
 		if (rc != 0)
 			return bench_fail("verify (hvsock)", rc);
 	}
-	return 0;
+	return file_read_slices(options, session, results);
 }
 
 void bench_results_init(struct bench_results *results)
@@ -842,7 +1112,7 @@ int bench_measure(const struct bench_options *options, struct bench_results *res
 	if (rc == 0)
 		rc = cold_host_start(options, &cold_host);
 	for (round = 0; rc == 0 && round < options->rounds; round++) {
-		bench_progress("round %u of %u: floor, echo, request rate, verify; each for liblowlat over VMBus, "
+		bench_progress("round %u of %u: floor, echo, request rate, verify, file read; each for liblowlat over VMBus, "
 			       "over hvsock, through winapi-pmd, and the baseline; a fresh attach's first calls",
 			       round + 1, options->rounds);
 		rc = round_slices(options, &session, results);

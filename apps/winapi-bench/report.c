@@ -4,6 +4,7 @@
  * direct one), the targets of issues 6 and 19, JSON (jansson) and the plot (gnuplot).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -126,6 +127,27 @@ static void print_pmd(const struct bench_results *results)
 	       pmd_rate - direct_rate, pmd_rate_of_direct(results));
 }
 
+static double gbps(const struct throughput *throughput)
+{
+	return throughput->seconds > 0 ? throughput->amount / throughput->seconds / 1e9 : 0;
+}
+
+/* host.file.read of one file, whole, on each path, beside cat of it on the host CPU. */
+static void print_file_read(const struct bench_options *options, const struct bench_results *results)
+{
+	double floor = results->cat_gbps;
+
+	printf("\nFile read (GB/s), %" PRIu64 " MiB from the host's page cache   VMBus zero-copy  hvsock  baseline"
+	       "  floor: cat\n", options->file_size >> 20);
+	printf("  host.file.read, 8 x 4 MiB buffers a call   %24.2f %7.2f %9.2f %11.2f\n", gbps(&results->file_read),
+	       gbps(&results->hvsock_file_read), gbps(&results->baseline_file_read), floor);
+	printf("  of cat                                     %23.2fx %6.2fx %8.2fx\n", gbps(&results->file_read) / floor,
+	       gbps(&results->hvsock_file_read) / floor, gbps(&results->baseline_file_read) / floor);
+	printf("  vs baseline                                %23.1fx %6.1fx\n",
+	       gbps(&results->file_read) / gbps(&results->baseline_file_read),
+	       gbps(&results->hvsock_file_read) / gbps(&results->baseline_file_read));
+}
+
 static void print_table(const struct bench_options *options, const struct bench_results *results, const char *machine)
 {
 	char label[64];
@@ -179,6 +201,7 @@ static void print_table(const struct bench_options *options, const struct bench_
 		       results->crc32c_gbps[i], verify_of_read(results, i),
 		       verify_gbps(results, i) / baseline_verify_gbps(results, i),
 		       hvsock_verify_gbps(results, i) / baseline_verify_gbps(results, i));
+	print_file_read(options, results);
 	print_pmd(results);
 }
 
@@ -258,7 +281,7 @@ static json_t *latency_json(const struct latency *latency)
 int bench_write_json(const char *path, const struct bench_options *options, const struct bench_results *results,
 		     const char *machine, const struct bench_target targets[BENCH_TARGETS])
 {
-	json_t *root, *echo_polled, *baseline_echo, *hvsock_echo, *rate, *bandwidth, *goals, *cold_start, *pmd;
+	json_t *root, *echo_polled, *baseline_echo, *hvsock_echo, *rate, *bandwidth, *goals, *cold_start, *pmd, *file_read;
 	struct utsname system;
 	unsigned int i;
 	int rc;
@@ -310,14 +333,21 @@ int bench_write_json(const char *path, const struct bench_options *options, cons
 				(double)histogram_percentile(&results->echo_polled[1].histogram, 0.99),
 			"batch", bench_batch_sizes[BENCH_BATCH_SIZES - 1], "requests_per_s", bench_rate(&results->pmd_rate),
 			"rate_of_direct", pmd_rate_of_direct(results));
-	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:i}, s:{s:o, s:o, s:o, s:f, s:f}, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	file_read = json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "file_size", (json_int_t)options->file_size,
+			      "call_size", (json_int_t)(8u * (4u << 20)), "vmbus_gbps", gbps(&results->file_read),
+			      "hvsock_gbps", gbps(&results->hvsock_file_read), "baseline_gbps",
+			      gbps(&results->baseline_file_read), "cat_gbps", results->cat_gbps, "vmbus_of_cat",
+			      gbps(&results->file_read) / results->cat_gbps, "hvsock_of_cat",
+			      gbps(&results->hvsock_file_read) / results->cat_gbps, "baseline_of_cat",
+			      gbps(&results->baseline_file_read) / results->cat_gbps);
+	root = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:i}, s:{s:o, s:o, s:o, s:f, s:f}, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "machine", "description", machine, "kernel", system.release, "guest_cpu", options->guest_cpu,
 			 "host_cpu", options->host_cpu, "quick", options->quick, "rounds", options->rounds, "floor", "cache_line_round_trip", latency_json(&results->cache_line), "ring_round_trip",
 			 latency_json(&results->ring), "ring_round_trip_largest_echo", latency_json(&results->ring_large),
 			 "memory_read_gbps", results->memory_read_gbps, "copy_largest_echo_gbps", results->copy_gbps, "echo_polled", echo_polled,
 			 "echo_interrupt", latency_json(&results->echo_interrupt), "hvsock_echo", hvsock_echo,
 			 "baseline_echo", baseline_echo, "cold_start", cold_start,
-			 "request_rate", rate, "bandwidth", bandwidth, "pmd", pmd, "targets", goals);
+			 "request_rate", rate, "bandwidth", bandwidth, "file_read", file_read, "pmd", pmd, "targets", goals);
 	if (root == NULL)
 		return bench_fail("building the JSON", -ENOMEM);
 	rc = json_dump_file(root, path, JSON_INDENT(2)) == 0 ? 0 : -EIO;
