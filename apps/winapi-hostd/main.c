@@ -2,7 +2,8 @@
 /*
  * winapi-hostd, the Linux build of the host service: the Hyper-V socket wire served on
  * AF_VSOCK (a Linux host of a VM, or a WSL2 distribution's peer) or, for tests and for a
- * client on the same machine, on AF_UNIX. The Windows build is windows.c in this directory.
+ * client on the same machine, on AF_UNIX or loopback TCP. The Windows build is windows.c in
+ * this directory.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -27,6 +31,9 @@
 
 struct options {
 	const char *unix_path;
+	const char *tcp;              /* --tcp: loopback TCP, for tests and hosts without vsock */
+	uint32_t tcp_address;         /* host byte order, in 127.0.0.0/8 */
+	uint16_t tcp_port;            /* 0: any free one, logged */
 	uint32_t port;
 	uint32_t cid;
 	unsigned int max_connections;
@@ -75,6 +82,9 @@ static void usage(FILE *out)
 		"\n"
 		"  -p, --port PORT          AF_VSOCK port (default: $WINAPI_SOCKET_PORT, else 0x1234)\n"
 		"      --cid CID            AF_VSOCK address to listen on (default: any)\n"
+		"      --tcp ADDR:PORT      listen on loopback TCP instead (127.0.0.0/8 or localhost;\n"
+		"                           PORT 0: a free one, logged): clients WINAPI_SOCKET_TCP; the\n"
+		"                           wire has no authentication, so nothing else is accepted\n"
 		"  -s, --socket PATH        listen on this AF_UNIX socket instead of AF_VSOCK (tests,\n"
 		"                           or clients on this machine: WINAPI_SOCKET_PATH=PATH)\n"
 		"  -m, --max-connections N  connections served at once (default 16); each may hold a\n"
@@ -132,6 +142,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "export", required_argument, NULL, 'E' },
+		{ "tcp", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -186,6 +197,19 @@ static int parse_options(int argc, char **argv, struct options *options)
 			if (winapi_host_file_export(optarg) != 0)
 				return 2;
 			break;
+		case 'T': {
+			int rc = winapi_hvsock_parse_loopback(optarg, true, &options->tcp_address, &options->tcp_port);
+
+			if (rc != 0) {
+				fprintf(stderr, "winapi-hostd: --tcp %s: %s\n", optarg,
+					rc == -EADDRNOTAVAIL ? "loopback only (127.0.0.0/8 or localhost): the wire has no "
+							       "authentication" :
+							       "want ADDR:PORT, as 127.0.0.1:5000");
+				return 2;
+			}
+			options->tcp = optarg;
+			break;
+		}
 		case 't':
 			if (parse_count("timeout", optarg, 1, 3600, &options->peer_timeout_s) != 0)
 				return 2;
@@ -210,6 +234,14 @@ static int parse_options(int argc, char **argv, struct options *options)
 	if (optind != argc) {
 		fprintf(stderr, "winapi-hostd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (options->tcp != NULL && options->unix_path != NULL) {
+		fprintf(stderr, "winapi-hostd: --tcp and --socket: one listener, not both\n");
+		return 2;
+	}
+	if (options->allowed_count != 0 && options->tcp != NULL) {
+		fprintf(stderr, "winapi-hostd: --allow-cid names vsock peers; --tcp has none\n");
 		return 2;
 	}
 	if (options->max_per_peer == 0)
@@ -286,6 +318,29 @@ static int listen_vsock(uint32_t cid, uint32_t port)
 	return fd;
 }
 
+/* --tcp: loopback only (parse_options() checked the address); the port it got is logged. */
+static int listen_tcp(const struct options *options)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(options->tcp_port),
+				       .sin_addr.s_addr = htonl(options->tcp_address) };
+	socklen_t length = sizeof(address);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&address, sizeof(address)) != 0 || listen(fd, 64) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&address, &length) != 0) {
+		rc = -errno;
+		winapi_log(WINAPI_LOG_ERR, "hostd", "cannot listen on %s: %s", options->tcp, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving TCP %u.%u.%u.%u:%u (loopback)", options->tcp_address >> 24,
+		   options->tcp_address >> 16 & 0xff, options->tcp_address >> 8 & 0xff, options->tcp_address & 0xff,
+		   ntohs(address.sin_port));
+	return fd;
+}
+
 /* A peer's key: its CID on AF_VSOCK, its uid on AF_UNIX (kinds apart, so a uid is no CID). */
 static uint64_t peer_key(int fd, const struct sockaddr_storage *address)
 {
@@ -294,6 +349,8 @@ static uint64_t peer_key(int fd, const struct sockaddr_storage *address)
 
 	if (address->ss_family == AF_VSOCK)
 		return 1ull << 32 | ((const struct sockaddr_vm *)address)->svm_cid;
+	if (address->ss_family == AF_INET)
+		return 4ull << 32; /* loopback: every peer is this machine, one count for all */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0)
 		return 2ull << 32 | credentials.uid;
 	return 3ull << 32; /* unknown: all such peers share one count */
@@ -412,6 +469,9 @@ static int accept_loop(int listener, const struct options *options)
 		/* A backstop under the service's own absolute deadlines: no send() or recv() blocks longer. */
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &peer_timeout, sizeof(peer_timeout));
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &peer_timeout, sizeof(peer_timeout));
+		/* A frame goes as a header and a payload: Nagle would hold the second for the peer's ACK. */
+		if (address.ss_family == AF_INET)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		connection = malloc(sizeof(*connection));
 		rc = connection == NULL ? ENOMEM : 0;
 		if (rc == 0) {
@@ -461,13 +521,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	listener = options.unix_path != NULL ? listen_unix(options.unix_path) : listen_vsock(options.cid, options.port);
+	listener = options.unix_path != NULL ? listen_unix(options.unix_path) :
+		   options.tcp != NULL	     ? listen_tcp(&options) :
+					       listen_vsock(options.cid, options.port);
 	if (listener < 0)
 		return 1;
 	winapi_hvsock_service_id(options.port, service_id);
 	if (options.unix_path != NULL)
 		winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving on %s", options.unix_path);
-	else
+	else if (options.tcp == NULL)
 		winapi_log(WINAPI_LOG_NOTICE, "hostd", "serving on vsock port %#x (Hyper-V service id %s)",
 			   options.port, service_id);
 	accept_loop(listener, &options);

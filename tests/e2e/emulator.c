@@ -76,22 +76,26 @@ static bool listening(const char *path)
 	return found || !bound;
 }
 
-int emulator_start(struct emulator *emulator, const char *const *arguments)
+/* Fork and exec the prepared program with @with_socket's --socket and @arguments. 0 or -1. */
+static int spawn(struct emulator *emulator, const char *const *arguments, bool with_socket, char *binary,
+		 size_t binary_size)
 {
 	const char *bin_dir = getenv("WINAPI_BIN_DIR");
-	char binary[512];
-	const char *argv[32] = { binary, "--socket", emulator->socket_path };
-	struct stat st;
-	int argc = 3, i;
+	const char *argv[32] = { binary };
+	int argc = 1, i;
 
 	if (emulator->pid > 0) {
 		fprintf(stderr, "an emulator is already running (pid %d)\n", (int)emulator->pid);
 		return -1;
 	}
+	if (with_socket) {
+		argv[argc++] = "--socket";
+		argv[argc++] = emulator->socket_path;
+	}
 	for (i = 0; arguments != NULL && arguments[i] != NULL && argc < 31; i++)
 		argv[argc++] = arguments[i];
 	argv[argc] = NULL;
-	snprintf(binary, sizeof(binary), "%s/%s", bin_dir != NULL ? bin_dir : "build/bin", emulator->program);
+	snprintf(binary, binary_size, "%s/%s", bin_dir != NULL ? bin_dir : "build/bin", emulator->program);
 	/* A killed emulator leaves its socket file; remove it so that the wait below means the
 	 * new one is up (replacing stale files is the emulator's own job, tested in sim_ut). */
 	unlink(emulator->socket_path);
@@ -124,6 +128,40 @@ int emulator_start(struct emulator *emulator, const char *const *arguments)
 		fprintf(stderr, "cannot start %s: %s\n", binary, strerror(errno));
 		_exit(127);
 	}
+	return 0;
+}
+
+int emulator_start_logged(struct emulator *emulator, const char *const *arguments, const char *ready)
+{
+	char binary[512];
+
+	int i;
+
+	if (spawn(emulator, arguments, false, binary, sizeof(binary)) != 0)
+		return -1;
+	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
+		if (emulator_log_contains(emulator, ready))
+			return 0;
+		if (waitpid(emulator->pid, NULL, WNOHANG) == emulator->pid) {
+			emulator->pid = 0;
+			fprintf(stderr, "%s exited at start\n", binary);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	fprintf(stderr, "%s never logged \"%s\" within %d s\n", binary, ready, EMULATOR_WAIT_MS / 1000);
+	emulator_stop(emulator, SIGKILL);
+	return -1;
+}
+
+int emulator_start(struct emulator *emulator, const char *const *arguments)
+{
+	char binary[512];
+	struct stat st;
+	int i;
+
+	if (spawn(emulator, arguments, true, binary, sizeof(binary)) != 0)
+		return -1;
 	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
 		if (stat(emulator->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && listening(emulator->socket_path))
 			return 0;

@@ -35,6 +35,12 @@ int emulator_prepare_program(struct emulator *emulator, const char *name, const 
  */
 int emulator_start(struct emulator *emulator, const char *const *arguments);
 
+/*
+ * Start the prepared program with @arguments alone (no --socket: it listens elsewhere, as
+ * winapi-hostd --tcp does) and wait (bounded) until its log holds @ready. 0 or -1.
+ */
+int emulator_start_logged(struct emulator *emulator, const char *const *arguments, const char *ready);
+
 /* Send @signal_number and wait (bounded) for it to exit. Its wait status, or -1. */
 int emulator_stop(struct emulator *emulator, int signal_number);
 

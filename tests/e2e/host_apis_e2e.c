@@ -526,6 +526,41 @@ static void test_hvsock(void **state)
 	emulator_cleanup(&hostd);
 }
 
+/* The Linux service on loopback TCP (--tcp, port 0: the one it logs), the hvsock transport on WINAPI_SOCKET_TCP. */
+static void test_hvsock_tcp(void **state)
+{
+	const char *arguments[] = { "--tcp", "127.0.0.1:0", "--export", export_rw_spec, "--export", export_ro_spec, NULL };
+	const char *refused[] = { "--tcp", "10.0.0.1:5000", NULL };
+	char line[256], address[64] = "";
+	const char *at;
+	FILE *log;
+
+	(void)state;
+	assert_int_equal(emulator_prepare_program(&hostd, "host-apis-e2e-tcp", "winapi-hostd"), 0);
+	/* Off this machine: refused at start, with a reason. */
+	assert_int_not_equal(emulator_start_logged(&hostd, refused, "serving TCP"), 0);
+	assert_true(emulator_log_contains(&hostd, "loopback only"));
+	assert_int_equal(emulator_start_logged(&hostd, arguments, "serving TCP"), 0);
+	log = fopen(hostd.log_path, "r");
+	assert_non_null(log);
+	while (fgets(line, sizeof(line), log) != NULL)
+		if ((at = strstr(line, "serving TCP ")) != NULL)
+			sscanf(at, "serving TCP %63s", address);
+	fclose(log);
+	assert_non_null(strstr(address, "127.0.0.1:"));
+	setenv("WINAPI_TRANSPORT", "hvsock", 1);
+	unsetenv("WINAPI_SOCKET_PATH");
+	setenv("WINAPI_SOCKET_TCP", "10.0.0.1:5000", 1);
+	errno = 0;
+	assert_null(winapi_init());
+	assert_int_equal(errno, EADDRNOTAVAIL);
+	setenv("WINAPI_SOCKET_TCP", address, 1);
+	files_exported = true;
+	check_all();
+	unsetenv("WINAPI_SOCKET_TCP");
+	emulator_cleanup(&hostd);
+}
+
 static void test_wine(void **state)
 {
 	(void)state;
@@ -545,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_pmd),
 		cmocka_unit_test(test_pmd_inline),
 		cmocka_unit_test(test_hvsock),
+		cmocka_unit_test(test_hvsock_tcp),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
