@@ -480,6 +480,8 @@ static void stop_pmd(struct emulator *daemon, const char *prefix)
 {
 	char directory[108];
 
+	/* SIGTERM: the daemon removes its sockets and runtime directory on its way out. */
+	emulator_stop(daemon, SIGTERM);
 	emulator_cleanup(daemon);
 	if (winapi_pmd_runtime_dir(prefix, false, directory, sizeof(directory)) == 0)
 		rmdir(directory);
