@@ -331,7 +331,9 @@ static int prepare_generic(const struct winapi_call *call, struct hvsock_request
 	    call->reply_capacity + winapi_hvsock_access_bytes(header, request->access, WINAPI_ACCESS_HOST_WRITES) >
 		    WINAPI_HVSOCK_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	memcpy(request->input, call->request_data, call->request_length);
+	/* A call with no input (host.time) has no request_data: memcpy() of NULL is undefined. */
+	if (call->request_length != 0)
+		memcpy(request->input, call->request_data, call->request_length);
 	return 0;
 }
 
