@@ -297,7 +297,18 @@ int winapi_host_files_open(struct winapi_host_files_root *root, const char *path
 
 	if (*path == '\0')
 		return -WINAPI_FILE_EISDIR; /* the export's directory itself */
-	rc = open_beneath(root, path, access, disposition, FILE_NON_DIRECTORY_FILE, &handle);
+	rc = open_beneath(root, path, access, FILE_OPEN, FILE_NON_DIRECTORY_FILE, &handle);
+	if (rc == -WINAPI_FILE_ENOENT && disposition == FILE_OPEN_IF) {
+		/*
+		 * FILE_CREATE, not FILE_OPEN_IF: it refuses a name that is there as anything, a
+		 * dangling link included. Wine follows such a link to create its target, outside the
+		 * export, before any check of ours could see it. A file made meanwhile by someone
+		 * else is opened; a dangling link stays not found.
+		 */
+		rc = open_beneath(root, path, access, FILE_CREATE, FILE_NON_DIRECTORY_FILE, &handle);
+		if (rc == -WINAPI_FILE_EEXIST)
+			rc = open_beneath(root, path, access, FILE_OPEN, FILE_NON_DIRECTORY_FILE, &handle);
+	}
 	if (rc != 0)
 		return rc;
 	if (GetFileType(handle) != FILE_TYPE_DISK) {
