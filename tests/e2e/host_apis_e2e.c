@@ -12,6 +12,7 @@
  * TCP: the same calls, answered by the Win32 implementation (drivers/host/system_windows.c).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -379,6 +380,88 @@ static void check_file_list(winapi_handle_t handle)
 	assert_int_equal(winapi_file_list(handle, "data", "outside", 0, entries, 16, &more), -EACCES);
 }
 
+/*
+ * The race a path check alone loses: data/race flips between a directory of the export and a
+ * link to a directory outside it, as fast as a thread can rename, while the guest reads
+ * race/secret.txt. Each read that succeeds must be the inside file's; the opens beneath the
+ * export (openat2 on Linux, handle-relative with final paths on Windows) must never land on
+ * the outside one.
+ */
+#define RACE_READS 400u
+
+struct race {
+	char directory[320], link[320], spare[320];
+	bool stop; /* __atomic */
+};
+
+static void *flip(void *argument)
+{
+	struct race *race = argument;
+
+	while (!__atomic_load_n(&race->stop, __ATOMIC_RELAXED)) {
+		/* rename() swaps atomically: race is a directory, then the link, then the directory. */
+		(void)!rename(race->link, race->spare);
+		(void)!rename(race->directory, race->link);
+		(void)!rename(race->link, race->directory);
+		(void)!rename(race->spare, race->link);
+		(void)!rename(race->link, race->spare);
+		(void)!rename(race->spare, race->link);
+	}
+	return NULL;
+}
+
+static void check_file_race(winapi_handle_t handle)
+{
+	struct race race = { .stop = false };
+	char inside_dir[320], outside_dir[320], path[400];
+	winapi_buffer_t buffer;
+	unsigned int i, inside = 0;
+	pthread_t thread;
+	uint64_t bytes;
+	bool eof;
+
+	snprintf(inside_dir, sizeof(inside_dir), "%s/race-inside", export_rw);
+	snprintf(outside_dir, sizeof(outside_dir), "%s/../race-outside", export_rw);
+	assert_true(mkdir(inside_dir, 0750) == 0 || errno == EEXIST);
+	assert_true(mkdir(outside_dir, 0750) == 0 || errno == EEXIST);
+	write_file(inside_dir, "secret.txt", "inside\n", 7);
+	write_file(outside_dir, "secret.txt", "OUTSIDE", 7);
+	snprintf(race.directory, sizeof(race.directory), "%s/race", export_rw);
+	snprintf(race.link, sizeof(race.link), "%s/race-link", export_rw);
+	snprintf(race.spare, sizeof(race.spare), "%s/race-spare", export_rw);
+	unlink(race.link);
+	rmdir(race.directory);
+	unlink(race.spare);
+	assert_int_equal(rename(inside_dir, race.directory), 0);
+	assert_int_equal(symlink(outside_dir, race.link), 0);
+	assert_int_equal(winapi_alloc_buffer(&buffer, 4096), 0);
+	assert_int_equal(pthread_create(&thread, NULL, flip, &race), 0);
+	for (i = 0; i < RACE_READS; i++) {
+		memset(buffer.data, 0, 8);
+		if (winapi_file_read(handle, "data", "race/secret.txt", 0, 7, &buffer, 1, &bytes, &eof) != 0)
+			continue; /* not there this instant, or refused: either way nothing of outside's */
+		assert_int_equal(bytes, 7);
+		if (memcmp(buffer.data, "OUTSIDE", 7) == 0)
+			fail_msg("read %u reached the file outside the export", i);
+		assert_memory_equal(buffer.data, "inside\n", 7);
+		inside++;
+	}
+	__atomic_store_n(&race.stop, true, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	winapi_free_buffer(&buffer);
+	/* Leave the export as the listing expects it. */
+	snprintf(path, sizeof(path), "%s/secret.txt", race.directory);
+	unlink(race.link);
+	unlink(race.spare);
+	unlink(path);
+	rmdir(race.directory);
+	snprintf(path, sizeof(path), "%s/secret.txt", outside_dir);
+	unlink(path);
+	rmdir(outside_dir);
+	/* The race must have been run, not lost: some reads found the directory in place. */
+	assert_true(inside > 0);
+}
+
 /* What a hostile guest sends, refused by the host itself (the library would not send it). */
 static void check_file_confinement(winapi_handle_t handle)
 {
@@ -412,6 +495,7 @@ static void check_files(winapi_handle_t handle)
 	check_file_writes(handle);
 	check_file_list(handle);
 	check_file_confinement(handle);
+	check_file_race(handle);
 }
 
 static void check_all(void)
