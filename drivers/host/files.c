@@ -109,7 +109,8 @@ static const struct file_export *find_export(const struct winapi_file_request *r
 
 /*
  * The request decoded, its export found and its path checked and copied with a NUL into
- * @path. Returns 0, a WINAPI_FILE_E* number for the reply, or -1 for a request that is not a
+ * @path. Its buffers are within the descriptor's (dispatch's check_against(): none for stat
+ * and list). Returns 0, a WINAPI_FILE_E* number for the reply, or -1 for a request that is not a
  * file request at all (BAD_MESSAGE).
  */
 static int take_request(const struct winapi_host_request *request, struct winapi_file_request *file,
@@ -145,7 +146,7 @@ static void file_stat(struct winapi_host_context *host, const struct winapi_host
 	struct winapi_file_request file;
 	int rc;
 
-	rc = request->message->buffer_count != 0 ? -1 : take_request(request, &file, &export, path);
+	rc = take_request(request, &file, &export, path);
 	if (rc < 0) {
 		reply->status = WINAPI_STATUS_BAD_MESSAGE;
 		return;
@@ -204,7 +205,7 @@ static void file_list(struct winapi_host_context *host, const struct winapi_host
 	uint64_t i;
 	int rc;
 
-	rc = request->message->buffer_count != 0 ? -1 : take_request(request, &file, &export, path);
+	rc = take_request(request, &file, &export, path);
 	if (rc < 0) {
 		reply->status = WINAPI_STATUS_BAD_MESSAGE;
 		return;
@@ -284,7 +285,7 @@ static void file_transfer(struct winapi_host_context *host, const struct winapi_
 	const struct file_export *export;
 	char path[WINAPI_FILE_PATH_MAX + 1];
 	struct winapi_file_request file;
-	struct winapi_file_io io = { 0 };
+	struct winapi_file_io io;
 	uint64_t room = 0;
 	unsigned int i;
 	int rc;

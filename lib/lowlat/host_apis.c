@@ -7,8 +7,29 @@
 
 #include <winapi/host_apis.h>
 #include <winapi/lowlat.h>
+#include <winapi_internal/clock.h>
 
 #define CLOCK_OFFSET_MAX_ROUND_TRIPS 100000u
+
+/* The API named @name at major 1 in the host's table; a host without it: -EOPNOTSUPP. */
+static int lookup_host_api(winapi_handle_t handle, const char *name, winapi_api_info_t *info)
+{
+	int rc = winapi_api_lookup(handle, name, 1, info);
+
+	return rc == -ENOENT ? -EOPNOTSUPP : rc;
+}
+
+/* Call the API @info names with @input and @buffers; its answer into @reply. */
+static int call_api_info(winapi_handle_t handle, const winapi_api_info_t *info, const void *input, size_t input_length,
+			 winapi_buffer_t *buffers, size_t buffer_count, void *reply, size_t reply_size,
+			 size_t *reply_length)
+{
+	const winapi_api_call_t call = { .api = info->api_id, .version_major = 1, .input = input,
+					 .input_length = input_length, .output = reply, .output_size = reply_size,
+					 .buffers = buffers, .buffer_count = buffer_count };
+
+	return winapi_call_api(handle, &call, reply_length);
+}
 
 /* Call the API named @name (major 1) with @input and @buffers; its answer into @reply. */
 static int call_host_api_with(winapi_handle_t handle, const char *name, const void *input, size_t input_length,
@@ -16,16 +37,13 @@ static int call_host_api_with(winapi_handle_t handle, const char *name, const vo
 			      size_t *reply_length)
 {
 	winapi_api_info_t info;
-	winapi_api_call_t call;
 	int rc;
 
-	rc = winapi_api_lookup(handle, name, 1, &info);
+	rc = lookup_host_api(handle, name, &info);
 	if (rc != 0)
-		return rc == -ENOENT ? -EOPNOTSUPP : rc;
-	call = (winapi_api_call_t){ .api = info.api_id, .version_major = 1, .input = input,
-				    .input_length = input_length, .output = reply, .output_size = reply_size,
-				    .buffers = buffers, .buffer_count = buffer_count };
-	return winapi_call_api(handle, &call, reply_length);
+		return rc;
+	return call_api_info(handle, &info, input, input_length, buffers, buffer_count, reply, reply_size,
+			     reply_length);
 }
 
 static int call_host_api(winapi_handle_t handle, const char *name, void *reply, size_t reply_size,
@@ -58,11 +76,12 @@ int winapi_host_info(winapi_handle_t handle, winapi_host_info_t *info)
 	return rc != 0 ? rc : winapi_host_info_decode(reply, length, info);
 }
 
-static uint64_t clock_ns(clockid_t clock)
+/* The wall clock; the monotonic one is winapi_clock_now_ns(). */
+static uint64_t realtime_ns(void)
 {
 	struct timespec now;
 
-	clock_gettime(clock, &now);
+	clock_gettime(CLOCK_REALTIME, &now);
 	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
@@ -80,24 +99,32 @@ static int midpoint_offset(uint64_t host, uint64_t before, uint64_t after, int64
 int winapi_clock_offset(winapi_handle_t handle, unsigned int round_trips, winapi_clock_offset_t *offset)
 {
 	uint64_t real_before, real_after, mono_before, mono_after, widest, best = UINT64_MAX;
-	winapi_host_time_t host;
+	uint8_t reply[WINAPI_HOST_TIME_SIZE];
 	int64_t real_offset, mono_offset;
+	winapi_host_time_t host;
+	winapi_api_info_t info;
 	unsigned int i;
+	size_t length;
 	int rc;
 
 	if (handle == NULL || offset == NULL || round_trips == 0 || round_trips > CLOCK_OFFSET_MAX_ROUND_TRIPS)
 		return -EINVAL;
-	/* The first call looks the API up in the host's table, which may mean asking for it. */
-	rc = winapi_host_time(handle, &host);
+	/* Looked up once, before any bracket: the first lookup may ask the host for its table. */
+	rc = lookup_host_api(handle, WINAPI_HOST_TIME_NAME, &info);
 	if (rc != 0)
 		return rc;
 	for (i = 0; i < round_trips; i++) {
-		/* Each clock's pair brackets the call; the wall clock's brackets the monotonic one's too. */
-		real_before = clock_ns(CLOCK_REALTIME);
-		mono_before = clock_ns(CLOCK_MONOTONIC);
-		rc = winapi_host_time(handle, &host);
-		mono_after = clock_ns(CLOCK_MONOTONIC);
-		real_after = clock_ns(CLOCK_REALTIME);
+		/*
+		 * Each clock's pair brackets the call alone; the wall clock's brackets the monotonic
+		 * one's too. The reply is decoded after, outside the bracket.
+		 */
+		real_before = realtime_ns();
+		mono_before = winapi_clock_now_ns();
+		rc = call_api_info(handle, &info, NULL, 0, NULL, 0, reply, sizeof(reply), &length);
+		mono_after = winapi_clock_now_ns();
+		real_after = realtime_ns();
+		if (rc == 0)
+			rc = winapi_host_time_decode(reply, length, &host);
 		if (rc != 0)
 			return rc;
 		/* The wall clock may step between the reads: a pair that goes back is no bracket. */

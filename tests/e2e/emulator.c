@@ -131,16 +131,19 @@ static int spawn(struct emulator *emulator, const char *const *arguments, bool w
 	return 0;
 }
 
-int emulator_start_logged(struct emulator *emulator, const char *const *arguments, const char *ready)
+/*
+ * Until the started program is up: its socket listens, or (@ready not NULL) its log holds
+ * @ready. 0, or -1 (said on stderr) when it exited first or was not up in time.
+ */
+static int wait_started(struct emulator *emulator, const char *binary, const char *ready)
 {
-	char binary[512];
-
+	struct stat st;
 	int i;
 
-	if (spawn(emulator, arguments, false, binary, sizeof(binary)) != 0)
-		return -1;
 	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
-		if (emulator_log_contains(emulator, ready))
+		if (ready != NULL ? emulator_log_contains(emulator, ready) :
+				    stat(emulator->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+					    listening(emulator->socket_path))
 			return 0;
 		if (waitpid(emulator->pid, NULL, WNOHANG) == emulator->pid) {
 			emulator->pid = 0;
@@ -149,32 +152,34 @@ int emulator_start_logged(struct emulator *emulator, const char *const *argument
 		}
 		sleep_ms(10);
 	}
-	fprintf(stderr, "%s never logged \"%s\" within %d s\n", binary, ready, EMULATOR_WAIT_MS / 1000);
-	emulator_stop(emulator, SIGKILL);
+	if (ready != NULL)
+		fprintf(stderr, "%s never logged \"%s\" within %d s\n", binary, ready, EMULATOR_WAIT_MS / 1000);
+	else
+		fprintf(stderr, "%s did not create %s within %d s\n", binary, emulator->socket_path,
+			EMULATOR_WAIT_MS / 1000);
 	return -1;
+}
+
+int emulator_start_logged(struct emulator *emulator, const char *const *arguments, const char *ready)
+{
+	char binary[512];
+
+	if (spawn(emulator, arguments, false, binary, sizeof(binary)) != 0)
+		return -1;
+	if (wait_started(emulator, binary, ready) != 0) {
+		emulator_stop(emulator, SIGKILL); /* no-op when it exited by itself */
+		return -1;
+	}
+	return 0;
 }
 
 int emulator_start(struct emulator *emulator, const char *const *arguments)
 {
 	char binary[512];
-	struct stat st;
-	int i;
 
 	if (spawn(emulator, arguments, true, binary, sizeof(binary)) != 0)
 		return -1;
-	for (i = 0; i < EMULATOR_WAIT_MS / 10; i++) {
-		if (stat(emulator->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && listening(emulator->socket_path))
-			return 0;
-		if (waitpid(emulator->pid, NULL, WNOHANG) == emulator->pid) {
-			emulator->pid = 0;
-			fprintf(stderr, "%s exited at start\n", binary);
-			return -1;
-		}
-		sleep_ms(10);
-	}
-	fprintf(stderr, "%s did not create %s within %d s\n", binary, emulator->socket_path,
-		EMULATOR_WAIT_MS / 1000);
-	return -1;
+	return wait_started(emulator, binary, NULL);
 }
 
 int emulator_stop(struct emulator *emulator, int signal_number)
