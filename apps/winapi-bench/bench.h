@@ -89,7 +89,8 @@ struct bench_results {
 	struct throughput file_read;               /* host.file.read into zero-copy buffers, VMBus */
 	struct throughput hvsock_file_read;        /* host.file.read over the hvsock transport */
 	struct throughput baseline_file_read;      /* the baseline's JSON request, the bytes on its socket */
-	double cat_gbps;                           /* the floor: cat of the file on the host CPU, best round */
+	double cat_gbps;                           /* the floor: cat of the file on the host CPU */
+	uint64_t cat_ns, cat_empty_ns;             /* least of the rounds: cat of the file, of nothing */
 	uint32_t file_checksum;                    /* CRC32C of the file: every path's bytes checked */
 };
 
