@@ -15,25 +15,43 @@ static uint64_t timespec_ns(const struct timespec *time)
 	return (uint64_t)time->tv_sec * 1000000000u + (uint64_t)time->tv_nsec;
 }
 
+/*
+ * The coarser of the two clocks' resolutions, 1 ns..1 s: fixed for the process, so read once,
+ * not after every clock read of a request (a clock-offset run makes thousands). 0 on failure.
+ */
+static uint32_t clock_resolution_ns(void)
+{
+	static uint32_t cached; /* __atomic; 0: not read yet. Racing readers store the same value. */
+	struct timespec realtime, monotonic;
+	uint64_t resolution;
+	uint32_t value = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+	if (value != 0)
+		return value;
+	if (clock_getres(CLOCK_REALTIME, &realtime) != 0 || clock_getres(CLOCK_MONOTONIC, &monotonic) != 0)
+		return 0;
+	resolution = timespec_ns(&realtime) > timespec_ns(&monotonic) ? timespec_ns(&realtime) : timespec_ns(&monotonic);
+	value = resolution == 0 ? 1 : resolution > 1000000000u ? 1000000000u : (uint32_t)resolution;
+	__atomic_store_n(&cached, value, __ATOMIC_RELAXED);
+	return value;
+}
+
 int winapi_host_system_time(struct winapi_host_time *time)
 {
-	struct timespec realtime, monotonic, realtime_resolution, monotonic_resolution;
-	uint64_t resolution;
+	struct timespec realtime, monotonic;
+	uint32_t resolution;
 
 	if (clock_gettime(CLOCK_REALTIME, &realtime) != 0 || clock_gettime(CLOCK_MONOTONIC, &monotonic) != 0)
 		return -errno;
 	if (realtime.tv_sec <= 0)
 		return -ERANGE; /* a wall clock at or before 1970 says nothing */
-	if (clock_getres(CLOCK_REALTIME, &realtime_resolution) != 0 ||
-	    clock_getres(CLOCK_MONOTONIC, &monotonic_resolution) != 0)
+	resolution = clock_resolution_ns();
+	if (resolution == 0)
 		return -errno;
-	resolution = timespec_ns(&realtime_resolution);
-	if (timespec_ns(&monotonic_resolution) > resolution)
-		resolution = timespec_ns(&monotonic_resolution);
 	*time = (struct winapi_host_time){
 		.realtime_ns = timespec_ns(&realtime),
 		.monotonic_ns = timespec_ns(&monotonic),
-		.resolution_ns = resolution == 0 ? 1 : resolution > 1000000000u ? 1000000000u : (uint32_t)resolution,
+		.resolution_ns = resolution,
 	};
 	return 0;
 }
