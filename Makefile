@@ -7,11 +7,14 @@
 #   make demo         start the host emulator, make echo calls through liblowlat, stop it
 #   make bench        winapi-bench: the floor, liblowlat and the socket+JSON baseline, side by
 #                     side; writes $(BUILD)/bench/results.json and results.png (BENCH_FLAGS)
-#   make install      PREFIX=/usr/local DESTDIR= (libraries, headers, apps, winapi-pmd's
-#                     systemd unit and man page)
+#   make install      PREFIX=/usr/local DESTDIR= (libraries, headers, pkg-config files, apps,
+#                     vmbus-bind, man pages, winapi-pmd's systemd units and udev rule)
+#   make deb-test     build the Debian packages (debian/), install them into a fresh root and
+#                     call the installed emulator from a program built with pkg-config there
 #
 # Variables: BUILD (output directory), SANITIZE (e.g. address,undefined), CFLAGS, CC,
-# TEST_TIMEOUT (seconds per test binary; multiplied for sanitizer builds).
+# TEST_TIMEOUT (seconds per test binary; multiplied for sanitizer builds), INSTALL_DEPS=no
+# (build with what is installed; a package build, whose Build-Depends say what it needs).
 
 BUILD ?= build
 ifeq ($(origin CC),default)
@@ -25,11 +28,14 @@ prefix ?= $(PREFIX)
 libdir ?= $(prefix)/lib
 includedir ?= $(prefix)/include
 bindir ?= $(prefix)/bin
+sbindir ?= $(prefix)/sbin
 mandir ?= $(prefix)/share/man
 systemdunitdir ?= $(prefix)/lib/systemd/system
+udevrulesdir ?= $(prefix)/lib/udev/rules.d
 
 LOWLAT_VERSION_MAJOR := 1
-LOWLAT_VERSION := $(LOWLAT_VERSION_MAJOR).0.0
+# The minor version is the newest node of lib/lowlat/liblowlat.map (LOWLAT_1.2).
+LOWLAT_VERSION := $(LOWLAT_VERSION_MAJOR).2.0
 VMBUS_VERSION_MAJOR := 0
 VMBUS_VERSION := $(VMBUS_VERSION_MAJOR).1.0
 
@@ -87,25 +93,33 @@ UNIT_TESTS := $(TESTBIN)/ring_ut $(TESTBIN)/channel_ut $(TESTBIN)/protocol_ut $(
 	$(TESTBIN)/page_allocator_ut $(TESTBIN)/request_table_ut $(TESTBIN)/host_answer_ut \
 	$(TESTBIN)/api_table_ut $(TESTBIN)/policy_ut $(TESTBIN)/host_system_ut
 SCRIPT_TESTS := $(TESTBIN)/vmbus_bind_test $(TESTBIN)/windows_build_test $(TESTBIN)/layering_test \
-	$(TESTBIN)/headers_test $(TESTBIN)/systemd_unit_test $(TESTBIN)/secure_env_test
+	$(TESTBIN)/headers_test $(TESTBIN)/systemd_unit_test $(TESTBIN)/secure_env_test $(TESTBIN)/man_pages_test
 E2E_TESTS := $(TESTBIN)/echo_e2e $(TESTBIN)/async_e2e $(TESTBIN)/buffer_e2e $(TESTBIN)/channels_e2e \
 	$(TESTBIN)/baseline_e2e $(TESTBIN)/pmd_e2e $(TESTBIN)/faults_e2e $(TESTBIN)/integration_e2e \
 	$(TESTBIN)/hvsock_e2e $(TESTBIN)/api_e2e $(TESTBIN)/pmd_inline_e2e $(TESTBIN)/host_apis_e2e
 TESTS := $(UNIT_TESTS) $(SCRIPT_TESTS) $(E2E_TESTS)
 
+INSTALL_DEPS ?= yes
+ifeq ($(INSTALL_DEPS),no)
+DEPS_STAMP :=
+else
 DEPS_STAMP := $(BUILD)/.deps-installed
+endif
 
-.PHONY: all deps windows test check check-load sanitize-check tsan-check soak demo bench vm-test wine-test install clean
+.PHONY: all deps windows test check check-load sanitize-check tsan-check soak demo bench vm-test wine-test install \
+	deb deb-test clean
 .DEFAULT_GOAL := all
 
 all: $(LIBRARIES) $(APPS)
 
 # Packages first: every object waits for them (order-only), and the check re-runs when the
 # script changes.
+ifneq ($(DEPS_STAMP),)
 $(DEPS_STAMP): scripts/install-deps.sh
 	@mkdir -p $(@D)
 	scripts/install-deps.sh
 	@touch $@
+endif
 
 deps: $(DEPS_STAMP)
 
@@ -253,7 +267,12 @@ $(TESTBIN)/headers_test: tests/unit/headers_test.sh
 	install -m 755 $< $@
 
 # The systemd unit make install writes, through systemd-analyze verify and security.
-$(TESTBIN)/systemd_unit_test: tests/unit/systemd_unit_test.sh apps/winapi-pmd/winapi-pmd.service.in
+$(TESTBIN)/systemd_unit_test: tests/unit/systemd_unit_test.sh apps/winapi-pmd/winapi-pmd.service.in \
+		apps/winapi-pmd/winapi-bind.service.in apps/winapi-pmd/60-winapi-vmbus.rules
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
+$(TESTBIN)/man_pages_test: tests/unit/man_pages_test.sh $(wildcard docs/man/*) lib/lowlat/liblowlat.map scripts/vmbus-bind
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
@@ -386,8 +405,8 @@ bench: all
 # QEMU's hv-balloon and the winapi device, nested (tests/vm/README.md). Installs QEMU from
 # bookworm-backports, builds it with the winapi device (scripts/build-qemu-winapi.sh, cached)
 # and downloads kernels.
-vm-test: $(STATIC_PROBE) all
-	tests/vm/run.sh $(STATIC_PROBE) scripts/vmbus-bind $(BIN)
+vm-test: $(STATIC_PROBE) all deb
+	WINAPI_VM_DEB_DIR=$(BUILD)/deb tests/vm/run.sh $(STATIC_PROBE) scripts/vmbus-bind $(BIN)
 
 # The Windows build's own code under Wine (Debian's wine64, installed when missing): the host
 # service on loopback TCP, called from Linux (scripts/wine-test.sh; the prefix is cached).
@@ -395,9 +414,12 @@ wine-test: all windows $(TESTBIN)/host_apis_e2e
 	scripts/install-deps.sh wine
 	scripts/wine-test.sh $(BIN) $(WINDOWS) $(TESTBIN)
 
+PC_SUBSTITUTIONS := -e 's|@prefix@|$(prefix)|; s|@libdir@|$(libdir)|; s|@includedir@|$(includedir)|'
+UNIT_SUBSTITUTIONS := -e 's|@bindir@|$(bindir)|; s|@sbindir@|$(sbindir)|'
+
 install: all
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/winapi $(DESTDIR)$(includedir)/vmbus \
-		$(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/pkgconfig
+		$(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(libdir)/pkgconfig
 	install -m 644 $(LIB)/liblowlat.a $(LIB)/libvmbus.a $(DESTDIR)$(libdir)
 	install -m 755 $(LIB)/liblowlat.so.$(LOWLAT_VERSION) $(LIB)/libvmbus.so.$(VMBUS_VERSION) \
 		$(DESTDIR)$(libdir)
@@ -409,13 +431,28 @@ install: all
 		$(DESTDIR)$(includedir)/winapi
 	install -m 644 include/vmbus/*.h $(DESTDIR)$(includedir)/vmbus
 	install -m 755 $(APPS) $(DESTDIR)$(bindir)
-	sed -e 's|@prefix@|$(prefix)|; s|@libdir@|$(libdir)|; s|@includedir@|$(includedir)|' \
-		-e 's|@version@|$(LOWLAT_VERSION)|' lib/lowlat/liblowlat.pc.in \
+	install -m 755 scripts/vmbus-bind $(DESTDIR)$(sbindir)
+	sed $(PC_SUBSTITUTIONS) -e 's|@version@|$(LOWLAT_VERSION)|' lib/lowlat/liblowlat.pc.in \
 		> $(DESTDIR)$(libdir)/pkgconfig/liblowlat.pc
-	install -d $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(systemdunitdir)
-	install -m 644 docs/winapi-pmd.8 $(DESTDIR)$(mandir)/man8
-	sed -e 's|@bindir@|$(bindir)|' apps/winapi-pmd/winapi-pmd.service.in \
-		> $(DESTDIR)$(systemdunitdir)/winapi-pmd.service
+	sed $(PC_SUBSTITUTIONS) -e 's|@version@|$(VMBUS_VERSION)|' lib/vmbus/libvmbus.pc.in \
+		> $(DESTDIR)$(libdir)/pkgconfig/libvmbus.pc
+	install -d $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3 $(DESTDIR)$(mandir)/man8
+	install -m 644 docs/man/*.1 $(DESTDIR)$(mandir)/man1
+	install -m 644 docs/man/*.3 $(DESTDIR)$(mandir)/man3
+	install -m 644 docs/man/*.8 $(DESTDIR)$(mandir)/man8
+	install -d $(DESTDIR)$(systemdunitdir) $(DESTDIR)$(udevrulesdir)
+	sed $(UNIT_SUBSTITUTIONS) apps/winapi-pmd/winapi-pmd.service.in > $(DESTDIR)$(systemdunitdir)/winapi-pmd.service
+	sed $(UNIT_SUBSTITUTIONS) apps/winapi-pmd/winapi-bind.service.in > $(DESTDIR)$(systemdunitdir)/winapi-bind.service
+	install -m 644 apps/winapi-pmd/60-winapi-vmbus.rules $(DESTDIR)$(udevrulesdir)
+
+# Debian packages (debian/; dpkg-buildpackage -us -uc -b), into $(BUILD)/deb.
+deb:
+	scripts/deb-build.sh $(BUILD)/deb
+
+# The packages installed into a fresh root of this machine's release (mmdebstrap), where a
+# program built with pkg-config calls the installed emulator (scripts/deb-test.sh).
+deb-test: deb
+	scripts/deb-test.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD)

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages the build and the tests need, only when one is missing.
 # Called by the Makefile before building; safe to run by hand (idempotent).
-# Usage: scripts/install-deps.sh [--check] [wine]
+# Usage: scripts/install-deps.sh [--check] [wine] [deb]
 #   --check  list what is missing, install nothing
 #   wine     also Wine (Debian's wine64), which make wine-test runs the Windows build under
+#   deb      also what make deb and make deb-test use: the packaging tools (debhelper,
+#            dpkg-dev, fakeroot), lintian, and mmdebstrap for the fresh root
 set -eu
 
 # build-essential and pkg-config: the toolchain; the -dev packages: see README;
@@ -13,17 +15,19 @@ set -eu
 # clang: libFuzzer for make fuzz (tests/fuzz).
 # gcc-mingw-w64-x86-64 (with binutils-mingw-w64-x86-64: objdump for the PE check) and cmake:
 # the Windows build of the host service and of jansson (scripts/build-jansson-mingw.sh).
-# systemd: systemd-analyze checks winapi-pmd's unit (tests/unit/systemd_unit_test.sh).
+# systemd: systemd-analyze checks winapi-pmd's units (tests/unit/systemd_unit_test.sh).
+# man-db and groff-base: man --warnings and groff -ww check the man pages (man_pages_test).
 PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libcmocka-dev libisal-dev busybox
 	libjansson-dev gnuplot-nox python3 clang gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 cmake
-	systemd"
+	systemd man-db groff-base"
 
 check_only=false
 for argument in "$@"; do
 	case "$argument" in
 	--check) check_only=true ;;
 	wine) PACKAGES="$PACKAGES wine64" ;;
-	*) echo "install-deps: unknown argument '$argument' (--check, wine)" >&2; exit 2 ;;
+	deb) PACKAGES="$PACKAGES debhelper dpkg-dev fakeroot lintian mmdebstrap" ;;
+	*) echo "install-deps: unknown argument '$argument' (--check, wine, deb)" >&2; exit 2 ;;
 	esac
 done
 

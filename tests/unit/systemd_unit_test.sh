@@ -14,15 +14,49 @@ root=$(mktemp -d "${TMPDIR:-/tmp}/systemd_unit_test.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 failures=0
 
-# As make install writes it, with the binary this build made.
+# As make install writes them, with the programs this tree has.
 unit=$root/winapi-pmd.service
-sed -e "s|@bindir@|$(cd "$bin_dir" && pwd)|" apps/winapi-pmd/winapi-pmd.service.in > "$unit"
+bind_unit=$root/winapi-bind.service
+substitutions="s|@bindir@|$(cd "$bin_dir" && pwd)|; s|@sbindir@|$(pwd)/scripts|"
+sed -e "$substitutions" apps/winapi-pmd/winapi-pmd.service.in > "$unit"
+sed -e "$substitutions" apps/winapi-pmd/winapi-bind.service.in > "$bind_unit"
 
-if output=$(systemd-analyze verify --man=no "$unit" 2>&1) && [ -z "$output" ]; then
-	echo "ok - systemd-analyze verify accepts the unit"
+for checked in "$unit" "$bind_unit"; do
+	if output=$(systemd-analyze verify --man=no "$checked" 2>&1) && [ -z "$output" ]; then
+		echo "ok - systemd-analyze verify accepts $(basename "$checked")"
+	else
+		echo "not ok - systemd-analyze verify $(basename "$checked")"
+		printf '%s\n' "$output" | sed 's/^/#   /'
+		failures=$((failures + 1))
+	fi
+done
+
+# Binding at boot: the udev rule wants the bind unit and, once the uio node is there, the
+# daemon; the daemon binds to the node's unit by the name the rule gives it, after the bind.
+rules=apps/winapi-pmd/60-winapi-vmbus.rules
+alias_path=$(sed -n 's|.*ENV{SYSTEMD_ALIAS}+="\([^"]*\)".*|\1|p' "$rules")
+alias_unit=$(systemd-escape --path --suffix=device "${alias_path:-/missing}")
+for expect in "BindsTo=$alias_unit" "After=$alias_unit winapi-bind.service"; do
+	if grep -qx "$expect.*" "$unit"; then
+		echo "ok - winapi-pmd.service: $expect"
+	else
+		echo "not ok - winapi-pmd.service lacks '$expect' (the rule's alias is '$alias_path')"
+		failures=$((failures + 1))
+	fi
+done
+for want in winapi-bind.service winapi-pmd.service; do
+	if grep -q "ENV{SYSTEMD_WANTS}+=\"$want\"" "$rules"; then
+		echo "ok - $rules wants $want"
+	else
+		echo "not ok - $rules does not want $want"
+		failures=$((failures + 1))
+	fi
+done
+if grep -q '^ExecStart=.*/vmbus-bind --bind 6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21$' "$bind_unit" &&
+	[ "$(grep -c 'class_id}=="{6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21}"' "$rules")" -eq 2 ]; then
+	echo "ok - the rule and the bind unit name the winapi class"
 else
-	echo "not ok - systemd-analyze verify"
-	printf '%s\n' "$output" | sed 's/^/#   /'
+	echo "not ok - the rule or the bind unit lacks the winapi class GUID"
 	failures=$((failures + 1))
 fi
 
