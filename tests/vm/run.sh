@@ -12,17 +12,20 @@
 #   rescind-pmd-poll,      (L2 = 6.12)  rescind under winapi-pmd and two busy clients
 #   rescind-pmd-interrupt
 #   refuse                 (L2 = 6.1)   the balloon probe and winapi-test refuse: "needs kernel 6.10"
+#   boot                   (L2 = 6.12)  Debian booted with systemd and udev, this build's packages
+#                                       installed: the device bound and winapi-pmd running by themselves
 # Exit status: 0 all checks passed, 1 a check failed, 2 setup error (message names cause and remedy).
 #
 # Environment (all optional):
 #   WINAPI_VM_WORKDIR      cache and log directory when no [workdir] is given (default /var/tmp/winapi-vm-test)
 #   WINAPI_VM_TIMEOUT      wall-clock limit of the outer QEMU, seconds (default 1500)
 #   WINAPI_VM_L2_TIMEOUT   limit of each inner QEMU, seconds (default 420)
-#   WINAPI_VM_CASES        cases to run, space separated (default: all five)
+#   WINAPI_VM_CASES        cases to run, space separated (default: all six)
+#   WINAPI_VM_DEB_DIR      the packages of make deb, for the boot case (make vm-test passes it)
 #   WINAPI_QEMU_CACHE      where the winapi QEMU build is cached (default /var/cache/winapi-qemu)
 set -eu
 
-ALL_CASES="poll interrupt rescind-pmd-poll rescind-pmd-interrupt refuse"
+ALL_CASES="poll interrupt rescind-pmd-poll rescind-pmd-interrupt refuse boot"
 
 # The checks each case owes (tests/vm/guest-init); one that never reports counts as failed.
 case_checks() {
@@ -30,6 +33,7 @@ case_checks() {
 	poll | interrupt) echo "balloon-bind balloon-probe winapi-bind winapi-integration winapi-pmd rescind-direct" ;;
 	rescind-pmd-*) echo "winapi-bind rescind-pmd" ;;
 	refuse) echo "balloon-refuse winapi-refuse" ;;
+	boot) echo "boot-bind boot-pmd boot-call boot-rescind" ;;
 	esac
 }
 
@@ -68,7 +72,7 @@ head -c 4 "$probe" | grep -q "ELF" || die "'$probe' is not an ELF binary (expect
 for f in winapi-test winapi-pmd; do
 	[ -x "$bin_dir/$f" ] || die "$bin_dir/$f is missing or not executable (build it first: make all)"
 done
-for f in guest-init l1-init; do
+for f in guest-init l1-init boot-check; do
 	[ -f "$here/$f" ] || die "$here/$f is missing (incomplete checkout?)"
 done
 for c in $cases; do
@@ -77,6 +81,17 @@ for c in $cases; do
 	*) die "unknown case '$c' in WINAPI_VM_CASES (known: $ALL_CASES)" ;;
 	esac
 done
+deb_dir=
+case " $cases " in
+*" boot "*)
+	[ -n "${WINAPI_VM_DEB_DIR:-}" ] || die "the boot case needs the packages: set WINAPI_VM_DEB_DIR to make deb's output (make vm-test does)"
+	deb_dir=$(readlink -f -- "$WINAPI_VM_DEB_DIR") || die "WINAPI_VM_DEB_DIR '$WINAPI_VM_DEB_DIR' not found"
+	for package in liblowlat1 libvmbus0 winapi-pmd winapi-tools; do
+		ls "$deb_dir/${package}_"*.deb > /dev/null 2>&1 || die "no ${package}_*.deb in $deb_dir (make deb builds it)"
+	done
+	command -v mmdebstrap > /dev/null 2>&1 || die "the boot case needs mmdebstrap (scripts/install-deps.sh deb installs it)"
+	;;
+esac
 case "$outer_timeout$l2_timeout" in
 *[!0-9]*) die "WINAPI_VM_TIMEOUT and WINAPI_VM_L2_TIMEOUT must be whole seconds" ;;
 esac
@@ -439,6 +454,81 @@ for k in 6.12 6.1; do
 	make_cpio "$root" "$build/initrd-l2-$k.gz"
 done
 
+# The boot case's L2: Debian with systemd and udev from an initramfs (systemd is /init), this
+# build's packages installed with dpkg as a user's apt would, and nothing else of ours but the
+# checks (tests/vm/boot-check, run by a unit once the system is up). The base (minbase, systemd,
+# udev and the packages' dependencies) is cached by what it holds.
+build_boot_root() {
+	local base_packages key base partial version
+	base_packages=systemd-sysv,udev,kmod,adduser,libnuma1,liburcu8,libisal2,libjansson4
+	key=$(printf '%s\n' "$base_packages" "$(mmdebstrap --version)" | sha256sum | cut -c1-16)
+	base=$work/boot-base-$key.tar
+	partial=$work/boot-partial-$key.tar
+	if [ ! -s "$base" ]; then
+		say "building the boot case's base root with mmdebstrap ($base_packages)"
+		if ! mmdebstrap --quiet --variant=minbase --include="$base_packages" \
+			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+			--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+			bookworm "$partial" < /dev/null > "$work/mmdebstrap.log" 2>&1; then
+			tail -n 20 "$work/mmdebstrap.log" >&2
+			rm -f "$partial"
+			die "mmdebstrap failed (log: $work/mmdebstrap.log); check the network"
+		fi
+		mv "$partial" "$base"
+		find "$work" -maxdepth 1 -name 'boot-base-*.tar' ! -name "$(basename "$base")" -delete
+	fi
+	root=$build/l2-boot
+	rm -rf --one-file-system "$root"
+	mkdir -p "$root"
+	tar -xf "$base" -C "$root"
+	mkdir -p "$root/tmp/debs"
+	cp "$deb_dir"/liblowlat1_*.deb "$deb_dir"/libvmbus0_*.deb "$deb_dir"/winapi-pmd_*.deb \
+		"$deb_dir"/winapi-tools_*.deb "$root/tmp/debs/"
+	if ! chroot "$root" sh -c 'dpkg -i /tmp/debs/*.deb' > "$build/boot-dpkg.log" 2>&1; then
+		tail -n 20 "$build/boot-dpkg.log" >&2
+		die "installing the packages into the boot case's root failed (a dependency missing from the base?)"
+	fi
+	rm -rf "$root/tmp/debs"
+	# The modules the device needs, from the 6.12 package; udev and vmbus-bind load them.
+	version=$(basename "$mods612")
+	install_modules "$mods612" hv_vmbus uio uio_hv_generic
+	mkdir -p "$root/lib/modules/$version/extra"
+	mv "$root/lib/vmtest-modules/"*.ko "$root/lib/modules/$version/extra/"
+	rm -rf "$root/lib/vmtest-modules"
+	cp "$mods612"/modules.builtin* "$mods612/modules.order" "$root/lib/modules/$version/"
+	chroot "$root" depmod "$version" || die "depmod in the boot case's root failed"
+	# hv_vmbus at boot (the VMBus ACPI device has no alias udev would load it by).
+	echo hv_vmbus > "$root/etc/modules-load.d/vmtest.conf"
+	install -m 0755 "$here/boot-check" "$root/usr/local/sbin/vmtest-boot-check"
+	cat > "$root/etc/systemd/system/vmtest-boot-check.service" <<-UNIT
+		[Unit]
+		Description=vm-test boot case checks
+		After=multi-user.target
+		[Service]
+		Type=oneshot
+		ExecStart=/usr/local/sbin/vmtest-boot-check
+		StandardOutput=tty
+		StandardError=tty
+		TTYPath=/dev/console
+		[Install]
+		WantedBy=multi-user.target
+	UNIT
+	ln -sf /etc/systemd/system/vmtest-boot-check.service \
+		"$root/etc/systemd/system/multi-user.target.wants/vmtest-boot-check.service"
+	# The console is the checks': no login prompt on it.
+	ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+	ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+	ln -sf multi-user.target "$root/etc/systemd/system/default.target"
+	echo vmtest > "$root/etc/hostname"
+	chroot "$root" useradd --create-home --groups winapi vmtest || die "useradd in the boot case's root failed"
+	ln -sf /lib/systemd/systemd "$root/init"
+	make_cpio "$root" "$build/initrd-l2-6.12-boot.gz"
+	rm -rf --one-file-system "$root"
+}
+if [ -n "$deb_dir" ]; then
+	build_boot_root
+fi
+
 # L1: QEMU, its libraries and firmware, the kvm modules, both L2 kernels and initramfs images.
 make_root "$build/l1" "$here/l1-init"
 install_modules "$mods612" kvm_amd
@@ -457,6 +547,9 @@ cp "$vmlinuz612" "$root/l2/vmlinuz-6.12"
 cp "$vmlinuz61" "$root/l2/vmlinuz-6.1"
 cp "$build/initrd-l2-6.12.gz" "$root/l2/initrd-6.12.gz"
 cp "$build/initrd-l2-6.1.gz" "$root/l2/initrd-6.1.gz"
+if [ -n "$deb_dir" ]; then
+	cp "$build/initrd-l2-6.12-boot.gz" "$root/l2/initrd-6.12-boot.gz"
+fi
 make_cpio "$root" "$build/initrd-l1.gz"
 rm -rf "$build/l1" "$build/l2-6.12" "$build/l2-6.1"
 say "initramfs images built, L1 $(du -h "$build/initrd-l1.gz" | cut -f1) ($(elapsed))"
