@@ -25,6 +25,9 @@
  * lead out of it. File replies start with an error: 0, or a Linux errno number (the Windows
  * host maps its errors to those numbers), since the call itself was understood.
  *
+ * Linking: liblowlat.so exports the three path checks of this header
+ * (winapi_file_path_check() and the name checks); the codecs are in liblowlat.a.
+ *
  * Everything is little-endian on the wire; a decoded struct has the same fields in host order.
  * A later minor version may append fields: a 1.x reply is at least the 1.0 size, and a guest
  * reads the fields it knows.

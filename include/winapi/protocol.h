@@ -32,6 +32,11 @@
  * The encode and decode functions touch only the buffers they are given and may run
  * concurrently on different buffers.
  *
+ * Linking: liblowlat.so exports winapi_strerror(), winapi_crc32c() and
+ * winapi_status_to_errno() of this header (lib/lowlat/liblowlat.map); the codecs are the wire's
+ * own, for programs that speak it themselves, and are in liblowlat.a
+ * (pkg-config --static --libs liblowlat).
+ *
  * Owner: lib/winapi
  */
 #ifndef WINAPI_PROTOCOL_H
