@@ -28,6 +28,7 @@
 
 #define PMD_VERSION "winapi-pmd 1.0"
 #define PMD_DEFAULT_POOL_MIB 64u
+#define PMD_EXIT_HOST_GONE 3
 #define PMD_DEFAULT_MAX_CLIENTS 64u
 /* Ring of each client's private channel, per direction: PMD_CLIENT_DEPTH largest answers fit. */
 #define PMD_CLIENT_RING_SIZE (2u << 20)
@@ -677,6 +678,10 @@ int main(int argc, char **argv)
 	else
 		winapi_log(WINAPI_LOG_NOTICE, "pmd", "stopped");
 	free(pmd);
+	/* Its own status for a host that went away (a rescind): a unit bound to the device stops
+	 * cleanly then (winapi-pmd.service: SuccessExitStatus=3), where 1 would mark it failed. */
+	if (rc == -ENOTCONN)
+		return PMD_EXIT_HOST_GONE;
 	return rc == 0 ? 0 : 1;
 
 err_destroy_telemetry:

@@ -690,13 +690,13 @@ static void test_pmd_recoverable_faults(void **state)
 	stop_host();
 }
 
-/* The daemon lost its host: its client's calls fail, it exits 1, and a new pair serves. */
+/* The daemon lost its host: its client's calls fail, it exits 3, and a new pair serves. */
 static void check_pmd_lost_host(winapi_handle_t handle, winapi_queue_t queue)
 {
 	winapi_completion_t completion;
 	char output[16];
 
-	assert_int_equal(pmd_exit_status(), 1);
+	assert_int_equal(pmd_exit_status(), 3);
 	/* "worker N: the host is gone" when a submit found out, else only this at exit. */
 	assert_true(emulator_log_contains(&pmd, "pmd: stopped: the host is gone"));
 	setenv("WINAPI_TRANSPORT", "pmd", 1);
@@ -781,7 +781,7 @@ static void test_pmd_rescind_while_spinning(void **state)
 	echo_taken_away(handle);
 	capture_end();
 	assert_non_null(strstr(captured, "the host is gone"));
-	assert_int_equal(pmd_exit_status(), 1);
+	assert_int_equal(pmd_exit_status(), 3);
 	assert_true(emulator_log_contains(&pmd, "the VMBus device was removed (rescinded by the host)"));
 	winapi_cleanup(handle);
 	stop_host();
