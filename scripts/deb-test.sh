@@ -44,7 +44,13 @@ if [ ! -s "$base" ]; then
 	say "building the base root ($release: apt, $base_packages) with mmdebstrap; cached in $base"
 	# The suite alone: mmdebstrap sets up the release's main, -updates and -security from
 	# deb.debian.org. stdin is not read for mirrors: it is /dev/null.
-	if ! mmdebstrap --quiet --variant=apt --include="$base_packages" "$release" "$partial" \
+	# The machine's own Acquire settings (a proxy, an archive snapshot's dates) hold in the
+	# root too: mmdebstrap writes them into its apt.conf.d.
+	aptopts=()
+	for conf in /etc/apt/apt.conf.d/*; do
+		grep -qs '^[[:space:]]*Acquire::' "$conf" && aptopts+=(--aptopt="$conf")
+	done
+	if ! mmdebstrap --quiet --variant=apt "${aptopts[@]}" --include="$base_packages" "$release" "$partial" \
 		< /dev/null > "$cache/mmdebstrap.log" 2>&1; then
 		tail -n 30 "$cache/mmdebstrap.log" >&2
 		rm -f "$partial"

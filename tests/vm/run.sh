@@ -466,7 +466,12 @@ build_boot_root() {
 	partial=$work/boot-partial-$key.tar
 	if [ ! -s "$base" ]; then
 		say "building the boot case's base root with mmdebstrap ($base_packages)"
-		if ! mmdebstrap --quiet --variant=minbase --include="$base_packages" \
+		# The machine's own Acquire settings (a proxy, an archive snapshot's dates).
+		local aptopts=() conf
+		for conf in /etc/apt/apt.conf.d/*; do
+			grep -qs '^[[:space:]]*Acquire::' "$conf" && aptopts+=(--aptopt="$conf")
+		done
+		if ! mmdebstrap --quiet --variant=minbase "${aptopts[@]}" --include="$base_packages" \
 			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
 			--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
 			bookworm "$partial" < /dev/null > "$work/mmdebstrap.log" 2>&1; then
