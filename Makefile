@@ -267,12 +267,12 @@ $(TESTBIN)/headers_test: tests/unit/headers_test.sh
 	install -m 755 $< $@
 
 # The systemd unit make install writes, through systemd-analyze verify and security.
-$(TESTBIN)/systemd_unit_test: tests/unit/systemd_unit_test.sh apps/winapi-pmd/winapi-pmd.service.in \
+$(TESTBIN)/systemd_unit_test: tests/unit/systemd_unit_test.sh tests/unit/tap.sh apps/winapi-pmd/winapi-pmd.service.in \
 		apps/winapi-pmd/winapi-bind.service.in apps/winapi-pmd/60-winapi-vmbus.rules
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
-$(TESTBIN)/man_pages_test: tests/unit/man_pages_test.sh $(wildcard docs/man/*) lib/lowlat/liblowlat.map scripts/vmbus-bind
+$(TESTBIN)/man_pages_test: tests/unit/man_pages_test.sh tests/unit/tap.sh $(wildcard docs/man/*) lib/lowlat/liblowlat.map scripts/vmbus-bind
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 

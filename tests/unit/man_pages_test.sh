@@ -14,18 +14,9 @@ case $source_dir in
 *) man_dir=$source_dir/docs/man ;;
 esac
 programs="winapi-test winapi-host-sim winapi-hostd winapi-bench vmbus-probe vmbus-bind winapi-pmd"
-failures=0
+. "$source_dir/tests/unit/tap.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/man_pages_test.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
-
-pass() {
-	echo "ok - $1"
-}
-
-fail() {
-	echo "not ok - $1"
-	failures=$((failures + 1))
-}
 
 # Lines of a tool's output as TAP comments.
 comment() {

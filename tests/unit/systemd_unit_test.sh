@@ -12,7 +12,7 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 root=$(mktemp -d "${TMPDIR:-/tmp}/systemd_unit_test.XXXXXX")
 trap 'rm -rf "$root"' EXIT
-failures=0
+. tests/unit/tap.sh
 
 # As make install writes them, with the programs this tree has.
 unit=$root/winapi-pmd.service
@@ -23,11 +23,10 @@ sed -e "$substitutions" apps/winapi-pmd/winapi-bind.service.in > "$bind_unit"
 
 for checked in "$unit" "$bind_unit"; do
 	if output=$(systemd-analyze verify --man=no "$checked" 2>&1) && [ -z "$output" ]; then
-		echo "ok - systemd-analyze verify accepts $(basename "$checked")"
+		pass "systemd-analyze verify accepts $(basename "$checked")"
 	else
-		echo "not ok - systemd-analyze verify $(basename "$checked")"
+		fail "systemd-analyze verify $(basename "$checked")"
 		printf '%s\n' "$output" | sed 's/^/#   /'
-		failures=$((failures + 1))
 	fi
 done
 
@@ -38,35 +37,31 @@ alias_path=$(sed -n 's|.*ENV{SYSTEMD_ALIAS}+="\([^"]*\)".*|\1|p' "$rules")
 alias_unit=$(systemd-escape --path --suffix=device "${alias_path:-/missing}")
 for expect in "BindsTo=$alias_unit" "After=$alias_unit winapi-bind.service"; do
 	if grep -qx "$expect.*" "$unit"; then
-		echo "ok - winapi-pmd.service: $expect"
+		pass "winapi-pmd.service: $expect"
 	else
-		echo "not ok - winapi-pmd.service lacks '$expect' (the rule's alias is '$alias_path')"
-		failures=$((failures + 1))
+		fail "winapi-pmd.service lacks '$expect' (the rule's alias is '$alias_path')"
 	fi
 done
 for want in winapi-bind.service winapi-pmd.service; do
 	if grep -q "ENV{SYSTEMD_WANTS}+=\"$want\"" "$rules"; then
-		echo "ok - $rules wants $want"
+		pass "$rules wants $want"
 	else
-		echo "not ok - $rules does not want $want"
-		failures=$((failures + 1))
+		fail "$rules does not want $want"
 	fi
 done
 if grep -q '^ExecStart=.*/vmbus-bind --bind 6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21$' "$bind_unit" &&
 	[ "$(grep -c 'class_id}=="{6ac83d8f-6e16-4e5c-ab3d-fd8c5a4b7e21}"' "$rules")" -eq 2 ]; then
-	echo "ok - the rule and the bind unit name the winapi class"
+	pass "the rule and the bind unit name the winapi class"
 else
-	echo "not ok - the rule or the bind unit lacks the winapi class GUID"
-	failures=$((failures + 1))
+	fail "the rule or the bind unit lacks the winapi class GUID"
 fi
 
 for option in NoNewPrivileges=yes CapabilityBoundingSet= ProtectSystem=strict PrivateTmp=yes \
 	RestrictAddressFamilies=AF_UNIX DeviceAllow=char-uio SystemCallFilter=@system-service RuntimeDirectory=; do
 	if grep -q "^$option" "$unit"; then
-		echo "ok - $option"
+		pass "$option"
 	else
-		echo "not ok - the unit has no $option"
-		failures=$((failures + 1))
+		fail "the unit has no $option"
 	fi
 done
 
@@ -74,9 +69,8 @@ done
 exposure=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 echo "# systemd-analyze security: exposure ${exposure:-unknown}"
 if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e < 5.0) }'; then
-	echo "ok - exposure $exposure is under 5.0"
+	pass "exposure $exposure is under 5.0"
 else
-	echo "not ok - exposure ${exposure:-unknown} (want under 5.0)"
-	failures=$((failures + 1))
+	fail "exposure ${exposure:-unknown} (want under 5.0)"
 fi
 exit $((failures != 0))

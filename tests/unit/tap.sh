@@ -1,12 +1,21 @@
 # Sourced by the shell tests (run from the top of the tree): TAP lines and a failure count.
-# check STATUS DESCRIPTION: "ok" when STATUS is 0, else "not ok" and one more failure.
+# pass DESCRIPTION: "ok"; fail DESCRIPTION: "not ok" and one more failure;
+# check STATUS DESCRIPTION: pass when STATUS is 0, else fail.
 failures=0
+
+pass() {
+	echo "ok - $1"
+}
+
+fail() {
+	echo "not ok - $1"
+	failures=$((failures + 1))
+}
 
 check() {
 	if [ "$1" = 0 ]; then
-		echo "ok - $2"
+		pass "$2"
 	else
-		echo "not ok - $2"
-		failures=$((failures + 1))
+		fail "$2"
 	fi
 }
