@@ -34,32 +34,8 @@ done
 . /etc/os-release
 release=${VERSION_CODENAME:?/etc/os-release names no release}
 cache=${WINAPI_DEB_CACHE:-/var/cache/winapi-deb}
-base_packages="gcc,libc6-dev,pkg-config"
-key=$(printf '%s\n' "$release" "$base_packages" "$(mmdebstrap --version)" | sha256sum | cut -c1-16)
-base=$cache/root-$release-$key.tar
-# mmdebstrap picks its output format by the name: a tarball must end in .tar.
-partial=$cache/partial-$release-$key.tar
-mkdir -p "$cache"
-if [ ! -s "$base" ]; then
-	say "building the base root ($release: apt, $base_packages) with mmdebstrap; cached in $base"
-	# The suite alone: mmdebstrap sets up the release's main, -updates and -security from
-	# deb.debian.org. stdin is not read for mirrors: it is /dev/null.
-	# The machine's own Acquire settings (a proxy, an archive snapshot's dates) hold in the
-	# root too: mmdebstrap writes them into its apt.conf.d.
-	aptopts=()
-	for conf in /etc/apt/apt.conf.d/*; do
-		grep -qs '^[[:space:]]*Acquire::' "$conf" && aptopts+=(--aptopt="$conf")
-	done
-	if ! mmdebstrap --quiet --variant=apt "${aptopts[@]}" --include="$base_packages" "$release" "$partial" \
-		< /dev/null > "$cache/mmdebstrap.log" 2>&1; then
-		tail -n 30 "$cache/mmdebstrap.log" >&2
-		rm -f "$partial"
-		die "mmdebstrap failed (log: $cache/mmdebstrap.log); check the network"
-	fi
-	mv "$partial" "$base"
-	# Older bases are of another key: drop them.
-	find "$cache" -maxdepth 1 -name 'root-*.tar' ! -name "$(basename "$base")" -delete
-fi
+base=$("$here/scripts/mmdebstrap-base.sh" "$cache" root "$release" apt gcc,libc6-dev,pkg-config) ||
+	die "no base root (above); check the network"
 
 work=$(mktemp -d /var/tmp/winapi-deb-test.XXXXXX)
 root=$work/root

@@ -459,29 +459,12 @@ done
 # checks (tests/vm/boot-check, run by a unit once the system is up). The base (minbase, systemd,
 # udev and the packages' dependencies) is cached by what it holds.
 build_boot_root() {
-	local base_packages key base partial version
-	base_packages=systemd-sysv,udev,kmod,adduser,libnuma1,liburcu8,libisal2,libjansson4
-	key=$(printf '%s\n' "$base_packages" "$(mmdebstrap --version)" | sha256sum | cut -c1-16)
-	base=$work/boot-base-$key.tar
-	partial=$work/boot-partial-$key.tar
-	if [ ! -s "$base" ]; then
-		say "building the boot case's base root with mmdebstrap ($base_packages)"
-		# The machine's own Acquire settings (a proxy, an archive snapshot's dates).
-		local aptopts=() conf
-		for conf in /etc/apt/apt.conf.d/*; do
-			grep -qs '^[[:space:]]*Acquire::' "$conf" && aptopts+=(--aptopt="$conf")
-		done
-		if ! mmdebstrap --quiet --variant=minbase "${aptopts[@]}" --include="$base_packages" \
-			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-			--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
-			bookworm "$partial" < /dev/null > "$work/mmdebstrap.log" 2>&1; then
-			tail -n 20 "$work/mmdebstrap.log" >&2
-			rm -f "$partial"
-			die "mmdebstrap failed (log: $work/mmdebstrap.log); check the network"
-		fi
-		mv "$partial" "$base"
-		find "$work" -maxdepth 1 -name 'boot-base-*.tar' ! -name "$(basename "$base")" -delete
-	fi
+	local base version
+	base=$("$here/../../scripts/mmdebstrap-base.sh" "$work" boot-base bookworm minbase \
+		systemd-sysv,udev,kmod,adduser,libnuma1,liburcu8,libisal2,libjansson4 \
+		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+		--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*') ||
+		die "no base root for the boot case (above; scripts/mmdebstrap-base.sh)"
 	root=$build/l2-boot
 	rm -rf --one-file-system "$root"
 	mkdir -p "$root"
